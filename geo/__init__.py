@@ -1,0 +1,1 @@
+"""Domain: CAP area geometry, gazetteers, the connectivity layer and impact assessment."""

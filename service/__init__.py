@@ -1,0 +1,1 @@
+"""I/O: FastAPI app, storage, auth, events, CLI, web map."""
