@@ -2,6 +2,8 @@
 
 from cap.errors import CapError, Finding
 from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
+from cap.parsing import check_alert_element, parse, validate
+from cap.report import Report
 
 __all__ = [
     "Alert",
@@ -12,5 +14,9 @@ __all__ = [
     "Info",
     "NamedValue",
     "Reference",
+    "Report",
     "Resource",
+    "check_alert_element",
+    "parse",
+    "validate",
 ]

@@ -1,0 +1,106 @@
+"""Every rule the validator applies, by stable id.
+
+`fatal` marks the rules a tolerant pipeline cannot get past: without them the message cannot be
+read (not XML, not CAP) or cannot be acted on (no identifier, no sent time, an unknown urgency).
+Everything else makes a message non-conformant but still ingestible, with the finding kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A validation rule: id, whether it is an error or a warning, whether ingest must stop."""
+
+    id: str
+    level: str  # "error" or "warning"
+    fatal: bool
+    summary: str
+    clause: str = ""
+
+
+_RULES = [
+    # XML layer (W3C XML 1.0, Namespaces in XML)
+    Rule("cap.xml.not-bytes", "error", True, "input must be the bytes as received"),
+    Rule("cap.xml.empty", "error", True, "document is empty"),
+    Rule("cap.xml.too-large", "error", True, "document exceeds the size limit"),
+    Rule("cap.xml.too-deep", "error", True, "nesting exceeds the depth limit"),
+    Rule("cap.xml.doctype", "error", True, "DOCTYPE/ENTITY declarations are refused (XXE, bombs)"),
+    Rule("cap.xml.malformed", "error", True, "not well-formed XML"),
+    Rule("cap.xml.encoding", "error", True, "bytes do not match the declared encoding"),
+    Rule("cap.xml.encoding-suspect", "warning", False, "declared encoding looks wrong"),
+    Rule("cap.xml.undeclared-prefix", "error", True, "namespace prefix used but not declared"),
+    Rule("cap.xml.namespace", "error", True, "<alert> is not in a CAP 1.0/1.1/1.2 namespace"),
+    Rule("cap.xml.not-cap", "error", True, "root element is not a CAP <alert> or a known feed"),
+    Rule("cap.xml.too-many-vertices", "error", True, "polygon vertex count over the limit"),
+    # Structure: the official OASIS XSDs
+    Rule("cap.schema.missing", "error", True, "a required element is missing", "XSD"),
+    Rule("cap.schema.order", "error", False, "elements out of the schema's sequence", "XSD"),
+    Rule("cap.schema.too-many", "error", False, "element occurs more often than allowed", "XSD"),
+    Rule("cap.schema.unknown-element", "error", False, "element not allowed here", "XSD"),
+    Rule("cap.schema.attribute", "error", False, "attribute not allowed on a CAP element", "XSD"),
+    Rule("cap.schema.mixed-content", "error", False, "child elements inside a text element", "XSD"),
+    Rule("cap.schema.enum", "error", True, "value not in the enumeration", "XSD"),
+    Rule("cap.schema.enum-optional", "error", False, "value not in the enumeration", "XSD"),
+    Rule("cap.schema.datetime", "error", False, "not a CAP date-time", "XSD, CAP 1.2 §3.3.2"),
+    Rule("cap.schema.sent", "error", True, "<sent> is not a date-time", "CAP 1.2 §3.2.1"),
+    Rule("cap.schema.integer", "error", False, "not an integer", "XSD"),
+    Rule("cap.schema.decimal", "error", False, "not a decimal number", "XSD"),
+    Rule("cap.schema.language", "error", False, "not an RFC 3066 language tag", "CAP 1.2 §3.2.2"),
+    Rule("cap.schema.empty", "error", True, "a required value is empty", "XSD"),
+    # Prose MUSTs of the specification
+    Rule("cap.datetime.timezone", "error", False, "date-time without a numeric time zone",
+         "CAP 1.2 §3.3.2"),
+    Rule("cap.datetime.alphabetic-zone", "error", False, "\"Z\" must not be used", "CAP 1.2 §3.3.2"),
+    Rule("cap.identifier.chars", "error", True, "identifier has spaces, commas, < or &",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.sender.chars", "error", True, "sender has spaces, commas, < or &", "CAP 1.2 §3.2.1"),
+    Rule("cap.references.format", "error", False, "references are not sender,identifier,sent",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.references.empty", "error", False, "<references> present but empty",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.references.missing", "warning", False, "Update/Cancel/Ack/Error without references",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.restriction.required", "error", False, "Restricted scope needs <restriction>",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.restriction.unexpected", "warning", False, "<restriction> without Restricted scope",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.addresses.required", "error", False, "Private scope needs <addresses>",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.addresses.format", "error", False, "addresses: unbalanced double quotes",
+         "CAP 1.2 §3.2.1"),
+    Rule("cap.polygon.format", "error", False, "polygon is not whitespace-separated lat,lon pairs",
+         "CAP 1.2 §3.2.4"),
+    Rule("cap.polygon.min-pairs", "error", False, "polygon has fewer than four pairs",
+         "CAP 1.2 §3.2.4"),
+    Rule("cap.polygon.closed", "error", False, "polygon's first and last pairs differ",
+         "CAP 1.2 §3.2.4"),
+    Rule("cap.coordinate.range", "error", False, "latitude/longitude outside WGS 84 ranges",
+         "CAP 1.2 §3.2.4"),
+    Rule("cap.circle.format", "error", False, "circle is not \"lat,lon radius\"", "CAP 1.2 §3.2.4"),
+    Rule("cap.circle.radius", "error", False, "circle radius is negative", "CAP 1.2 §3.2.4"),
+    Rule("cap.area.ceiling-without-altitude", "error", False, "<ceiling> needs <altitude>",
+         "CAP 1.2 §3.2.4"),
+    Rule("cap.area.ceiling-below-altitude", "warning", False, "ceiling is below altitude"),
+    Rule("cap.resource.mime-type", "error", False, "mimeType is not an RFC 2046 type/subtype",
+         "CAP 1.2 §3.2.3"),
+    Rule("cap.resource.size", "warning", False, "size should be a non-negative byte count"),
+    Rule("cap.resource.deref-base64", "error", False, "derefUri must be base-64",
+         "CAP 1.2 §3.2.3"),
+    Rule("cap.resource.digest", "warning", False, "digest should be a SHA-1 hex digest",
+         "CAP 1.2 §3.2.3"),
+    Rule("cap.named-value.format", "warning", False, "CAP 1.0 value should be valueName=value"),
+    Rule("cap.info.expires-before-effective", "warning", False, "expires precedes effective/onset"),
+    Rule("cap.uri.whitespace", "warning", False, "URI contains whitespace"),
+    # XML Digital Signature (CAP 1.2 §3.3.4)
+    Rule("cap.signature.bad-digest", "error", False, "a signed reference's digest does not match"),
+    Rule("cap.signature.bad-signature", "error", False, "the signature value does not verify"),
+    Rule("cap.signature.untrusted-or-expired-cert", "error", False,
+         "signing certificate untrusted or not valid at the sent time"),
+    Rule("cap.signature.unverifiable", "warning", False, "signature cannot be verified here"),
+]  # fmt: skip
+
+RULES: dict[str, Rule] = {r.id: r for r in _RULES}
+FATAL: frozenset[str] = frozenset(r.id for r in _RULES if r.fatal)
