@@ -43,6 +43,7 @@ _MIME_RE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*(\s*;.*
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/=\s]*")
 _SHA1_RE = re.compile(r"\s*[0-9a-fA-F]{40}\s*")
 _ADDRESS_RE = re.compile(r'"([^"]*)"|(\S+)')
+_INNER_SPACE = re.compile(r"\S\s+\S")
 _FORBIDDEN_ID = re.compile(r"[\s,<&]")
 
 
@@ -76,15 +77,22 @@ _CANNOT_ACT_WITHOUT = frozenset(
      "areaDesc", "resourceDesc", "valueName", "value"}
 )  # fmt: skip
 
-_MODEL_INDEX: dict[int, dict[str, int]] = {}
+_DSIG_SIGNATURE = "{" + S.NS_DSIG + "}Signature"
+
+_SHAPES: dict[int, tuple[dict[str, int], tuple[str, ...], dict[str, int]]] = {}
 
 
-def _index(model: S.Model) -> dict[str, int]:
-    idx = _MODEL_INDEX.get(id(model))
-    if idx is None:
-        idx = {name: i for i, (name, _, _) in enumerate(model)}
-        _MODEL_INDEX[id(model)] = idx
-    return idx
+def _shape(model: S.Model) -> tuple[dict[str, int], tuple[str, ...], dict[str, int]]:
+    """Position of each name, the required names, and the bounded maxima of a content model."""
+    shape = _SHAPES.get(id(model))
+    if shape is None:
+        shape = (
+            {name: i for i, (name, _, _) in enumerate(model)},
+            tuple(name for name, lo, _ in model if lo > 0),
+            {name: hi for name, _, hi in model if hi < S.U},
+        )
+        _SHAPES[id(model)] = shape
+    return shape
 
 
 def _children(
@@ -93,44 +101,59 @@ def _children(
     path: str,
     ns_brace: str,
     f: _Findings,
+    complex_names: frozenset[str] = frozenset(),
     *,
     allow_signature: bool = False,
-) -> dict[str, list[etree._Element]]:
-    """Group the children of `el` by name, reporting what the XSD sequence forbids."""
-    index = _index(model)
-    groups: dict[str, list[etree._Element]] = {}
+) -> dict[str, list]:
+    """Group the children of `el` by name, reporting what the XSD sequence forbids.
+
+    Text elements are returned as their text, complex ones (in `complex_names`) as elements.
+    This is the hot loop of validation: keep it lean.
+    """
+    index, required, bounded = _shape(model)
+    groups: dict[str, list] = {}
     high = -1  # furthest position in the sequence reached so far
     nlen = len(ns_brace)
-    end = len(model)
     for child in el:
         tag = child.tag
-        if not isinstance(tag, str):  # comment or processing instruction
+        if tag.__class__ is not str:  # comment or processing instruction
             continue
-        if tag.startswith(ns_brace):
-            name = tag[nlen:]
-            k = index.get(name)
-        else:
-            name, k = tag, None
-            if allow_signature and tag == "{" + S.NS_DSIG + "}Signature":
+        k = index.get(tag[nlen:]) if tag.startswith(ns_brace) else None
+        if k is None:
+            if allow_signature and tag == _DSIG_SIGNATURE:
                 # CAP 1.2 XSD: <any namespace="xmldsig" lax/> after the last <info>; CAP 1.1
                 # prose permits the enveloped signature too (its XSD omits the slot).
                 groups.setdefault("Signature", []).append(child)
-                high = end
+                high = len(model)
                 continue
-        if k is None:
             f.add(
                 "cap.schema.unknown-element",
                 f"<{_local(tag)}> is not allowed inside <{_local(el.tag)}>",
                 f"{path}/{_local(tag)}",
             )
             continue
+        name = tag[nlen:]
+        if name in complex_names:
+            value = child
+        elif len(child):
+            f.add("cap.schema.mixed-content", f"<{name}> must hold text only", f"{path}/{name}")
+            value = "".join(child.itertext())
+        else:
+            value = child.text or ""
         lst = groups.get(name)
         if lst is None:
-            groups[name] = [child]
+            groups[name] = [value]
         else:
-            lst.append(child)
+            lst.append(value)
+            hi = bounded.get(name)
+            if hi is not None and len(lst) == hi + 1:
+                f.add(
+                    "cap.schema.too-many",
+                    f"<{name}> may occur at most {hi} time(s)",
+                    f"{path}/{name}[{hi + 1}]",
+                )
         if k < high:
-            later = model[high][0] if high < end else "ds:Signature"
+            later = model[high][0] if high < len(model) else "ds:Signature"
             f.add(
                 "cap.schema.order",
                 f"<{name}> must come before <{later}> (schema sequence of <{_local(el.tag)}>)",
@@ -138,20 +161,13 @@ def _children(
             )
         else:
             high = k
-    for name, lo, hi in model:
-        n = len(groups.get(name, ()))
-        if n < lo:
+    for name in required:
+        if name not in groups:
             f.add(
                 "cap.schema.missing",
                 f"required <{name}> is missing",
                 f"{path}/{name}",
                 fatal=name in _CANNOT_ACT_WITHOUT,
-            )
-        elif n > hi:
-            f.add(
-                "cap.schema.too-many",
-                f"<{name}> may occur at most {hi} time(s), found {n}",
-                f"{path}/{name}[{hi + 1}]",
             )
     return groups
 
@@ -161,18 +177,9 @@ def _local(tag: object) -> str:
     return s.rsplit("}", 1)[-1]
 
 
-def _text(el: etree._Element, path: str, f: _Findings) -> str:
-    if len(el):
-        f.add("cap.schema.mixed-content", "child elements are not allowed in this text element", path)
-        return "".join(el.itertext())
-    return el.text or ""
-
-
-def _one(groups: dict[str, list[etree._Element]], name: str, path: str, f: _Findings) -> str | None:
+def _one(groups: dict[str, list], name: str) -> str | None:
     lst = groups.get(name)
-    if not lst:
-        return None
-    return _text(lst[0], f"{path}/{name}", f)
+    return lst[0] if lst else None
 
 
 def _enum(
@@ -235,11 +242,13 @@ def _named_values(
 ) -> list[NamedValue]:
     out: list[NamedValue] = []
     ns_brace = "{" + sch.ns + "}"
+    vn_tag = ns_brace + "valueName"
+    v_tag = ns_brace + "value"
     for i, el in enumerate(els, 1):
         p = f"{path}/{name}[{i}]"
         if sch.named_values_as_text:
             # CAP 1.0: "valueName=value" in the element text.
-            text = _text(el, p, f)
+            text = el  # text elements arrive as their text (see _children)
             vn, sep, v = text.partition("=")
             if not sep:
                 f.add("cap.named-value.format", f'"{text}" has no "="', p)
@@ -247,11 +256,24 @@ def _named_values(
             else:
                 out.append(NamedValue(value_name=vn.strip(), value=v.strip()))
             continue
+        kids = list(el)
+        # Fast path: exactly <valueName/><value/>, both text-only, in order.
+        if (
+            len(kids) == 2
+            and kids[0].tag == vn_tag
+            and kids[1].tag == v_tag
+            and not len(kids[0])
+            and not len(kids[1])
+        ):
+            out.append(
+                NamedValue(value_name=(kids[0].text or "").strip(), value=(kids[1].text or "").strip())
+            )
+            continue
         g = _children(el, S.NAMED_VALUE, p, ns_brace, f)
         out.append(
             NamedValue(
-                value_name=(_one(g, "valueName", p, f) or "").strip(),
-                value=(_one(g, "value", p, f) or "").strip(),
+                value_name=(_one(g, "valueName") or "").strip(),
+                value=(_one(g, "value") or "").strip(),
             )
         )
     return out
@@ -326,11 +348,11 @@ def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings)
 
 def _area(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, budget: list[int]) -> Area:
     ns_brace = "{" + sch.ns + "}"
-    g = _children(el, sch.area, path, ns_brace, f)
+    g = _children(el, sch.area, path, ns_brace, f, sch.complex_names)
     polygons = []
     for i, p in enumerate(g.get("polygon", ()), 1):
         pp = f"{path}/polygon[{i}]"
-        poly = _polygon(_text(p, pp, f), pp, f)
+        poly = _polygon(p, pp, f)
         if poly is not None:
             budget[0] += len(poly)
             if budget[0] > MAX_MESSAGE_PAIRS:
@@ -343,18 +365,18 @@ def _area(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, bud
     circles = []
     for i, c in enumerate(g.get("circle", ()), 1):
         cp = f"{path}/circle[{i}]"
-        circle = _circle(_text(c, cp, f), cp, f)
+        circle = _circle(c, cp, f)
         if circle is not None:
             circles.append(circle)
-    altitude = _decimal(_one(g, "altitude", path, f), "altitude", f"{path}/altitude", sch.version, f)
-    ceiling = _decimal(_one(g, "ceiling", path, f), "ceiling", f"{path}/ceiling", sch.version, f)
+    altitude = _decimal(_one(g, "altitude"), "altitude", f"{path}/altitude", sch.version, f)
+    ceiling = _decimal(_one(g, "ceiling"), "ceiling", f"{path}/ceiling", sch.version, f)
     if "ceiling" in g and "altitude" not in g:
         # CAP 1.2 §3.2.4: ceiling "MUST NOT be used except in combination with <altitude>".
         f.add("cap.area.ceiling-without-altitude", "<ceiling> is used without <altitude>", path)
     elif altitude is not None and ceiling is not None and ceiling < altitude:
         f.add("cap.area.ceiling-below-altitude", "ceiling is below altitude", path)
     return Area(
-        area_desc=(_one(g, "areaDesc", path, f) or "").strip(),
+        area_desc=(_one(g, "areaDesc") or "").strip(),
         polygons=polygons,
         circles=circles,
         geocodes=_named_values(g.get("geocode", ()), "geocode", path, sch, f),
@@ -364,15 +386,15 @@ def _area(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, bud
 
 
 def _resource(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings) -> Resource:
-    g = _children(el, sch.resource, path, "{" + sch.ns + "}", f)
-    mime = _one(g, "mimeType", path, f)
+    g = _children(el, sch.resource, path, "{" + sch.ns + "}", f, sch.complex_names)
+    mime = _one(g, "mimeType")
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
             "cap.resource.mime-type",
             f'"{mime}" is not an RFC 2046 type/subtype',
             f"{path}/mimeType",
         )
-    size_text = _one(g, "size", path, f)
+    size_text = _one(g, "size")
     size = None
     if size_text is not None:
         if _INTEGER_RE.fullmatch(size_text):
@@ -381,21 +403,21 @@ def _resource(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings)
                 f.add("cap.resource.size", f"size {size} is negative", f"{path}/size")
         else:
             f.add("cap.schema.integer", f'<size> "{size_text}" is not an integer', f"{path}/size")
-    deref = _one(g, "derefUri", path, f)
+    deref = _one(g, "derefUri")
     if deref is not None and not _BASE64_RE.fullmatch(deref):
         f.add(
             "cap.resource.deref-base64",
             "derefUri holds characters outside base-64",
             f"{path}/derefUri",
         )
-    digest = _one(g, "digest", path, f)
+    digest = _one(g, "digest")
     if digest is not None and not _SHA1_RE.fullmatch(digest):
         f.add("cap.resource.digest", "digest should be a 40-digit SHA-1 hex value", f"{path}/digest")
-    uri = _one(g, "uri", path, f)
-    if uri is not None and any(c.isspace() for c in uri.strip()):
+    uri = _one(g, "uri")
+    if uri is not None and _INNER_SPACE.search(uri):
         f.add("cap.uri.whitespace", "uri contains whitespace", f"{path}/uri")
     return Resource(
-        resource_desc=(_one(g, "resourceDesc", path, f) or "").strip(),
+        resource_desc=(_one(g, "resourceDesc") or "").strip(),
         mime_type=(mime or "").strip(),
         size=size,
         uri=uri.strip() if uri is not None else None,
@@ -409,9 +431,9 @@ def _opt(value: str | None) -> str | None:
 
 
 def _info(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, budget: list[int]) -> Info:
-    g = _children(el, sch.info, path, "{" + sch.ns + "}", f)
+    g = _children(el, sch.info, path, "{" + sch.ns + "}", f, sch.complex_names)
     enums = sch.enums
-    language = _one(g, "language", path, f)
+    language = _one(g, "language")
     if language is not None and not _LANGUAGE_RE.fullmatch(language.strip()):
         f.add(
             "cap.schema.language",
@@ -421,21 +443,23 @@ def _info(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, bud
     categories = []
     for i, c in enumerate(g.get("category", ()), 1):
         cp = f"{path}/category[{i}]"
-        v = _enum(_text(c, cp, f), enums["category"], "category", cp, f, fatal=False)
+        v = _enum(c, enums["category"], "category", cp, f, fatal=False)
         if v:
             categories.append(v)
     responses = []
     for i, c in enumerate(g.get("responseType", ()), 1):
         cp = f"{path}/responseType[{i}]"
-        v = _enum(_text(c, cp, f), enums["responseType"], "responseType", cp, f, fatal=False)
+        v = _enum(c, enums["responseType"], "responseType", cp, f, fatal=False)
         if v:
             responses.append(v)
     required = {}
     for name in ("urgency", "severity", "certainty"):
-        required[name] = _enum(_one(g, name, path, f), enums[name], name, f"{path}/{name}", f, fatal=True)
+        required[name] = _enum(
+            _one(g, name), enums[name], name, f"{path}/{name}", f, fatal=name != "certainty"
+        )
     times = {}
     for name in ("effective", "onset", "expires"):
-        t = _one(g, name, path, f)
+        t = _one(g, name)
         times[name] = None if t is None else _datetime(t, sch.version, f"{path}/{name}", f)
     exp = times["expires"]
     start = times["effective"] or times["onset"]
@@ -445,28 +469,28 @@ def _info(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, bud
             "expires is earlier than effective/onset",
             f"{path}/expires",
         )
-    web = _one(g, "web", path, f)
-    if web is not None and any(c.isspace() for c in web.strip()):
+    web = _one(g, "web")
+    if web is not None and _INNER_SPACE.search(web):
         f.add("cap.uri.whitespace", "web contains whitespace", f"{path}/web")
     return Info(
         language=(language or "en-US").strip(),
         categories=categories,
-        event=(_one(g, "event", path, f) or "").strip(),
+        event=(_one(g, "event") or "").strip(),
         response_types=responses,
         urgency=required["urgency"] or "",
         severity=required["severity"] or "",
         certainty=required["certainty"] or "Unknown",
-        audience=_opt(_one(g, "audience", path, f)),
+        audience=_opt(_one(g, "audience")),
         event_codes=_named_values(g.get("eventCode", ()), "eventCode", path, sch, f),
         effective=times["effective"],
         onset=times["onset"],
         expires=exp,
-        sender_name=_opt(_one(g, "senderName", path, f)),
-        headline=_opt(_one(g, "headline", path, f)),
-        description=_opt(_one(g, "description", path, f)),
-        instruction=_opt(_one(g, "instruction", path, f)),
+        sender_name=_opt(_one(g, "senderName")),
+        headline=_opt(_one(g, "headline")),
+        description=_opt(_one(g, "description")),
+        instruction=_opt(_one(g, "instruction")),
         web=_opt(web),
-        contact=_opt(_one(g, "contact", path, f)),
+        contact=_opt(_one(g, "contact")),
         parameters=_named_values(g.get("parameter", ()), "parameter", path, sch, f),
         resources=[
             _resource(r, f"{path}/resource[{i}]", sch, f) for i, r in enumerate(g.get("resource", ()), 1)
@@ -512,28 +536,26 @@ def _build_alert(root: etree._Element, sch: S.VersionSchema, f: _Findings) -> Al
     for attr in root.keys():  # noqa: SIM118 - lxml attribute names
         if not attr.startswith("{http://www.w3.org/2001/XMLSchema-instance}"):
             f.add("cap.schema.attribute", f'attribute "{attr}" is not allowed on <alert>', path)
-    g = _children(root, sch.alert, path, ns_brace, f, allow_signature=sch.version != "1.0")
+    g = _children(root, sch.alert, path, ns_brace, f, sch.complex_names, allow_signature=sch.version != "1.0")
     enums = sch.enums
-    identifier = (_one(g, "identifier", path, f) or "").strip()
-    sender = (_one(g, "sender", path, f) or "").strip()
+    identifier = (_one(g, "identifier") or "").strip()
+    sender = (_one(g, "sender") or "").strip()
     if "identifier" in g:
         _id_chars(identifier, "identifier", f"{path}/identifier", f)
     if "sender" in g:
         _id_chars(sender, "sender", f"{path}/sender", f)
-    sent_text = _one(g, "sent", path, f)
+    sent_text = _one(g, "sent")
     sent = None
     if sent_text is not None:
         sent = _datetime(sent_text, sch.version, f"{path}/sent", f, sent=True)
-    status = _enum(_one(g, "status", path, f), enums["status"], "status", f"{path}/status", f, fatal=True)
-    msg_type = _enum(
-        _one(g, "msgType", path, f), enums["msgType"], "msgType", f"{path}/msgType", f, fatal=True
-    )
-    scope_text = _one(g, "scope", path, f)
+    status = _enum(_one(g, "status"), enums["status"], "status", f"{path}/status", f, fatal=True)
+    msg_type = _enum(_one(g, "msgType"), enums["msgType"], "msgType", f"{path}/msgType", f, fatal=True)
+    scope_text = _one(g, "scope")
     scope = _enum(scope_text, enums["scope"], "scope", f"{path}/scope", f, fatal=True)
     if scope is None and scope_text is None and sch.version == "1.0":
         scope = "Public"  # CAP 1.0 XSD makes scope optional
-    restriction = _opt(_one(g, "restriction", path, f))
-    addresses_text = _one(g, "addresses", path, f)
+    restriction = _opt(_one(g, "restriction"))
+    addresses_text = _one(g, "addresses")
     addresses: list[str] = []
     if addresses_text is not None:
         if addresses_text.count('"') % 2:
@@ -554,7 +576,7 @@ def _build_alert(root: etree._Element, sch: S.VersionSchema, f: _Findings) -> Al
     if scope == "Private" and not addresses:
         f.add("cap.addresses.required", 'scope "Private" needs <addresses>', f"{path}/scope")
     references: list[Reference] = []
-    ref_text = _one(g, "references", path, f)
+    ref_text = _one(g, "references")
     if ref_text is not None:
         references = _references(ref_text, sch.version, f"{path}/references", f)
     elif msg_type in ("Update", "Cancel", "Ack", "Error"):
@@ -571,15 +593,15 @@ def _build_alert(root: etree._Element, sch: S.VersionSchema, f: _Findings) -> Al
         msg_type=msg_type,
         scope=scope,
         version=sch.version,
-        source=_opt(_one(g, "source", path, f)),
+        source=_opt(_one(g, "source")),
         restriction=restriction,
         addresses=addresses,
-        codes=[_text(c, f"{path}/code", f).strip() for c in g.get("code", ())],
-        note=_opt(_one(g, "note", path, f)),
+        codes=[c.strip() for c in g.get("code", ())],
+        note=_opt(_one(g, "note")),
         references=references,
-        incidents=(_one(g, "incidents", path, f) or "").split(),
+        incidents=(_one(g, "incidents") or "").split(),
         infos=infos,
-        password=_opt(_one(g, "password", path, f)),
+        password=_opt(_one(g, "password")),
     )
 
 
@@ -663,10 +685,12 @@ def validate(
     trusted_certs: Sequence[bytes] = (),
 ) -> Report:
     """Validate a CAP message (or a feed of them); never raises on bad input."""
-    if isinstance(data, bytes | bytearray | memoryview) and _looks_like_json(bytes(data)):
+    if not isinstance(data, bytes):
+        data = bytes(data) if isinstance(data, bytearray | memoryview) else data
+    if isinstance(data, bytes) and _looks_like_json(data):
         from cap.feeds import validate_feed
 
-        return validate_feed(bytes(data))
+        return validate_feed(data)
     try:
         root = secure_parse(data)
     except CapError as exc:

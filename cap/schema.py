@@ -87,6 +87,8 @@ class VersionSchema:
     area: Model
     # CAP 1.0 writes eventCode/parameter/geocode as "valueName=value" text.
     named_values_as_text: bool
+    # Elements with element content (the rest hold text).
+    complex_names: frozenset[str]
     enums: dict[str, frozenset[str]]
 
 
@@ -124,6 +126,8 @@ def _schema(version: str, ns: str) -> VersionSchema:
         resource=_resource(version),
         area=AREA,
         named_values_as_text=version == "1.0",
+        complex_names=frozenset({"info", "resource", "area", "Signature"})
+        | (frozenset() if version == "1.0" else frozenset({"eventCode", "parameter", "geocode"})),
         enums=enums,
     )
 
