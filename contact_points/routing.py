@@ -1,0 +1,145 @@
+"""Routing of alerts to ITU contact points: who gets one, how fast they must acknowledge it, and
+to whom it escalates when they do not.
+
+Public API (stable):
+
+- `route_alert(countries, regions, severity, urgency, status, *, registry, deadlines=...)
+  -> list[Recipient]`: national contacts of the countries, the area offices serving them, the
+  regional office of each ITU-D region, and the BDT focal point, in that order.
+- `priority_of(severity, urgency) -> Priority`: FLASH when severity is Extreme or urgency is
+  Immediate, URGENT when severity is Severe, else ROUTINE.
+- `ACK_DEADLINES`: FLASH 15 min, URGENT 1 h, ROUTINE 4 h (override with `deadlines=`).
+
+A recipient that does not acknowledge within `ack_within` escalates along `escalate_to`:
+national contact or area office -> regional office -> BDT. Only `Actual` messages are routed as
+real; `Exercise` and `Test` reach the same people marked not real, with no deadline and no
+escalation; `System` and `Draft` (and anything unknown) reach nobody (CAP 1.2 §3.2.1 status).
+Deadlines are durations: the service adds them to the time it notified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from contact_points.registry import (
+    AREA_OFFICE,
+    BDT,
+    NATIONAL,
+    REGIONAL_OFFICE,
+    ContactPoint,
+    Registry,
+)
+
+
+class Priority(StrEnum):
+    """How urgently a recipient must acknowledge."""
+
+    FLASH = "flash"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+
+ACK_DEADLINES: Mapping[Priority, timedelta] = {
+    Priority.FLASH: timedelta(minutes=15),
+    Priority.URGENT: timedelta(hours=1),
+    Priority.ROUTINE: timedelta(hours=4),
+}
+
+# Recipients are listed nearest the event first: national, area, regional, BDT.
+_ORDER = (NATIONAL, AREA_OFFICE, REGIONAL_OFFICE, BDT)
+# CAP 1.2 §3.2.1 <status>: Exercise is for designated participants and Test is to be
+# disregarded by recipients, so both travel marked as not real; System and Draft are not
+# alerts to people at all.
+_REAL = "Actual"
+_NOT_REAL = frozenset({"Exercise", "Test"})
+
+
+@dataclass(slots=True, frozen=True)
+class Recipient:
+    """One contact point an alert goes to, with its deadline and escalation chain."""
+
+    contact: ContactPoint
+    priority: Priority
+    real: bool
+    ack_within: timedelta | None
+    escalate_to: tuple[str, ...]
+    reason: str
+
+
+def priority_of(severity: str, urgency: str) -> Priority:
+    """The acknowledgement priority of a CAP severity and urgency (CAP 1.2 §3.2.2)."""
+    severity, urgency = severity.strip().capitalize(), urgency.strip().capitalize()
+    if severity == "Extreme" or urgency == "Immediate":
+        return Priority.FLASH
+    if severity == "Severe":
+        return Priority.URGENT
+    return Priority.ROUTINE
+
+
+def route_alert(
+    countries: Iterable[str],
+    regions: Iterable[str],
+    severity: str,
+    urgency: str,
+    status: str,
+    *,
+    registry: Registry,
+    deadlines: Mapping[Priority, timedelta] = ACK_DEADLINES,
+) -> list[Recipient]:
+    """The contact points an alert concerning these countries and ITU-D regions goes to."""
+    status = status.strip().capitalize()
+    if status != _REAL and status not in _NOT_REAL:
+        return []
+    real = status == _REAL
+    priority = priority_of(severity, urgency)
+    codes = sorted({c.strip().upper() for c in countries if c.strip()})
+    wanted_regions = {r for r in regions if r}
+
+    reasons: dict[str, tuple[ContactPoint, str]] = {}
+    for code in codes:
+        for contact in registry.national_contacts(code):
+            reasons.setdefault(contact.id, (contact, f"national contact for {code}"))
+        for contact in registry.area_offices_for(code):
+            reasons.setdefault(contact.id, (contact, f"area office serving {code}"))
+    # An office or national contact escalates to its own region's office, so that office is
+    # told too even when the caller's region list missed it.
+    wanted_regions |= {c.region for c, _ in reasons.values() if c.region}
+    for region in sorted(wanted_regions):
+        office = registry.regional_office(region)
+        if office is not None:
+            reasons.setdefault(office.id, (office, f"regional office for {region}"))
+    bdt = registry.bdt()
+    if bdt is not None:
+        reasons.setdefault(bdt.id, (bdt, "BDT focal point"))
+
+    ordered = sorted(reasons.values(), key=lambda item: (_ORDER.index(item[0].kind), item[0].id))
+    return [
+        Recipient(
+            contact=contact,
+            priority=priority,
+            real=real,
+            ack_within=deadlines[priority] if real else None,
+            escalate_to=_escalation(contact, wanted_regions, registry) if real else (),
+            reason=reason,
+        )
+        for contact, reason in ordered
+    ]
+
+
+def _escalation(contact: ContactPoint, regions: set[str], registry: Registry) -> tuple[str, ...]:
+    """Regional office(s) then BDT for national contacts and area offices; BDT for offices."""
+    chain: list[str] = []
+    if contact.kind in (NATIONAL, AREA_OFFICE):
+        own = [contact.region] if contact.region else sorted(regions)
+        for region in own:
+            office = registry.regional_office(region)
+            if office is not None:
+                chain.append(office.id)
+    if contact.kind in (NATIONAL, AREA_OFFICE, REGIONAL_OFFICE):
+        bdt = registry.bdt()
+        if bdt is not None:
+            chain.append(bdt.id)
+    return tuple(chain)
