@@ -19,7 +19,14 @@ from lxml import etree
 from cap import schema as S
 from cap.errors import CapError, Finding
 from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
-from cap.report import BAD_DIGEST, BAD_SIGNATURE, UNSIGNED, UNTRUSTED_OR_EXPIRED_CERT, Report
+from cap.report import (
+    BAD_DIGEST,
+    BAD_SIGNATURE,
+    UNSIGNED,
+    UNTRUSTED_OR_EXPIRED_CERT,
+    UNVERIFIABLE,
+    Report,
+)
 from cap.rules import FATAL, RULES
 from cap.xmlsafe import secure_parse
 
@@ -691,10 +698,8 @@ def _verify(root: etree._Element, alert: Alert, trusted: Sequence[bytes], f: _Fi
 
     result = verify_signature(root, at=alert.sent, trusted_certs=trusted)
     status = result.status
-    if status in (BAD_DIGEST, BAD_SIGNATURE, UNTRUSTED_OR_EXPIRED_CERT):
+    if status in (BAD_DIGEST, BAD_SIGNATURE, UNTRUSTED_OR_EXPIRED_CERT, UNVERIFIABLE):
         f.add(f"cap.signature.{status}", result.detail or status, "/alert/Signature")
-    elif status == "unverifiable":
-        f.add("cap.signature.unverifiable", result.detail or status, "/alert/Signature")
     return status
 
 
