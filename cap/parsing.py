@@ -703,10 +703,6 @@ def _verify(root: etree._Element, alert: Alert, trusted: Sequence[bytes], f: _Fi
     return status
 
 
-# Atom <feed>, RSS <rss>, EDXL-DE <EDXLDistribution>, and containers such as SMHI's <alerts>.
-_FEED_ROOTS = frozenset({"feed", "rss", "RDF", "EDXLDistribution", "alerts"})
-
-
 def _looks_like_json(data: bytes) -> bool:
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head[:1] in (b"{", b"[")
@@ -725,17 +721,24 @@ def validate(
     if isinstance(data, bytes) and _looks_like_json(data):
         from cap.feeds import validate_feed
 
-        return validate_feed(data)
+        return validate_feed(
+            data, profiles=profiles, verify_signature=verify_signature, trusted_certs=trusted_certs
+        )
     try:
         root = secure_parse(data)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
     tag = root.tag
-    name = _local(tag) if isinstance(tag, str) else ""
-    if name in _FEED_ROOTS:
-        from cap.feeds import validate_feed
+    if isinstance(tag, str) and _local(tag) != "alert":
+        from cap.feeds import is_feed_root, validate_feed
 
-        return validate_feed(bytes(data))
+        if is_feed_root(root):
+            return validate_feed(
+                data,
+                profiles=profiles,
+                verify_signature=verify_signature,
+                trusted_certs=trusted_certs,
+            )
     return check_alert_element(
         root, verify_signature=verify_signature, profiles=profiles, trusted_certs=trusted_certs
     )

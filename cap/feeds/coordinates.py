@@ -1,0 +1,51 @@
+"""CAP's text forms of polygons and circles, as feeds and CAP-JSON repeat them."""
+
+from __future__ import annotations
+
+import math
+
+from cap.model import Circle, LatLon
+
+
+def _pair(token: str) -> LatLon | None:
+    parts = token.split(",")
+    if len(parts) != 2:
+        return None
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+    except ValueError:
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None
+    return (lat, lon)
+
+
+def parse_polygon(text: str) -> tuple[LatLon, ...] | None:
+    """A CAP polygon ("lat,lon lat,lon ...", CAP 1.2 §3.2.4: at least four pairs, first equals
+    last), or None when the text is not one."""
+    points: list[LatLon] = []
+    for token in text.split():
+        pair = _pair(token)
+        if pair is None:
+            return None
+        points.append(pair)
+    if len(points) < 4 or points[0] != points[-1]:
+        return None
+    return tuple(points)
+
+
+def parse_circle(text: str) -> Circle | None:
+    """A CAP circle ("lat,lon radius_km", CAP 1.2 §3.2.4), or None when the text is not one."""
+    tokens = text.split()
+    if len(tokens) != 2:
+        return None
+    centre = _pair(tokens[0])
+    try:
+        radius = float(tokens[1])
+    except ValueError:
+        return None
+    if centre is None or not math.isfinite(radius) or radius < 0:
+        return None
+    return Circle(lat=centre[0], lon=centre[1], radius_km=radius)
