@@ -106,3 +106,9 @@ _RULES = [
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 FATAL: frozenset[str] = frozenset(r.id for r in _RULES if r.fatal)
+
+# Profile rules (Google, IPAWS, CAP-AU, CAP-CP and the specification's SHOULDs) are warnings
+# defined beside their checks; one registry serves every finding.
+from cap.profiles import PROFILE_RULES  # noqa: E402
+
+RULES.update({r.id: r for r in PROFILE_RULES})
