@@ -4,6 +4,7 @@ from cap.errors import CapError, Finding
 from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
 from cap.parsing import check_alert_element, parse, validate
 from cap.report import Report
+from cap.serialize import from_json, to_json, to_json_bytes, to_xml
 
 __all__ = [
     "Alert",
@@ -17,6 +18,10 @@ __all__ = [
     "Report",
     "Resource",
     "check_alert_element",
+    "from_json",
     "parse",
+    "to_json",
+    "to_json_bytes",
+    "to_xml",
     "validate",
 ]

@@ -35,6 +35,7 @@ _RULES = [
     Rule("cap.xml.namespace", "error", True, "<alert> is not in a CAP 1.0/1.1/1.2 namespace"),
     Rule("cap.xml.not-cap", "error", True, "root element is not a CAP <alert> or a known feed"),
     Rule("cap.xml.too-many-vertices", "error", True, "polygon vertex count over the limit"),
+    Rule("cap.json.format", "error", True, "not a Tampere CAP-JSON document"),
     # Structure: the official OASIS XSDs
     Rule("cap.schema.missing", "error", True, "a required element is missing", "XSD"),
     Rule("cap.schema.order", "error", False, "elements out of the schema's sequence", "XSD"),
