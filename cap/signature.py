@@ -31,8 +31,11 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import re
-from collections.abc import Callable, Sequence
+import functools
+import itertools
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -79,8 +82,6 @@ MAX_BASE64_CHARS = 64 * 1024
 
 # Worst first: tampered content, then a broken signature, then a key we must not accept.
 _SEVERITY = (BAD_DIGEST, BAD_SIGNATURE, UNTRUSTED_OR_EXPIRED_CERT, UNVERIFIABLE, VERIFIED)
-
-_WHITESPACE = re.compile(r"[ \t\r\n]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,8 @@ def verify_signature(
     when = _utc(at) if at is not None else _sent_time(root)
     policy = _TrustPolicy(anchors=anchors, require_trust=require_trust, at=when)
     try:
-        alert = _standalone(copy.deepcopy(root))
+        tree, reread = _private_copy(root)
+        alert = _SignedAlert(tree, count, reread=reread)
     except (ValueError, etree.LxmlError) as exc:
         return SignatureResult(UNVERIFIABLE, f"could not copy the alert: {exc}", None, count)
     outcomes = [_verify_one(alert, index, policy) for index in range(count)]
@@ -167,9 +169,9 @@ def _label(signature: etree._Element) -> str:
     return f" ({ident})" if ident else ""
 
 
-def _verify_one(alert: etree._Element, index: int, policy: _TrustPolicy) -> _Outcome:
+def _verify_one(alert: _SignedAlert, index: int, policy: _TrustPolicy) -> _Outcome:
     notes: list[str] = []
-    signature = _signature_at(alert, index)
+    signature = alert.signature(index)
     try:
         signed_info = _require(signature, "SignedInfo")
         c14n_uri = _algorithm(_require(signed_info, "CanonicalizationMethod"))
@@ -183,17 +185,24 @@ def _verify_one(alert: etree._Element, index: int, policy: _TrustPolicy) -> _Out
         if any("SHA1" in _digest_method(r).name for r in references):
             notes.append("reference digest uses SHA-1 (deprecated; accepted for legacy CAP)")
         # XML-DSig §3.2: reference validation first, then the SignatureValue, then the key.
+        # The whitespace-ignoring reading is only computed when the exact one does not verify.
         readings = _matching_layouts(alert, index, references)
+        first = next(readings, None)
+        if first is None:
+            # Content that matches no reading of the digests is not what was signed.
+            raise _digest_failure(alert, index, references, _Layout(False, False))
         method = _enum(SignatureMethod, method_uri)
         if method.name.startswith("HMAC_"):
             raise _Verdict(UNVERIFIABLE, f"{method.name} needs a shared secret; none is known")
         if "SHA1" in method.name:
             notes.append(f"uses {method.name} (SHA-1, deprecated; accepted for legacy CAP)")
         key, certs = _key_material(signature)
-        layout = _check_signature_value(alert, index, readings, method, c14n_uri, key)
+        layout = _check_signature_value(
+            alert, index, itertools.chain((first,), readings), method, c14n_uri, key
+        )
         notes.insert(0, layout.note())
         notes.append(_check_trust(key, certs, policy))
-        signer = certs[0].subject.rfc4514_string() if certs else None
+        signer = _subject(certs[0]) if certs else None
         return _Outcome(VERIFIED, "; ".join(n for n in notes if n), signer)
     except _Verdict as verdict:
         detail = "; ".join([verdict.detail, *notes])
@@ -209,23 +218,34 @@ def _claimed_signer(signature: etree._Element) -> str | None:
     certs = []
     for el in signature.findall(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate"):
         try:
-            certs.append(x509.load_der_x509_certificate(base64.b64decode(el.text or "")))
+            certs.append(x509.load_der_x509_certificate(_lenient_der(el.text or "")))
         except ValueError:
             continue
         if len(certs) >= MAX_CERTIFICATES:
             break
     try:
-        return _leaf(certs).subject.rfc4514_string() if certs else None
+        return _subject(_leaf(certs)) if certs else None
     except ValueError:
         return None
 
 
-def _signature_at(alert: etree._Element, index: int) -> etree._Element:
-    return [el for el in alert if el.tag == f"{{{DS}}}Signature"][index]
+def _lenient_der(text: str) -> bytes:
+    # Strict decoding (cached) gives the same bytes whenever it succeeds.
+    try:
+        return _certificate_der(text)
+    except _Verdict:
+        return base64.b64decode(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _subject(cert: x509.Certificate) -> str:
+    # Formatting a name costs more than parsing the certificate; the same few signers recur.
+    return cert.subject.rfc4514_string()
 
 
 def _require(parent: etree._Element, name: str, ns: str = DS) -> etree._Element:
-    found = parent.find(f"{{{ns}}}{name}")
+    # The first child with that name, as find() gives it; iterchildren skips ElementPath.
+    found = next(parent.iterchildren(f"{{{ns}}}{name}"), None)
     if found is None:
         raise _Verdict(BAD_SIGNATURE, f"malformed signature: no ds:{name} in {_local(parent)}")
     return found
@@ -251,15 +271,30 @@ def _enum(kind: type[_Algorithm], uri: str) -> _Algorithm:
 
 def _base64(el: etree._Element, what: str, status: str = BAD_SIGNATURE) -> bytes:
     """Decode a base64Binary value strictly: bad alphabet, padding or padding bits are errors."""
-    text = _WHITESPACE.sub("", el.text or "")
+    return _base64_text(el.text or "", what, status)
+
+
+@functools.lru_cache(maxsize=32)
+def _certificate_der(text: str) -> bytes:
+    # The same few signing and CA certificates recur in every message; decoding is pure.
+    return _base64_text(text, "X509Certificate", BAD_SIGNATURE)
+
+
+def _base64_text(encoded: str, what: str, status: str) -> bytes:
+    # XML whitespace may separate base64Binary characters; str.replace beats a regex tenfold.
+    text = encoded.replace("\n", "").replace("\r", "").replace(" ", "").replace("\t", "")
     if not text:
         raise _Verdict(status, f"malformed signature: {what} is empty")
     if len(text) > MAX_BASE64_CHARS:
         raise _Verdict(UNVERIFIABLE, f"{what} is longer than {MAX_BASE64_CHARS} characters")
     try:
-        value = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        raise _Verdict(status, f"{what} is not valid base64") from None
+        # Fast path: what strict mode accepts, b64decode(validate=True) reads the same way.
+        value = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        try:
+            value = base64.b64decode(text, validate=True)
+        except binascii.Error:
+            raise _Verdict(status, f"{what} is not valid base64") from None
     # XML Schema Part 2 §3.2.16: the unused bits before '=' padding must be zero. Lenient
     # decoders ignore them, so an altered last character would otherwise go unnoticed.
     if base64.b64encode(value).decode("ascii") != text:
@@ -275,7 +310,11 @@ def _key_material(signature: etree._Element) -> tuple[PublicKey, list[x509.Certi
     key_info = signature.find(f"{{{DS}}}KeyInfo")
     if key_info is None:
         raise _Verdict(UNVERIFIABLE, "no key material: the signature has no ds:KeyInfo")
-    cert_elements = key_info.findall(f"{{{DS}}}X509Data/{{{DS}}}X509Certificate")
+    cert_elements = [
+        cert
+        for data in key_info.iterchildren(f"{{{DS}}}X509Data")
+        for cert in data.iterchildren(f"{{{DS}}}X509Certificate")
+    ]
     if len(cert_elements) > MAX_CERTIFICATES:
         raise _Verdict(UNVERIFIABLE, f"{len(cert_elements)} certificates; at most 8 are read")
     certs = [_certificate(el) for el in cert_elements]
@@ -299,7 +338,7 @@ def _key_material(signature: etree._Element) -> tuple[PublicKey, list[x509.Certi
 
 
 def _certificate(el: etree._Element) -> x509.Certificate:
-    der = _base64(el, "X509Certificate")
+    der = _certificate_der(el.text or "")
     try:
         return x509.load_der_x509_certificate(der)
     except ValueError as exc:
@@ -381,20 +420,19 @@ class _Layout:
 
 
 def _matching_layouts(
-    alert: etree._Element, index: int, references: list[etree._Element]
-) -> list[_Layout]:
-    """The readings of the alert whose digests match, at most one per whitespace treatment."""
-    cosigned = len(_signatures(alert)) > 1
-    found: list[_Layout] = []
+    alert: _SignedAlert, index: int, references: list[etree._Element]
+) -> Iterator[_Layout]:
+    """The readings of the alert whose digests match, at most one per whitespace treatment.
+
+    Lazy: the whitespace-ignoring reading is only computed when it is asked for, i.e. when the
+    exact reading's digests do not match or its SignatureValue does not verify.
+    """
+    cosigned = alert.count > 1
     for blank in (False, True):
         candidates = [_Layout(blank, drop) for drop in ((False, True) if cosigned else (False,))]
         matched = next((c for c in candidates if _digests_match(alert, index, references, c)), None)
         if matched is not None:
-            found.append(matched)
-    if not found:
-        # Content that matches no reading of the digests is not what was signed.
-        raise _digest_failure(alert, index, references, _Layout(False, False))
-    return found
+            yield matched
 
 
 def _digest_method(reference: etree._Element) -> DigestAlgorithm:
@@ -402,7 +440,7 @@ def _digest_method(reference: etree._Element) -> DigestAlgorithm:
 
 
 def _digests_match(
-    alert: etree._Element, index: int, references: list[etree._Element], layout: _Layout
+    alert: _SignedAlert, index: int, references: list[etree._Element], layout: _Layout
 ) -> bool:
     return all(_reference_digest(alert, index, r, layout) == _digest_value(r) for r in references)
 
@@ -412,7 +450,7 @@ def _digest_value(reference: etree._Element) -> bytes:
 
 
 def _digest_failure(
-    alert: etree._Element, index: int, references: list[etree._Element], layout: _Layout
+    alert: _SignedAlert, index: int, references: list[etree._Element], layout: _Layout
 ) -> _Verdict:
     for position, reference in enumerate(references):
         if _reference_digest(alert, index, reference, layout) != _digest_value(reference):
@@ -426,7 +464,7 @@ def _digest_failure(
 
 
 def _reference_digest(
-    alert: etree._Element, index: int, reference: etree._Element, layout: _Layout
+    alert: _SignedAlert, index: int, reference: etree._Element, layout: _Layout
 ) -> bytes:
     uri = reference.get("URI")
     if uri != "":
@@ -449,44 +487,199 @@ def _reference_digest(
         exclusive = method.value.startswith(_EXC_C14N)
         prefixes = _inclusive_prefixes(transform)
     digest = _digest_method(reference)
-    document = _layout_copy(alert, layout.drop_blank_text)
-    for position, signature in reversed(list(enumerate(_signatures(document)))):
-        own = position == index
-        if (own and enveloped) or (not own and layout.drop_other_signatures):
-            _detach(signature)
-    # XML-DSig §4.4.3.3: URI="" is the document without comments, whatever the c14n method.
-    data = etree.tostring(
-        document,
-        method="c14n",
-        exclusive=exclusive,
-        with_comments=False,
-        inclusive_ns_prefixes=prefixes,
+    # The enveloped transform removes this signature; a co-signed reading also the others.
+    removed = frozenset(
+        position
+        for position in range(alert.count)
+        if (position == index and enveloped)
+        or (position != index and layout.drop_other_signatures)
     )
-    hasher = hashes.Hash(digest_algorithm_implementations[digest]())
-    hasher.update(data)
-    return hasher.finalize()
+    return alert.digest(_FormKey(layout.drop_blank_text, exclusive, prefixes), removed, digest)
 
 
 def _signatures(alert: etree._Element) -> list[etree._Element]:
     return [el for el in alert if el.tag == f"{{{DS}}}Signature"]
 
 
-def _inclusive_prefixes(el: etree._Element) -> list[str] | None:
+def _inclusive_prefixes(el: etree._Element) -> tuple[str, ...] | None:
     found = el.find(f"{{{_EXC_C14N}}}InclusiveNamespaces")
     if found is None or not found.get("PrefixList"):
         return None
-    return [p if p != "#default" else "" for p in found.get("PrefixList", "").split()]
+    return tuple(p if p != "#default" else "" for p in found.get("PrefixList", "").split())
 
 
-def _layout_copy(alert: etree._Element, drop_blank_text: bool) -> etree._Element:
-    document = copy.deepcopy(alert)
-    if drop_blank_text:
-        for node in document.iter():
-            if isinstance(node.tag, str) and len(node) and node.text and not node.text.strip():
-                node.text = None
-            if node.tail and not node.tail.strip():
-                node.tail = None
+@dataclass(frozen=True, slots=True)
+class _FormKey:
+    """What one canonical form of the alert depends on."""
+
+    drop_blank_text: bool
+    exclusive: bool
+    prefixes: tuple[str, ...] | None
+
+
+class _SignedAlert:
+    """The alert as its signatures were computed over, canonicalised once per form.
+
+    Holds private trees only, so the caller's tree is never touched: the alert standing alone
+    and, when first needed, a copy without whitespace-only text. Every reference digest of every
+    signature and co-signed reading is taken over one canonical form with the ds:Signature
+    children it excludes cut out (see `_canonical_alert`).
+    """
+
+    def __init__(self, alert: etree._Element, count: int, *, reread: bool) -> None:
+        self.count = count  # ds:Signature children of the alert
+        # (drop_blank_text, reread by this thread's parser) -> private tree
+        self._trees: dict[tuple[bool, bool], etree._Element] = {(False, reread): alert}
+        self._reread = reread
+        self._signatures: dict[bool, list[etree._Element]] = {}
+        self._forms: dict[_FormKey, _CanonicalAlert] = {}
+        self._digests: dict[tuple[_FormKey, frozenset[int], DigestAlgorithm], bytes] = {}
+
+    def tree(self, drop_blank_text: bool, reread: bool = False) -> etree._Element:
+        """A private tree of the alert; `reread`: one read back by this thread's parser."""
+        key = (drop_blank_text, reread or self._reread)
+        tree = self._trees.get(key)
+        if tree is None:
+            if drop_blank_text:
+                tree = _without_blank_text(copy.deepcopy(self.tree(False, reread)))
+            else:
+                tree = _standalone(self._trees[(False, self._reread)])
+            self._trees[key] = tree
+        return tree
+
+    def signature(self, index: int, drop_blank_text: bool = False) -> etree._Element:
+        """The index-th ds:Signature child, as read with or without whitespace-only text."""
+        found = self._signatures.get(drop_blank_text)
+        if found is None:
+            found = self._signatures[drop_blank_text] = _signatures(self.tree(drop_blank_text))
+        return found[index]
+
+    def digest(self, form: _FormKey, removed: frozenset[int], algorithm: DigestAlgorithm) -> bytes:
+        """The digest of the canonical alert without the signatures at positions `removed`."""
+        key = (form, removed, algorithm)
+        found = self._digests.get(key)
+        if found is None:
+            canonical = self._forms.get(form)
+            if canonical is None:
+                # lxml keeps only InclusiveNamespaces prefixes known to the document's name
+                # dictionary; a deep copy of a tree read by another thread may not know one
+                # that is declared but unused, so such forms use a tree read back here.
+                tree = self.tree(form.drop_blank_text, reread=form.prefixes is not None)
+                canonical = _canonical_alert(tree, form.exclusive, form.prefixes)
+                self._forms[form] = canonical
+            hasher = hashes.Hash(digest_algorithm_implementations[algorithm]())
+            for piece in canonical.without(removed):
+                hasher.update(piece)
+            found = self._digests[key] = hasher.finalize()
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _CanonicalAlert:
+    """A canonical alert and where each ds:Signature child lies in it, between two markers."""
+
+    data: bytes
+    # Per signature: start of its start marker, start of the element, start of its end marker,
+    # end of the end marker (where the element's end tag begins), end of the element.
+    spans: tuple[tuple[int, int, int, int, int], ...]
+
+    def without(self, removed: frozenset[int]) -> list[memoryview]:
+        """The canonical bytes, in pieces, without the markers and the signatures `removed`."""
+        view = memoryview(self.data)
+        pieces = []
+        position = 0
+        for index, (mark, start, end_mark, end_tag, end) in enumerate(self.spans):
+            pieces.append(view[position:mark])
+            if index not in removed:
+                pieces += (view[start:end_mark], view[end_tag:end])
+            position = end
+        pieces.append(view[position:])
+        return pieces
+
+
+_MARK = "tampere-signature-"
+
+
+def _canonical_alert(
+    tree: etree._Element, exclusive: bool, prefixes: tuple[str, ...] | None
+) -> _CanonicalAlert:
+    """Canonicalise a private alert tree once, marking where each ds:Signature child lies.
+
+    The enveloped-signature transform removes the signature element but keeps the text around
+    it (XML-DSig §6.6.4). Canonical XML renders every other node the same whether or not a
+    sibling element is there (namespace context is restored after each element), so the alert
+    without some signatures is the canonical alert with their bytes cut out. Those bytes are
+    found by processing instructions put just before each signature and as its last child,
+    removed again afterwards: canonical XML writes one without data as "<?target?>", and the
+    target carries a random token drawn after the alert was read, so no content can imitate it.
+    """
+    token = secrets.token_hex(16)
+    signatures = _signatures(tree)
+    marks: list[etree._Element] = []
+    try:
+        for index, signature in enumerate(signatures):
+            before = etree.ProcessingInstruction(f"{_MARK}{token}-{index}-start")
+            last = etree.ProcessingInstruction(f"{_MARK}{token}-{index}-end")
+            signature.addprevious(before)
+            signature.append(last)
+            marks += (before, last)
+        # XML-DSig §4.4.3.3: URI="" is the document without comments, whatever the c14n method.
+        data = etree.tostring(
+            tree,
+            method="c14n",
+            exclusive=exclusive,
+            with_comments=False,
+            inclusive_ns_prefixes=prefixes,
+        )
+    finally:
+        for mark in marks:
+            parent = mark.getparent()
+            if parent is not None:
+                parent.remove(mark)
+    spans = []
+    position = 0
+    for index, signature in enumerate(signatures):
+        name = f"{signature.prefix}:Signature" if signature.prefix else "Signature"
+        start_mark = f"<?{_MARK}{token}-{index}-start?><{name}".encode()
+        end_mark = f"<?{_MARK}{token}-{index}-end?>".encode()
+        end_tag = f"</{name}>".encode()
+        mark = data.find(start_mark, position)
+        start = mark + len(start_mark) - len(name) - 1
+        end = data.find(end_mark + end_tag, start)
+        after_name = data[start + len(name) + 1 : start + len(name) + 2]
+        if mark < 0 or end < 0 or after_name not in (b" ", b">"):
+            raise ValueError(f"signature {index + 1} not found in the canonical alert")
+        position = end + len(end_mark) + len(end_tag)
+        spans.append((mark, start, end, end + len(end_mark), position))
+    return _CanonicalAlert(data, tuple(spans))
+
+
+def _without_blank_text(document: etree._Element) -> etree._Element:
+    for node in document.iter():
+        if isinstance(node.tag, str) and len(node) and node.text and not node.text.strip():
+            node.text = None
+        if node.tail and not node.tail.strip():
+            node.tail = None
     return document
+
+
+def _private_copy(root: etree._Element) -> tuple[etree._Element, bool]:
+    """The alert as its own document, and whether it was read back by this thread's parser.
+
+    lxml canonicalises an element that is not alone in its document (an alert inside a feed, a
+    root beside the xml-stylesheet instruction WMO alerts carry) through a temporary document
+    rooted at a shallow copy, and libxml2 then writes spurious xmlns="" below it. A deep copy
+    of a root element is alone in its document once the text copied after it is dropped, and
+    costs a fraction of writing the alert out and reading it back (see `_standalone`).
+    """
+    # Text after a root only comes from copying an embedded alert (cap.feeds does). Anything
+    # but spaces, tabs and newlines there (even a carriage return, written as &#13;) fails to
+    # read back, and still does.
+    if root.getparent() is None and not (root.tail or "").strip(" \t\n"):
+        alert = copy.deepcopy(root)
+        alert.tail = None
+        return alert, False
+    return _standalone(copy.deepcopy(root)), True
 
 
 def _standalone(el: etree._Element) -> etree._Element:
@@ -502,29 +695,23 @@ def _standalone(el: etree._Element) -> etree._Element:
     return etree.fromstring(etree.tostring(el), _reparser())
 
 
+_thread = threading.local()
+
+
 def _reparser() -> etree.XMLParser:
-    # Re-reads only what lxml itself just wrote; still no entities, DTD or network.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-
-
-def _detach(el: etree._Element) -> None:
-    """Remove an element but keep the text after it (the enveloped-signature transform)."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    if el.tail:
-        previous = el.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)
+    # Re-reads only what lxml itself just wrote; still no entities, DTD or network. A parser
+    # costs more to build than a SignedInfo to read, and lxml parsers are not thread-safe.
+    parser = getattr(_thread, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        _thread.parser = parser
+    return parser
 
 
 def _check_signature_value(
-    alert: etree._Element,
+    alert: _SignedAlert,
     index: int,
-    readings: list[_Layout],
+    readings: Iterable[_Layout],
     method: SignatureMethod,
     c14n_uri: str,
     key: PublicKey,
@@ -534,7 +721,7 @@ def _check_signature_value(
     verify = _verifier(method, key)
     failure: _Verdict | None = None
     for layout in readings:
-        signature = _signature_at(_layout_copy(alert, layout.drop_blank_text), index)
+        signature = alert.signature(index, layout.drop_blank_text)
         signed_info = _standalone(_require(signature, "SignedInfo"))
         data = etree.tostring(
             signed_info,
@@ -625,7 +812,7 @@ def _check_validity(cert: x509.Certificate, at: datetime | None, role: str) -> N
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise _Verdict(
             UNTRUSTED_OR_EXPIRED_CERT,
-            f"{role} {cert.subject.rfc4514_string()} is not valid at {at.isoformat()} "
+            f"{role} {_subject(cert)} is not valid at {at.isoformat()} "
             f"(valid {cert.not_valid_before_utc.isoformat()} to "
             f"{cert.not_valid_after_utc.isoformat()})",
         )
@@ -634,10 +821,10 @@ def _check_validity(cert: x509.Certificate, at: datetime | None, role: str) -> N
 def _check_chain(
     leaf: x509.Certificate, pool: list[x509.Certificate], policy: _TrustPolicy
 ) -> None:
-    anchors = {a.fingerprint(hashes.SHA256()): a for a in policy.anchors}
+    anchors = {_fingerprint(a): a for a in policy.anchors}
     current = leaf
     for _ in range(MAX_CHAIN_DEPTH):
-        if current.fingerprint(hashes.SHA256()) in anchors:
+        if _fingerprint(current) in anchors:
             return
         anchor = next((a for a in policy.anchors if _issued_by(current, a)), None)
         if anchor is not None:
@@ -650,8 +837,14 @@ def _check_chain(
         current = issuer
     raise _Verdict(
         UNTRUSTED_OR_EXPIRED_CERT,
-        f"certificate {leaf.subject.rfc4514_string()} does not chain to a trusted certificate",
+        f"certificate {_subject(leaf)} does not chain to a trusted certificate",
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    # Trust anchors are the same on every call; hashing them again each time is waste.
+    return cert.fingerprint(hashes.SHA256())
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -671,19 +864,24 @@ def _load_anchors(trusted: Sequence[bytes | str]) -> tuple[x509.Certificate, ...
     for position, blob in enumerate(trusted):
         data = blob.encode("ascii") if isinstance(blob, str) else bytes(blob)
         try:
-            if b"-----BEGIN" in data:
-                anchors.extend(x509.load_pem_x509_certificates(data))
-            else:
-                anchors.append(x509.load_der_x509_certificate(data))
+            anchors.extend(_anchor_certificates(data))
         except ValueError as exc:
             raise ValueError(f"trusted_certs[{position}] is not a PEM or DER certificate") from exc
     return tuple(anchors)
 
 
+@functools.lru_cache(maxsize=64)
+def _anchor_certificates(data: bytes) -> tuple[x509.Certificate, ...]:
+    # Trust anchors come from configuration, the same bytes on every call: parse them once.
+    if b"-----BEGIN" in data:
+        return tuple(x509.load_pem_x509_certificates(data))
+    return (x509.load_der_x509_certificate(data),)
+
+
 def _sent_time(alert: etree._Element) -> datetime | None:
     # CAP 1.2 §3.2.1 <sent>: the signer vouches for the alert as of this time.
     for child in alert:
-        if isinstance(child.tag, str) and etree.QName(child).localname == "sent":
+        if isinstance(child.tag, str) and child.tag.rpartition("}")[2] == "sent":
             try:
                 return _utc(datetime.fromisoformat((child.text or "").strip()))
             except ValueError:

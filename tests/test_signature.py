@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from lxml import etree
@@ -360,6 +362,44 @@ def test_signed_alert_inside_a_feed_verifies(signer: Signer) -> None:
     assert result.status == VERIFIED, result.detail
 
 
+
+def test_verifying_leaves_the_callers_tree_as_it_was(signer: Signer, ec_signer: Signer) -> None:
+    # Signatures are cut out of a private copy: the caller's tree is never edited, not briefly.
+    root = _root(ALERT)
+    for signed in (_sign(signer), _sign(ec_signer, method=SignatureMethod.ECDSA_SHA256)):
+        root.append(_ds(_root(signed), "ds:Signature"))
+    root.addprevious(etree.ProcessingInstruction("xml-stylesheet", 'href="cap.xsl"'))
+    before = etree.tostring(root.getroottree())
+    result = verify_signature(root)
+    assert result.status == VERIFIED, result.detail
+    assert etree.tostring(root.getroottree()) == before
+
+
+def test_signed_alert_beside_a_stylesheet_instruction_verifies(signer: Signer) -> None:
+    # WMO alerts start with <?xml-stylesheet?>: libxml2 canonicalises a root with siblings
+    # through a temporary document and would write xmlns="" on its grandchildren.
+    stylesheet = b'<?xml-stylesheet href="cap.xsl" type="text/xsl"?>\n'
+    root = _root(stylesheet + _sign(signer))
+    assert root.getprevious() is not None
+    result = verify_signature(root)
+    assert result.status == VERIFIED, result.detail
+
+
+def test_alert_copied_out_of_a_feed_verifies(signer: Signer) -> None:
+    # cap.feeds checks a deep copy of each embedded alert; lxml copies the text after it too,
+    # which leaves the copy beside a text node (the same temporary-document trap as above).
+    feed = etree.fromstring(
+        b'<feed xmlns="http://www.w3.org/2005/Atom">\n <entry>\n  <content type="text/xml">\n'
+        + _sign(signer)
+        + b"\n  </content>\n </entry>\n</feed>"
+    )
+    copied = copy.deepcopy(feed[0][0][0])
+    assert copied.getparent() is None and copied.tail
+    result = verify_signature(copied)
+    assert result.status == VERIFIED, result.detail
+    assert verify_signature(feed[0][0][0]).status == VERIFIED
+
+
 _C14N = '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
 _RSA = '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
 _SHA256 = '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>'
@@ -485,6 +525,53 @@ def test_too_many_signatures_are_not_all_checked(signer: Signer) -> None:
         root.append(etree.fromstring(etree.tostring(signature)))
     result = verify_signature(root)
     assert result.status == UNVERIFIABLE and result.count == 50
+
+
+_EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+
+def _sign_with_inclusive_prefix(signer: Signer, prefix: str) -> etree._Element:
+    """An alert declaring `prefix` without using it, signed with it in the reference's PrefixList."""
+    alert = ALERT.replace(b"cap:1.2\">", f'cap:1.2" xmlns:{prefix}="urn:example:unused">'.encode())
+    root = _root(alert)
+    canonical = etree.tostring(root, method="c14n", exclusive=True, inclusive_ns_prefixes=[prefix])
+    assert f"xmlns:{prefix}".encode() in canonical
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(canonical)
+    der = signer.cert.public_bytes(serialization.Encoding.DER)
+    signature = etree.fromstring(
+        f'<ds:Signature xmlns:ds="{DS}"><ds:SignedInfo>'
+        f'<ds:CanonicalizationMethod Algorithm="{_EXC}"/>{_RSA}<ds:Reference URI="">'
+        f'<ds:Transforms><ds:Transform Algorithm="{DS}enveloped-signature"/>'
+        f'<ds:Transform Algorithm="{_EXC}"><ec:InclusiveNamespaces xmlns:ec="{_EXC}" '
+        f'PrefixList="{prefix}"/></ds:Transform></ds:Transforms>{_SHA256}'
+        f"<ds:DigestValue>{base64.b64encode(digest.finalize()).decode()}</ds:DigestValue>"
+        "</ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data>"
+        f"<ds:X509Certificate>{base64.b64encode(der).decode()}</ds:X509Certificate>"
+        "</ds:X509Data></ds:KeyInfo></ds:Signature>"
+    )
+    root.append(signature)
+    signed_info = etree.tostring(_ds(root, "ds:Signature/ds:SignedInfo"), method="c14n", exclusive=True)
+    assert isinstance(signer.key, rsa.RSAPrivateKey)
+    value = signer.key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
+    _ds(root, "ds:Signature/ds:SignatureValue").text = base64.b64encode(value).decode()
+    return root
+
+
+def test_inclusive_prefix_declared_but_unused_verifies_in_another_thread(signer: Signer) -> None:
+    # Exclusive c14n renders PrefixList namespaces even when unused. lxml only keeps prefixes
+    # its thread's name dictionary knows, and a tree read by another thread may not be known
+    # here: the verifier must not lose the declaration (the digest would then mismatch).
+    built: list[etree._Element] = []
+    worker = threading.Thread(
+        target=lambda: built.append(_sign_with_inclusive_prefix(signer, "tampereunusedpfx"))
+    )
+    worker.start()
+    worker.join()
+    result = verify_signature(built[0])
+    assert result.status == VERIFIED, result.detail
+    result = verify_signature(_sign_with_inclusive_prefix(signer, "tampereunusedpfx"))
+    assert result.status == VERIFIED, result.detail
 
 
 # --- the shared CAP corpus --------------------------------------------------------------------
