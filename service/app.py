@@ -1,0 +1,173 @@
+"""The FastAPI app: settings, a lifespan that opens and closes the store, routes, middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import Connection, func, select, text
+
+from geo.gazetteer import default_countries
+from geo.layers.connectivity import ConnectivityLayer
+from service import lifecycle
+from service.alerts import alerts_router
+from service.auth import Authenticator
+from service.db import Database, upgrade
+from service.db.models import PendingReference, utcnow
+from service.ingest import contact_registry
+from service.layer_store import load_connectivity
+from service.logging import RequestContextMiddleware, request_id
+from service.metrics import Metrics
+from service.runtime import Runtime, RuntimeDep
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXPIRY_BATCH = 500
+CHECKPOINT_SECONDS = 1.0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; resources are opened by its lifespan, so building it costs nothing."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(settings, metrics)
+        app.state.runtime = runtime
+        tasks = [
+            asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
+            asyncio.create_task(checkpointer(runtime), name="wal-checkpointer"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runtime.db.close()
+
+    app = FastAPI(
+        title="Tampere",
+        version="0.1.0",
+        summary="Emergency telecommunications coordination: CAP alerts in, impact and routing out",
+        lifespan=lifespan,
+    )
+    app.include_router(alerts_router())
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        tags=["operations"],
+        responses={503: {"description": "The store is not reachable"}},
+    )
+    app.add_api_route(
+        "/metrics", metrics_endpoint, methods=["GET"], tags=["operations"], response_class=Response
+    )
+    app.add_exception_handler(Exception, unexpected_error)
+    app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
+    return app
+
+
+async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
+    """Open the store (migrating it), load the connectivity layer, warm the gazetteer."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
+    await upgrade(db)
+    metrics.track_backlog(lambda: db.waiting_writers)
+    connectivity = await anyio.to_thread.run_sync(_load_connectivity, settings)
+    await anyio.to_thread.run_sync(_warm_geography)
+    return Runtime(
+        settings=settings,
+        db=db,
+        authenticator=Authenticator(cache_seconds=settings.auth_cache_seconds),
+        metrics=metrics,
+        connectivity=connectivity,
+    )
+
+
+def _load_connectivity(settings: Settings) -> ConnectivityLayer:
+    # Imported layers are read at startup: `tampere layer import` needs a restart to show.
+    return load_connectivity(settings.data_dir)
+
+
+def _warm_geography() -> None:
+    # Reading the packaged countries takes a moment; pay it at startup, not on the first alert.
+    default_countries()
+    contact_registry()
+
+
+async def expiry_sweeper(runtime: Runtime) -> None:
+    """Mark alerts expired when their time comes (CAP 1.2 §3.2.2 <expires>), for ever."""
+    interval = runtime.settings.expiry_interval_seconds
+    while True:
+        delay = interval
+        try:
+            expired = await runtime.db.write(
+                lambda conn: lifecycle.expire_due(conn, utcnow(), limit=EXPIRY_BATCH), long=True
+            )
+            if expired:
+                runtime.metrics.expired.inc(expired)
+            upcoming = await runtime.db.read(lifecycle.next_expiry)
+            if expired >= EXPIRY_BATCH:
+                delay = 0.0
+            elif upcoming is not None:
+                # Wake just after the next expiry rather than at the next tick.
+                until = (upcoming - utcnow() + timedelta(milliseconds=10)).total_seconds()
+                delay = min(interval, max(until, 0.01))
+        except Exception:  # keep sweeping: a failed sweep is retried, and logged with its cause
+            log.exception("expiry sweep failed")
+        await asyncio.sleep(delay)
+
+
+async def checkpointer(runtime: Runtime) -> None:
+    """Checkpoint the SQLite WAL every second, off the writer's path (see Database.checkpoint)."""
+    if not runtime.db.is_sqlite:
+        return
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        try:
+            await runtime.db.checkpoint()
+        except Exception:  # retried next time; a busy database is not a failure
+            log.exception("WAL checkpoint failed")
+
+
+def _ping(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
+
+
+async def healthz(runtime: RuntimeDep) -> JSONResponse:
+    """200 when the store answers; 503 when it does not."""
+    try:
+        await runtime.db.read(_ping)
+    except Exception as exc:
+        log.warning("health check failed: %s", exc)
+        return JSONResponse(status_code=503, content={"status": "unavailable"})
+    return JSONResponse({"status": "ok"})
+
+
+def _pending_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count(PendingReference.id))).scalar_one())
+
+
+async def metrics_endpoint(runtime: RuntimeDep) -> Response:
+    """Prometheus metrics: ingest results and latency, HTTP latency, backlog."""
+    runtime.metrics.pending_references.set(await runtime.db.read(_pending_count))
+    return Response(content=runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, not bad input: log it with the request id, answer 500 without details."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(status_code=500, content={"detail": "internal error", "request_id": request_id.get()})

@@ -1,0 +1,287 @@
+"""The `tampere` command: serve, validate, token create, layer import/list, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from service.settings import Settings
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_UNREADABLE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tampere` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return EXIT_UNREADABLE
+    status: int = args.run(args)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tampere",
+        description="Emergency telecommunications coordination: CAP ingest, impact, routing.",
+    )
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API (embedded default: SQLite in ./var)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+
+    validate = commands.add_parser("validate", help="validate CAP files")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--json", action="store_true", help="one JSON object per file and line")
+    validate.set_defaults(run=_validate)
+
+    token = commands.add_parser("token", help="issue bearer tokens").add_subparsers(metavar="ACTION")
+    create = token.add_parser("create", help="issue a token (printed once, stored hashed)")
+    create.add_argument(
+        "--role", required=True, choices=["administration", "office", "bdt", "responder", "operator"]
+    )
+    create.add_argument("--country", help="ISO 3166-1 alpha-3 (administrations)")
+    create.add_argument("--office", help="office id (offices)")
+    create.add_argument(
+        "--sender", action="append", default=[], help="a CAP sender this administration posts as (repeatable)"
+    )
+    create.set_defaults(run=_token_create)
+
+    layer = commands.add_parser("layer", help="the connectivity layer").add_subparsers(metavar="ACTION")
+    imp = layer.add_parser("import", help="import a layer file into the data directory")
+    imp.add_argument("kind", help="opencellid, ookla, cables or population")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--period", help="Ookla quarter as YYYYQn (else taken from the file name)")
+    imp.set_defaults(run=_layer_import)
+    lst = layer.add_parser("list", help="list imported layers")
+    lst.set_defaults(run=_layer_list)
+
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(metavar="ACTION")
+    verify = audit.add_parser("verify", help="recompute the hash chain")
+    verify.set_defaults(run=_audit_verify)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        # Bodies are bounded by the app (413); keep idle clients from holding sockets for ever.
+        timeout_keep_alive=30,
+    )
+    return EXIT_OK
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import cap
+
+    any_invalid = False
+    any_unreadable = False
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:
+            any_unreadable = True
+            _print_unreadable(name, exc, as_json=args.json)
+            continue
+        report = cap.validate(data)
+        any_invalid = any_invalid or not report.valid
+        if args.json:
+            print(json.dumps(report.as_json(name), ensure_ascii=False), flush=True)
+        else:
+            verdict = "valid" if report.valid else "invalid"
+            if not report.valid and report.ingestible:
+                verdict += " (ingestible)"
+            print(f"{name}: {verdict}, CAP {report.version or '?'}, signature {report.signature}")
+            for finding in report.errors:
+                print(f"  error {finding.rule} at {finding.path}: {finding.message}")
+            for finding in report.warnings:
+                print(f"  warning {finding.rule} at {finding.path}: {finding.message}")
+    if any_unreadable:
+        return EXIT_UNREADABLE
+    return EXIT_INVALID if any_invalid else EXIT_OK
+
+
+def _print_unreadable(name: str, exc: OSError, *, as_json: bool) -> None:
+    message = exc.strerror or str(exc)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "file": name,
+                    "valid": False,
+                    "ingestible": False,
+                    "version": None,
+                    "errors": [{"rule": "cli.file.unreadable", "message": message, "path": "/"}],
+                    "warnings": [],
+                    "signature": None,
+                }
+            ),
+            flush=True,
+        )
+    else:
+        print(f"{name}: cannot be read: {message}", file=sys.stderr)
+
+
+# --- commands on the store ---------------------------------------------------------------------
+
+
+def _with_db(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the configured store (migrated), run `work(db)`, close it."""
+    from service.db import Database, upgrade
+
+    settings = Settings()
+
+    async def run() -> T:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
+        try:
+            await upgrade(db)
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from service.auth import RegistryError, create_token
+
+    async def work(db: Any) -> str:
+        token, principal = await db.write(
+            lambda conn: create_token(
+                conn,
+                role=args.role,
+                country=args.country,
+                office=args.office,
+                senders=args.sender,
+            )
+        )
+        senders = ", ".join(sorted(principal.senders)) or "none"
+        print(f"token for {principal.actor} (senders: {senders}); shown once", file=sys.stderr)
+        return token
+
+    try:
+        token = _with_db(work)
+    except RegistryError as exc:
+        print(f"tampere token create: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(token)
+    return EXIT_OK
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    async def work(_db: Any) -> None:
+        return None
+
+    _with_db(work)
+    print("schema is up to date", file=sys.stderr)
+    return EXIT_OK
+
+
+def _audit_verify(_args: argparse.Namespace) -> int:
+    from service import audit
+
+    async def work(db: Any) -> audit.ChainVerdict:
+        verdict: audit.ChainVerdict = await db.read(audit.verify)
+        return verdict
+
+    verdict = _with_db(work)
+    if verdict.intact:
+        print(f"audit log intact: {verdict.links} links")
+        return EXIT_OK
+    print(
+        f"audit log broken at link {verdict.broken_at}: {verdict.reason} "
+        f"({verdict.links} links before it hold)"
+    )
+    return EXIT_INVALID
+
+
+# --- layers ------------------------------------------------------------------------------------
+
+
+def _layer_import(args: argparse.Namespace) -> int:
+    from service import layer_store
+
+    if not args.file.exists():
+        print(f"tampere layer import: cannot read {args.file}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = layer_store.import_layer(args.kind, args.file, settings.data_dir, period=args.period)
+    except (ValueError, OSError) as exc:
+        print(f"tampere layer import: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    summary = _jsonable(summary)
+    _audit_layer_import(args.kind, summary)
+    print(json.dumps(summary, ensure_ascii=False))
+    print("restart `tampere serve` to use the new layer", file=sys.stderr)
+    return EXIT_OK
+
+
+def _audit_layer_import(kind: str, summary: Any) -> None:
+    from service import audit
+
+    async def work(db: Any) -> None:
+        await db.write(
+            lambda conn: audit.record(
+                conn,
+                actor="cli",
+                action="layer.import",
+                obj=f"layer:{kind}",
+                payload_hash=audit.json_digest(summary),
+            ),
+            long=True,
+        )
+
+    _with_db(work)
+
+
+def _layer_list(_args: argparse.Namespace) -> int:
+    from service import layer_store
+
+    for layer in layer_store.list_layers(Settings().data_dir):
+        print(json.dumps(_jsonable(layer), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _jsonable(value: Any) -> Any:
+    from service.ingest import jsonable
+
+    return jsonable(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

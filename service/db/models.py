@@ -1,0 +1,202 @@
+"""The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC; read back aware on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC (naive on SQLite, which has no time zones)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns naive."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (Alembic needs them on SQLite)."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Principal(Base):
+    """Who may act: an administration, a regional/area office, BDT, a responder or the operator."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # "administration:KEN", "office:RO-AFR", "bdt", "responder", "operator": one row per identity.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(3))
+    office: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Token(Base):
+    """A bearer token, stored only as its SHA-256; the token itself is shown once."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Sender(Base):
+    """A CAP sender registered to one administration (cf. the WMO Register of Alerting Authorities)."""
+
+    __tablename__ = "senders"
+
+    sender: Mapped[str] = mapped_column(String(255), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertRecord(Base):
+    """One ingested CAP message: the original bytes, the parsed model and what was derived."""
+
+    __tablename__ = "alerts"
+    # CAP 1.2 §3.2.1: sender, identifier and sent together name a message.
+    __table_args__ = (
+        UniqueConstraint("sender", "identifier", "sent_at"),
+        Index("ix_alerts_state_status", "state", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(255))
+    identifier: Mapped[str] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    msg_type: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str | None] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    poster_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    signature: Mapped[str] = mapped_column(String(32))
+    addresses: Mapped[list[Any]] = mapped_column(JSON)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What a list or a feed shows without reading the whole model: event, headline, severity...
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    countries: Mapped[list[Any]] = mapped_column(JSON)
+    regions: Mapped[list[Any]] = mapped_column(JSON)
+    impact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    routing: Mapped[list[Any]] = mapped_column(JSON)
+    warnings: Mapped[list[Any]] = mapped_column(JSON)
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    min_lon: Mapped[float | None] = mapped_column(Float)
+    min_lat: Mapped[float | None] = mapped_column(Float)
+    max_lon: Mapped[float | None] = mapped_column(Float)
+    max_lat: Mapped[float | None] = mapped_column(Float)
+
+
+class AlertTag(Base):
+    """A searchable attribute of an alert: a country (ISO3), an ITU-D region or a severity."""
+
+    __tablename__ = "alert_tags"
+    __table_args__ = (Index("ix_alert_tags_kind_value", "kind", "value"),)
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class PendingReference(Base):
+    """A reference (CAP 1.2 §3.2.1 <references>) to a message not received yet."""
+
+    __tablename__ = "pending_references"
+    __table_args__ = (Index("ix_pending_references_key", "sender", "identifier", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(255))
+    identifier: Mapped[str] = mapped_column(String(255))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    referencing_alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """A state change, written in the transaction of the change; ids only ever grow."""
+
+    __tablename__ = "events"
+    # AUTOINCREMENT: SQLite never reuses an id, so a subscriber's "since" stays meaningful.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The audience: who may be told (ITU-D regions, ISO3 countries, CAP scope and status).
+    regions: Mapped[list[Any]] = mapped_column(JSON)
+    countries: Mapped[list[Any]] = mapped_column(JSON)
+    scope: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class AuditEntry(Base):
+    """One link of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    # Kept as the exact text that was hashed, so verification never depends on a driver's
+    # datetime round trip.
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    object: Mapped[str] = mapped_column(String(200))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

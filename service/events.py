@@ -1,0 +1,51 @@
+"""The durable event log: every state change, in the transaction of the change.
+
+The events of one alert are also its history (GET /api/v1/alerts/{id}): each says what
+happened (`type`), the alert's state after it, and which message did it (`by`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from service.db.models import Event, utcnow
+
+# Built once: constructing the statement per call costs more than running it.
+_INSERT_EVENT = insert(Event.__table__)
+
+ALERT_RECEIVED = "alert.received"
+ALERT_UPDATED = "alert.updated"
+ALERT_CANCELLED = "alert.cancelled"
+ALERT_EXPIRED = "alert.expired"
+ALERT_ACKNOWLEDGED = "alert.acknowledged"
+ALERT_ERROR = "alert.error"
+ALERT_REFERENCE_REFUSED = "alert.reference-refused"
+PREFIX = "alert."
+
+
+def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict[str, Any]) -> None:
+    """Append one event about an alert (an `AlertRecord` or a row with the same fields); its
+    audience is the alert's ITU-D regions, countries, CAP scope and status."""
+    body = {
+        "alert_id": alert.id,
+        "identifier": alert.identifier,
+        "sender": alert.sender,
+        "status": alert.status,
+        "msgType": alert.msg_type,
+        "state": alert.state,
+        **payload,
+    }
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "at": utcnow(),
+            "type": kind,
+            "alert_id": alert.id,
+            "payload": body,
+            "regions": list(alert.regions),
+            "countries": list(alert.countries),
+            "scope": alert.scope,
+            "status": alert.status,
+        },
+    )

@@ -1,0 +1,68 @@
+"""What one running app holds (settings, database, authenticator, metrics, connectivity layer),
+and the request dependencies that hand it and the caller's principal to the views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.auth import Authenticator, Principal, bearer_token, unauthorized
+from service.db import Database
+from service.metrics import Metrics
+from service.settings import Settings
+
+# Declares the scheme in the OpenAPI document; the header itself is read by `bearer_token`.
+_bearer_scheme = HTTPBearer(auto_error=False, description="A token from `tampere token create`")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The resources of one app instance, opened and closed by its lifespan."""
+
+    settings: Settings
+    db: Database
+    authenticator: Authenticator
+    metrics: Metrics
+    # The disaster-connectivity layer (service.layer_store), when one has been imported.
+    connectivity: Any | None = None
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """The runtime of the app serving this request (async: FastAPI would run a plain function
+    in a worker thread, one thread hop per request for a dictionary lookup)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def optional_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)],
+) -> Principal | None:
+    """The caller's principal; None when no token was sent; 401 for a token that is not known."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    runtime: Runtime = request.app.state.runtime
+    principal = await runtime.authenticator.resolve(runtime.db, token)
+    if principal is None:
+        raise unauthorized("unknown token")
+    return principal
+
+
+async def required_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    """The caller's principal; 401 when no token was sent."""
+    if principal is None:
+        raise unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+RequiredPrincipal = Annotated[Principal, Depends(required_principal)]

@@ -1,0 +1,38 @@
+"""Settings of the service, read once from the environment (prefix TAMPERE_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A legitimate CAP message with an embedded resource runs to a few MB (IPAWS audio, WMO polygons
+# of 100k vertices near 1 MB); the hardened parser refuses past 8 MiB, so the HTTP edge does too.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Where the data lives, which database to use and the limits of the HTTP edge."""
+
+    model_config = SettingsConfigDict(env_prefix="TAMPERE_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    # Empty means the embedded default: SQLite (WAL) in the data directory.
+    database_url: str = ""
+    # WAL with synchronous=NORMAL keeps every acknowledged commit across a process kill (the WAL
+    # is written before COMMIT returns; only the fsync is deferred), not across a power cut.
+    # FULL adds an fsync per commit and survives power loss too, at a cost in throughput.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # How often the expiry sweep runs; reads also treat expires < now as expired in between.
+    expiry_interval_seconds: float = 5.0
+    # A token's principal is cached this long, so a busy poster does not cost a lookup a request.
+    auth_cache_seconds: float = 5.0
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tampere.db').resolve()}"

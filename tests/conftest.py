@@ -1,0 +1,220 @@
+"""Shared fixtures: the ../shared locator, a database URL for SQLite and PostgreSQL, the service."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PG_HOST, PG_PORT, PG_DATABASE = "127.0.0.1", 5432, "tampere_test"
+PG_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared next to the repository (the CI layout); the test is skipped when absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent")
+    return SHARED
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+@cache
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=0.5):
+            pass
+    except OSError as exc:
+        return f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT}: {exc}"
+    try:
+        _pg_run("SELECT 1")
+    except Exception as exc:
+        return f"database {PG_DATABASE} is not usable: {exc}"
+    return None
+
+
+def _pg_run(*statements: str) -> None:
+    """Run SQL on the test database, from sync code or from inside a running event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _pg_execute(*statements)).result()
+
+
+async def _pg_execute(*statements: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        host=PG_HOST, port=PG_PORT, user="postgres", database=PG_DATABASE, timeout=5
+    )
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty databases of one kind: SQLite files in tmp_path, or new schemas in
+    the PostgreSQL+PostGIS test database (dropped afterwards).
+
+    A PostgreSQL URL names its schema libpq-style (`options=-csearch_path=...`), which
+    `service.db` turns into asyncpg server settings; PostGIS stays reachable through `public`.
+    """
+    backend = request.param
+    if backend == "postgres" and (problem := _postgres_problem()) is not None:
+        pytest.skip(problem)
+    made: list[str] = []
+
+    def make() -> str:
+        if backend == "sqlite":
+            name = "tampere.db" if not made else f"tampere-{len(made)}.db"
+            made.append(name)
+            return f"sqlite+aiosqlite:///{tmp_path / name}"
+        schema = f"t_{uuid.uuid4().hex[:16]}"
+        _pg_run(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        return f"{PG_URL}?options=-csearch_path%3D{schema}%2Cpublic"
+
+    yield make
+    if backend == "postgres":
+        _pg_run(*(f"DROP SCHEMA {schema} CASCADE" for schema in made))
+
+
+@pytest.fixture
+def database_url(database_factory: Callable[[], str]) -> str:
+    """A fresh, empty database URL, SQLite or PostgreSQL (the test runs once on each)."""
+    return database_factory()
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceUnderTest:
+    """The app with its lifespan running, an httpx client on it, and a way to issue tokens."""
+
+    app: Any
+    client: Any
+    runtime: Any
+
+    async def token(self, role: str, **kwargs: Any) -> str:
+        """Issue a token as `tampere token create` does."""
+        from service.auth import create_token
+
+        token, _ = await self.runtime.db.write(lambda conn: create_token(conn, role=role, **kwargs))
+        return token
+
+    async def post(self, body: bytes, token: str | None, **headers: str) -> Any:
+        """POST a CAP message to /api/v1/alerts."""
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        headers.setdefault("Content-Type", "application/cap+xml")
+        return await self.client.post("/api/v1/alerts", content=body, headers=headers)
+
+
+@asynccontextmanager
+async def running_service(database_url: str, data_dir: Path) -> AsyncIterator[ServiceUnderTest]:
+    """The real app on `database_url`, lifespan started, with an in-process httpx client."""
+    import httpx
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(data_dir=data_dir, database_url=database_url, expiry_interval_seconds=0.2)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tampere.test") as client:
+            yield ServiceUnderTest(app=app, client=client, runtime=app.state.runtime)
+
+
+@pytest.fixture
+async def service(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceUnderTest]:
+    """The service on a fresh database (see `running_service`)."""
+    async with running_service(database_url, tmp_path / "var") as running:
+        yield running
+
+
+# --- hand-written CAP --------------------------------------------------------------------------
+
+CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
+# A small square over Nairobi, as CAP writes polygons: lat,lon pairs, first equals last.
+NAIROBI = "-1.40,36.70 -1.40,36.95 -1.15,36.95 -1.15,36.70 -1.40,36.70"
+
+
+def cap_time(value: datetime) -> str:
+    """A CAP date-time: seconds, numeric offset, never "Z" (CAP 1.2 §3.3.2)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def make_cap(
+    identifier: str,
+    *,
+    sender: str = "alerts@meteo.go.ke",
+    sent: datetime | None = None,
+    status: str = "Actual",
+    msg_type: str = "Alert",
+    scope: str = "Public",
+    addresses: Sequence[str] = (),
+    restriction: str | None = None,
+    references: Sequence[tuple[str, str, datetime]] = (),
+    expires: datetime | None = None,
+    severity: str = "Severe",
+    polygon: str | None = NAIROBI,
+    headline: str = "Flash flood warning",
+    with_info: bool = True,
+) -> bytes:
+    """A CAP 1.2 alert written by hand for tests."""
+    sent = sent or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    parts = [
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<alert xmlns="{CAP12}">',
+        f"<identifier>{escape(identifier)}</identifier>",
+        f"<sender>{escape(sender)}</sender>",
+        f"<sent>{cap_time(sent)}</sent>",
+        f"<status>{status}</status>",
+        f"<msgType>{msg_type}</msgType>",
+        f"<scope>{scope}</scope>",
+    ]
+    if restriction:
+        parts.append(f"<restriction>{escape(restriction)}</restriction>")
+    if addresses:
+        parts.append(f"<addresses>{escape(' '.join(addresses))}</addresses>")
+    if references:
+        refs = " ".join(f"{s},{i},{cap_time(t)}" for s, i, t in references)
+        parts.append(f"<references>{escape(refs)}</references>")
+    if with_info:
+        parts += [
+            "<info><category>Met</category><event>Flood</event>",
+            "<urgency>Immediate</urgency>",
+            f"<severity>{severity}</severity><certainty>Likely</certainty>",
+        ]
+        if expires is not None:
+            parts.append(f"<expires>{cap_time(expires)}</expires>")
+        parts.append(f"<headline>{escape(headline)}</headline>")
+        parts.append("<area><areaDesc>Nairobi</areaDesc>")
+        if polygon:
+            parts.append(f"<polygon>{polygon}</polygon>")
+        parts.append("</area></info>")
+    parts.append("</alert>")
+    return "\n".join(parts).encode()
+
+
+@pytest.fixture
+def cap_message() -> Callable[..., bytes]:
+    """`make_cap`: a hand-written CAP 1.2 message (identifier, sender, sent, msgType...)."""
+    return make_cap

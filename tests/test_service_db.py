@@ -1,0 +1,99 @@
+"""The store: Alembic migrations match the models, run at startup, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from service.db import Database, upgrade
+from service.db.database import postgres_connect_args
+from service.db.migrate import include_object
+from service.db.models import Base
+from service.settings import Settings
+
+
+async def test_migrations_build_exactly_the_models(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await upgrade(db)
+        await upgrade(db)  # a second run is a no-op
+
+        def differences(conn) -> list:
+            context = MigrationContext.configure(conn, opts={"include_object": include_object})
+            return compare_metadata(context, Base.metadata)
+
+        assert await db.read(differences) == []
+        version = await db.read(
+            lambda conn: conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        )
+        assert version == "0001"
+    finally:
+        await db.close()
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        await upgrade(db)
+        mode = await db.write(lambda s: s.execute(text("PRAGMA journal_mode")).scalar())
+        sync = await db.write(lambda s: s.execute(text("PRAGMA synchronous")).scalar())
+        assert (mode, sync) == ("wal", 1)  # 1 = NORMAL
+    finally:
+        await db.close()
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("TAMPERE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("TAMPERE_DATA_DIR", str(tmp_path / "data"))
+    url = make_url(Settings().resolved_database_url())
+    assert url.get_backend_name() == "sqlite"
+    assert Path(url.database or "") == (tmp_path / "data" / "tampere.db").resolve()
+
+
+def test_postgres_schema_option_becomes_a_server_setting() -> None:
+    url, args = postgres_connect_args(
+        make_url("postgresql+asyncpg://u@h/db?options=-csearch_path%3Dt_1%2Cpublic")
+    )
+    assert args == {"server_settings": {"search_path": "t_1,public"}}
+    assert "options" not in url.query
+
+
+async def test_a_write_waits_for_another_process_without_blocking_the_loop(
+    tmp_path: Path, cap_message
+) -> None:
+    """SQLite: while another connection (the CLI, say) holds the write lock, an ingest waits
+    off the event loop and succeeds once the lock is released; reads go on meanwhile."""
+    import asyncio
+    import sqlite3
+    import time
+
+    from tests.conftest import running_service
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    async with running_service(url, tmp_path / "var") as service:
+        token = await service.token("operator")
+        other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        released_at: list[float] = []
+
+        async def release_later() -> None:
+            await asyncio.sleep(0.5)
+            released_at.append(time.monotonic())
+            other.execute("COMMIT")
+
+        async def health_during_lock() -> float:
+            await asyncio.sleep(0.1)
+            response = await service.client.get("/healthz")
+            assert response.status_code == 200
+            return time.monotonic()
+
+        posted, healthy_at, _ = await asyncio.gather(
+            service.post(cap_message("LOCK-1"), token), health_during_lock(), release_later()
+        )
+        other.close()
+        assert posted.status_code == 201, posted.text
+        assert healthy_at < released_at[0]  # the loop answered while the write waited
