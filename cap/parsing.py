@@ -5,14 +5,19 @@ and the specification's prose MUSTs, and builds the `Alert` as it goes. Findings
 (see `cap.rules`) and the path in the document. A tolerant reading still builds the alert when
 only non-fatal rules broke, so real-world messages with, say, elements out of order can be
 ingested with their findings kept.
+
+Most messages follow the schema's structure exactly. They are read once, grouping children by
+name and giving up at the first departure; only then is the message read again with the detailed
+structural checks, which name each departure. Either reading runs every value check and prose
+rule and builds the same model (see `_Walk`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import repeat
+from typing import Any
 
 from lxml import etree
 
@@ -35,13 +40,16 @@ from cap.xmlsafe import secure_parse
 MAX_POLYGON_PAIRS = 200_000
 MAX_MESSAGE_PAIRS = 1_000_000
 
-# Decimal degrees as CAP writes them (no exponent); the lenient reader below takes more.
-_DEG = r"[-+]?(?:\d+\.?\d*|\.\d+)"
+# CAP 1.2 §3.2.4: a polygon is "lat,lon" pairs of decimal degrees (no exponent) separated by
+# XML whitespace. The pattern (on the ASCII bytes) fixes the shape, possessively, so it runs in
+# linear time on national boundaries; float() then reads each number, and on this alphabet it
+# accepts exactly the decimals [-+]?(\d+\.?\d*|\.\d+): "1.2.3" or "+" falls to the lenient reader.
+_PAIR_SHAPE = rb"[-+]?+[0-9.]++,[-+]?+[0-9.]++"
+_PAIR_LIST_RE = re.compile(
+    rb"[ \t\r\n]*+" + _PAIR_SHAPE + rb"(?:[ \t\r\n]++" + _PAIR_SHAPE + rb")*+[ \t\r\n]*+"
+)
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_PAIR = rf"{_DEG},{_DEG}"
-_POLYGON_RE = re.compile(rf"\s*{_PAIR}(?:\s+{_PAIR})*\s*")
 _NUMBER_RE = re.compile(_NUM)
-_PAIR_CHARS = b"0123456789.+-, \t\r\n"
 _CIRCLE_RE = re.compile(rf"\s*({_NUM}),({_NUM})\s+({_NUM})\s*")
 # CAP 1.2 XSD pattern for every date-time (§3.3.2): seconds, no fraction, numeric offset.
 _DT_12 = re.compile(r"\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
@@ -77,10 +85,6 @@ class _Findings:
             self.fatal = True
 
 
-class _Ingest(Exception):
-    """Internal: the message cannot be built (a fatal finding is already recorded)."""
-
-
 # A tolerant pipeline can default category and certainty ("Unknown"), but it cannot name,
 # date, scope or prioritise a message without these; missing, they stop ingest.
 _CANNOT_ACT_WITHOUT = frozenset(
@@ -89,6 +93,133 @@ _CANNOT_ACT_WITHOUT = frozenset(
 )  # fmt: skip
 
 _DSIG_SIGNATURE = "{" + S.NS_DSIG + "}Signature"
+
+# What a child element becomes in `Fields`.
+_TEXT = 0  # may occur once: its text
+_TEXTS = 1  # may repeat: the list of their texts
+_NODES = 2  # has element content (always repeatable in CAP): the list of the elements
+
+# The children of one element by local name, as `_TEXT`/`_TEXTS`/`_NODES` say. When a
+# once-only element is repeated (a finding), the first one counts.
+Fields = dict[str, Any]
+
+
+class _Irregular(Exception):
+    """Internal: the structure departs from the schema; read again with the detailed checks."""
+
+
+class _Sequence:
+    """One content model (an XSD sequence) of one CAP version, for the regular reading."""
+
+    __slots__ = ("required", "slots")
+
+    def __init__(self, model: S.Model, sch: S.VersionSchema, *, allow_signature: bool) -> None:
+        ns_brace = "{" + sch.ns + "}"
+        # qualified tag -> (name, what it becomes in Fields, position in the sequence)
+        self.slots: dict[str, tuple[str, int, int]] = {}
+        for position, (name, _, hi) in enumerate(model):
+            kind = _NODES if name in sch.complex_names else _TEXTS if hi > 1 else _TEXT
+            self.slots[ns_brace + name] = (name, kind, position)
+        if allow_signature:  # see _children: after everything else, repeatable
+            self.slots[_DSIG_SIGNATURE] = ("Signature", _NODES, len(model))
+        self.required = frozenset(name for name, lo, _ in model if lo > 0)
+
+
+def _sequences(sch: S.VersionSchema) -> dict[int, _Sequence]:
+    """The content models of one version by id(model), as `_Walk.fields` is handed them."""
+    return {
+        id(sch.alert): _Sequence(sch.alert, sch, allow_signature=sch.version != "1.0"),
+        **{id(m): _Sequence(m, sch, allow_signature=False)
+           for m in (sch.info, sch.resource, sch.area, S.NAMED_VALUE)},
+    }  # fmt: skip
+
+
+_SEQUENCES = {sch.version: _sequences(sch) for sch in S.SCHEMAS.values()}
+_REPEATABLE = frozenset(
+    name
+    for sch in S.SCHEMAS.values()
+    for model in (sch.alert, sch.info, sch.resource, sch.area)
+    for name, _, hi in model
+    if hi > 1
+) | {"Signature"}
+
+
+class _Walk:
+    """Reading one <alert>: its version's tables, the findings, the polygon pair budget.
+
+    A first, regular reading takes the structure as the schema has it and raises `_Irregular`
+    at the first departure (an element out of place, repeated, missing, unknown, or text with
+    markup inside); the message is then read again with `checked`, where `_children` names
+    every departure. Both readings run every value check and prose rule and build the same
+    model; most messages are regular and are read once, without the per-child bookkeeping
+    that naming a finding needs.
+    """
+
+    __slots__ = ("checked", "f", "pairs", "sch", "sequences", "version")
+
+    def __init__(self, sch: S.VersionSchema, f: _Findings, *, checked: bool) -> None:
+        self.sch = sch
+        self.version = sch.version
+        self.f = f
+        self.checked = checked
+        self.sequences = _SEQUENCES[sch.version]
+        self.pairs = 0  # polygon pairs read so far (MAX_MESSAGE_PAIRS)
+
+    def fields(
+        self, el: etree._Element, model: S.Model, path: str, *, allow_signature: bool = False
+    ) -> Fields:
+        """The children of `el` by name, read against the content model `model`."""
+        if not self.checked:
+            fields = _regular_fields(el, self.sequences[id(model)])
+            if fields is None:
+                raise _Irregular
+            return fields
+        groups = _children(
+            el, model, path, "{" + self.sch.ns + "}", self.f, self.sch.complex_names,
+            allow_signature=allow_signature,
+        )  # fmt: skip
+        return {name: lst if name in _REPEATABLE else lst[0] for name, lst in groups.items()}
+
+
+def _regular_fields(el: etree._Element, sequence: _Sequence) -> Fields | None:
+    """The children of `el` by name if they follow the sequence exactly, else None.
+
+    Exactly: only the sequence's elements, in its order, once-only ones once, required ones
+    present, text elements holding text alone, nothing else between them (not even a
+    comment). Whatever departs from that is left to `_children`, which names it.
+    """
+    fields: Fields = {}
+    slots = sequence.slots
+    high = -1  # position in the sequence reached so far
+    for child in el[:]:  # a slice is built in C: cheaper than iterating the element
+        slot = slots.get(child.tag)  # a comment's or PI's tag is a function: no slot
+        if slot is None:
+            return None
+        name, kind, position = slot
+        if kind == _TEXT:
+            # Positions name elements: reaching this one's again means it is repeated.
+            if position <= high or len(child):  # len: an element, comment or PI inside
+                return None
+            fields[name] = child.text or ""
+        elif position < high:
+            return None
+        elif kind == _NODES:
+            lst = fields.get(name)
+            if lst is None:
+                fields[name] = [child]
+            else:
+                lst.append(child)
+        elif len(child):
+            return None
+        else:
+            lst = fields.get(name)
+            if lst is None:
+                fields[name] = [child.text or ""]
+            else:
+                lst.append(child.text or "")
+        high = position
+    return fields if sequence.required <= fields.keys() else None
+
 
 _SHAPES: dict[int, tuple[dict[str, int], tuple[str, ...], dict[str, int]]] = {}
 
@@ -119,7 +250,7 @@ def _children(
     """Group the children of `el` by name, reporting what the XSD sequence forbids.
 
     Text elements are returned as their text, complex ones (in `complex_names`) as elements.
-    This is the hot loop of validation: keep it lean.
+    Only messages whose structure departs from the schema come here (see `_Walk`).
     """
     index, required, bounded = _shape(model)
     groups: dict[str, list] = {}
@@ -188,14 +319,17 @@ def _local(tag: object) -> str:
     return s.rsplit("}", 1)[-1]
 
 
-def _one(groups: dict[str, list], name: str) -> str | None:
-    lst = groups.get(name)
-    return lst[0] if lst else None
-
-
 def _enum(
-    value: str | None, allowed: frozenset[str], name: str, path: str, f: _Findings, *, fatal: bool
+    value: str | None,
+    allowed: frozenset[str],
+    parent: str,
+    name: str,
+    f: _Findings,
+    *,
+    fatal: bool,
+    index: int = 0,
 ) -> str | None:
+    """The value if the schema's enumeration allows it; else a finding and None."""
     if value is None:
         return None
     v = value.strip()
@@ -203,19 +337,38 @@ def _enum(
         return v
     rule = "cap.schema.enum" if fatal else "cap.schema.enum-optional"
     shown = f'"{value}"' if value else "an empty value"
+    path = f"{parent}/{name}[{index}]" if index else f"{parent}/{name}"
     f.add(rule, f"<{name}> has {shown}; allowed: {', '.join(sorted(allowed))}", path)
     return None
 
 
+def _cap12_datetime(text: str) -> datetime | None:
+    """A date-time exactly as CAP 1.2 writes it (§3.3.2), else None."""
+    if _DT_12.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:  # 2024-02-30 and the like
+            return None
+    return None
+
+
+def _datetime_field(text: str, version: str, parent: str, name: str, f: _Findings) -> datetime | None:
+    """`_datetime` of <parent/name>, the path spelled out only when there is a finding."""
+    if version == "1.2":
+        dt = _cap12_datetime(text)
+        if dt is not None:
+            return dt
+    return _datetime(text, version, f"{parent}/{name}", f, sent=name == "sent")
+
+
 def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = False) -> datetime | None:
     """Read a CAP date-time; strict per version, tolerant for ingest (CAP 1.2 §3.3.2)."""
+    if version == "1.2":
+        dt = _cap12_datetime(text)
+        if dt is not None:
+            return dt
     s = text.strip()
-    if version == "1.2" and _DT_12.fullmatch(text):
-        try:
-            return datetime.fromisoformat(s)
-        except ValueError:
-            pass
-    elif version != "1.2" and _DT_XS.fullmatch(s):
+    if version != "1.2" and _DT_XS.fullmatch(s):
         if s.endswith("Z"):
             if version == "1.1":
                 f.add("cap.datetime.alphabetic-zone", f'"{s}": use -00:00 for UTC, not "Z"', path)
@@ -248,79 +401,68 @@ def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = 
     return dt
 
 
-def _named_values(
-    els: Iterable[etree._Element], name: str, path: str, sch: S.VersionSchema, f: _Findings
-) -> list[NamedValue]:
+def _named_values(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedValue]:
+    """eventCode, parameter or geocode entries (CAP 1.2 §3.2.2, §3.2.4)."""
+    if w.sch.named_values_as_text:
+        return _named_values_as_text(els, name, path, w.f)
     out: list[NamedValue] = []
-    ns_brace = "{" + sch.ns + "}"
+    ns_brace = "{" + w.sch.ns + "}"
     vn_tag = ns_brace + "valueName"
     v_tag = ns_brace + "value"
     for i, el in enumerate(els, 1):
-        p = f"{path}/{name}[{i}]"
-        if sch.named_values_as_text:
-            # CAP 1.0: "valueName=value" in the element text.
-            text = el  # text elements arrive as their text (see _children)
-            vn, sep, v = text.partition("=")
-            if not sep:
-                f.add("cap.named-value.format", f'"{text}" has no "="', p)
-                out.append(NamedValue(value_name="", value=text.strip()))
-            else:
-                out.append(NamedValue(value_name=vn.strip(), value=v.strip()))
-            continue
-        kids = list(el)
+        kids = el[:]
         # Fast path: exactly <valueName/><value/>, both text-only, in order.
-        if (
-            len(kids) == 2
-            and kids[0].tag == vn_tag
-            and kids[1].tag == v_tag
-            and not len(kids[0])
-            and not len(kids[1])
-        ):
-            out.append(
-                NamedValue(value_name=(kids[0].text or "").strip(), value=(kids[1].text or "").strip())
-            )
-            continue
-        g = _children(el, S.NAMED_VALUE, p, ns_brace, f)
+        if len(kids) == 2:
+            vn, v = kids
+            if vn.tag == vn_tag and v.tag == v_tag and not len(vn) and not len(v):
+                out.append(NamedValue(value_name=(vn.text or "").strip(), value=(v.text or "").strip()))
+                continue
+        g = w.fields(el, S.NAMED_VALUE, f"{path}/{name}[{i}]")
         out.append(
             NamedValue(
-                value_name=(_one(g, "valueName") or "").strip(),
-                value=(_one(g, "value") or "").strip(),
+                value_name=(g.get("valueName") or "").strip(),
+                value=(g.get("value") or "").strip(),
             )
         )
     return out
 
 
-def _is_pair_list(text: str) -> bool:
-    """True if `text` is whitespace-separated "lat,lon" decimal pairs (CAP 1.2 §3.2.4).
+def _named_values_as_text(texts: Sequence[str], name: str, path: str, f: _Findings) -> list[NamedValue]:
+    """CAP 1.0: each entry is "valueName=value" in the element text."""
+    out: list[NamedValue] = []
+    for i, text in enumerate(texts, 1):
+        vn, sep, v = text.partition("=")
+        if not sep:
+            f.add("cap.named-value.format", f'"{text}" has no "="', f"{path}/{name}[{i}]")
+            out.append(NamedValue(value_name="", value=text.strip()))
+        else:
+            out.append(NamedValue(value_name=vn.strip(), value=v.strip()))
+    return out
 
-    Equivalent to matching _POLYGON_RE, at a fraction of the cost on long polygons: only digits,
-    signs, points, commas and whitespace; exactly one comma per token; no empty number.
-    """
+
+def _pair_values(text: str) -> list[float] | None:
+    """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None."""
     try:
-        raw = text.encode("ascii")
+        raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
-        return False
-    if raw.translate(None, _PAIR_CHARS):
-        return False
-    tokens = raw.split()
-    # float() on this alphabet accepts exactly the decimals _DEG does; the caller converts.
-    return bool(tokens) and list(map(bytes.count, tokens, repeat(b","))).count(1) == len(tokens)
+        return None
+    if not _PAIR_LIST_RE.fullmatch(raw):
+        return None
+    try:
+        return list(map(float, raw.replace(b",", b" ").split()))
+    except ValueError:  # a second point or a lone sign
+        return None
 
 
 def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], ...] | None:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
-    if text.count(",") > MAX_POLYGON_PAIRS:
+    if len(text) > MAX_POLYGON_PAIRS and text.count(",") > MAX_POLYGON_PAIRS:
         raise CapError(
             "cap.xml.too-many-vertices",
             f"polygon has more than {MAX_POLYGON_PAIRS} pairs",
             path,
         )
-    vals: list[float] | None = None
-    if _is_pair_list(text):
-        try:
-            vals = list(map(float, text.replace(",", " ").split()))
-        except ValueError:  # an empty side, a stray sign or a second point
-            vals = None
+    vals = _pair_values(text)
     if vals is None:
         nums = _NUMBER_RE.findall(text)
         if len(nums) < 2:
@@ -376,16 +518,16 @@ def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings)
     return None
 
 
-def _area(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, budget: list[int]) -> Area:
-    ns_brace = "{" + sch.ns + "}"
-    g = _children(el, sch.area, path, ns_brace, f, sch.complex_names)
+def _area(el: etree._Element, path: str, w: _Walk) -> Area:
+    f = w.f
+    g = w.fields(el, w.sch.area, path)
     polygons = []
     for i, p in enumerate(g.get("polygon", ()), 1):
         pp = f"{path}/polygon[{i}]"
         poly = _polygon(p, pp, f)
         if poly is not None:
-            budget[0] += len(poly)
-            if budget[0] > MAX_MESSAGE_PAIRS:
+            w.pairs += len(poly)
+            if w.pairs > MAX_MESSAGE_PAIRS:
                 raise CapError(
                     "cap.xml.too-many-vertices",
                     f"message has more than {MAX_MESSAGE_PAIRS} polygon pairs",
@@ -394,37 +536,40 @@ def _area(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, bud
             polygons.append(poly)
     circles = []
     for i, c in enumerate(g.get("circle", ()), 1):
-        cp = f"{path}/circle[{i}]"
-        circle = _circle(c, cp, f)
+        circle = _circle(c, f"{path}/circle[{i}]", f)
         if circle is not None:
             circles.append(circle)
-    altitude = _decimal(_one(g, "altitude"), "altitude", f"{path}/altitude", sch.version, f)
-    ceiling = _decimal(_one(g, "ceiling"), "ceiling", f"{path}/ceiling", sch.version, f)
-    if "ceiling" in g and "altitude" not in g:
-        # CAP 1.2 §3.2.4: ceiling "MUST NOT be used except in combination with <altitude>".
-        f.add("cap.area.ceiling-without-altitude", "<ceiling> is used without <altitude>", path)
-    elif altitude is not None and ceiling is not None and ceiling < altitude:
-        f.add("cap.area.ceiling-below-altitude", "ceiling is below altitude", path)
+    altitude = ceiling = None
+    if "altitude" in g:
+        altitude = _decimal(g["altitude"], "altitude", f"{path}/altitude", w.version, f)
+    if "ceiling" in g:
+        ceiling = _decimal(g["ceiling"], "ceiling", f"{path}/ceiling", w.version, f)
+        if "altitude" not in g:
+            # CAP 1.2 §3.2.4: ceiling "MUST NOT be used except in combination with <altitude>".
+            f.add("cap.area.ceiling-without-altitude", "<ceiling> is used without <altitude>", path)
+        elif altitude is not None and ceiling is not None and ceiling < altitude:
+            f.add("cap.area.ceiling-below-altitude", "ceiling is below altitude", path)
     return Area(
-        area_desc=(_one(g, "areaDesc") or "").strip(),
+        area_desc=(g.get("areaDesc") or "").strip(),
         polygons=polygons,
         circles=circles,
-        geocodes=_named_values(g.get("geocode", ()), "geocode", path, sch, f),
+        geocodes=_named_values(g.get("geocode", ()), "geocode", path, w),
         altitude=altitude,
         ceiling=ceiling,
     )
 
 
-def _resource(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings) -> Resource:
-    g = _children(el, sch.resource, path, "{" + sch.ns + "}", f, sch.complex_names)
-    mime = _one(g, "mimeType")
+def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
+    f = w.f
+    g = w.fields(el, w.sch.resource, path)
+    mime = g.get("mimeType")
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
             "cap.resource.mime-type",
             f'"{mime}" is not an RFC 2046 type/subtype',
             f"{path}/mimeType",
         )
-    size_text = _one(g, "size")
+    size_text = g.get("size")
     size = None
     if size_text is not None:
         if _INTEGER_RE.fullmatch(size_text):
@@ -433,26 +578,26 @@ def _resource(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings)
                 f.add("cap.resource.size", f"size {size} is negative", f"{path}/size")
         else:
             f.add("cap.schema.integer", f'<size> "{size_text}" is not an integer', f"{path}/size")
-    deref = _one(g, "derefUri")
+    deref = g.get("derefUri")
     if deref is not None and not _is_base64(deref):
         f.add(
             "cap.resource.deref-base64",
             "derefUri holds characters outside base-64",
             f"{path}/derefUri",
         )
-    digest = _one(g, "digest")
+    digest = g.get("digest")
     if digest is not None and not _SHA1_RE.fullmatch(digest):
         f.add("cap.resource.digest", "digest should be a 40-digit SHA-1 hex value", f"{path}/digest")
-    uri = _one(g, "uri")
+    uri = g.get("uri")
     if uri is not None and _INNER_SPACE.search(uri):
         f.add("cap.uri.whitespace", "uri contains whitespace", f"{path}/uri")
     return Resource(
-        resource_desc=(_one(g, "resourceDesc") or "").strip(),
+        resource_desc=(g.get("resourceDesc") or "").strip(),
         mime_type=(mime or "").strip(),
         size=size,
-        uri=uri.strip() if uri is not None else None,
-        deref_uri=deref.strip() if deref is not None else None,
-        digest=digest.strip() if digest is not None else None,
+        uri=_opt(uri),
+        deref_uri=_opt(deref),
+        digest=_opt(digest),
     )
 
 
@@ -469,72 +614,74 @@ def _opt(value: str | None) -> str | None:
     return value.strip() if value is not None else None
 
 
-def _info(el: etree._Element, path: str, sch: S.VersionSchema, f: _Findings, budget: list[int]) -> Info:
-    g = _children(el, sch.info, path, "{" + sch.ns + "}", f, sch.complex_names)
-    enums = sch.enums
-    language = _one(g, "language")
+def _enums(values: Sequence[str], allowed: frozenset[str], name: str, path: str, f: _Findings) -> list[str]:
+    """The allowed values of a repeatable enumerated element (category, responseType)."""
+    out = []
+    for i, value in enumerate(values, 1):
+        v = _enum(value, allowed, path, name, f, fatal=False, index=i)
+        if v:
+            out.append(v)
+    return out
+
+
+def _info(el: etree._Element, path: str, w: _Walk) -> Info:
+    f = w.f
+    version = w.version
+    enums = w.sch.enums
+    g = w.fields(el, w.sch.info, path)
+    language = g.get("language")
     if language is not None and not _LANGUAGE_RE.fullmatch(language.strip()):
         f.add(
             "cap.schema.language",
             f'"{language}" is not a language tag like en-US',
             f"{path}/language",
         )
-    categories = []
-    for i, c in enumerate(g.get("category", ()), 1):
-        cp = f"{path}/category[{i}]"
-        v = _enum(c, enums["category"], "category", cp, f, fatal=False)
-        if v:
-            categories.append(v)
+    categories = _enums(g.get("category", ()), enums["category"], "category", path, f)
     responses = []
-    for i, c in enumerate(g.get("responseType", ()), 1):
-        cp = f"{path}/responseType[{i}]"
-        v = _enum(c, enums["responseType"], "responseType", cp, f, fatal=False)
-        if v:
-            responses.append(v)
-    required = {}
-    for name in ("urgency", "severity", "certainty"):
-        required[name] = _enum(
-            _one(g, name), enums[name], name, f"{path}/{name}", f, fatal=name != "certainty"
-        )
-    times = {}
-    for name in ("effective", "onset", "expires"):
-        t = _one(g, name)
-        times[name] = None if t is None else _datetime(t, sch.version, f"{path}/{name}", f)
-    exp = times["expires"]
-    start = times["effective"] or times["onset"]
-    if exp is not None and start is not None and exp < start:
+    if "responseType" in g:  # CAP 1.1 and later
+        responses = _enums(g["responseType"], enums["responseType"], "responseType", path, f)
+    urgency = _enum(g.get("urgency"), enums["urgency"], path, "urgency", f, fatal=True)
+    severity = _enum(g.get("severity"), enums["severity"], path, "severity", f, fatal=True)
+    certainty = _enum(g.get("certainty"), enums["certainty"], path, "certainty", f, fatal=False)
+    effective = onset = expires = None
+    if "effective" in g:
+        effective = _datetime_field(g["effective"], version, path, "effective", f)
+    if "onset" in g:
+        onset = _datetime_field(g["onset"], version, path, "onset", f)
+    if "expires" in g:
+        expires = _datetime_field(g["expires"], version, path, "expires", f)
+    start = effective or onset
+    if expires is not None and start is not None and expires < start:
         f.add(
             "cap.info.expires-before-effective",
             "expires is earlier than effective/onset",
             f"{path}/expires",
         )
-    web = _one(g, "web")
+    web = g.get("web")
     if web is not None and _INNER_SPACE.search(web):
         f.add("cap.uri.whitespace", "web contains whitespace", f"{path}/web")
     return Info(
         language=(language or "en-US").strip(),
         categories=categories,
-        event=(_one(g, "event") or "").strip(),
+        event=(g.get("event") or "").strip(),
         response_types=responses,
-        urgency=required["urgency"] or "",
-        severity=required["severity"] or "",
-        certainty=required["certainty"] or "Unknown",
-        audience=_opt(_one(g, "audience")),
-        event_codes=_named_values(g.get("eventCode", ()), "eventCode", path, sch, f),
-        effective=times["effective"],
-        onset=times["onset"],
-        expires=exp,
-        sender_name=_opt(_one(g, "senderName")),
-        headline=_opt(_one(g, "headline")),
-        description=_opt(_one(g, "description")),
-        instruction=_opt(_one(g, "instruction")),
+        urgency=urgency or "",
+        severity=severity or "",
+        certainty=certainty or "Unknown",
+        audience=_opt(g.get("audience")),
+        event_codes=_named_values(g.get("eventCode", ()), "eventCode", path, w),
+        effective=effective,
+        onset=onset,
+        expires=expires,
+        sender_name=_opt(g.get("senderName")),
+        headline=_opt(g.get("headline")),
+        description=_opt(g.get("description")),
+        instruction=_opt(g.get("instruction")),
         web=_opt(web),
-        contact=_opt(_one(g, "contact")),
-        parameters=_named_values(g.get("parameter", ()), "parameter", path, sch, f),
-        resources=[
-            _resource(r, f"{path}/resource[{i}]", sch, f) for i, r in enumerate(g.get("resource", ()), 1)
-        ],
-        areas=[_area(a, f"{path}/area[{i}]", sch, f, budget) for i, a in enumerate(g.get("area", ()), 1)],
+        contact=_opt(g.get("contact")),
+        parameters=_named_values(g.get("parameter", ()), "parameter", path, w),
+        resources=[_resource(r, f"{path}/resource[{i}]", w) for i, r in enumerate(g.get("resource", ()), 1)],
+        areas=[_area(a, f"{path}/area[{i}]", w) for i, a in enumerate(g.get("area", ()), 1)],
     )
 
 
@@ -550,10 +697,12 @@ def _references(text: str, version: str, path: str, f: _Findings) -> list[Refere
         if len(parts) != 3 or not parts[0] or not parts[1]:
             f.add("cap.references.format", f'"{tok}" is not sender,identifier,sent', path)
             continue
-        sub = _Findings()
-        sent = _datetime(parts[2], version, path, sub)
-        if sent is None or sub.errors:
-            f.add("cap.references.format", f'"{tok}": "{parts[2]}" is not a CAP date-time', path)
+        sent = _cap12_datetime(parts[2]) if version == "1.2" else None
+        if sent is None:
+            sub = _Findings()
+            sent = _datetime(parts[2], version, path, sub)
+            if sent is None or sub.errors:
+                f.add("cap.references.format", f'"{tok}": "{parts[2]}" is not a CAP date-time', path)
         if sent is not None:
             out.append(Reference(sender=parts[0], identifier=parts[1], sent=sent))
     return out
@@ -569,33 +718,34 @@ def _id_chars(value: str, name: str, path: str, f: _Findings) -> None:
               f'<{name}> "{value}" contains a space, comma, < or &', path)  # fmt: skip
 
 
-def _build_alert(root: etree._Element, sch: S.VersionSchema, f: _Findings) -> tuple[Alert | None, bool]:
+def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     """The alert (None when a fatal rule broke) and whether it carries a ds:Signature."""
     path = "/alert"
-    ns_brace = "{" + sch.ns + "}"
+    sch = w.sch
+    f = w.f
     for attr in root.keys():  # noqa: SIM118 - lxml attribute names
         if not attr.startswith("{http://www.w3.org/2001/XMLSchema-instance}"):
             f.add("cap.schema.attribute", f'attribute "{attr}" is not allowed on <alert>', path)
-    g = _children(root, sch.alert, path, ns_brace, f, sch.complex_names, allow_signature=sch.version != "1.0")
+    g = w.fields(root, sch.alert, path, allow_signature=sch.version != "1.0")
     enums = sch.enums
-    identifier = (_one(g, "identifier") or "").strip()
-    sender = (_one(g, "sender") or "").strip()
+    identifier = (g.get("identifier") or "").strip()
+    sender = (g.get("sender") or "").strip()
     if "identifier" in g:
         _id_chars(identifier, "identifier", f"{path}/identifier", f)
     if "sender" in g:
         _id_chars(sender, "sender", f"{path}/sender", f)
-    sent_text = _one(g, "sent")
+    sent_text = g.get("sent")
     sent = None
     if sent_text is not None:
-        sent = _datetime(sent_text, sch.version, f"{path}/sent", f, sent=True)
-    status = _enum(_one(g, "status"), enums["status"], "status", f"{path}/status", f, fatal=True)
-    msg_type = _enum(_one(g, "msgType"), enums["msgType"], "msgType", f"{path}/msgType", f, fatal=True)
-    scope_text = _one(g, "scope")
-    scope = _enum(scope_text, enums["scope"], "scope", f"{path}/scope", f, fatal=True)
+        sent = _datetime_field(sent_text, sch.version, path, "sent", f)
+    status = _enum(g.get("status"), enums["status"], path, "status", f, fatal=True)
+    msg_type = _enum(g.get("msgType"), enums["msgType"], path, "msgType", f, fatal=True)
+    scope_text = g.get("scope")
+    scope = _enum(scope_text, enums["scope"], path, "scope", f, fatal=True)
     if scope is None and scope_text is None and sch.version == "1.0":
         scope = "Public"  # CAP 1.0 XSD makes scope optional
-    restriction = _opt(_one(g, "restriction"))
-    addresses_text = _one(g, "addresses")
+    restriction = _opt(g.get("restriction"))
+    addresses_text = g.get("addresses")
     addresses: list[str] = []
     if addresses_text is not None:
         if addresses_text.count('"') % 2:
@@ -616,13 +766,12 @@ def _build_alert(root: etree._Element, sch: S.VersionSchema, f: _Findings) -> tu
     if scope == "Private" and not addresses:
         f.add("cap.addresses.required", 'scope "Private" needs <addresses>', f"{path}/scope")
     references: list[Reference] = []
-    ref_text = _one(g, "references")
+    ref_text = g.get("references")
     if ref_text is not None:
         references = _references(ref_text, sch.version, f"{path}/references", f)
     elif msg_type in ("Update", "Cancel", "Ack", "Error"):
         f.add("cap.references.missing", f"a {msg_type} should name the messages it refers to", path)
-    budget = [0]
-    infos = [_info(el, f"{path}/info[{i}]", sch, f, budget) for i, el in enumerate(g.get("info", ()), 1)]
+    infos = [_info(el, f"{path}/info[{i}]", w) for i, el in enumerate(g.get("info", ()), 1)]
     signed = "Signature" in g
     if f.fatal or sent is None or status is None or msg_type is None or scope is None:
         return None, signed
@@ -634,16 +783,31 @@ def _build_alert(root: etree._Element, sch: S.VersionSchema, f: _Findings) -> tu
         msg_type=msg_type,
         scope=scope,
         version=sch.version,
-        source=_opt(_one(g, "source")),
+        source=_opt(g.get("source")),
         restriction=restriction,
         addresses=addresses,
         codes=[c.strip() for c in g.get("code", ())],
-        note=_opt(_one(g, "note")),
+        note=_opt(g.get("note")),
         references=references,
-        incidents=(_one(g, "incidents") or "").split(),
+        incidents=(g.get("incidents") or "").split(),
         infos=infos,
-        password=_opt(_one(g, "password")),
+        password=_opt(g.get("password")),
     ), signed
+
+
+def _read(root: etree._Element, sch: S.VersionSchema) -> tuple[_Findings, Alert | None, bool]:
+    """Findings, the alert (None when it cannot be ingested), and whether it is signed."""
+    f = _Findings()
+    try:
+        try:
+            alert, signed = _build_alert(root, _Walk(sch, f, checked=False))
+        except _Irregular:
+            f = _Findings()
+            alert, signed = _build_alert(root, _Walk(sch, f, checked=True))
+    except CapError as exc:  # a limit (polygon pairs) stops the reading; its finding comes last
+        f.add(exc.rule, exc.message, exc.path)
+        alert, signed = None, False
+    return f, alert, signed
 
 
 def check_alert_element(
@@ -668,11 +832,7 @@ def check_alert_element(
             "/alert",
         )
         return Report(valid=False, ingestible=False, errors=f.errors)
-    try:
-        alert, signed = _build_alert(root, sch, f)
-    except CapError as exc:
-        f.add(exc.rule, exc.message, exc.path)
-        alert, signed = None, False
+    f, alert, signed = _read(root, sch)
     signature = UNSIGNED
     if verify_signature and alert is not None and signed:
         signature = _verify(root, alert, trusted_certs, f)

@@ -95,12 +95,47 @@ def secure_parse(data: bytes) -> etree._Element:
 
 
 def _has_declarations(data: bytes) -> bool:
-    # Most documents have no "<!" at all (no comment, CDATA or declaration): one scan decides.
-    if b"\x00" in data[:4]:  # UTF-16 (with or without a byte-order mark)
+    if b"\x00" in data[:4]:  # UTF-16 (with or without a byte-order mark): scan it all (rare)
         return any(marker in data for marker in _DOCTYPE_MARKERS[2:])
-    if b"<!" not in data:
+    # XML 1.0 §2.8: a DOCTYPE (and the entity declarations it carries) can only stand in the
+    # prolog, before the root element; one later is not well-formed and libxml2 refuses it
+    # without reading it (and the docinfo check after parsing stays). So for UTF-8 and the
+    # 8-bit encodings only the prolog is read, not a message of megabytes.
+    if _PLAIN_PROLOG.match(data):  # the usual case: at most an XML declaration, then the root
         return False
-    return b"<!DOCTYPE" in data or b"<!ENTITY" in data
+    declared = _declaration_in_prolog(data)
+    if declared is None:  # no root element in sight: scan it all
+        return b"<!DOCTYPE" in data or b"<!ENTITY" in data
+    return declared
+
+
+# A byte-order mark, an XML declaration (its pseudo-attributes cannot hold ">"), whitespace,
+# and the start of the root element's name.
+_PLAIN_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?[ \t\r\n]*<[A-Za-z_:]")
+# Prolog items (PIs, comments) stepped over before falling back to scanning the whole document.
+_MAX_PROLOG_ITEMS = 64
+
+
+def _declaration_in_prolog(data: bytes) -> bool | None:
+    """Whether the first markup after the prolog's PIs and comments is a declaration.
+
+    False means the root element starts first; None that the prolog could not be read.
+    """
+    i = 0
+    for _ in range(_MAX_PROLOG_ITEMS):
+        i = data.find(b"<", i)
+        if i < 0:
+            return None
+        if data.startswith(b"<?", i):  # XML declaration or processing instruction
+            end, skip = data.find(b"?>", i + 2), 2
+        elif data.startswith(b"<!--", i):
+            end, skip = data.find(b"-->", i + 4), 3
+        else:
+            return data.startswith((b"<!DOCTYPE", b"<!ENTITY"), i)
+        if end < 0:
+            return None
+        i = end + skip
+    return None
 
 
 def _syntax_error(exc: etree.XMLSyntaxError, data: bytes) -> CapError:
