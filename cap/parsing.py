@@ -193,7 +193,7 @@ def _regular_fields(el: etree._Element, sequence: _Sequence) -> Fields | None:
     high = -1  # position in the sequence reached so far
     for child in el[:]:  # a slice is built in C: cheaper than iterating the element
         slot = slots.get(child.tag)  # a comment's or PI's tag is a function: no slot
-        if slot is None:
+        if slot is None or child.items():  # the schema declares no attribute on any element
             return None
         name, kind, position = slot
         if kind == _TEXT:
@@ -275,6 +275,10 @@ def _children(
             )
             continue
         name = tag[nlen:]
+        if child.items():
+            nth = len(groups.get(name, ())) + 1
+            where = f"{path}/{name}[{nth}]" if name in _REPEATABLE else f"{path}/{name}"
+            _attributes(child, name, where, f)
         if name in complex_names:
             value = child
         elif len(child):
@@ -312,6 +316,16 @@ def _children(
                 fatal=name in _CANNOT_ACT_WITHOUT,
             )
     return groups
+
+
+_XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+
+
+def _attributes(el: etree._Element, name: str, path: str, f: _Findings) -> None:
+    """The CAP schemas declare no attributes; xsi:* ones are allowed on any element (XSD)."""
+    for attr in el.keys():  # noqa: SIM118 - lxml attribute names
+        if not attr.startswith(_XSI):
+            f.add("cap.schema.attribute", f'attribute "{_local(attr)}" is not allowed on <{name}>', path)
 
 
 def _local(tag: object) -> str:
@@ -368,6 +382,11 @@ def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = 
         if dt is not None:
             return dt
     s = text.strip()
+    if version == "1.2" and s != text:
+        # xs:dateTime collapses whitespace before the CAP 1.2 pattern facet applies.
+        dt = _cap12_datetime(s)
+        if dt is not None:
+            return dt
     if version != "1.2" and _DT_XS.fullmatch(s):
         if s.endswith("Z"):
             if version == "1.1":
@@ -414,7 +433,15 @@ def _named_values(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedVa
         # Fast path: exactly <valueName/><value/>, both text-only, in order.
         if len(kids) == 2:
             vn, v = kids
-            if vn.tag == vn_tag and v.tag == v_tag and not len(vn) and not len(v):
+            if (
+                vn.tag == vn_tag
+                and v.tag == v_tag
+                and not len(vn)
+                and not len(v)
+                and not el.items()
+                and not vn.items()
+                and not v.items()
+            ):
                 out.append(NamedValue(value_name=(vn.text or "").strip(), value=(v.text or "").strip()))
                 continue
         g = w.fields(el, S.NAMED_VALUE, f"{path}/{name}[{i}]")
@@ -454,6 +481,11 @@ def _pair_values(text: str) -> list[float] | None:
         return None
 
 
+def _separators(text: str) -> int:
+    """An upper bound on the numbers in `text` less one: its commas and whitespace."""
+    return sum(text.count(c) for c in ", \t\r\n")
+
+
 def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], ...] | None:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
     if len(text) > MAX_POLYGON_PAIRS and text.count(",") > MAX_POLYGON_PAIRS:
@@ -464,6 +496,13 @@ def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], .
         )
     vals = _pair_values(text)
     if vals is None:
+        if len(text) > 4 * MAX_POLYGON_PAIRS and _separators(text) > 2 * MAX_POLYGON_PAIRS:
+            # Read leniently, numbers may come without commas: bound what findall would make.
+            raise CapError(
+                "cap.xml.too-many-vertices",
+                f"polygon has more than {MAX_POLYGON_PAIRS} coordinate pairs",
+                path,
+            )
         nums = _NUMBER_RE.findall(text)
         if len(nums) < 2:
             f.add("cap.polygon.format", "polygon is empty or has no coordinate pairs", path)
@@ -723,9 +762,7 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     path = "/alert"
     sch = w.sch
     f = w.f
-    for attr in root.keys():  # noqa: SIM118 - lxml attribute names
-        if not attr.startswith("{http://www.w3.org/2001/XMLSchema-instance}"):
-            f.add("cap.schema.attribute", f'attribute "{attr}" is not allowed on <alert>', path)
+    _attributes(root, "alert", path, f)
     g = w.fields(root, sch.alert, path, allow_signature=sch.version != "1.0")
     enums = sch.enums
     identifier = (g.get("identifier") or "").strip()

@@ -290,11 +290,6 @@ def test_datetime_with_fractional_seconds_is_valid_in_cap11() -> None:
     assert report.valid, errors_of(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validator bug: CAP 1.2 date-time pattern is matched before whitespace is collapsed "
-    "(xs:dateTime whiteSpace=collapse), so a pretty-printed <sent> is reported cap.schema.datetime",
-)
 def test_datetime_with_surrounding_whitespace_is_valid() -> None:
     data = variant(SENT, "<sent>\n    2024-03-05T10:15:00+02:00\n  </sent>")
     report = cap.validate(data)
@@ -333,10 +328,6 @@ def test_repeated_single_element_is_invalid_but_ingestible() -> None:
     invalid_but_ingestible(data, "cap.schema.too-many", "/alert/sent[2]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validator bug: attributes are only checked on <alert>; the XSD allows none on <info>",
-)
 def test_attribute_on_info_is_invalid_but_ingestible() -> None:
     data = variant("<info>", '<info priority="high">')
     invalid_but_ingestible(data, "cap.schema.attribute", "/alert/info[1]")
