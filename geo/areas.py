@@ -44,6 +44,8 @@ LONGEST_GEODESIC_KM = 20003.93
 WORLD = shapely.box(-180.0, -90.0, 180.0, 90.0)
 EMPTY = Polygon()
 FOLD_GRID = 1e-9
+# Rings up to this many points are unwrapped in plain Python, longer ones with numpy.
+SMALL_RING = 256
 
 BBox = tuple[float, float, float, float]
 
@@ -171,6 +173,8 @@ def bbox_of(geometry: BaseGeometry) -> BBox | None:
     if geometry.is_empty:
         return None
     parts = _flat_parts(geometry)
+    if len(parts) == 1:
+        return parts[0].bounds  # one part: no gap to choose between parts
     bounds = shapely.bounds(np.asarray(parts, dtype=object))
     south, north = float(bounds[:, 1].min()), float(bounds[:, 3].max())
     merged: list[list[float]] = []
@@ -253,15 +257,11 @@ def _area(
 
 
 def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> BaseGeometry:
-    try:
-        latlon = np.asarray(pairs, dtype=float).reshape(-1, 2)
-    except (TypeError, ValueError):
-        latlon = np.full((1, 2), np.nan)
-    if (
-        not np.isfinite(latlon).all()
-        or (np.abs(latlon[:, 0]) > 90).any()
-        or (np.abs(latlon[:, 1]) > 180).any()
-    ):
+    # Plain Python up to the ring's construction: a CAP polygon is mostly a handful of pairs,
+    # where numpy's per-call cost (np.unique, np.unwrap) was most of the time; every check
+    # below is one pass, or stops at the first few pairs.
+    latlon = _wgs84_pairs(pairs)
+    if latlon is None:
         # CAP 1.2 §3.2.4: WGS 84 latitude in [-90, 90] and longitude in [-180, 180].
         findings.append(
             GeoFinding(
@@ -280,7 +280,7 @@ def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> 
                 path,
             )
         )
-    if len(latlon) and not np.array_equal(latlon[0], latlon[-1]):
+    if latlon and latlon[0] != latlon[-1]:
         # CAP 1.2 §3.2.4: the first and last pairs are equal; we close the ring ourselves.
         findings.append(
             GeoFinding(
@@ -289,8 +289,8 @@ def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> 
                 path,
             )
         )
-        latlon = np.vstack([latlon, latlon[:1]])
-    if len(np.unique(latlon[:-1], axis=0)) < 3:
+        latlon.append(latlon[0])
+    if not _has_three_distinct(latlon[:-1]):
         findings.append(
             GeoFinding(
                 "geo.polygon.degenerate",
@@ -299,8 +299,9 @@ def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> 
             )
         )
         return EMPTY
-    lats, lons = latlon[:, 0], latlon[:, 1]
-    pole = 90.0 if lats.mean() >= 0 else -90.0  # a ring round a pole holds the nearer one
+    lats = [lat for lat, _ in latlon]
+    lons = [lon for _, lon in latlon]
+    pole = 90.0 if math.fsum(lats) >= 0 else -90.0  # a ring round a pole holds the nearer one
     geometry, reason = _ring_geometry(lons, lats, pole)
     if reason is not None:
         findings.append(
@@ -316,7 +317,30 @@ def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> 
     return geometry
 
 
-def _ring_geometry(lons: np.ndarray, lats: np.ndarray, pole: float) -> tuple[BaseGeometry, str | None]:
+def _wgs84_pairs(pairs: Sequence[LatLon]) -> list[tuple[float, float]] | None:
+    """The pairs as floats, or None when one is not a WGS 84 latitude,longitude (or not a pair)."""
+    try:
+        latlon = [(float(lat), float(lon)) for lat, lon in pairs]
+    except (TypeError, ValueError):
+        return None
+    # Written so that NaN fails too: every comparison with NaN is false.
+    if all(-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0 for lat, lon in latlon):
+        return latlon
+    return None
+
+
+def _has_three_distinct(points: Sequence[tuple[float, float]]) -> bool:
+    """True when at least three different points are given (fewer enclose no area)."""
+    if not points:
+        return False
+    first = points[0]
+    second = next((p for p in points if p != first), None)
+    return second is not None and any(p != first and p != second for p in points)
+
+
+def _ring_geometry(
+    lons: Sequence[float], lats: Sequence[float], pole: float
+) -> tuple[BaseGeometry, str | None]:
     """A closed ring as valid lon/lat geometry inside [-180, 180], and why it was repaired.
 
     A step of more than 180° between consecutive longitudes is read as crossing the
@@ -324,19 +348,38 @@ def _ring_geometry(lons: np.ndarray, lats: np.ndarray, pole: float) -> tuple[Bas
     A ring whose unwrapped longitudes end a full turn from where they began goes round a pole:
     it is closed through `pole`.
     """
-    unwrapped = np.unwrap(lons, period=360.0)
+    unwrapped = _unwrap(lons)
     turns = round(float(unwrapped[-1] - unwrapped[0]) / 360.0)
     if abs(turns) > 1:
         return EMPTY, "ring winds round the pole more than once"
     if turns:
         unwrapped = np.append(unwrapped, [unwrapped[-1], unwrapped[0]])
         lats = np.append(lats, [pole, pole])
-    ring = Polygon(np.column_stack([unwrapped, lats]))
+    ring = shapely.polygons(np.column_stack([unwrapped, lats]))
     reason = None
     if not ring.is_valid:
         reason = shapely.is_valid_reason(ring)
         ring = _polygonal(shapely.make_valid(ring))
     return _fold_longitudes(ring), reason
+
+
+def _unwrap(lons: Sequence[float]) -> Sequence[float]:
+    """Longitudes with every step of more than 180° taken the short way round: `np.unwrap`
+    with period 360, step for step, in plain Python for the short rings most areas have."""
+    if len(lons) > SMALL_RING:
+        result: Sequence[float] = np.unwrap(np.asarray(lons, dtype=float), period=360.0)
+        return result
+    out = [lons[0]]
+    correction = 0.0
+    for previous, current in itertools.pairwise(lons):
+        step = current - previous
+        if abs(step) >= 180.0:
+            short = (step + 180.0) % 360.0 - 180.0
+            if short == -180.0 and step > 0:
+                short = 180.0  # half a turn east stays east, as np.unwrap keeps it
+            correction += short - step
+        out.append(current + correction)
+    return out
 
 
 def _fold_longitudes(geometry: BaseGeometry) -> BaseGeometry:
@@ -393,11 +436,13 @@ def _circle(circle: Circle, path: str, findings: list[GeoFinding]) -> BaseGeomet
         return WORLD
     n = CIRCLE_VERTICES
     azimuths = np.linspace(0.0, 360.0, n, endpoint=False)
-    ring_lons, ring_lats, _ = GEOD.fwd(
+    fwd_lons, fwd_lats, _ = GEOD.fwd(
         np.full(n, lon), np.full(n, lat), azimuths, np.full(n, radius_km * 1000.0)
     )
-    ring_lons = np.append(ring_lons, ring_lons[0])
-    ring_lats = np.append(ring_lats, ring_lats[0])
+    ring_lons: list[float] = fwd_lons.tolist()
+    ring_lats: list[float] = fwd_lats.tolist()
+    ring_lons.append(ring_lons[0])
+    ring_lats.append(ring_lats[0])
     to_north_pole = GEOD.inv(lon, lat, lon, 90.0)[2]
     pole = 90.0 if to_north_pole < radius_km * 1000.0 else -90.0
     geometry, _ = _ring_geometry(ring_lons, ring_lats, pole)

@@ -105,7 +105,8 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         metrics.ingest.labels("too_large").inc()
         raise
     try:
-        outcome = await ingest(runtime.db, principal, raw, connectivity=runtime.connectivity)
+        status = runtime.network.status if runtime.network is not None else None
+        outcome = await ingest(runtime.db, principal, raw, connectivity=runtime.connectivity, status=status)
     except IngestRejected as exc:
         metrics.ingest.labels("rejected").inc()
         rules = sorted({f.rule for f in exc.report.errors})

@@ -22,12 +22,20 @@ from service.alerts import alerts_router
 from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference, utcnow
+from service.impacts import impact_router
 from service.ingest import contact_registry
+from service.layer_reload import LayerReloader, layer_watcher, layers_fingerprint
 from service.layer_store import load_connectivity
+from service.layer_views import layers_router
 from service.logging import RequestContextMiddleware, request_id
 from service.metrics import Metrics
+from service.network_status import StatusBook
+from service.network_views import network_status_router
+from service.poller import FeedPoller
+from service.rejection import InputRejected, input_rejected
 from service.runtime import Runtime, RuntimeDep
 from service.settings import Settings
+from service.sources import sources_router
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await open_runtime(settings, metrics)
         app.state.runtime = runtime
+        poller = app.state.poller = FeedPoller(runtime)
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
             asyncio.create_task(checkpointer(runtime), name="wal-checkpointer"),
+            asyncio.create_task(layer_watcher(runtime), name="layer-watcher"),
         ]
+        if settings.poll_enabled:
+            tasks.append(asyncio.create_task(poller.run(), name="feed-poller"))
         try:
             yield
         finally:
@@ -56,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await poller.aclose()
             await runtime.db.close()
 
     app = FastAPI(
@@ -65,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(alerts_router())
+    app.include_router(impact_router())
+    app.include_router(network_status_router())
+    app.include_router(layers_router())
+    app.include_router(sources_router())
     app.add_api_route(
         "/healthz",
         healthz,
@@ -75,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route(
         "/metrics", metrics_endpoint, methods=["GET"], tags=["operations"], response_class=Response
     )
+    app.add_exception_handler(InputRejected, input_rejected)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
     return app
@@ -86,19 +104,25 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     await upgrade(db)
     metrics.track_backlog(lambda: db.waiting_writers)
+    # Fingerprint before loading: an import landing meanwhile is picked up by the watcher.
+    fingerprint = layers_fingerprint(settings.data_dir)
     connectivity = await anyio.to_thread.run_sync(_load_connectivity, settings)
     await anyio.to_thread.run_sync(_warm_geography)
+    network = StatusBook()
+    await db.read(network.load_new)
     return Runtime(
         settings=settings,
         db=db,
         authenticator=Authenticator(cache_seconds=settings.auth_cache_seconds),
         metrics=metrics,
         connectivity=connectivity,
+        network=network,
+        layers=LayerReloader(settings.data_dir, fingerprint),
     )
 
 
 def _load_connectivity(settings: Settings) -> ConnectivityLayer:
-    # Imported layers are read at startup: `tampere layer import` needs a restart to show.
+    # Read at startup; later imports are picked up by service.layer_reload.layer_watcher.
     return load_connectivity(settings.data_dir)
 
 

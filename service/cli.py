@@ -1,4 +1,5 @@
-"""The `tampere` command: serve, validate, token create, layer import/list, audit verify."""
+"""The `tampere` command: serve, validate, token create, source add/list, layer import/list,
+audit verify."""
 
 from __future__ import annotations
 
@@ -71,6 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(metavar="ACTION")
     verify = audit.add_parser("verify", help="recompute the hash chain")
     verify.set_defaults(run=_audit_verify)
+
+    source = commands.add_parser("source", help="polled CAP feeds").add_subparsers(metavar="ACTION")
+    add = source.add_parser("add", help="register a CAP feed to poll")
+    add.add_argument("--url", required=True, help="the feed (Atom, RSS, EDXL-DE, CAP-JSON...)")
+    owner = add.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--country", help="poll it for this administration (ISO 3166-1 alpha-3)")
+    owner.add_argument("--operator", action="store_true", help="poll it as the operator (a relay)")
+    add.add_argument("--name")
+    add.add_argument("--interval", type=float, help="seconds between polls")
+    add.set_defaults(run=_source_add)
+    sources = source.add_parser("list", help="sources and their health, one JSON object a line")
+    sources.set_defaults(run=_source_list)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
@@ -228,6 +241,68 @@ def _audit_verify(_args: argparse.Namespace) -> int:
     return EXIT_INVALID
 
 
+# --- sources -----------------------------------------------------------------------------------
+
+
+def _source_add(args: argparse.Namespace) -> int:
+    from service.auth import ADMINISTRATION, OPERATOR, principal_key
+    from service.db.models import utcnow
+    from service.rejection import InputRejected
+    from service.sources import (
+        check_feed_url,
+        check_interval,
+        principal_id_by_key,
+        register_source,
+        source_json,
+        source_row,
+    )
+
+    settings = Settings()
+    if args.operator:
+        key = principal_key(OPERATOR)
+    else:
+        key = principal_key(ADMINISTRATION, country=args.country.strip().upper())
+
+    async def work(db: Any) -> dict[str, Any]:
+        def add(conn: Any) -> dict[str, Any]:
+            source_id = register_source(
+                conn,
+                owner_id=principal_id_by_key(conn, key),
+                url=url,
+                name=args.name,
+                interval_seconds=interval,
+                actor="cli",
+            )
+            return source_json(source_row(conn, source_id), now=utcnow())
+
+        result: dict[str, Any] = await db.write(add)
+        return result
+
+    try:
+        url = check_feed_url(args.url)
+        interval = check_interval(args.interval, settings)
+        body = _with_db(work)
+    except InputRejected as exc:
+        print(f"tampere source add: {exc.detail}", file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps(body, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _source_list(_args: argparse.Namespace) -> int:
+    from service.db.models import utcnow
+    from service.sources import source_json, sources_of
+
+    async def work(db: Any) -> list[Any]:
+        rows: list[Any] = await db.read(lambda conn: sources_of(conn, None))
+        return rows
+
+    now = utcnow()
+    for row in _with_db(work):
+        print(json.dumps(source_json(row, now=now), ensure_ascii=False))
+    return EXIT_OK
+
+
 # --- layers ------------------------------------------------------------------------------------
 
 
@@ -247,7 +322,11 @@ def _layer_import(args: argparse.Namespace) -> int:
     summary = _jsonable(summary)
     _audit_layer_import(args.kind, summary)
     print(json.dumps(summary, ensure_ascii=False))
-    print("restart `tampere serve` to use the new layer", file=sys.stderr)
+    print(
+        f"a running `tampere serve` picks it up within {settings.layer_check_seconds:g} s "
+        "(or POST /api/v1/layers/reload)",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

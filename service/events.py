@@ -21,7 +21,10 @@ ALERT_EXPIRED = "alert.expired"
 ALERT_ACKNOWLEDGED = "alert.acknowledged"
 ALERT_ERROR = "alert.error"
 ALERT_REFERENCE_REFUSED = "alert.reference-refused"
+# The stored impact of an alert changed: a status report or a new connectivity layer.
+ALERT_IMPACT = "alert.impact"
 PREFIX = "alert."
+NETWORK_STATUS = "network.status"
 
 
 def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict[str, Any]) -> None:
@@ -47,5 +50,31 @@ def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict
             "countries": list(alert.countries),
             "scope": alert.scope,
             "status": alert.status,
+        },
+    )
+
+
+def append_event(
+    conn: Connection,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    regions: list[str],
+    countries: list[str],
+    scope: str = "Public",
+    status: str = "Actual",
+) -> None:
+    """Append one event that is not about an alert (e.g. a network status report)."""
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "at": utcnow(),
+            "type": kind,
+            "alert_id": None,
+            "payload": payload,
+            "regions": regions,
+            "countries": countries,
+            "scope": scope,
+            "status": status,
         },
     )

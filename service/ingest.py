@@ -29,6 +29,7 @@ from contact_points.routing import route_alert
 from geo.areas import area_geometry, geometry_to_geojson
 from geo.impact import assess
 from geo.layers.connectivity import ConnectivityLayer
+from geo.layers.status import NetworkStatus
 from service import audit, events, lifecycle
 from service.auth import Principal, may_post_as
 from service.db.database import Database
@@ -106,18 +107,22 @@ class IngestOutcome:
     created: bool
 
 
-def assess_alert(alert: Alert, *, connectivity: Any | None = None) -> Assessment:
+def assess_alert(
+    alert: Alert, *, connectivity: Any | None = None, status: NetworkStatus | None = None
+) -> Assessment:
     """Geometry, countries, ITU-D regions, impact and routing of one alert.
 
     The one seam between ingest and the pure domain packages (`geo.areas`, `geo.impact`,
     `contact_points.routing`). `connectivity` is the loaded layer (`service.layer_store`), or
-    None when nothing has been imported: countries and regions are still found.
+    None when nothing has been imported: countries and regions are still found. `status` is
+    the network status reports held (`service.network_status.StatusBook.status`), if any.
     Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
     """
     shapes = area_geometry(alert)
     impact = assess(
         shapes.geometry,
         layer=connectivity if connectivity is not None else ConnectivityLayer(),
+        status=status,
         event_time=_event_time(alert),
     )
     countries, regions = list(impact.countries), list(impact.regions)
@@ -189,7 +194,9 @@ def contact_registry() -> Registry:
     return Registry.load()
 
 
-def prepare_message(raw: bytes, *, connectivity: Any | None = None) -> PreparedMessage:
+def prepare_message(
+    raw: bytes, *, connectivity: Any | None = None, status: NetworkStatus | None = None
+) -> PreparedMessage:
     """Validate and assess a message; raises IngestRejected when it cannot be ingested."""
     report = cap.validate(raw)
     if report.ingestible and report.kind != "alert":
@@ -210,7 +217,7 @@ def prepare_message(raw: bytes, *, connectivity: Any | None = None) -> PreparedM
     return PreparedMessage(
         raw=raw,
         report=report,
-        assessment=assess_alert(report.alert, connectivity=connectivity),
+        assessment=assess_alert(report.alert, connectivity=connectivity, status=status),
         model=model_json(report.alert),
     )
 
@@ -222,29 +229,39 @@ def authorise(principal: Principal, alert: Alert) -> None:
 
 
 def ingest_message(
-    conn: Connection, principal: Principal, raw: bytes, *, connectivity: Any | None = None
+    conn: Connection,
+    principal: Principal,
+    raw: bytes,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
 ) -> IngestOutcome:
     """Validate, authorise, dedupe and store one CAP message in the caller's write transaction.
 
     For a caller that holds a transaction already (`db.write(lambda c: ingest_message(c, ...))`);
     `ingest` below does the same but validates before taking the writer.
     """
-    prepared = prepare_message(raw, connectivity=connectivity)
+    prepared = prepare_message(raw, connectivity=connectivity, status=status)
     authorise(principal, prepared.alert)
     return store_message(conn, principal, prepared)
 
 
 async def ingest(
-    db: Database, principal: Principal, raw: bytes, *, connectivity: Any | None = None
+    db: Database,
+    principal: Principal,
+    raw: bytes,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
 ) -> IngestOutcome:
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
     lifecycle.NotAllowed."""
     small = len(raw) <= INLINE_BYTES
     if small:
-        prepared = prepare_message(raw, connectivity=connectivity)
+        prepared = prepare_message(raw, connectivity=connectivity, status=status)
     else:
-        prepared = await asyncio.to_thread(prepare_message, raw, connectivity=connectivity)
+        prepared = await asyncio.to_thread(prepare_message, raw, connectivity=connectivity, status=status)
     authorise(principal, prepared.alert)
     return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)
 

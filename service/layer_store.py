@@ -95,7 +95,7 @@ def list_layers(data_dir: str | Path) -> list[dict[str, Any]]:
     """What is held: one summary per table (one per Ookla quarter), as written at import."""
     layers = Path(data_dir) / "layers"
     found = sorted(layers.glob("*/meta.json")) + sorted(layers.glob("performance/*/meta.json"))
-    return [json.loads(meta.read_text(encoding="utf-8")) for meta in found]
+    return [json.loads(meta.read_text(encoding="utf-8")) for meta in found if not _in_progress(meta)]
 
 
 def load_connectivity(data_dir: str | Path) -> ConnectivityLayer:
@@ -105,6 +105,8 @@ def load_connectivity(data_dir: str | Path) -> ConnectivityLayer:
     if (layers / "cells" / "meta.json").exists():
         layer.cells = _load_table(layers / "cells", CellSites)
     for meta in sorted(layers.glob("performance/*/meta.json")):
+        if _in_progress(meta):
+            continue
         quarter = meta.parent.name
         columns = _columns(meta.parent)
         layer.performance[quarter] = PerformanceTiles(columns, period=quarter)
@@ -117,6 +119,11 @@ def load_connectivity(data_dir: str | Path) -> ConnectivityLayer:
     if (layers / "population" / "meta.json").exists():
         layer.population = _load_table(layers / "population", PopulationGrid)
     return layer
+
+
+def _in_progress(meta: Path) -> bool:
+    # pathlib's "*" matches dot names too: an import's staging or retired copy is no table.
+    return meta.parent.name.startswith(".")
 
 
 def _read(path: Path) -> bytes:

@@ -1,7 +1,10 @@
-"""Prometheus metrics of one app instance: ingest results and latency, HTTP latency, backlog."""
+"""Prometheus metrics of one app instance: ingest results and latency, HTTP latency, backlog,
+feed polls and the lag of each polled source."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -47,6 +50,24 @@ class Metrics:
         self.expired = Counter(
             "tampere_alerts_expired", "Alerts marked expired by the sweep", registry=self.registry
         )
+        self.polls = Counter(
+            "tampere_source_polls",
+            "Feed polls by result (ok, not_modified, partial, failed)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.polled_messages = Counter(
+            "tampere_source_messages",
+            "CAP messages found in polled feeds, by result (created, replayed, rejected, forbidden)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.source_lag = Gauge(
+            "tampere_source_lag_seconds",
+            "Seconds since the newest entry seen in a polled feed (sources this instance polled)",
+            ["source"],
+            registry=self.registry,
+        )
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one HTTP request."""
@@ -55,6 +76,20 @@ class Metrics:
     def track_backlog(self, waiting: Callable[[], float]) -> None:
         """Read the writer backlog from `waiting` at every scrape."""
         self.write_backlog.set_function(waiting)
+
+    def track_source_lag(self, source_id: int, newest: Callable[[], float | None]) -> None:
+        """Report a source's lag at every scrape as now minus `newest()` (a POSIX time)."""
+
+        def lag() -> float:
+            value = newest()
+            return float("nan") if value is None else max(0.0, time.time() - value)
+
+        self.source_lag.labels(str(source_id)).set_function(lag)
+
+    def forget_source(self, source_id: int) -> None:
+        """Stop reporting a deleted source."""
+        with contextlib.suppress(KeyError):
+            self.source_lag.remove(str(source_id))
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -28,6 +28,10 @@ class Runtime:
     metrics: Metrics
     # The disaster-connectivity layer (service.layer_store), when one has been imported.
     connectivity: Any | None = None
+    # Every network status report, in memory (service.network_status.StatusBook).
+    network: Any | None = None
+    # Reloads the layer when `tampere layer import` changed it (service.layer_reload.LayerReloader).
+    layers: Any | None = None
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -30,6 +30,29 @@ class Settings(BaseSettings):
     # A token's principal is cached this long, so a busy poster does not cost a lookup a request.
     auth_cache_seconds: float = 5.0
     log_level: str = "INFO"
+    # How often a running service looks for layers imported since it loaded them (and for
+    # status reports other instances stored).
+    layer_check_seconds: float = 5.0
+    # Feed polling (service.poller). The loop runs in every instance; a claim on each due source
+    # keeps two instances from polling it at once.
+    poll_enabled: bool = True
+    # The longest the loop sleeps before looking for due sources (a new source wakes it at once).
+    poll_tick_seconds: float = 5.0
+    poll_default_interval_seconds: float = 60.0
+    # The shortest interval a source may ask for: other people's servers are polled politely.
+    poll_min_interval_seconds: float = 10.0
+    # Per network operation (connect, read, write), then for the whole of one document.
+    poll_timeout_seconds: float = 10.0
+    poll_total_seconds: float = 30.0
+    # A feed or linked CAP file larger than this is abandoned mid-stream.
+    poll_max_bytes: int = DEFAULT_MAX_BODY_BYTES
+    poll_max_redirects: int = 3
+    # Linked CAP files (index feeds) fetched per poll of one source; the rest wait for the next.
+    poll_max_links: int = 20
+    # Failures back off exponentially from the source's interval, with jitter, up to this.
+    poll_backoff_max_seconds: float = 3600.0
+    # Sources polled at the same time by one instance.
+    poll_concurrency: int = 4
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""

@@ -1,4 +1,4 @@
-"""The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log."""
+"""The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log, polled feeds."""
 
 from __future__ import annotations
 
@@ -200,3 +200,77 @@ class AuditEntry(Base):
     payload_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class NetworkStatusReport(Base):
+    """A report that cell sites or an area are up, degraded or down from a time on."""
+
+    __tablename__ = "network_status_reports"
+    __table_args__ = (Index("ix_network_status_reports_time", "time"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # When the reported state began (the reporter's time), and when it reached us.
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    # Sites as OpenCelliD names them: [radio, mcc, net, area, cell] each.
+    sites: Mapped[list[Any]] = mapped_column(JSON)
+    # The area as RFC 7946 geometry (lon, lat), a circle already drawn as a polygon.
+    area: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Where the report lies (area and located sites): a map and the impact prefilter read it.
+    min_lon: Mapped[float | None] = mapped_column(Float)
+    min_lat: Mapped[float | None] = mapped_column(Float)
+    max_lon: Mapped[float | None] = mapped_column(Float)
+    max_lat: Mapped[float | None] = mapped_column(Float)
+    countries: Mapped[list[Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+
+class FeedSource(Base):
+    """A CAP feed (Atom, RSS, EDXL-DE, CAP-JSON...) the service polls for one principal, and its health."""
+
+    __tablename__ = "feed_sources"
+    __table_args__ = (UniqueConstraint("principal_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The messages are ingested as this principal: an administration only for its senders.
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    name: Mapped[str | None] = mapped_column(String(200))
+    interval_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Validators of the last complete poll, sent back as If-None-Match / If-Modified-Since.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_rule: Mapped[str | None] = mapped_column(String(64))
+    last_error_message: Mapped[str | None] = mapped_column(String(1000))
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    # The newest entry <updated> or message <sent> seen: the source's lag is now minus this.
+    newest_entry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feed_kind: Mapped[str | None] = mapped_column(String(16))
+    entries: Mapped[int | None] = mapped_column(Integer)
+    messages_ingested: Mapped[int] = mapped_column(Integer)
+    messages_replayed: Mapped[int] = mapped_column(Integer)
+    messages_rejected: Mapped[int] = mapped_column(Integer)
+    last_rejection_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_rejection_rule: Mapped[str | None] = mapped_column(String(64))
+    last_rejection_message: Mapped[str | None] = mapped_column(String(1000))
+
+
+class FeedEntrySeen(Base):
+    """A feed entry already handled (its message ingested, replayed or refused; its link fetched),
+    so later polls neither refetch its CAP file nor count it again."""
+
+    __tablename__ = "feed_entries_seen"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("feed_sources.id"), primary_key=True)
+    # SHA-256 (hex) of the embedded message's bytes, or of the entry's link and <updated>.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
