@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cap.profiles import PROFILES
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -46,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate CAP files")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--json", action="store_true", help="one JSON object per file and line")
+    validate.add_argument(
+        "--profile",
+        action="append",
+        choices=sorted(PROFILES),
+        help="also check a CAP profile's rules, as warnings (repeatable)",
+    )
     validate.set_defaults(run=_validate)
 
     token = commands.add_parser("token", help="issue bearer tokens").add_subparsers(metavar="ACTION")
@@ -128,7 +135,7 @@ def _validate(args: argparse.Namespace) -> int:
             any_unreadable = True
             _print_unreadable(name, exc, as_json=args.json)
             continue
-        report = cap.validate(data)
+        report = cap.validate(data, profiles=args.profile or ())
         any_invalid = any_invalid or not report.valid
         if args.json:
             print(json.dumps(report.as_json(name), ensure_ascii=False), flush=True)

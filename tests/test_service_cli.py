@@ -64,6 +64,18 @@ def test_validate_exit_codes(files: dict[str, Path]) -> None:
     assert "cap.schema.missing at /alert/scope" in human.stdout
 
 
+def test_validate_profile_adds_its_warnings_and_keeps_the_verdict(files: dict[str, Path]) -> None:
+    plain = json.loads(tampere("validate", str(files["good"]), "--json").stdout)
+    profiled = tampere("validate", str(files["good"]), "--json", "--profile", "ipaws")
+    assert profiled.returncode == 0
+    report = json.loads(profiled.stdout)
+    assert report["valid"] and not plain["warnings"]
+    assert report["warnings"], "the IPAWS profile asks for what a minimal alert lacks"
+    assert all(w["rule"].startswith("profile.ipaws.") for w in report["warnings"])
+    unknown = tampere("validate", str(files["good"]), "--profile", "nonexistent")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
 async def test_token_create_prints_a_token_that_authenticates(
     service, cap_message, database_url: str, tmp_path: Path
 ) -> None:
