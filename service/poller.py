@@ -20,8 +20,10 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
+import ipaddress
 import logging
 import random
+import socket
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ RULE_URL = "service.poll.url"
 RULE_SENDER = "service.poll.sender-not-registered"
 RULE_NOT_ALLOWED = "service.poll.not-allowed"
 RULE_INTERNAL = "service.poll.internal"
+RULE_ADDRESS = "service.poll.forbidden-address"
 
 # What a poll came to.
 OK = "ok"
@@ -163,6 +166,8 @@ class FeedPoller:
             follow_redirects=True,
             max_redirects=settings.poll_max_redirects,
             limits=httpx.Limits(max_connections=max(2, 2 * settings.poll_concurrency)),
+            # Every request, redirects included, passes the address check first.
+            event_hooks={"request": [self._check_address]},
             headers={
                 "User-Agent": "Tampere feed poller",
                 "Accept": "application/atom+xml, application/rss+xml, application/cap+xml, "
@@ -413,6 +418,31 @@ class FeedPoller:
             raise PollError(RULE_URL, f"{url}: {exc}") from None
         except httpx.HTTPError as exc:
             raise PollError(RULE_NETWORK, f"{type(exc).__name__} from {url}: {exc}") from None
+
+    async def _check_address(self, request: httpx.Request) -> None:
+        """Refuse feeds on loopback, private, link-local or otherwise internal addresses.
+
+        A feed URL comes from an administration: without this it could make the service read
+        its own network (cloud metadata at 169.254.169.254, databases on 127.0.0.1). An
+        installation that polls feeds inside its own network says so with
+        TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES.
+        """
+        if self.settings.poll_allow_private_addresses:
+            return
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise PollError(RULE_NETWORK, f"cannot resolve {host}: {exc}") from None
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global or address.is_multicast:
+                raise PollError(
+                    RULE_ADDRESS,
+                    f"{host} resolves to {address}, an internal address; feeds must be on the "
+                    "public network (TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES allows internal ones)",
+                )
 
     async def _get(self, url: str, headers: Mapping[str, str]) -> Fetched:
         limit = self.settings.poll_max_bytes

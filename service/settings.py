@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     poll_backoff_max_seconds: float = 3600.0
     # Sources polled at the same time by one instance.
     poll_concurrency: int = 4
+    # Feeds on loopback/private/link-local addresses are refused unless this is set (SSRF).
+    poll_allow_private_addresses: bool = False
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""

@@ -34,6 +34,8 @@ USGS = "http://earthquake.usgs.gov/research/monitoring/anss/neic/"
 # Fast, bounded polling; the loop is off so that each test drives polls itself (`poll`).
 POLL_ENV = {
     "TAMPERE_POLL_ENABLED": "false",
+    # The test feeds are served on 127.0.0.1 (see test_internal_addresses_are_refused...).
+    "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "true",
     "TAMPERE_POLL_MIN_INTERVAL_SECONDS": "0.05",
     "TAMPERE_POLL_TICK_SECONDS": "0.05",
     "TAMPERE_POLL_TIMEOUT_SECONDS": "0.5",
@@ -389,6 +391,23 @@ async def test_unreachable_server_is_a_network_error(tampere) -> None:
     assert outcome.result == FAILED and outcome.error is not None
     assert outcome.error.rule == "service.poll.network"
     assert (await health(tampere, operator, source["id"]))["last_status"] is None
+
+
+async def test_internal_addresses_are_refused_unless_allowed(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer
+) -> None:
+    # Without the setting, a feed on loopback (or a redirect to one) is never fetched (SSRF).
+    for name, value in {**POLL_ENV, "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "false"}.items():
+        monkeypatch.setenv(name, value)
+    url = feeds.serve("/internal.atom", b"<feed xmlns=\"http://www.w3.org/2005/Atom\"/>")
+    async with running_service(database_url, tmp_path / "var") as service:
+        operator = await service.token("operator")
+        for target in (url, "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/feed"):
+            source = await register(service, operator, target)
+            outcome = await poll(service, source["id"])
+            assert outcome.result == FAILED and outcome.error is not None, target
+            assert outcome.error.rule == "service.poll.forbidden-address", target
+    assert feeds.hits("/internal.atom") == []
 
 
 # --- who may post what -----------------------------------------------------------------------------
