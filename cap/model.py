@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The parser builds these positionally (cheaper than keywords on its hot path), so the field
+# order below is part of the interface; everyone else may keep using keywords.
+
 # A polygon as CAP writes it: (lat, lon) pairs, first equal to last (CAP 1.2 §3.2.4).
 LatLon = tuple[float, float]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class NamedValue:
     """A valueName/value pair: eventCode, parameter and geocode (CAP 1.2 §3.2.2, §3.2.4)."""
 
@@ -17,7 +20,7 @@ class NamedValue:
     value: str
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Reference:
     """One entry of <references>: the sender, identifier and sent of an earlier message."""
 
@@ -26,7 +29,7 @@ class Reference:
     sent: datetime
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Circle:
     """A circle: centre in WGS 84 and radius in kilometres (CAP 1.2 §3.2.4)."""
 
@@ -35,7 +38,7 @@ class Circle:
     radius_km: float
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Area:
     """One <area>: a description with polygons, circles and geocodes."""
 
@@ -47,7 +50,7 @@ class Area:
     ceiling: float | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Resource:
     """One <resource>: a file that supplements the info (CAP 1.2 §3.2.3)."""
 
@@ -59,7 +62,7 @@ class Resource:
     digest: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Info:
     """One <info> block: the event, its urgency, severity, certainty and areas."""
 
@@ -86,7 +89,7 @@ class Info:
     areas: list[Area] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class Alert:
     """A CAP <alert>. `version` is the CAP version it was read from ("1.0", "1.1", "1.2")."""
 

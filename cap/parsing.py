@@ -15,8 +15,9 @@ rule and builds the same model (see `_Walk`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from lxml import etree
@@ -41,18 +42,14 @@ MAX_POLYGON_PAIRS = 200_000
 MAX_MESSAGE_PAIRS = 1_000_000
 
 # CAP 1.2 §3.2.4: a polygon is "lat,lon" pairs of decimal degrees (no exponent) separated by
-# XML whitespace. The pattern (on the ASCII bytes) fixes the shape, possessively, so it runs in
-# linear time on national boundaries; float() then reads each number, and on this alphabet it
+# XML whitespace. `_pair_values` checks the shape with bytes operations that run in C (faster
+# than a regex on national boundaries); float() then reads each number, and on this alphabet it
 # accepts exactly the decimals [-+]?(\d+\.?\d*|\.\d+): "1.2.3" or "+" falls to the lenient reader.
-_PAIR_SHAPE = rb"[-+]?+[0-9.]++,[-+]?+[0-9.]++"
-_PAIR_LIST_RE = re.compile(
-    rb"[ \t\r\n]*+" + _PAIR_SHAPE + rb"(?:[ \t\r\n]++" + _PAIR_SHAPE + rb")*+[ \t\r\n]*+"
-)
+_PAIR_LIST_CHARS = b"0123456789.+-, \t\r\n"
+_NUMBER_CHARS = b"0123456789.+-"
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(_NUM)
 _CIRCLE_RE = re.compile(rf"\s*({_NUM}),({_NUM})\s+({_NUM})\s*")
-# CAP 1.2 XSD pattern for every date-time (§3.3.2): seconds, no fraction, numeric offset.
-_DT_12 = re.compile(r"\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
 # xs:dateTime (CAP 1.0/1.1 use the XML Schema type).
 _DT_XS = re.compile(r"-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[-+]\d\d:\d\d)?")
 _LANGUAGE_RE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")
@@ -94,14 +91,27 @@ _CANNOT_ACT_WITHOUT = frozenset(
 
 _DSIG_SIGNATURE = "{" + S.NS_DSIG + "}Signature"
 
-# What a child element becomes in `Fields`.
-_TEXT = 0  # may occur once: its text
-_TEXTS = 1  # may repeat: the list of their texts
-_NODES = 2  # has element content (always repeatable in CAP): the list of the elements
+# The children of one element, one entry per name of its structure (below), None when absent:
+# for an element that may occur once, its text; for one that may repeat, the list of their
+# texts; for one with element content (always repeatable in CAP), the list of the elements. When a
+# once-only element is repeated (a finding), the first one counts. A list, not a dict, so that
+# each reader unpacks it in one step.
+Fields = list[Any]
 
-# The children of one element by local name, as `_TEXT`/`_TEXTS`/`_NODES` say. When a
-# once-only element is repeated (a finding), the first one counts.
-Fields = dict[str, Any]
+# The names each structure can hold in any CAP version, in schema order (each version's
+# sequence is this order with some names left out, so an index also orders a version's names).
+_ALERT_NAMES = (
+    "identifier", "sender", "sent", "status", "msgType", "password", "source", "scope",
+    "restriction", "addresses", "code", "note", "references", "incidents", "info", "Signature",
+)  # fmt: skip
+_INFO_NAMES = (
+    "language", "category", "event", "responseType", "urgency", "severity", "certainty",
+    "audience", "eventCode", "effective", "onset", "expires", "senderName", "headline",
+    "description", "instruction", "web", "contact", "parameter", "resource", "area",
+)  # fmt: skip
+_RESOURCE_NAMES = ("resourceDesc", "mimeType", "size", "uri", "derefUri", "digest")
+_AREA_NAMES = tuple(name for name, _, _ in S.AREA)
+_NAMED_VALUE_NAMES = tuple(name for name, _, _ in S.NAMED_VALUE)
 
 
 class _Irregular(Exception):
@@ -109,32 +119,49 @@ class _Irregular(Exception):
 
 
 class _Sequence:
-    """One content model (an XSD sequence) of one CAP version, for the regular reading."""
+    """One content model (an XSD sequence) of one CAP version and the names it is read into."""
 
-    __slots__ = ("required", "slots")
+    __slots__ = ("allow_signature", "index", "model", "once", "repeated", "required", "size")
 
-    def __init__(self, model: S.Model, sch: S.VersionSchema, *, allow_signature: bool) -> None:
+    def __init__(
+        self, model: S.Model, names: tuple[str, ...], sch: S.VersionSchema, *, allow_signature: bool
+    ) -> None:
+        self.model = model
+        self.allow_signature = allow_signature
+        self.size = len(names)
+        self.index = {name: i for i, name in enumerate(names)}
         ns_brace = "{" + sch.ns + "}"
-        # qualified tag -> (name, what it becomes in Fields, position in the sequence)
-        self.slots: dict[str, tuple[str, int, int]] = {}
-        for position, (name, _, hi) in enumerate(model):
-            kind = _NODES if name in sch.complex_names else _TEXTS if hi > 1 else _TEXT
-            self.slots[ns_brace + name] = (name, kind, position)
+        # qualified tag -> index in `names`: for elements that may occur once (read as text),
+        # and for the others with whether they hold elements (else texts)
+        self.once: dict[str, int] = {}
+        self.repeated: dict[str, tuple[int, bool]] = {}
+        for name, _, hi in model:
+            if name in sch.complex_names or hi > 1:
+                nodes = name in sch.complex_names
+                self.repeated[ns_brace + name] = (self.index[name], nodes)
+            else:
+                self.once[ns_brace + name] = self.index[name]
         if allow_signature:  # see _children: after everything else, repeatable
-            self.slots[_DSIG_SIGNATURE] = ("Signature", _NODES, len(model))
-        self.required = frozenset(name for name, lo, _ in model if lo > 0)
+            self.repeated[_DSIG_SIGNATURE] = (self.index["Signature"], True)
+        self.required = tuple(self.index[name] for name, lo, _ in model if lo > 0)
 
 
-def _sequences(sch: S.VersionSchema) -> dict[int, _Sequence]:
-    """The content models of one version by id(model), as `_Walk.fields` is handed them."""
-    return {
-        id(sch.alert): _Sequence(sch.alert, sch, allow_signature=sch.version != "1.0"),
-        **{id(m): _Sequence(m, sch, allow_signature=False)
-           for m in (sch.info, sch.resource, sch.area, S.NAMED_VALUE)},
-    }  # fmt: skip
+class _Schema:
+    """The sequences of one CAP version, for `_Walk`."""
+
+    __slots__ = ("alert", "area", "info", "named_value", "named_value_tags", "resource")
+
+    def __init__(self, sch: S.VersionSchema) -> None:
+        self.alert = _Sequence(sch.alert, _ALERT_NAMES, sch, allow_signature=sch.version != "1.0")
+        self.info = _Sequence(sch.info, _INFO_NAMES, sch, allow_signature=False)
+        self.resource = _Sequence(sch.resource, _RESOURCE_NAMES, sch, allow_signature=False)
+        self.area = _Sequence(sch.area, _AREA_NAMES, sch, allow_signature=False)
+        self.named_value = _Sequence(S.NAMED_VALUE, _NAMED_VALUE_NAMES, sch, allow_signature=False)
+        ns_brace = "{" + sch.ns + "}"
+        self.named_value_tags = (ns_brace + "valueName", ns_brace + "value")
 
 
-_SEQUENCES = {sch.version: _sequences(sch) for sch in S.SCHEMAS.values()}
+_SEQUENCES = {sch.version: _Schema(sch) for sch in S.SCHEMAS.values()}
 _REPEATABLE = frozenset(
     name
     for sch in S.SCHEMAS.values()
@@ -155,70 +182,80 @@ class _Walk:
     that naming a finding needs.
     """
 
-    __slots__ = ("checked", "f", "pairs", "sch", "sequences", "version")
+    __slots__ = ("f", "fields", "pairs", "sch", "seq", "version")
 
     def __init__(self, sch: S.VersionSchema, f: _Findings, *, checked: bool) -> None:
         self.sch = sch
         self.version = sch.version
         self.f = f
-        self.checked = checked
-        self.sequences = _SEQUENCES[sch.version]
+        self.seq = _SEQUENCES[sch.version]
         self.pairs = 0  # polygon pairs read so far (MAX_MESSAGE_PAIRS)
-
-    def fields(
-        self, el: etree._Element, model: S.Model, path: str, *, allow_signature: bool = False
-    ) -> Fields:
-        """The children of `el` by name, read against the content model `model`."""
-        if not self.checked:
-            fields = _regular_fields(el, self.sequences[id(model)])
-            if fields is None:
-                raise _Irregular
-            return fields
-        groups = _children(
-            el, model, path, "{" + self.sch.ns + "}", self.f, self.sch.complex_names,
-            allow_signature=allow_signature,
-        )  # fmt: skip
-        return {name: lst if name in _REPEATABLE else lst[0] for name, lst in groups.items()}
+        # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
+        # order of its names. A plain function (no method in between) on the regular reading.
+        self.fields: Callable[[etree._Element, _Sequence, str], Fields] = (
+            partial(_checked_fields, sch, f) if checked else _regular_fields
+        )
 
 
-def _regular_fields(el: etree._Element, sequence: _Sequence) -> Fields | None:
-    """The children of `el` by name if they follow the sequence exactly, else None.
+def _checked_fields(
+    sch: S.VersionSchema, f: _Findings, el: etree._Element, sequence: _Sequence, path: str
+) -> Fields:
+    """`Fields` of `el` by `_children`, which names every departure from the sequence."""
+    groups = _children(
+        el, sequence.model, path, "{" + sch.ns + "}", f, sch.complex_names,
+        allow_signature=sequence.allow_signature,
+    )  # fmt: skip
+    fields: Fields = [None] * sequence.size
+    index = sequence.index
+    for name, lst in groups.items():
+        fields[index[name]] = lst if name in _REPEATABLE else lst[0]
+    return fields
+
+
+def _regular_fields(el: etree._Element, sequence: _Sequence, path: str) -> Fields:
+    """The children of `el` as `Fields` if they follow the sequence exactly, else `_Irregular`.
 
     Exactly: only the sequence's elements, in its order, once-only ones once, required ones
     present, text elements holding text alone, nothing else between them (not even a
     comment). Whatever departs from that is left to `_children`, which names it.
     """
-    fields: Fields = {}
-    slots = sequence.slots
-    high = -1  # position in the sequence reached so far
+    fields: Fields = [None] * sequence.size
+    once = sequence.once
+    repeated = sequence.repeated
+    high = -1  # index reached so far (indices follow the sequence's order)
     for child in el[:]:  # a slice is built in C: cheaper than iterating the element
-        slot = slots.get(child.tag)  # a comment's or PI's tag is a function: no slot
-        if slot is None or child.items():  # the schema declares no attribute on any element
-            return None
-        name, kind, position = slot
-        if kind == _TEXT:
-            # Positions name elements: reaching this one's again means it is repeated.
-            if position <= high or len(child):  # len: an element, comment or PI inside
-                return None
-            fields[name] = child.text or ""
-        elif position < high:
-            return None
-        elif kind == _NODES:
-            lst = fields.get(name)
-            if lst is None:
-                fields[name] = [child]
-            else:
-                lst.append(child)
+        tag = child.tag  # a comment's or PI's tag is a function: in neither table
+        i = once.get(tag)
+        # The schema declares no attribute on any element: keys() must be empty.
+        if i is not None:
+            # Indices name elements: reaching this one's again means it is repeated.
+            if i <= high or len(child) or child.keys():  # len: an element, comment or PI inside
+                raise _Irregular
+            fields[i] = child.text or ""
+            high = i
+            continue
+        slot = repeated.get(tag)
+        if slot is None or child.keys():
+            raise _Irregular
+        i, nodes = slot
+        if i < high:
+            raise _Irregular
+        if nodes:
+            value = child
         elif len(child):
-            return None
+            raise _Irregular
         else:
-            lst = fields.get(name)
-            if lst is None:
-                fields[name] = [child.text or ""]
-            else:
-                lst.append(child.text or "")
-        high = position
-    return fields if sequence.required <= fields.keys() else None
+            value = child.text or ""
+        lst = fields[i]
+        if lst is None:
+            fields[i] = [value]
+        else:
+            lst.append(value)
+        high = i
+    for i in sequence.required:
+        if fields[i] is None:
+            raise _Irregular
+    return fields
 
 
 _SHAPES: dict[int, tuple[dict[str, int], tuple[str, ...], dict[str, int]]] = {}
@@ -356,9 +393,16 @@ def _enum(
     return None
 
 
+# The separators of a CAP 1.2 date-time YYYY-MM-DDThh:mm:ss+hh:mm: every third character from
+# the fifth.
+_CAP12_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
+
+
 def _cap12_datetime(text: str) -> datetime | None:
     """A date-time exactly as CAP 1.2 writes it (§3.3.2), else None."""
-    if _DT_12.fullmatch(text):
+    # The XSD pattern \d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d without a regex: with 25
+    # characters and these separators in place, fromisoformat accepts only ASCII digits between.
+    if len(text) == 25 and text[4::3] in _CAP12_SEPARATORS:
         try:
             return datetime.fromisoformat(text)
         except ValueError:  # 2024-02-30 and the like
@@ -368,10 +412,11 @@ def _cap12_datetime(text: str) -> datetime | None:
 
 def _datetime_field(text: str, version: str, parent: str, name: str, f: _Findings) -> datetime | None:
     """`_datetime` of <parent/name>, the path spelled out only when there is a finding."""
-    if version == "1.2":
-        dt = _cap12_datetime(text)
-        if dt is not None:
-            return dt
+    if version == "1.2" and len(text) == 25 and text[4::3] in _CAP12_SEPARATORS:  # _cap12_datetime
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
     return _datetime(text, version, f"{parent}/{name}", f, sent=name == "sent")
 
 
@@ -424,33 +469,25 @@ def _named_values(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedVa
     """eventCode, parameter or geocode entries (CAP 1.2 §3.2.2, §3.2.4)."""
     if w.sch.named_values_as_text:
         return _named_values_as_text(els, name, path, w.f)
+    vn_tag, v_tag = w.seq.named_value_tags
     out: list[NamedValue] = []
-    ns_brace = "{" + w.sch.ns + "}"
-    vn_tag = ns_brace + "valueName"
-    v_tag = ns_brace + "value"
-    for i, el in enumerate(els, 1):
+    for el in els:
+        # The usual shape, checked here: exactly <valueName/><value/>, text only, in order.
         kids = el[:]
-        # Fast path: exactly <valueName/><value/>, both text-only, in order.
-        if len(kids) == 2:
-            vn, v = kids
-            if (
-                vn.tag == vn_tag
-                and v.tag == v_tag
-                and not len(vn)
-                and not len(v)
-                and not el.items()
-                and not vn.items()
-                and not v.items()
-            ):
-                out.append(NamedValue(value_name=(vn.text or "").strip(), value=(v.text or "").strip()))
-                continue
-        g = w.fields(el, S.NAMED_VALUE, f"{path}/{name}[{i}]")
-        out.append(
-            NamedValue(
-                value_name=(g.get("valueName") or "").strip(),
-                value=(g.get("value") or "").strip(),
-            )
-        )
+        if len(kids) != 2:
+            break
+        vn, v = kids
+        # (The entry's own attributes are its parent's reading's business.)
+        if vn.tag != vn_tag or v.tag != v_tag or len(vn) or len(v) or vn.keys() or v.keys():
+            break
+        out.append(NamedValue((vn.text or "").strip(), (v.text or "").strip()))
+    else:
+        return out
+    # From the first entry of another shape on, `fields` reads (and names what departs).
+    sequence = w.seq.named_value
+    for i in range(len(out) + 1, len(els) + 1):
+        value_name, value = w.fields(els[i - 1], sequence, f"{path}/{name}[{i}]")
+        out.append(NamedValue((value_name or "").strip(), (value or "").strip()))
     return out
 
 
@@ -461,9 +498,9 @@ def _named_values_as_text(texts: Sequence[str], name: str, path: str, f: _Findin
         vn, sep, v = text.partition("=")
         if not sep:
             f.add("cap.named-value.format", f'"{text}" has no "="', f"{path}/{name}[{i}]")
-            out.append(NamedValue(value_name="", value=text.strip()))
+            out.append(NamedValue("", text.strip()))
         else:
-            out.append(NamedValue(value_name=vn.strip(), value=v.strip()))
+            out.append(NamedValue(vn.strip(), v.strip()))
     return out
 
 
@@ -473,11 +510,17 @@ def _pair_values(text: str) -> list[float] | None:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
         return None
-    if not _PAIR_LIST_RE.fullmatch(raw):
+    if raw.translate(None, _PAIR_LIST_CHARS):  # anything else: a letter, an exponent...
+        return None
+    pairs = raw.split()
+    joined = b" ".join(pairs)
+    # One comma in every pair: as many commas as pairs, never two in one.
+    separators = joined.translate(None, _NUMBER_CHARS)
+    if separators.count(b",") != len(pairs) or b",," in separators:
         return None
     try:
-        return list(map(float, raw.replace(b",", b" ").split()))
-    except ValueError:  # a second point or a lone sign
+        return list(map(float, joined.replace(b",", b" ").split(b" ")))
+    except ValueError:  # an empty half, a second point or a lone sign
         return None
 
 
@@ -540,7 +583,7 @@ def _circle(text: str, path: str, f: _Findings) -> Circle | None:
     if r < 0:
         f.add("cap.circle.radius", f"radius {r} is negative", path)
         return None
-    return Circle(lat=lat, lon=lon, radius_km=r)
+    return Circle(lat, lon, r)
 
 
 def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings) -> float | None:
@@ -559,9 +602,11 @@ def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings)
 
 def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     f = w.f
-    g = w.fields(el, w.sch.area, path)
+    area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = w.fields(
+        el, w.seq.area, path
+    )
     polygons = []
-    for i, p in enumerate(g.get("polygon", ()), 1):
+    for i, p in enumerate(polygon_texts or (), 1):
         pp = f"{path}/polygon[{i}]"
         poly = _polygon(p, pp, f)
         if poly is not None:
@@ -574,41 +619,39 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
                 )
             polygons.append(poly)
     circles = []
-    for i, c in enumerate(g.get("circle", ()), 1):
+    for i, c in enumerate(circle_texts or (), 1):
         circle = _circle(c, f"{path}/circle[{i}]", f)
         if circle is not None:
             circles.append(circle)
     altitude = ceiling = None
-    if "altitude" in g:
-        altitude = _decimal(g["altitude"], "altitude", f"{path}/altitude", w.version, f)
-    if "ceiling" in g:
-        ceiling = _decimal(g["ceiling"], "ceiling", f"{path}/ceiling", w.version, f)
-        if "altitude" not in g:
+    if altitude_text is not None:
+        altitude = _decimal(altitude_text, "altitude", f"{path}/altitude", w.version, f)
+    if ceiling_text is not None:
+        ceiling = _decimal(ceiling_text, "ceiling", f"{path}/ceiling", w.version, f)
+        if altitude_text is None:
             # CAP 1.2 §3.2.4: ceiling "MUST NOT be used except in combination with <altitude>".
             f.add("cap.area.ceiling-without-altitude", "<ceiling> is used without <altitude>", path)
         elif altitude is not None and ceiling is not None and ceiling < altitude:
             f.add("cap.area.ceiling-below-altitude", "ceiling is below altitude", path)
     return Area(
-        area_desc=(g.get("areaDesc") or "").strip(),
-        polygons=polygons,
-        circles=circles,
-        geocodes=_named_values(g.get("geocode", ()), "geocode", path, w),
-        altitude=altitude,
-        ceiling=ceiling,
+        (area_desc or "").strip(),
+        polygons,
+        circles,
+        _named_values(geocodes, "geocode", path, w) if geocodes else [],
+        altitude,
+        ceiling,
     )
 
 
 def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     f = w.f
-    g = w.fields(el, w.sch.resource, path)
-    mime = g.get("mimeType")
+    resource_desc, mime, size_text, uri, deref, digest = w.fields(el, w.seq.resource, path)
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
             "cap.resource.mime-type",
             f'"{mime}" is not an RFC 2046 type/subtype',
             f"{path}/mimeType",
         )
-    size_text = g.get("size")
     size = None
     if size_text is not None:
         if _INTEGER_RE.fullmatch(size_text):
@@ -617,26 +660,23 @@ def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
                 f.add("cap.resource.size", f"size {size} is negative", f"{path}/size")
         else:
             f.add("cap.schema.integer", f'<size> "{size_text}" is not an integer', f"{path}/size")
-    deref = g.get("derefUri")
     if deref is not None and not _is_base64(deref):
         f.add(
             "cap.resource.deref-base64",
             "derefUri holds characters outside base-64",
             f"{path}/derefUri",
         )
-    digest = g.get("digest")
     if digest is not None and not _SHA1_RE.fullmatch(digest):
         f.add("cap.resource.digest", "digest should be a 40-digit SHA-1 hex value", f"{path}/digest")
-    uri = g.get("uri")
     if uri is not None and _INNER_SPACE.search(uri):
         f.add("cap.uri.whitespace", "uri contains whitespace", f"{path}/uri")
     return Resource(
-        resource_desc=(g.get("resourceDesc") or "").strip(),
-        mime_type=(mime or "").strip(),
-        size=size,
-        uri=_opt(uri),
-        deref_uri=_opt(deref),
-        digest=_opt(digest),
+        (resource_desc or "").strip(),
+        (mime or "").strip(),
+        size,
+        _opt(uri),
+        _opt(deref),
+        _opt(digest),
     )
 
 
@@ -655,6 +695,9 @@ def _opt(value: str | None) -> str | None:
 
 def _enums(values: Sequence[str], allowed: frozenset[str], name: str, path: str, f: _Findings) -> list[str]:
     """The allowed values of a repeatable enumerated element (category, responseType)."""
+    out = [value.strip() for value in values]
+    if allowed.issuperset(out):
+        return out
     out = []
     for i, value in enumerate(values, 1):
         v = _enum(value, allowed, path, name, f, fatal=False, index=i)
@@ -667,28 +710,31 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     f = w.f
     version = w.version
     enums = w.sch.enums
-    g = w.fields(el, w.sch.info, path)
-    language = g.get("language")
+    (
+        language, category, event, response_type, urgency_text, severity_text, certainty_text,
+        audience, event_code, effective_text, onset_text, expires_text, sender_name, headline,
+        description, instruction, web, contact, parameter, resource, area,
+    ) = w.fields(el, w.seq.info, path)  # fmt: skip
     if language is not None and not _LANGUAGE_RE.fullmatch(language.strip()):
         f.add(
             "cap.schema.language",
             f'"{language}" is not a language tag like en-US',
             f"{path}/language",
         )
-    categories = _enums(g.get("category", ()), enums["category"], "category", path, f)
+    categories = _enums(category or (), enums["category"], "category", path, f)
     responses = []
-    if "responseType" in g:  # CAP 1.1 and later
-        responses = _enums(g["responseType"], enums["responseType"], "responseType", path, f)
-    urgency = _enum(g.get("urgency"), enums["urgency"], path, "urgency", f, fatal=True)
-    severity = _enum(g.get("severity"), enums["severity"], path, "severity", f, fatal=True)
-    certainty = _enum(g.get("certainty"), enums["certainty"], path, "certainty", f, fatal=False)
+    if response_type is not None:  # CAP 1.1 and later
+        responses = _enums(response_type, enums["responseType"], "responseType", path, f)
+    urgency = _enum(urgency_text, enums["urgency"], path, "urgency", f, fatal=True)
+    severity = _enum(severity_text, enums["severity"], path, "severity", f, fatal=True)
+    certainty = _enum(certainty_text, enums["certainty"], path, "certainty", f, fatal=False)
     effective = onset = expires = None
-    if "effective" in g:
-        effective = _datetime_field(g["effective"], version, path, "effective", f)
-    if "onset" in g:
-        onset = _datetime_field(g["onset"], version, path, "onset", f)
-    if "expires" in g:
-        expires = _datetime_field(g["expires"], version, path, "expires", f)
+    if effective_text is not None:
+        effective = _datetime_field(effective_text, version, path, "effective", f)
+    if onset_text is not None:
+        onset = _datetime_field(onset_text, version, path, "onset", f)
+    if expires_text is not None:
+        expires = _datetime_field(expires_text, version, path, "expires", f)
     start = effective or onset
     if expires is not None and start is not None and expires < start:
         f.add(
@@ -696,31 +742,31 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
             "expires is earlier than effective/onset",
             f"{path}/expires",
         )
-    web = g.get("web")
     if web is not None and _INNER_SPACE.search(web):
         f.add("cap.uri.whitespace", "web contains whitespace", f"{path}/web")
+    # Positional, in the field order of `Info`; `x and x.strip()` keeps an absent None.
     return Info(
-        language=(language or "en-US").strip(),
-        categories=categories,
-        event=(g.get("event") or "").strip(),
-        response_types=responses,
-        urgency=urgency or "",
-        severity=severity or "",
-        certainty=certainty or "Unknown",
-        audience=_opt(g.get("audience")),
-        event_codes=_named_values(g.get("eventCode", ()), "eventCode", path, w),
-        effective=effective,
-        onset=onset,
-        expires=expires,
-        sender_name=_opt(g.get("senderName")),
-        headline=_opt(g.get("headline")),
-        description=_opt(g.get("description")),
-        instruction=_opt(g.get("instruction")),
-        web=_opt(web),
-        contact=_opt(g.get("contact")),
-        parameters=_named_values(g.get("parameter", ()), "parameter", path, w),
-        resources=[_resource(r, f"{path}/resource[{i}]", w) for i, r in enumerate(g.get("resource", ()), 1)],
-        areas=[_area(a, f"{path}/area[{i}]", w) for i, a in enumerate(g.get("area", ()), 1)],
+        (language or "en-US").strip(),
+        categories,
+        (event or "").strip(),
+        responses,
+        urgency or "",
+        severity or "",
+        certainty or "Unknown",
+        audience and audience.strip(),
+        _named_values(event_code, "eventCode", path, w) if event_code else [],
+        effective,
+        onset,
+        expires,
+        sender_name and sender_name.strip(),
+        headline and headline.strip(),
+        description and description.strip(),
+        instruction and instruction.strip(),
+        web and web.strip(),
+        contact and contact.strip(),
+        _named_values(parameter, "parameter", path, w) if parameter else [],
+        [_resource(r, f"{path}/resource[{i}]", w) for i, r in enumerate(resource or (), 1)],
+        [_area(a, f"{path}/area[{i}]", w) for i, a in enumerate(area or (), 1)],
     )
 
 
@@ -743,7 +789,7 @@ def _references(text: str, version: str, path: str, f: _Findings) -> list[Refere
             if sent is None or sub.errors:
                 f.add("cap.references.format", f'"{tok}": "{parts[2]}" is not a CAP date-time', path)
         if sent is not None:
-            out.append(Reference(sender=parts[0], identifier=parts[1], sent=sent))
+            out.append(Reference(parts[0], parts[1], sent))
     return out
 
 
@@ -763,26 +809,27 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     sch = w.sch
     f = w.f
     _attributes(root, "alert", path, f)
-    g = w.fields(root, sch.alert, path, allow_signature=sch.version != "1.0")
+    (
+        identifier_text, sender_text, sent_text, status_text, msg_type_text, password, source,
+        scope_text, restriction_text, addresses_text, code, note, ref_text, incidents, info,
+        signature,
+    ) = w.fields(root, w.seq.alert, path)  # fmt: skip
     enums = sch.enums
-    identifier = (g.get("identifier") or "").strip()
-    sender = (g.get("sender") or "").strip()
-    if "identifier" in g:
+    identifier = (identifier_text or "").strip()
+    sender = (sender_text or "").strip()
+    if identifier_text is not None:
         _id_chars(identifier, "identifier", f"{path}/identifier", f)
-    if "sender" in g:
+    if sender_text is not None:
         _id_chars(sender, "sender", f"{path}/sender", f)
-    sent_text = g.get("sent")
     sent = None
     if sent_text is not None:
         sent = _datetime_field(sent_text, sch.version, path, "sent", f)
-    status = _enum(g.get("status"), enums["status"], path, "status", f, fatal=True)
-    msg_type = _enum(g.get("msgType"), enums["msgType"], path, "msgType", f, fatal=True)
-    scope_text = g.get("scope")
+    status = _enum(status_text, enums["status"], path, "status", f, fatal=True)
+    msg_type = _enum(msg_type_text, enums["msgType"], path, "msgType", f, fatal=True)
     scope = _enum(scope_text, enums["scope"], path, "scope", f, fatal=True)
     if scope is None and scope_text is None and sch.version == "1.0":
         scope = "Public"  # CAP 1.0 XSD makes scope optional
-    restriction = _opt(g.get("restriction"))
-    addresses_text = g.get("addresses")
+    restriction = restriction_text and restriction_text.strip()
     addresses: list[str] = []
     if addresses_text is not None:
         if addresses_text.count('"') % 2:
@@ -803,32 +850,32 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     if scope == "Private" and not addresses:
         f.add("cap.addresses.required", 'scope "Private" needs <addresses>', f"{path}/scope")
     references: list[Reference] = []
-    ref_text = g.get("references")
     if ref_text is not None:
         references = _references(ref_text, sch.version, f"{path}/references", f)
     elif msg_type in ("Update", "Cancel", "Ack", "Error"):
         f.add("cap.references.missing", f"a {msg_type} should name the messages it refers to", path)
-    infos = [_info(el, f"{path}/info[{i}]", w) for i, el in enumerate(g.get("info", ()), 1)]
-    signed = "Signature" in g
+    infos = [_info(el, f"{path}/info[{i}]", w) for i, el in enumerate(info or (), 1)]
+    signed = signature is not None
     if f.fatal or sent is None or status is None or msg_type is None or scope is None:
         return None, signed
+    # Positional, in the field order of `Alert`.
     return Alert(
-        identifier=identifier,
-        sender=sender,
-        sent=sent,
-        status=status,
-        msg_type=msg_type,
-        scope=scope,
-        version=sch.version,
-        source=_opt(g.get("source")),
-        restriction=restriction,
-        addresses=addresses,
-        codes=[c.strip() for c in g.get("code", ())],
-        note=_opt(g.get("note")),
-        references=references,
-        incidents=(g.get("incidents") or "").split(),
-        infos=infos,
-        password=_opt(g.get("password")),
+        identifier,
+        sender,
+        sent,
+        status,
+        msg_type,
+        scope,
+        sch.version,
+        source and source.strip(),
+        restriction,
+        addresses,
+        [c.strip() for c in code] if code else [],
+        note and note.strip(),
+        references,
+        (incidents or "").split(),
+        infos,
+        password and password.strip(),
     ), signed
 
 
@@ -926,7 +973,7 @@ def validate(
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
     tag = root.tag
-    if isinstance(tag, str) and _local(tag) != "alert":
+    if isinstance(tag, str) and not (tag.endswith("}alert") or tag == "alert"):
         from cap.feeds import is_feed_root, validate_feed
 
         if is_feed_root(root):
