@@ -106,7 +106,14 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         raise
     try:
         status = runtime.network.status if runtime.network is not None else None
-        outcome = await ingest(runtime.db, principal, raw, connectivity=runtime.connectivity, status=status)
+        outcome = await ingest(
+            runtime.db,
+            principal,
+            raw,
+            connectivity=runtime.connectivity,
+            status=status,
+            gazetteer=runtime.gazetteer,
+        )
     except IngestRejected as exc:
         metrics.ingest.labels("rejected").inc()
         rules = sorted({f.rule for f in exc.report.errors})

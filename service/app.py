@@ -22,6 +22,9 @@ from service.alerts import alerts_router
 from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference, utcnow
+from service.event_stream import EventBroadcaster, events_router
+from service.geocode_reload import GazetteerReloader, gazetteer_watcher, geocodes_fingerprint
+from service.geocode_store import load_gazetteer
 from service.impacts import impact_router
 from service.ingest import contact_registry
 from service.layer_reload import LayerReloader, layer_watcher, layers_fingerprint
@@ -33,6 +36,8 @@ from service.network_status import StatusBook
 from service.network_views import network_status_router
 from service.poller import FeedPoller
 from service.rejection import InputRejected, input_rejected
+from service.request_store import escalation_sweeper
+from service.requests import requests_router
 from service.runtime import Runtime, RuntimeDep
 from service.settings import Settings
 from service.sources import sources_router
@@ -53,10 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = await open_runtime(settings, metrics)
         app.state.runtime = runtime
         poller = app.state.poller = FeedPoller(runtime)
+        broadcaster = app.state.event_broadcaster = EventBroadcaster.from_settings(runtime.db, settings)
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
+            asyncio.create_task(broadcaster.run(), name="event-broadcaster"),
             asyncio.create_task(checkpointer(runtime), name="wal-checkpointer"),
             asyncio.create_task(layer_watcher(runtime), name="layer-watcher"),
+            asyncio.create_task(escalation_sweeper(runtime), name="request-escalator"),
+            asyncio.create_task(gazetteer_watcher(runtime), name="gazetteer-watcher"),
         ]
         if settings.poll_enabled:
             tasks.append(asyncio.create_task(poller.run(), name="feed-poller"))
@@ -82,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(network_status_router())
     app.include_router(layers_router())
     app.include_router(sources_router())
+    app.include_router(events_router())
+    app.include_router(requests_router())
     app.add_api_route(
         "/healthz",
         healthz,
@@ -99,15 +110,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """Open the store (migrating it), load the connectivity layer, warm the gazetteer."""
+    """Open the store (migrating it), load the connectivity layer and the gazetteer."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     await upgrade(db)
     metrics.track_backlog(lambda: db.waiting_writers)
     # Fingerprint before loading: an import landing meanwhile is picked up by the watcher.
     fingerprint = layers_fingerprint(settings.data_dir)
+    geocodes = geocodes_fingerprint(settings.data_dir)
     connectivity = await anyio.to_thread.run_sync(_load_connectivity, settings)
     await anyio.to_thread.run_sync(_warm_geography)
+    # Later `tampere geocodes import`s are picked up by service.geocode_reload.gazetteer_watcher.
+    gazetteer = await anyio.to_thread.run_sync(load_gazetteer, settings.data_dir)
     network = StatusBook()
     await db.read(network.load_new)
     return Runtime(
@@ -118,6 +132,8 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         connectivity=connectivity,
         network=network,
         layers=LayerReloader(settings.data_dir, fingerprint),
+        gazetteer=gazetteer,
+        geocodes=GazetteerReloader(settings.data_dir, geocodes),
     )
 
 

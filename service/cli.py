@@ -1,5 +1,5 @@
 """The `tampere` command: serve, validate, token create, source add/list, layer import/list,
-audit verify."""
+geocodes import/list, audit verify."""
 
 from __future__ import annotations
 
@@ -75,6 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_layer_import)
     lst = layer.add_parser("list", help="list imported layers")
     lst.set_defaults(run=_layer_list)
+
+    geocodes = commands.add_parser("geocodes", help="boundary tables for CAP geocodes").add_subparsers(
+        metavar="ACTION"
+    )
+    gimp = geocodes.add_parser("import", help="import a boundary file as the table of one geocode scheme")
+    gimp.add_argument("scheme", help='the CAP geocode valueName: UGC, SAME, FIPS6, NUTS, "ISO 3166-2"...')
+    gimp.add_argument("file", type=Path, help="GeoJSON, GeoPackage, shapefile or its zip")
+    gimp.add_argument("--code-field", required=True, help="the field holding each boundary's code")
+    gimp.add_argument("--name-field", help="the field holding each boundary's name")
+    gimp.set_defaults(run=_geocodes_import)
+    glst = geocodes.add_parser("list", help="imported tables, one JSON object a line")
+    glst.set_defaults(run=_geocodes_list)
 
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(metavar="ACTION")
     verify = audit.add_parser("verify", help="recompute the hash chain")
@@ -327,7 +339,7 @@ def _layer_import(args: argparse.Namespace) -> int:
         print(f"tampere layer import: {exc}", file=sys.stderr)
         return EXIT_INVALID
     summary = _jsonable(summary)
-    _audit_layer_import(args.kind, summary)
+    _audit_import("layer.import", f"layer:{args.kind}", summary)
     print(json.dumps(summary, ensure_ascii=False))
     print(
         f"a running `tampere serve` picks it up within {settings.layer_check_seconds:g} s "
@@ -337,7 +349,7 @@ def _layer_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _audit_layer_import(kind: str, summary: Any) -> None:
+def _audit_import(action: str, obj: str, summary: Any) -> None:
     from service import audit
 
     async def work(db: Any) -> None:
@@ -345,8 +357,8 @@ def _audit_layer_import(kind: str, summary: Any) -> None:
             lambda conn: audit.record(
                 conn,
                 actor="cli",
-                action="layer.import",
-                obj=f"layer:{kind}",
+                action=action,
+                obj=obj,
                 payload_hash=audit.json_digest(summary),
             ),
             long=True,
@@ -360,6 +372,44 @@ def _layer_list(_args: argparse.Namespace) -> int:
 
     for layer in layer_store.list_layers(Settings().data_dir):
         print(json.dumps(_jsonable(layer), ensure_ascii=False))
+    return EXIT_OK
+
+
+# --- geocodes ----------------------------------------------------------------------------------
+
+
+def _geocodes_import(args: argparse.Namespace) -> int:
+    from service import geocode_store
+
+    if not args.file.exists():
+        print(f"tampere geocodes import: cannot read {args.file}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    settings = Settings()
+    try:
+        summary = geocode_store.import_geocodes(
+            args.scheme,
+            args.file,
+            settings.data_dir,
+            code_field=args.code_field,
+            name_field=args.name_field,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"tampere geocodes import: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    _audit_import("geocodes.import", f"geocodes:{summary['key']}", summary)
+    print(json.dumps(summary, ensure_ascii=False))
+    print(
+        f"a running `tampere serve` picks it up within {settings.layer_check_seconds:g} s",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _geocodes_list(_args: argparse.Namespace) -> int:
+    from service import geocode_store
+
+    for table in geocode_store.list_geocode_tables(Settings().data_dir):
+        print(json.dumps(table, ensure_ascii=False))
     return EXIT_OK
 
 

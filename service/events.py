@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 
 from service.db.models import Event, utcnow
 
 # Built once: constructing the statement per call costs more than running it.
 _INSERT_EVENT = insert(Event.__table__)
+# PostgreSQL: wakes the event stream of every instance (service.event_stream) when the transaction
+# commits; NOTIFY is sent at commit and never on rollback, and identical ones in one transaction
+# are folded into one.
+NOTIFY_CHANNEL = "tampere_events"
+_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 ALERT_RECEIVED = "alert.received"
 ALERT_UPDATED = "alert.updated"
@@ -52,6 +57,7 @@ def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict
             "status": alert.status,
         },
     )
+    _notify(conn)
 
 
 def append_event(
@@ -78,3 +84,9 @@ def append_event(
             "status": status,
         },
     )
+    _notify(conn)
+
+
+def _notify(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY)

@@ -26,7 +26,7 @@ from cap.model import Alert
 from cap.report import Report
 from contact_points.registry import Registry
 from contact_points.routing import route_alert
-from geo.areas import area_geometry, geometry_to_geojson
+from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
 from geo.impact import assess
 from geo.layers.connectivity import ConnectivityLayer
 from geo.layers.status import NetworkStatus
@@ -108,7 +108,11 @@ class IngestOutcome:
 
 
 def assess_alert(
-    alert: Alert, *, connectivity: Any | None = None, status: NetworkStatus | None = None
+    alert: Alert,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
 ) -> Assessment:
     """Geometry, countries, ITU-D regions, impact and routing of one alert.
 
@@ -116,9 +120,10 @@ def assess_alert(
     `contact_points.routing`). `connectivity` is the loaded layer (`service.layer_store`), or
     None when nothing has been imported: countries and regions are still found. `status` is
     the network status reports held (`service.network_status.StatusBook.status`), if any.
+    `gazetteer` resolves geocodes (`service.geocode_store.load_gazetteer`; default: countries).
     Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
     """
-    shapes = area_geometry(alert)
+    shapes = area_geometry(alert, gazetteer=gazetteer)
     impact = assess(
         shapes.geometry,
         layer=connectivity if connectivity is not None else ConnectivityLayer(),
@@ -195,7 +200,11 @@ def contact_registry() -> Registry:
 
 
 def prepare_message(
-    raw: bytes, *, connectivity: Any | None = None, status: NetworkStatus | None = None
+    raw: bytes,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
 ) -> PreparedMessage:
     """Validate and assess a message; raises IngestRejected when it cannot be ingested."""
     report = cap.validate(raw)
@@ -217,7 +226,7 @@ def prepare_message(
     return PreparedMessage(
         raw=raw,
         report=report,
-        assessment=assess_alert(report.alert, connectivity=connectivity, status=status),
+        assessment=assess_alert(report.alert, connectivity=connectivity, status=status, gazetteer=gazetteer),
         model=model_json(report.alert),
     )
 
@@ -235,13 +244,14 @@ def ingest_message(
     *,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
 ) -> IngestOutcome:
     """Validate, authorise, dedupe and store one CAP message in the caller's write transaction.
 
     For a caller that holds a transaction already (`db.write(lambda c: ingest_message(c, ...))`);
     `ingest` below does the same but validates before taking the writer.
     """
-    prepared = prepare_message(raw, connectivity=connectivity, status=status)
+    prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
     authorise(principal, prepared.alert)
     return store_message(conn, principal, prepared)
 
@@ -253,15 +263,18 @@ async def ingest(
     *,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
 ) -> IngestOutcome:
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
     lifecycle.NotAllowed."""
     small = len(raw) <= INLINE_BYTES
     if small:
-        prepared = prepare_message(raw, connectivity=connectivity, status=status)
+        prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
     else:
-        prepared = await asyncio.to_thread(prepare_message, raw, connectivity=connectivity, status=status)
+        prepared = await asyncio.to_thread(
+            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
+        )
     authorise(principal, prepared.alert)
     return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)
 

@@ -391,9 +391,12 @@ class FeedPoller:
         # As POST /api/v1/alerts does: the same layers, large messages validated off the loop.
         connectivity = self.runtime.connectivity
         status = self.runtime.network.status if self.runtime.network is not None else None
+        gazetteer = self.runtime.gazetteer
         if len(raw) <= INLINE_BYTES:
-            return prepare_message(raw, connectivity=connectivity, status=status)
-        return await asyncio.to_thread(prepare_message, raw, connectivity=connectivity, status=status)
+            return prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+        return await asyncio.to_thread(
+            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
+        )
 
     # --- HTTP ------------------------------------------------------------------------------------
 

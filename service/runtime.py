@@ -1,5 +1,5 @@
-"""What one running app holds (settings, database, authenticator, metrics, connectivity layer),
-and the request dependencies that hand it and the caller's principal to the views."""
+"""What one running app holds (settings, database, authenticator, metrics, connectivity layer,
+gazetteer), and the request dependencies that hand it and the caller's principal to the views."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ class Runtime:
     network: Any | None = None
     # Reloads the layer when `tampere layer import` changed it (service.layer_reload.LayerReloader).
     layers: Any | None = None
+    # Resolves CAP geocodes: packaged countries + imported tables (service.geocode_store).
+    gazetteer: Any | None = None
+    # Reloads it when `tampere geocodes import` changed a table (service.geocode_reload).
+    geocodes: Any | None = None
 
 
 async def get_runtime(request: Request) -> Runtime:

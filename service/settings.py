@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     poll_concurrency: int = 4
     # Feeds on loopback/private/link-local addresses are refused unless this is set (SSRF).
     poll_allow_private_addresses: bool = False
+    # How often the sweep looks for assistance requests whose acknowledgement deadline passed
+    # (service.request_store); the deadlines themselves are minutes to hours.
+    request_escalation_seconds: float = 15.0
+    # Event stream (service.event_stream). A subscriber's queue of unsent events: when it is full
+    # the subscriber is closed (4408, "reconnect with since=<last id>"), never silently skipped.
+    # At least the page size (500) so one page of a burst never overflows a drained queue.
+    events_queue_size: int = 1000
+    # An idle stream sends a heartbeat message this often (WebSocket pings are the server's).
+    events_heartbeat_seconds: float = 15.0
+    # How often the events table is read for commits that sent no wake-up: on SQLite those of
+    # other processes; on PostgreSQL only while the LISTEN connection is down.
+    events_poll_seconds: float = 0.5
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""

@@ -57,7 +57,7 @@ class CellSites(PointLayer):
     def by_radio(self, selection: Selection) -> dict[str, int]:
         """Selected sites per radio technology, every technology named."""
         counts = self.count_codes(selection, "radio", len(RADIOS))
-        return {radio: int(n) for radio, n in zip(RADIOS, counts, strict=True)}
+        return dict(zip(RADIOS, counts.tolist(), strict=True))
 
     def merged_with(self, newer: CellSites) -> CellSites:
         """Both sets of cells; a cell in both (same radio, MCC, MNC, area, cell id) keeps the

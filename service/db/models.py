@@ -1,4 +1,5 @@
-"""The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log, polled feeds."""
+"""The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log, polled
+feeds, assistance requests."""
 
 from __future__ import annotations
 
@@ -274,3 +275,66 @@ class FeedEntrySeen(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(16))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AssistanceRequestRecord(Base):
+    """A request for assistance from a Member State (WTDC Res. 34): equipment, expertise, training,
+    frequency coordination; `contact_points.requests.AssistanceRequest` as stored."""
+
+    __tablename__ = "assistance_requests"
+    __table_args__ = (Index("ix_assistance_requests_country_state", "country", "state"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    country: Mapped[str] = mapped_column(String(3))
+    region: Mapped[str | None] = mapped_column(String(32), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(5000))
+    urgency: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16))
+    items: Mapped[list[Any]] = mapped_column(JSON)
+    # [{"alert_id": int | None, "identifier": str | None}]: ids of this service, CAP identifiers.
+    related_alerts: Mapped[list[Any]] = mapped_column(JSON)
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AssistanceRecipient(Base):
+    """A contact point a request is routed to: its deadline, acknowledgement and escalation."""
+
+    __tablename__ = "assistance_recipients"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("assistance_requests.id"), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(200))
+    ack_within_seconds: Mapped[int | None] = mapped_column(Integer)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalate_to: Mapped[list[Any]] = mapped_column(JSON)
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    # When the escalation sweep next looks at this recipient (None: nothing left to chase).
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    ack_note: Mapped[str | None] = mapped_column(String(1000))
+
+
+class AssistanceStep(Base):
+    """One step of a request's history: created, acknowledged, a state change, an escalation."""
+
+    __tablename__ = "assistance_history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("assistance_requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    action: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(1000))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,618 @@
+"""Assistance requests (WTDC Resolution 34): what a disaster-struck Member State asks of BDT and
+the ITU regional offices, who must acknowledge it by when, and how it escalates.
+
+Public API (stable):
+
+- `RequestKind` (equipment, technical-assistance, capacity-building, frequency-coordination),
+  `Urgency` (immediate, high, normal), `RequestState` (open, acknowledged, in-progress,
+  fulfilled, closed, cancelled).
+- `AssistanceRequest` and its parts `Item`, `RequesterContact`; `parse_request(body, ...)`,
+  `parse_ack(body)` and `parse_status(body)` check JSON-decoded bodies rule by rule and raise
+  `RequestInvalid` with every finding (rule id `request.*`, JSON pointer path).
+- `route_request(country, region, urgency, *, registry)`: the recipients (national contact,
+  area office, regional office, BDT focal point) with priority, deadline and escalation chain,
+  by the same rules as `contact_points.routing.route_alert`.
+- `check_transition(current, target, parties)`: who may move a request where (`Refusal`).
+- `RecipientClock`, `next_escalation_at(clock, acknowledged, state)` and
+  `escalations_due(clocks, acknowledged, state, now)`: escalation steps and when they fall due.
+
+Urgency maps onto the alert priorities so one table of deadlines serves both: immediate is
+FLASH (15 min), high URGENT (1 h), normal ROUTINE (4 h) (`routing.ACK_DEADLINES`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from cap.errors import Finding
+from contact_points.registry import NATIONAL, Registry
+from contact_points.routing import ACK_DEADLINES, Priority, Recipient, route_alert
+
+
+class RequestKind(StrEnum):
+    """What is asked for (Res. 34: IFCE equipment, expertise, training, spectrum)."""
+
+    EQUIPMENT = "equipment"
+    TECHNICAL_ASSISTANCE = "technical-assistance"
+    CAPACITY_BUILDING = "capacity-building"
+    FREQUENCY_COORDINATION = "frequency-coordination"
+
+
+class Urgency(StrEnum):
+    """How soon the requester needs an answer."""
+
+    IMMEDIATE = "immediate"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class RequestState(StrEnum):
+    """Where a request stands."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in-progress"
+    FULFILLED = "fulfilled"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+PRIORITY_OF_URGENCY: Mapping[Urgency, Priority] = {
+    Urgency.IMMEDIATE: Priority.FLASH,
+    Urgency.HIGH: Priority.URGENT,
+    Urgency.NORMAL: Priority.ROUTINE,
+}
+# States in which nobody works on the request any more: no acknowledgement, no escalation.
+FINISHED = frozenset({RequestState.FULFILLED, RequestState.CLOSED, RequestState.CANCELLED})
+# Escalation chases an answer; once someone took the request in hand it has one.
+AWAITING_ANSWER = frozenset({RequestState.OPEN, RequestState.ACKNOWLEDGED})
+
+FIELDS = frozenset(
+    {"kind", "country", "title", "description", "urgency", "items", "related_alerts", "contact"}
+)
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5000
+MAX_ITEMS = 100
+MAX_ITEM_NAME = 200
+# An IFCE deployment is tens of terminals; a quantity beyond this is a typing mistake.
+MAX_QUANTITY = 10_000
+MAX_RELATED = 50
+MAX_IDENTIFIER = 255
+MAX_NAME = 200
+MAX_EMAIL = 254
+# ITU-T E.164: at most 15 digits in an international number.
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 4, 15
+MAX_FINDINGS = 50
+MAX_NOTE = 1000
+
+_ISO3 = re.compile(r"^[A-Z]{3}$")
+_EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+\.[^@\s<>\x00-\x1f\x7f]+$")
+# C0 controls and DEL, bar tab and line breaks: never meant in a title or a note, and NUL is
+# refused by PostgreSQL text columns.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]+$")
+# CAP 1.2 §3.2.1 identifier: no spaces, commas or restricted characters (< and &).
+_CAP_IDENTIFIER = re.compile(r"^[^\s,<&]+$")
+
+
+@dataclass(slots=True, frozen=True)
+class Item:
+    """One thing asked for and how many (e.g. 10 satellite terminals)."""
+
+    item: str
+    quantity: int
+
+
+@dataclass(slots=True, frozen=True)
+class RequesterContact:
+    """Whom the offices call back about the request."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class AssistanceRequest:
+    """A checked request for assistance from one Member State."""
+
+    kind: RequestKind
+    country: str
+    title: str
+    description: str
+    urgency: Urgency
+    contact: RequesterContact
+    items: tuple[Item, ...] = ()
+    # Alert ids (int) of this service, or CAP identifiers (str) of alerts known elsewhere.
+    related_alerts: tuple[int | str, ...] = ()
+
+    @property
+    def priority(self) -> Priority:
+        """The acknowledgement priority of its urgency."""
+        return PRIORITY_OF_URGENCY[self.urgency]
+
+
+class RequestInvalid(ValueError):
+    """A request body that breaks rules; `findings` names each rule and where."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        super().__init__("; ".join(f"{f.rule} at {f.path}: {f.message}" for f in self.findings))
+
+
+# --- checking a request ------------------------------------------------------------------------
+
+
+def parse_request(
+    body: Any, *, default_country: str | None, member_states: Collection[str]
+) -> AssistanceRequest:
+    """Check a JSON-decoded request; raises RequestInvalid listing every broken rule.
+
+    `default_country` is used when the body names none (an administration's own country);
+    `member_states` are the ISO3 codes a request may come from.
+    """
+    if not isinstance(body, dict):
+        raise RequestInvalid([Finding("request.body.object", "the body must be a JSON object", "/")])
+    findings: list[Finding] = [
+        Finding("request.body.unknown-field", f"unknown field {key!r} (one of {sorted(FIELDS)})", f"/{key}")
+        for key in body
+        if key not in FIELDS
+    ]
+    kind = _choice(body.get("kind"), RequestKind, "/kind", "request.kind.invalid", findings)
+    urgency = _choice(body.get("urgency"), Urgency, "/urgency", "request.urgency.invalid", findings)
+    country = _country(body.get("country"), default_country, member_states, findings)
+    title = _text(body.get("title"), "/title", "request.title", MAX_TITLE, findings)
+    description = _text(
+        body.get("description"), "/description", "request.description", MAX_DESCRIPTION, findings
+    )
+    items = _items(body.get("items"), findings)
+    if kind == RequestKind.EQUIPMENT and not items and not _any_at(findings, "/items"):
+        findings.append(
+            Finding("request.items.required", "an equipment request lists the items and quantities", "/items")
+        )
+    related = _related(body.get("related_alerts"), findings)
+    contact = _contact(body.get("contact"), findings)
+    if findings:
+        raise RequestInvalid(findings[:MAX_FINDINGS])
+    assert kind is not None and urgency is not None and country is not None
+    assert title is not None and description is not None and contact is not None
+    return AssistanceRequest(
+        kind=RequestKind(kind),
+        country=country,
+        title=title,
+        description=description,
+        urgency=Urgency(urgency),
+        contact=contact,
+        items=items,
+        related_alerts=related,
+    )
+
+
+def _any_at(findings: list[Finding], prefix: str) -> bool:
+    return any(f.path.startswith(prefix) for f in findings)
+
+
+def _choice(value: Any, enum: type[StrEnum], path: str, rule: str, findings: list[Finding]) -> str | None:
+    allowed = [member.value for member in enum]
+    if isinstance(value, str) and value in allowed:
+        return value
+    problem = "is missing" if value is None else f"is {value!r}"
+    findings.append(Finding(rule, f"{path[1:]} {problem}; one of {', '.join(allowed)}", path))
+    return None
+
+
+def _country(
+    value: Any, default: str | None, member_states: Collection[str], findings: list[Finding]
+) -> str | None:
+    if value is None and default is None:
+        findings.append(
+            Finding("request.country.missing", "country (ISO 3166-1 alpha-3) is required", "/country")
+        )
+        return None
+    if value is None:
+        value = default
+    if not isinstance(value, str) or not _ISO3.match(value.strip().upper()):
+        findings.append(
+            Finding(
+                "request.country.format", f"country must be ISO 3166-1 alpha-3, got {value!r}", "/country"
+            )
+        )
+        return None
+    code = value.strip().upper()
+    if code not in member_states:
+        findings.append(Finding("request.country.unknown", f"{code} is not an ITU Member State", "/country"))
+        return None
+    return code
+
+
+def _text(value: Any, path: str, rule: str, limit: int, findings: list[Finding]) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        findings.append(Finding(f"{rule}.missing", f"{path[1:]} is required and not blank", path))
+        return None
+    if not isinstance(value, str):
+        findings.append(Finding(f"{rule}.type", f"{path[1:]} must be text", path))
+        return None
+    text = value.strip()
+    if len(text) > limit:
+        findings.append(
+            Finding(f"{rule}.too-long", f"{path[1:]} has {len(text)} characters; at most {limit}", path)
+        )
+        return None
+    if _CONTROL.search(text):
+        findings.append(Finding(f"{rule}.control", f"{path[1:]} has control characters", path))
+        return None
+    return text
+
+
+def _items(value: Any, findings: list[Finding]) -> tuple[Item, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        findings.append(Finding("request.items.type", "items must be a list of {item, quantity}", "/items"))
+        return ()
+    if len(value) > MAX_ITEMS:
+        findings.append(
+            Finding("request.items.too-many", f"{len(value)} items; at most {MAX_ITEMS}", "/items")
+        )
+        return ()
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(value):
+        place = f"/items/{i}"
+        if not isinstance(entry, dict):
+            findings.append(Finding("request.item.type", "an item is an object {item, quantity}", place))
+            continue
+        extra = sorted(set(entry) - {"item", "quantity"})
+        if extra:
+            findings.append(Finding("request.item.unknown-field", f"unknown field(s) {extra}", place))
+        name = _text(entry.get("item"), f"{place}/item", "request.item.name", MAX_ITEM_NAME, findings)
+        quantity = entry.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+            findings.append(
+                Finding(
+                    "request.item.quantity",
+                    f"quantity must be a whole number from 1 to {MAX_QUANTITY}, got {quantity!r}",
+                    f"{place}/quantity",
+                )
+            )
+            continue
+        if name is None or extra:
+            continue
+        key = name.casefold()
+        if key in seen:
+            findings.append(
+                Finding(
+                    "request.item.duplicate",
+                    f"{name!r} is listed already at /items/{seen[key]}; give one total quantity",
+                    f"{place}/item",
+                )
+            )
+            continue
+        seen[key] = i
+        items.append(Item(item=name, quantity=quantity))
+        if len(findings) > MAX_FINDINGS:
+            break
+    return tuple(items)
+
+
+def _related(value: Any, findings: list[Finding]) -> tuple[int | str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        findings.append(
+            Finding(
+                "request.related_alerts.type",
+                "related_alerts is a list of alert ids or CAP identifiers",
+                "/related_alerts",
+            )
+        )
+        return ()
+    if len(value) > MAX_RELATED:
+        findings.append(
+            Finding(
+                "request.related_alerts.too-many",
+                f"{len(value)} alerts; at most {MAX_RELATED}",
+                "/related_alerts",
+            )
+        )
+        return ()
+    related: list[int | str] = []
+    for i, ref in enumerate(value):
+        place = f"/related_alerts/{i}"
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            if not 1 <= ref <= 2**62:
+                findings.append(Finding("request.related_alert.id", f"alert id {ref} is out of range", place))
+                continue
+            related.append(ref)
+        elif (
+            isinstance(ref, str)
+            and 0 < len(ref.strip()) <= MAX_IDENTIFIER
+            and _CAP_IDENTIFIER.match(ref.strip())
+        ):
+            related.append(ref.strip())
+        else:
+            findings.append(
+                Finding(
+                    "request.related_alert.invalid",
+                    "an alert id (integer) or a CAP identifier (no spaces, commas, < or &; "
+                    f"CAP 1.2 §3.2.1), got {ref!r}",
+                    place,
+                )
+            )
+    return tuple(dict.fromkeys(related))
+
+
+def _contact(value: Any, findings: list[Finding]) -> RequesterContact | None:
+    if not isinstance(value, dict):
+        problem = "is missing" if value is None else "must be an object {name, email?, phone?}"
+        findings.append(Finding("request.contact.missing", f"contact {problem}", "/contact"))
+        return None
+    extra = sorted(set(value) - {"name", "email", "phone"})
+    if extra:
+        findings.append(Finding("request.contact.unknown-field", f"unknown field(s) {extra}", "/contact"))
+    name = _text(value.get("name"), "/contact/name", "request.contact.name", MAX_NAME, findings)
+    email = value.get("email")
+    if email is not None:
+        if not isinstance(email, str) or len(email) > MAX_EMAIL or not _EMAIL.match(email.strip()):
+            findings.append(
+                Finding("request.contact.email", f"not an e-mail address: {email!r}", "/contact/email")
+            )
+            email = None
+        else:
+            email = email.strip()
+    phone = value.get("phone")
+    if phone is not None:
+        digits = sum(c.isdigit() for c in phone) if isinstance(phone, str) else 0
+        if (
+            not isinstance(phone, str)
+            or not _PHONE.match(phone.strip())
+            or not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS
+        ):
+            findings.append(
+                Finding(
+                    "request.contact.phone",
+                    f"a phone number is digits with optional +, spaces, dashes, dots, brackets, "
+                    f"{MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits (ITU-T E.164); got {phone!r}",
+                    "/contact/phone",
+                )
+            )
+            phone = None
+        else:
+            phone = phone.strip()
+    if name is None or extra:
+        return None
+    return RequesterContact(name=name, email=email, phone=phone)
+
+
+STATUS_TARGETS = (
+    RequestState.IN_PROGRESS,
+    RequestState.FULFILLED,
+    RequestState.CLOSED,
+    RequestState.CANCELLED,
+)
+
+
+def _fields(body: Any, allowed: frozenset[str], findings: list[Finding]) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        findings.append(Finding("request.body.object", "the body must be a JSON object", "/"))
+        return {}
+    findings += [
+        Finding("request.body.unknown-field", f"unknown field {k!r} (one of {sorted(allowed)})", f"/{k}")
+        for k in body
+        if k not in allowed
+    ]
+    return body
+
+
+def _note(value: Any, *, required: bool, findings: list[Finding]) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            findings.append(Finding("request.note.missing", "note says why (a few words)", "/note"))
+        return None
+    return _text(value, "/note", "request.note", MAX_NOTE, findings)
+
+
+def parse_ack(body: Any) -> str | None:
+    """The note of an acknowledgement body {note?} (None or empty: no note); RequestInvalid."""
+    findings: list[Finding] = []
+    note = _note(_fields(body, frozenset({"note"}), findings).get("note"), required=False, findings=findings)
+    if findings:
+        raise RequestInvalid(findings)
+    return note
+
+
+def parse_status(body: Any) -> tuple[RequestState, str]:
+    """The target state and the note of a status body {state, note}; RequestInvalid."""
+    findings: list[Finding] = []
+    fields = _fields(body, frozenset({"state", "note"}), findings)
+    note = _note(fields.get("note"), required=True, findings=findings)
+    target = fields.get("state")
+    allowed = [str(s) for s in STATUS_TARGETS]
+    if body is None or (isinstance(body, dict) and target not in allowed):
+        findings.append(
+            Finding("request.status.state", f"state {target!r}; one of {', '.join(allowed)}", "/state")
+        )
+    if findings or note is None:
+        raise RequestInvalid(findings)
+    return RequestState(target), note
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+def route_request(
+    country: str,
+    region: str | None,
+    urgency: Urgency,
+    *,
+    registry: Registry,
+    deadlines: Mapping[Priority, timedelta] = ACK_DEADLINES,
+) -> list[Recipient]:
+    """The contact points a request from `country` goes to, nearest first.
+
+    The same recipients and escalation chains as an Actual alert on that country; the
+    priority comes from the request's urgency. A national contact is the requester's own side:
+    it is told, but no acknowledgement is expected of it, so it has no deadline and never
+    escalates.
+    """
+    priority = PRIORITY_OF_URGENCY[urgency]
+    recipients = route_alert(
+        [country],
+        [region] if region else [],
+        "Unknown",
+        "Unknown",
+        "Actual",
+        registry=registry,
+        deadlines=deadlines,
+    )
+    routed: list[Recipient] = []
+    for r in recipients:
+        informed = r.contact.kind == NATIONAL
+        routed.append(
+            dataclasses.replace(
+                r,
+                priority=priority,
+                ack_within=None if informed else deadlines[priority],
+                escalate_to=() if informed else r.escalate_to,
+                reason=r.reason if not informed else f"{r.reason} (informed)",
+            )
+        )
+    return routed
+
+
+# --- state -------------------------------------------------------------------------------------
+
+REQUESTER = "requester"
+RECIPIENT = "recipient"
+
+# Which parties may move a request into a state, and from where. Acknowledging (open ->
+# acknowledged) is its own action, taken by each recipient for itself.
+MOVES: Mapping[RequestState, tuple[frozenset[RequestState], frozenset[str]]] = {
+    RequestState.IN_PROGRESS: (
+        frozenset({RequestState.OPEN, RequestState.ACKNOWLEDGED}),
+        frozenset({RECIPIENT}),
+    ),
+    RequestState.FULFILLED: (
+        frozenset({RequestState.ACKNOWLEDGED, RequestState.IN_PROGRESS}),
+        frozenset({RECIPIENT}),
+    ),
+    RequestState.CLOSED: (frozenset({RequestState.FULFILLED}), frozenset({REQUESTER, RECIPIENT})),
+    RequestState.CANCELLED: (
+        frozenset({RequestState.OPEN, RequestState.ACKNOWLEDGED, RequestState.IN_PROGRESS}),
+        frozenset({REQUESTER}),
+    ),
+}
+
+
+class Refusal(Exception):
+    """A move refused: `forbidden` (the party may never make it) or a conflict with the state."""
+
+    def __init__(self, rule: str, message: str, forbidden: bool) -> None:
+        super().__init__(f"{rule}: {message}")
+        self.rule = rule
+        self.message = message
+        self.forbidden = forbidden
+
+
+def check_transition(current: RequestState, target: RequestState, parties: Collection[str]) -> None:
+    """Raise Refusal unless one of `parties` may move a request from `current` to `target`."""
+    move = MOVES.get(target)
+    if move is None:
+        raise Refusal("request.status.invalid", f"{target} is not a state one moves a request to", False)
+    sources, allowed = move
+    if not allowed & set(parties):
+        who = " or ".join(sorted(allowed))
+        raise Refusal("request.status.forbidden", f"only the {who} may set a request {target}", True)
+    if current not in sources:
+        starts = ", ".join(sorted(sources))
+        raise Refusal(
+            "request.status.conflict", f"a request goes {target} from {starts}; this one is {current}", False
+        )
+
+
+def check_acknowledgeable(state: RequestState) -> None:
+    """Raise Refusal (conflict) when the request is finished: nothing left to acknowledge."""
+    if state in FINISHED:
+        raise Refusal("request.ack.finished", f"the request is {state}; it cannot be acknowledged", False)
+
+
+def state_after_ack(state: RequestState) -> RequestState:
+    """The first acknowledgement moves an open request to acknowledged; later ones keep it."""
+    return RequestState.ACKNOWLEDGED if state == RequestState.OPEN else state
+
+
+# --- escalation ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class RecipientClock:
+    """One recipient's deadline and how far its escalation has gone (`level` steps taken)."""
+
+    contact_id: str
+    notified_at: datetime
+    ack_within: timedelta | None
+    escalate_to: tuple[str, ...]
+    level: int = 0
+
+    def next_step_at(self) -> datetime | None:
+        """When the next escalation step falls due (each step waits one more `ack_within`)."""
+        if self.ack_within is None or self.level >= len(self.escalate_to):
+            return None
+        return self.notified_at + self.ack_within * (self.level + 1)
+
+
+@dataclass(slots=True, frozen=True)
+class Escalation:
+    """One step: `source` did not acknowledge by `due`, so `target` is asked (step `level`)."""
+
+    source: str
+    target: str
+    level: int
+    due: datetime
+
+
+def next_escalation_at(
+    clock: RecipientClock, acknowledged: Collection[str], state: RequestState
+) -> datetime | None:
+    """When this recipient's next escalation step falls due, None when nothing is left to chase.
+
+    A recipient stops escalating once it, or anyone on its chain, has acknowledged, and every
+    recipient stops once the request is in progress or finished: someone has it in hand.
+    """
+    if state not in AWAITING_ANSWER:
+        return None
+    if clock.contact_id in acknowledged or any(c in acknowledged for c in clock.escalate_to):
+        return None
+    return clock.next_step_at()
+
+
+def escalations_due(
+    clocks: Sequence[RecipientClock],
+    acknowledged: Collection[str],
+    state: RequestState,
+    now: datetime,
+) -> list[Escalation]:
+    """The escalation steps due at `now`, in the order they fell due.
+
+    A recipient escalates along its chain (area office or national contact -> regional office
+    -> BDT) one step per `ack_within` without an acknowledgement, until `next_escalation_at`
+    says there is nothing left to chase. Steps missed while nothing ran all come out at once.
+    """
+    steps: list[Escalation] = []
+    for clock in clocks:
+        current = clock
+        # Bounded: every pass raises the level, and the chain is at most a few contacts long.
+        while (due := next_escalation_at(current, acknowledged, state)) is not None and due <= now:
+            steps.append(
+                Escalation(clock.contact_id, clock.escalate_to[current.level], current.level + 1, due)
+            )
+            current = dataclasses.replace(current, level=current.level + 1)
+    return sorted(steps, key=lambda s: (s.due, s.source, s.level))
