@@ -258,8 +258,7 @@ def _area(
 
 def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> BaseGeometry:
     # Plain Python up to the ring's construction: a CAP polygon is mostly a handful of pairs,
-    # where numpy's per-call cost (np.unique, np.unwrap) was most of the time; every check
-    # below is one pass, or stops at the first few pairs.
+    # where numpy's per-call overhead was most of the time; each check below is one pass.
     latlon = _wgs84_pairs(pairs)
     if latlon is None:
         # CAP 1.2 §3.2.4: WGS 84 latitude in [-90, 90] and longitude in [-180, 180].
@@ -359,7 +358,10 @@ def _ring_geometry(
     reason = None
     if not ring.is_valid:
         reason = shapely.is_valid_reason(ring)
-        ring = _polygonal(shapely.make_valid(ring))
+        # "structure" (GEOS >= 3.10) unions what the ring encloses and stays fast on rings that
+        # cross themselves hundreds of times; "linework" can take tens of seconds on such a
+        # 600-point ring, and an alert must never stall the service.
+        ring = _polygonal(shapely.make_valid(ring, method="structure", keep_collapsed=False))
     return _fold_longitudes(ring), reason
 
 

@@ -163,7 +163,7 @@ class Gazetteer:
     ) -> None:
         self.countries = countries
         self.tables: dict[str, dict[str, BaseGeometry]] = {
-            scheme_key(scheme): {_code_key(code): geom for code, geom in codes.items()}
+            scheme_key(scheme): {code_key(code): geom for code, geom in codes.items()}
             for scheme, codes in (tables or {}).items()
         }
 
@@ -174,7 +174,7 @@ class Gazetteer:
 
     def resolve(self, value_name: str, value: str) -> BaseGeometry | None:
         """The geometry a geocode names, or None when no loaded table knows it."""
-        scheme, code = scheme_key(value_name), _code_key(value)
+        scheme, code = scheme_key(value_name), code_key(value)
         if scheme in _ISO_SCHEMES:
             if _SUBDIVISION.match(code):
                 return self.tables.get(ISO_3166_2, {}).get(code)
@@ -187,7 +187,8 @@ def scheme_key(value_name: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", value_name.upper())
 
 
-def _code_key(value: str) -> str:
+def code_key(value: str) -> str:
+    """A geocode value as tables store it: surrounding space dropped, upper case."""
     return value.strip().upper()
 
 

@@ -31,7 +31,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.gazetteer import Gazetteer, _code_key, default_countries, scheme_key
+from geo.gazetteer import Gazetteer, code_key, default_countries, scheme_key
 from geo.layers import LayerFormatError
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def _codes(column: pa.ChunkedArray) -> tuple[list[str | None], bool]:
     for value in column.to_pylist():
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        text = _code_key(str(value)) if value is not None else ""
+        text = code_key(str(value)) if value is not None else ""
         codes.append(text or None)
     return codes, numeric
 

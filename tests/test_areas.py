@@ -12,7 +12,7 @@ from shapely.geometry import LinearRing, MultiPolygon, Point, Polygon, box
 
 import cap
 from cap.model import Alert, Area, Circle, Info, NamedValue
-from geo.areas import GEOD, area_geometry, bbox_of, circle_geometry, geometry_to_geojson
+from geo.areas import GEOD, SMALL_RING, area_geometry, bbox_of, circle_geometry, geometry_to_geojson
 from geo.gazetteer import Gazetteer, countries_intersecting, default_countries
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -119,6 +119,20 @@ def test_polygon_with_too_few_points_is_reported() -> None:
     ]
     assert result.geometry.is_empty
     assert result.bbox is None
+
+
+def test_ring_of_two_distinct_points_is_left_out_as_degenerate() -> None:
+    back_and_forth = ((0.0, 0.0), (0.0, 1.0), (0.0, 0.0), (0.0, 1.0), (0.0, 0.0))
+    result = area_geometry(Area(area_desc="back and forth", polygons=[back_and_forth]))
+    assert rules(result) == ["geo.polygon.degenerate", "geo.area.empty"]
+    assert result.geometry.is_empty
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_coordinate_is_out_of_range(bad: float) -> None:
+    ring = ((0.0, 0.0), (0.0, 1.0), (bad, 1.0), (0.0, 0.0))
+    result = area_geometry(Area(area_desc="not a number", polygons=[ring]))
+    assert rules(result) == ["geo.polygon.out-of-range", "geo.area.empty"]
 
 
 def test_out_of_range_polygon_is_left_out_and_reported() -> None:
@@ -252,8 +266,32 @@ def test_chukotka_polygon_across_180_maps_to_russia_only() -> None:
     assert {h.iso3 for h in countries_intersecting(result.geometry)} == {"RUS"}
 
 
-def test_polygon_round_the_north_pole_closes_through_the_pole() -> None:
-    ring = ((75.0, 0.0), (75.0, 90.0), (75.0, 180.0), (75.0, -90.0), (75.0, 0.0))
+def _wrapped(lon: float) -> float:
+    """A longitude brought into (-180, 180]."""
+    return lon - 360.0 if lon > 180.0 else lon + 360.0 if lon <= -180.0 else lon
+
+
+def test_long_ring_across_the_antimeridian_maps_like_its_corners() -> None:
+    # Short rings are unwrapped in plain Python, rings past SMALL_RING points with numpy.
+    corners = ((-22.0, 177.0), (-22.0, -173.0), (-15.0, -173.0), (-15.0, 177.0), (-22.0, 177.0))
+    n = 100
+    dense = [(-22.0, _wrapped(177.0 + 10.0 * k / n)) for k in range(n)]  # south edge, east over 180
+    dense += [(-22.0 + 7.0 * k / n, -173.0) for k in range(n)]
+    dense += [(-15.0, _wrapped(187.0 - 10.0 * k / n)) for k in range(n)]  # north edge, back west
+    dense += [(-15.0 - 7.0 * k / n, 177.0) for k in range(n)]
+    dense.append(dense[0])
+    assert len(dense) > SMALL_RING
+    short = area_geometry(Area(area_desc="corners", polygons=[corners]))
+    long = area_geometry(Area(area_desc="dense", polygons=[tuple(dense)]))
+    assert long.findings == short.findings == ()
+    assert isinstance(long.geometry, MultiPolygon) and len(long.geometry.geoms) == 2
+    assert long.bbox == pytest.approx(short.bbox)
+    assert long.geometry.symmetric_difference(short.geometry).area == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("points", [4, 2 * SMALL_RING])
+def test_polygon_round_the_north_pole_closes_through_the_pole(points: int) -> None:
+    ring = tuple((75.0, _wrapped(360.0 * k / points)) for k in range(points + 1))
     result = area_geometry(Area(area_desc="Arctic", polygons=[ring]))
     assert result.findings == ()
     assert result.geometry.is_valid
@@ -414,3 +452,24 @@ def test_roshydromet_antimeridian_alert_if_the_corpus_has_one(corpus: Path) -> N
         result = area_geometry(cap.parse(path.read_bytes()))
         assert widest_part(result.geometry) < 180.0, path.name
         assert "RUS" in {h.iso3 for h in countries_intersecting(result.geometry)}, path.name
+
+
+def test_heavily_self_crossing_ring_is_repaired_in_bounded_time() -> None:
+    # 600 random vertices cross themselves thousands of times; GEOS' "linework" repair takes
+    # minutes on this ring (measured: 142 s), which would stall ingest. The repair must stay
+    # well under that and report what it did.
+    import random
+    import time
+
+    from cap.model import Area as CapArea
+
+    rng = random.Random(7)
+    ring = [(rng.uniform(10.0, 11.0), rng.uniform(20.0, 21.0)) for _ in range(600)]
+    ring.append(ring[0])
+    started = time.perf_counter()
+    shapes = area_geometry(CapArea(area_desc="scribble", polygons=[tuple(ring)]))
+    elapsed = time.perf_counter() - started
+    assert elapsed < 15.0, elapsed
+    assert "geo.polygon.repaired" in [f.rule for f in shapes.findings]
+    assert shapes.geometry.is_valid and not shapes.geometry.is_empty
+    assert shapes.geometry.bounds[0] >= 19.99 and shapes.geometry.bounds[2] <= 21.01
