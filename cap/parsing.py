@@ -42,7 +42,7 @@ MAX_POLYGON_PAIRS = 200_000
 MAX_MESSAGE_PAIRS = 1_000_000
 
 # CAP 1.2 §3.2.4: a polygon is "lat,lon" pairs of decimal degrees (no exponent) separated by
-# XML whitespace. `_pair_values` checks the shape with bytes operations that run in C (faster
+# XML whitespace. `pair_values` checks the shape with bytes operations that run in C (faster
 # than a regex on national boundaries); float() then reads each number, and on this alphabet it
 # accepts exactly the decimals [-+]?(\d+\.?\d*|\.\d+): "1.2.3" or "+" falls to the lenient reader.
 _PAIR_LIST_CHARS = b"0123456789.+-, \t\r\n"
@@ -398,7 +398,7 @@ def _enum(
 _CAP12_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
 
 
-def _cap12_datetime(text: str) -> datetime | None:
+def cap12_datetime(text: str) -> datetime | None:
     """A date-time exactly as CAP 1.2 writes it (§3.3.2), else None."""
     # The XSD pattern \d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d without a regex: with 25
     # characters and these separators in place, fromisoformat accepts only ASCII digits between.
@@ -412,7 +412,7 @@ def _cap12_datetime(text: str) -> datetime | None:
 
 def _datetime_field(text: str, version: str, parent: str, name: str, f: _Findings) -> datetime | None:
     """`_datetime` of <parent/name>, the path spelled out only when there is a finding."""
-    if version == "1.2" and len(text) == 25 and text[4::3] in _CAP12_SEPARATORS:  # _cap12_datetime
+    if version == "1.2" and len(text) == 25 and text[4::3] in _CAP12_SEPARATORS:  # cap12_datetime
         try:
             return datetime.fromisoformat(text)
         except ValueError:
@@ -423,13 +423,13 @@ def _datetime_field(text: str, version: str, parent: str, name: str, f: _Finding
 def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = False) -> datetime | None:
     """Read a CAP date-time; strict per version, tolerant for ingest (CAP 1.2 §3.3.2)."""
     if version == "1.2":
-        dt = _cap12_datetime(text)
+        dt = cap12_datetime(text)
         if dt is not None:
             return dt
     s = text.strip()
     if version == "1.2" and s != text:
         # xs:dateTime collapses whitespace before the CAP 1.2 pattern facet applies.
-        dt = _cap12_datetime(s)
+        dt = cap12_datetime(s)
         if dt is not None:
             return dt
     if version != "1.2" and _DT_XS.fullmatch(s):
@@ -504,7 +504,7 @@ def _named_values_as_text(texts: Sequence[str], name: str, path: str, f: _Findin
     return out
 
 
-def _pair_values(text: str) -> list[float] | None:
+def pair_values(text: str) -> list[float] | None:
     """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None."""
     try:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
@@ -537,7 +537,7 @@ def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], .
             f"polygon has more than {MAX_POLYGON_PAIRS} pairs",
             path,
         )
-    vals = _pair_values(text)
+    vals = pair_values(text)
     if vals is None:
         if len(text) > 4 * MAX_POLYGON_PAIRS and _separators(text) > 2 * MAX_POLYGON_PAIRS:
             # Read leniently, numbers may come without commas: bound what findall would make.
@@ -782,7 +782,7 @@ def _references(text: str, version: str, path: str, f: _Findings) -> list[Refere
         if len(parts) != 3 or not parts[0] or not parts[1]:
             f.add("cap.references.format", f'"{tok}" is not sender,identifier,sent', path)
             continue
-        sent = _cap12_datetime(parts[2]) if version == "1.2" else None
+        sent = cap12_datetime(parts[2]) if version == "1.2" else None
         if sent is None:
             sub = _Findings()
             sent = _datetime(parts[2], version, path, sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from cap.model import Circle, LatLon
+from cap.parsing import pair_values
 
 
 def _pair(token: str) -> LatLon | None:
@@ -25,13 +26,13 @@ def _pair(token: str) -> LatLon | None:
 def parse_polygon(text: str) -> tuple[LatLon, ...] | None:
     """A CAP polygon ("lat,lon lat,lon ...", CAP 1.2 §3.2.4: at least four pairs, first equals
     last), or None when the text is not one."""
-    points: list[LatLon] = []
-    for token in text.split():
-        pair = _pair(token)
-        if pair is None:
-            return None
-        points.append(pair)
+    values = pair_values(text)  # the same reading of the pair list as <polygon> in XML
+    if values is None:
+        return None
+    points = list(zip(values[0::2], values[1::2], strict=True))
     if len(points) < 4 or points[0] != points[-1]:
+        return None
+    if not all(-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0 for lat, lon in points):
         return None
     return tuple(points)
 

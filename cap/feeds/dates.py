@@ -6,10 +6,10 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from cap.parsing import cap12_datetime
+
 # RFC 3339 §5.6 date-time (Atom, RFC 4287 §3.3): a zone is required, "Z" or an offset.
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-# CAP 1.2 §3.3.2: "YYYY-MM-DDThh:mm:ssXzh:zm"; no "Z", no fractional seconds.
-_CAP_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 
 
 def parse_rfc3339(text: str) -> datetime | None:
@@ -35,13 +35,7 @@ def parse_rfc822(text: str) -> datetime | None:
 
 def parse_cap_datetime(text: str) -> datetime | None:
     """A CAP dateTime (CAP 1.2 §3.3.2) as an aware datetime, or None when not in that form."""
-    text = text.strip()
-    if not _CAP_DATETIME.match(text):
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+    return cap12_datetime(text.strip())
 
 
 def parse_feed_datetime(text: str) -> datetime | None:
