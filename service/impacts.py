@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, and_, or_, select, update
 
 from geo.areas import bbox_of
-from geo.impact import connectivity_impact
+from geo.impact import Impact, connectivity_impact, connectivity_impacts
 from geo.layers import ConnectivityLayer, NetworkStatus
 from service import events, lifecycle
 from service.alerts import LISTED_MSG_TYPES, AlertId
@@ -107,6 +107,10 @@ def connectivity_part(
 ) -> dict[str, Any]:
     """The connectivity keys of an impact (see RECOMPUTED), in `Impact.as_dict()` form."""
     found = connectivity_impact(geometry, layer=layer, status=status, as_of=as_of, event_time=event_time)
+    return _recomputed_keys(found)
+
+
+def _recomputed_keys(found: Impact) -> dict[str, Any]:
     as_dict = found.as_dict()
     return {key: as_dict[key] for key in RECOMPUTED}
 
@@ -132,16 +136,22 @@ def recompute(
     done = Recomputed(last_id=after_id)
     if touches is not None:
         shapely.prepare(touches)
+    targets: list[tuple[Any, BaseGeometry]] = []
     for row in conn.execute(query).all():
         done.seen += 1
         done.last_id = row.id
         geometry = alert_shape(row.geometry)
-        if touches is not None and not shapely.intersects(touches, geometry):
-            continue
-        box = None if row.min_lon is None else (row.min_lon, row.min_lat, row.max_lon, row.max_lat)
-        fresh = connectivity_part(
-            geometry, layer=layer, status=status_near(box), as_of=None, event_time=event_time_of(row.model)
-        )
+        if touches is None or shapely.intersects(touches, geometry):
+            targets.append((row, geometry))
+    # All of them in one pass over each layer (see `connectivity_impacts`).
+    found = connectivity_impacts(
+        [geometry for _, geometry in targets],
+        layer=layer,
+        statuses=[status_near(_row_box(row)) for row, _ in targets],
+        event_times=[event_time_of(row.model) for row, _ in targets],
+    )
+    for (row, _), impact_now in zip(targets, found, strict=True):
+        fresh = _recomputed_keys(impact_now)
         stored = row.impact or {}
         if all(stored.get(key) == fresh[key] for key in RECOMPUTED):
             continue
@@ -234,6 +244,10 @@ async def get_alert_impact(
         "recomputed": True,
         "impact": {**impact, **fresh},
     }
+
+
+def _row_box(row: Any) -> BBox | None:
+    return None if row.min_lon is None else (row.min_lon, row.min_lat, row.max_lon, row.max_lat)
 
 
 def _box_of(view: AlertView) -> BBox | None:

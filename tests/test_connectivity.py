@@ -92,11 +92,41 @@ def test_index_selects_exactly_the_points_contains_xy_selects(direct_limit: int)
     lat[:2000] = np.round(lat[:2000] * 128) / 128
     lon[2000:2500], lat[2000:2500] = lon[2500:3000], lat[2500:3000]
     index = _ordered_index(lon, lat, direct_limit=direct_limit)
-    for area in _random_areas(rng, 120, (-10, 10), (40, 60)):
+    areas = _random_areas(rng, 120, (-10, 10), (40, 60))
+    batch = index.select_many(areas)
+    assert len(batch) == len(areas)
+    counts = batch.counts()
+    for i, area in enumerate(areas):
         expected = np.flatnonzero(shapely.contains_xy(area, index.lon, index.lat))
         chosen = index.select(area)
         assert chosen.count() == len(expected)
         assert np.array_equal(chosen.indices(), expected)
+        assert counts[i] == len(expected), f"area {i}"
+        assert np.array_equal(batch[i].indices(), expected), f"area {i}"
+
+
+@pytest.mark.parametrize("few_edges", [0, 3, 10**6])
+def test_batched_selection_agrees_with_geos_on_vertices_and_edges(
+    few_edges: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Points exactly on a vertex or an edge (boundary: not inside, says GEOS) and points a
+    rounding error away from one, with the crossing test in numpy for every group
+    (10**6), for groups of at most three edges (the default) or never (0)."""
+    import geo.layers.index as index_module
+
+    monkeypatch.setattr(index_module, "FEW_EDGES", few_edges)
+    rng = np.random.default_rng(11)
+    areas = _random_areas(rng, 60, (-5, 5), (-5, 5))
+    areas += [box(-1, -1, 1, 1), Polygon([(0, 0), (2, 1), (1, 3), (-1, 2), (0, 0)])]
+    coords = shapely.get_coordinates(areas)
+    edges_mid = (coords[:-1] + coords[1:]) / 2  # on an edge for the consecutive pairs of a ring
+    near = coords + rng.choice([-1, 0, 1], coords.shape) * np.spacing(np.abs(coords) + 1.0)
+    pts = np.concatenate([coords, edges_mid, near, rng.uniform(-8, 8, (50_000, 2))])
+    index = _ordered_index(pts[:, 0], pts[:, 1])
+    batch = index.select_many(areas)
+    for i, area in enumerate(areas):
+        expected = np.flatnonzero(shapely.contains_xy(area, index.lon, index.lat))
+        assert np.array_equal(batch[i].indices(), expected), f"area {i}"
 
 
 def test_index_handles_antimeridian_multipolygon_and_poles() -> None:
@@ -109,10 +139,13 @@ def test_index_handles_antimeridian_multipolygon_and_poles() -> None:
     fiji = circle_geometry(-17.8, 178.5, 600)  # crosses 180°: split into two parts
     assert isinstance(fiji, MultiPolygon)
     pole = circle_geometry(89.0, 20.0, 300)  # covers the North Pole
-    for area in (fiji, pole, box(175, -25, 180, -15), box(-180, 85, 180, 90)):
+    areas = [fiji, pole, box(175, -25, 180, -15), box(-180, 85, 180, 90)]
+    batch = index.select_many(areas)
+    for i, area in enumerate(areas):
         expected = np.flatnonzero(shapely.contains_xy(area, index.lon, index.lat))
         assert len(expected) > 100
         assert np.array_equal(index.select(area).indices(), expected)
+        assert np.array_equal(batch[i].indices(), expected)
 
 
 def test_empty_and_degenerate_areas_select_nothing() -> None:
@@ -125,6 +158,13 @@ def test_empty_and_degenerate_areas_select_nothing() -> None:
     assert index.select(bowtie).count() == int(
         shapely.contains_xy(shapely.make_valid(bowtie), index.lon, index.lat).sum()
     )
+    nan = Polygon([(0, 0), (1, 0), (1, np.inf), (0, 0)])
+    areas = [Polygon(), Point(0, 0), box(50, 50, 51, 51), nan, box(-2, -2, 2, 2), bowtie]
+    counts = index.select_many(areas).counts().tolist()
+    assert counts == [0, 0, 0, 0, 2, index.select(bowtie).count()]
+    assert len(index.select_many([])) == 0
+    # Keys cannot order points beyond ±250° of longitude: such an area tests every point.
+    assert index.select_many([box(-300, -1, 300, 0.5)]).counts().tolist() == [1]
 
 
 # --- the real OpenCelliD sample against geopandas -------------------------------------------
@@ -177,12 +217,17 @@ def test_site_counts_match_a_geopandas_join_on_the_real_opencellid_sample() -> N
     expected_radio = joined.groupby(["index_right", "radio"]).size()
 
     nonzero = 0
+    batch = sites.index.select_many(areas)
+    batch_totals = batch.counts()
+    batch_radio = sites.count_codes_many(batch, "radio", len(RADIOS))
     for i, area in enumerate(areas):
         chosen = sites.index.select(area)
         assert chosen.count() == int(expected_total.get(i, 0)), f"area {i}"
+        assert batch_totals[i] == chosen.count(), f"area {i}"
         by_radio = sites.by_radio(chosen)
         for code, name in enumerate(RADIOS):
             assert by_radio[name] == int(expected_radio.get((i, code), 0)), f"area {i} {name}"
+            assert batch_radio[i, code] == by_radio[name], f"area {i} {name}"
         nonzero += chosen.count() > 0
     assert nonzero > 150
 

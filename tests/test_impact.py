@@ -11,11 +11,11 @@ import h3
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from cap.model import Area, Circle
 from geo.areas import area_geometry, circle_geometry
-from geo.impact import Impact, assess, compare_periods, connectivity_impact
+from geo.impact import Impact, assess, compare_periods, connectivity_impact, connectivity_impacts
 from geo.layers import (
     ConnectivityLayer,
     NetworkStatus,
@@ -200,3 +200,39 @@ def test_an_empty_area_has_an_empty_impact(guam_tiles: ConnectivityLayer) -> Non
     assert out["countries"] == [] and out["regions"] == []
     assert out["performance"]["baseline"]["tiles"] == 0
     assert out["performance"]["baseline"]["download_mbps"] is None
+
+
+def test_batched_impacts_equal_one_call_per_area(guam_tiles: ConnectivityLayer) -> None:
+    """Re-assessing many alerts at once (`connectivity_impacts`) gives each the figures of its
+    own `connectivity_impact`: sites by radio and status, performance, population, landings."""
+    rng = np.random.default_rng(5)
+    rows = [(("GSM", "UMTS", "LTE", "NR")[i % 4], i, float(lon), float(lat))
+            for i, (lon, lat) in enumerate(zip(rng.uniform(144.6, 145.0, 3000),
+                                               rng.uniform(13.2, 13.7, 3000), strict=True))]
+    cells = parse_opencellid(cells_csv(rows))
+    hexes = sorted(h3.grid_disk(h3.latlng_to_cell(13.45, 144.78, 8), 12))
+    grid = population_from_h3(hexes, 10.0 + np.arange(len(hexes), dtype=float))
+    layer = ConnectivityLayer(
+        cells=cells, performance=guam_tiles.performance, population=grid,
+        landings=parse_landing_points(need(CABLES / "landing-point-geo.json").read_bytes()),
+    )
+    status = NetworkStatus.of([
+        StatusReport(time=MAWAR, state=SiteState.DOWN, area=box(144.6, 13.3, 144.75, 13.6)),
+        StatusReport(time=MAWAR, state=SiteState.DEGRADED, sites=(SiteKey("LTE", 310, 470, 7, 2),)),
+    ])
+    areas = [area_geometry(GUAM).geometry, box(144.7, 13.4, 144.8, 13.5), Polygon(),
+             circle_geometry(13.45, 144.78, 8), box(150, 20, 151, 21),
+             circle_geometry(-17.8, 178.5, 600)]  # split at 180°
+    # Each area its own status and event time (None: compare the oldest and newest periods).
+    statuses = [status, None, status, status, NetworkStatus(), status]
+    times = [MAWAR, None, MAWAR, datetime(2023, 8, 1, tzinfo=UTC), MAWAR, None]
+    batch = connectivity_impacts(areas, layer=layer, statuses=statuses, event_times=times)
+    assert len(batch) == len(areas)
+    for area, impact, state, when in zip(areas, batch, statuses, times, strict=True):
+        assert impact == connectivity_impact(area, layer=layer, status=state, event_time=when)
+    assert batch[0].latest and batch[0].latest.period == "2023Q2"
+    assert batch[1].latest and batch[1].latest.period == "2023Q4"
+    assert batch[3].baseline and batch[3].baseline.period == "2023Q2"
+    assert batch[0].sites.total > 1000 and batch[0].sites.down > 100
+    assert batch[3].population and batch[0].landing_points
+    assert connectivity_impacts([], layer=layer) == []

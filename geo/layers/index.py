@@ -66,10 +66,12 @@ def index_order(
 
 
 def prefix_sum(values: np.ndarray, dtype: type | np.dtype | None = None) -> np.ndarray:
-    """Cumulative sums with a leading zero: the sum over [a, b) is p[b] - p[a]."""
-    out = np.empty(len(values) + 1, dtype=dtype or np.asarray(values).dtype)
+    """Cumulative sums (along the first axis) with a leading zero: the sum over [a, b) is
+    p[b] - p[a]."""
+    values = np.asarray(values)
+    out = np.empty((len(values) + 1, *values.shape[1:]), dtype=dtype or values.dtype)
     out[0] = 0
-    np.cumsum(values, out=out[1:])
+    np.cumsum(values, axis=0, out=out[1:])
     return out
 
 
@@ -98,6 +100,46 @@ class Selection:
     def empty() -> Selection:
         """A selection of nothing."""
         return Selection(_EMPTY, _EMPTY, _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Selections:
+    """The selections of many areas in flat arrays: area i owns the slices
+    [slice_at[i], slice_at[i + 1]) of `starts`/`ends` and the hits [hit_at[i], hit_at[i + 1])."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    slice_at: np.ndarray
+    hits: np.ndarray
+    hit_at: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.slice_at) - 1
+
+    def __getitem__(self, i: int) -> Selection:
+        a, b = self.slice_at[i], self.slice_at[i + 1]
+        return Selection(self.starts[a:b], self.ends[a:b], self.hits[self.hit_at[i] : self.hit_at[i + 1]])
+
+    def slice_owners(self) -> np.ndarray:
+        """The area of each slice."""
+        return np.arange(len(self)).repeat(np.diff(self.slice_at))
+
+    def hit_owners(self) -> np.ndarray:
+        """The area of each hit."""
+        return np.arange(len(self)).repeat(np.diff(self.hit_at))
+
+    def counts(self) -> np.ndarray:
+        """How many points are inside each area."""
+        lengths = prefix_sum(self.ends - self.starts)
+        return lengths.take(self.slice_at[1:]) - lengths.take(self.slice_at[:-1]) + np.diff(self.hit_at)
+
+    def sums(self, values: np.ndarray, prefix: np.ndarray) -> np.ndarray:
+        """Per area, the sum of a column; `prefix` is `prefix_sum(values)`."""
+        ranged = prefix_sum(prefix.take(self.ends) - prefix.take(self.starts))
+        out = ranged.take(self.slice_at[1:]) - ranged.take(self.slice_at[:-1])
+        return out + np.bincount(self.hit_owners(), values.take(self.hits), minlength=len(self)).astype(
+            out.dtype
+        )
 
 
 class PointIndex:
@@ -147,6 +189,96 @@ class PointIndex:
             np.concatenate([f.hits for f in found]),
         )
 
+    def select_many(self, areas: Sequence[BaseGeometry | Sequence[shapely.Polygon]]) -> Selections:
+        """The points strictly inside each of many areas (as `select`), in one pass over all.
+
+        Every step is one numpy call over the edges, pieces, stretches and points of all the
+        areas together, so the fixed cost of a few dozen calls is paid once per batch instead of
+        once per area (re-assessing the active alerts after a layer import or a status report is
+        such a batch). Points beside an edge piece are decided by the crossings of the edges of
+        their own piece group (see `_near_inside`), not one geometry test each.
+        """
+        part_lists = [polygon_parts(a) if isinstance(a, BaseGeometry) else a for a in areas]
+        n_areas = len(part_lists)
+        parts = np.empty(sum(len(p) for p in part_lists), dtype=object)
+        parts[:] = [part for ps in part_lists for part in ps]
+        owner = np.arange(n_areas).repeat([len(p) for p in part_lists])
+        rpd = self.rows_per_degree
+        top = 180 * rpd - 1
+        minx, miny, maxx, maxy = shapely.bounds(parts).T if len(parts) else np.empty((4, 0))
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(minx + miny + maxx + maxy)
+            # Rows within the slack of each part (as `_select_polygon`).
+            r0 = np.clip(np.floor((np.where(finite, miny, 0.0) + (90.0 - _SLACK)) * rpd), 0, top)
+            r1 = np.clip(np.floor((np.where(finite, maxy, 0.0) + (90.0 + _SLACK)) * rpd), 0, top)
+            keyed = np.maximum(-minx, maxx) < _KEY_LON_LIMIT
+        r0, r1 = r0.astype(np.int64), r1.astype(np.int64)
+        cut = self.keys.searchsorted(np.stack([r0 * _STRIDE, (r1 + 1) * _STRIDE], 1).ravel())
+        lo, hi = cut[0::2], cut[1::2]
+        used = finite & (hi > lo)
+        # Parts reaching past the key limit (not WGS 84 areas): every point of their rows is tested.
+        direct = (used & ~keyed).nonzero()[0]
+        raster = (used & keyed).nonzero()[0]
+        # South to north: the searches for the groups' ends then come in nearly ascending
+        # order, and consecutive ones find the keys they need already in cache.
+        raster = raster.take(r0.take(raster).argsort(kind="stable"))
+        hits, hit_part = [_EMPTY], [_EMPTY]
+        if len(direct):
+            candidates = _expand(lo.take(direct), hi.take(direct))
+            cand_part = direct.repeat(hi.take(direct) - lo.take(direct))
+            found = shapely.contains_xy(
+                parts.take(cand_part), self.lon.take(candidates), self.lat.take(candidates)
+            )
+            hits.append(candidates[found])
+            hit_part.append(cand_part[found])
+        whole = [[_EMPTY], [_EMPTY], [_EMPTY]]
+        # In chunks of about _CHUNK_ROWS rows, so `_merged_pieces` can sort each by one key.
+        chunk_of = ((r1 - r0 + 1).take(raster).cumsum() - 1) // _CHUNK_ROWS
+        for chunk in np.split(raster, np.flatnonzero(np.diff(chunk_of)) + 1) if len(raster) else ():
+            found = self._rasterised_many(parts, chunk, r0, r1)
+            for out, piece in zip((*whole, hits, hit_part), found, strict=True):
+                out.append(piece)
+        hit_owner = owner.take(np.concatenate(hit_part))
+        hit_order = hit_owner.argsort(kind="stable")
+        whole_owner = owner.take(np.concatenate(whole[0]))
+        whole_order = whole_owner.argsort(kind="stable")
+        return Selections(
+            np.concatenate(whole[1]).take(whole_order),
+            np.concatenate(whole[2]).take(whole_order),
+            prefix_sum(np.bincount(whole_owner, minlength=n_areas)),
+            np.concatenate(hits).take(hit_order),
+            prefix_sum(np.bincount(hit_owner, minlength=n_areas)),
+        )
+
+    def _rasterised_many(
+        self, parts: np.ndarray, which: np.ndarray, r0: np.ndarray, r1: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Points inside the polygons parts[which] (see `select_many`): whole stretches (their
+        polygon, start, end), then the single hits and their polygons."""
+        groups = _merged_pieces(parts.take(which), self.rows_per_degree, r0.take(which), r1.take(which))
+        gpart = which.take(groups.part)
+        cut = self.keys.searchsorted(np.stack([groups.west, groups.east], 1).ravel())
+        # Between two merged groups of a row no edge passes: the stretch is inside when an odd
+        # number of edges crosses the row west of it (see `_rasterised`).
+        gap = groups.odd_after[:-1] & (gpart[1:] == gpart[:-1])
+        near_lo, near_hi = cut[0::2], cut[1::2]
+        candidates = _expand(near_lo, near_hi)
+        cand_group = np.arange(len(near_lo)).repeat(near_hi - near_lo)
+        px, py = self.lon.take(candidates), self.lat.take(candidates)
+        found, unsure = _near_inside(groups, cand_group, px, py)
+        if unsure.any():  # on an edge, too close to one to tell, or in a crowded group: GEOS
+            ask = unsure.nonzero()[0]
+            found[ask] = shapely.contains_xy(
+                parts.take(gpart.take(cand_group.take(ask))), px.take(ask), py.take(ask)
+            )
+        return (
+            gpart[:-1][gap],
+            cut[1:-1:2][gap],
+            cut[2::2][gap],
+            candidates[found],
+            gpart.take(cand_group[found]),
+        )
+
     def _select_polygon(self, poly: shapely.Polygon) -> Selection | None:
         rpd = self.rows_per_degree
         minx, miny, maxx, maxy = poly.bounds
@@ -183,7 +315,7 @@ class PointIndex:
     def _rasterised(self, poly: shapely.Polygon, lo: int, hi: int, r0: int, r1: int) -> Selection:
         """Points among positions [lo, hi) inside the polygon: stretches beside edge pieces are
         tested point by point, the stretches between them are taken or left whole."""
-        klo, khi, crossing = _edge_pieces(poly, self.rows_per_degree, r0, r1)
+        klo, khi, crossing, _ = _pieces_of(*_polygon_edges(poly), self.rows_per_degree, r0, r1)
         # Merge overlapping pieces per row: rows are _STRIDE apart in key space, so one sort
         # and one running maximum do every row at once.
         order = klo.argsort()
@@ -268,19 +400,142 @@ def _row_reach(rpd: int) -> np.ndarray:
     return np.array([[mid + 90.0 - _SLACK], [mid + 90.0 + _SLACK]])
 
 
-def _edge_pieces(
-    poly: shapely.Polygon, rpd: int, r0: int, r1: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each ring edge cut into latitude rows r0..r1: the key range of each piece (its row and
-    the longitudes the edge spans there, widened by the slack), and whether the edge crosses
-    the row's mid-line (lower end on or below it, upper end above: each crossing once)."""
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """Edge pieces of many polygons merged where they overlap in a row, in key order: per
+    group its polygon, west and east key, the parity of the edge crossings west of it and
+    after it; per edge its ends; and which edges each group holds."""
+
+    part: np.ndarray
+    west: np.ndarray
+    east: np.ndarray
+    odd_before: np.ndarray
+    odd_after: np.ndarray
+    edge_at: np.ndarray  # group g holds edges group_edges[edge_at[g]:edge_at[g + 1]]
+    group_edges: np.ndarray
+    edges: np.ndarray  # (4, n_edges): x0, y0, x1, y1
+
+
+def _merged_pieces(parts: np.ndarray, rpd: int, r0: np.ndarray, r1: np.ndarray) -> _Groups:
+    """Merge the row pieces of the edges of many polygons (polygon i over rows r0[i]..r1[i])."""
+    start, end, edge_part = _ring_edges(parts)
+    klo, khi, crossing, piece_edge = _pieces_of(start, end, rpd, r0.take(edge_part), r1.take(edge_part))
+    piece_part = edge_part.take(piece_edge)
+    n = len(klo)
+    # Each piece opens at klo and closes at khi; sorted by polygon and key (a stable sort keeps
+    # an opening before a closing at the same key, so touching pieces merge), a group ends
+    # where the count of open pieces falls back to zero. Every polygon's count returns to zero
+    # at its last piece and every row crosses a ring an even number of times, so neither the
+    # count nor the parity carries over from one polygon (or row) to the next.
+    keys = np.concatenate([klo, khi])
+    # One sort key: each polygon's keys moved from its own first row to just after the rows of
+    # the polygons before it. The shift is exact (whole rows) and adding it is monotonic, so
+    # rounding can tie two keys but never swap them (a tie merges, which is safe); below 1.3e8
+    # (see _CHUNK_ROWS) a rounded key is within 1e-8 degrees, far inside the slack. Sorting
+    # works on these keys; the groups' ends are read from the exact ones.
+    part_of = np.concatenate([piece_part, piece_part])
+    shift = prefix_sum((r1 - r0 + 1) * _STRIDE, np.float64)[:-1] - r0 * _STRIDE
+    order = (keys + shift.take(part_of)).argsort(kind="stable")
+    opening = order < n
+    step = np.where(opening, 1, -1)
+    cover = step.cumsum()
+    closes = (cover == 0).nonzero()[0]
+    opens = (cover == step).nonzero()[0]  # the count was zero just before this opening
+    flips = np.zeros(2 * n, dtype=bool)
+    flips[:n] = crossing
+    parity = np.logical_xor.accumulate(flips.take(order))
+    odd_after = parity.take(closes)
+    odd_before = np.zeros(len(opens), dtype=bool)
+    odd_before[1:] = odd_after[:-1]  # a group opens right after the previous one closes
+    keys = keys.take(order)
+    # The pieces of group g are the openings between opens[g] and closes[g].
+    in_group = order[opening]
+    edge_count = (closes - opens + 1) // 2
+    return _Groups(
+        part=piece_part.take(order.take(opens)),
+        west=keys.take(opens),
+        east=keys.take(closes),
+        odd_before=odd_before,
+        odd_after=odd_after,
+        edge_at=prefix_sum(edge_count),
+        group_edges=piece_edge.take(in_group),
+        edges=np.concatenate([start, end], axis=1).T,
+    )
+
+
+# Shewchuk's bound on the rounding error of a 2-D orientation determinant evaluated in double
+# precision ((3 + 16 eps) eps, eps = 2^-53), tripled for margin: a determinant smaller than
+# this times its terms' magnitudes may have the wrong sign.
+_ORIENT_ERROR = 1e-15
+
+FEW_EDGES = 3
+
+# Rows of polygons rasterised together (see `_merged_pieces`): a chunk holds at most this many
+# rows plus those of its last polygon (at most 180 * ROWS_PER_DEGREE), so its keys stay < 1.3e8.
+_CHUNK_ROWS = 1 << 17
+
+
+def _near_inside(
+    groups: _Groups, cand_group: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each point beside a piece group is strictly inside its polygon, and whether
+    that could not be told (on an edge, or within rounding of one).
+
+    Crossing rule, as GEOS applies it: an edge counts when min(y) <= py < max(y) and it passes
+    west of the point; inside is the parity of the edges counted plus those of the groups
+    west of this one in its row (constant over the row's height: every chain of edges inside
+    the row lies within one group).
+    """
+    per_group = np.diff(groups.edge_at)
+    k = per_group.take(cand_group)
+    many = k > FEW_EDGES
+    k[many] = 0  # left to GEOS: flagged unsure below
+    pair_point = np.arange(len(cand_group)).repeat(k)
+    offsets = k.cumsum() - k
+    pair = groups.edge_at.take(cand_group).repeat(k) + (np.arange(int(k.sum())) - offsets.repeat(k))
+    x0, y0, x1, y1 = groups.edges.take(groups.group_edges.take(pair), axis=1)
+    qx, qy = px.take(pair_point), py.take(pair_point)
+    dy = y1 - y0
+    left = (x1 - x0) * (qy - y0)
+    right = dy * (qx - x0)
+    orient = left - right  # > 0: the point is left of the edge going from (x0, y0) to (x1, y1)
+    low, high = np.minimum(y0, y1), np.maximum(y0, y1)
+    unsure = (np.abs(orient) <= _ORIENT_ERROR * (np.abs(left) + np.abs(right))) & (low <= qy) & (qy <= high)
+    west = (low <= qy) & (qy < high) & (orient != 0) & ((orient < 0) == (dy > 0))
+    crossings = np.bincount(pair_point, west, minlength=len(cand_group))
+    inside = (crossings % 2 == 1) != groups.odd_before.take(cand_group)
+    return inside, (np.bincount(pair_point, unsure, minlength=len(cand_group)) > 0) | many
+
+
+def _ring_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges of the rings of many polygons: start points, end points (n x 2 each) and
+    the polygon (position in `parts`) of each."""
+    if shapely.get_num_interior_rings(parts).any():
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, ring = shapely.get_coordinates(rings, return_index=True)
+    else:  # exterior rings only (the usual case, and the cheaper call)
+        coords, ring = shapely.get_coordinates(parts, return_index=True)
+        ring_part = None
+    joined = (ring[1:] == ring[:-1]).nonzero()[0]  # edge k joins vertices k and k + 1
+    edge_part = ring.take(joined) if ring_part is None else ring_part.take(ring.take(joined))
+    return coords.take(joined, axis=0), coords.take(joined + 1, axis=0), edge_part
+
+
+def _polygon_edges(poly: shapely.Polygon) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of one polygon's rings: start points and end points (n x 2 each)."""
     if shapely.get_num_interior_rings(poly):
-        coords, ring = shapely.get_coordinates(shapely.get_rings(poly), return_index=True)
-        joined = ring[1:] == ring[:-1]
-        start, end = coords[:-1][joined], coords[1:][joined]
-    else:
-        coords = shapely.get_coordinates(poly)
-        start, end = coords[:-1], coords[1:]
+        return _ring_edges(np.array([poly], dtype=object))[:2]
+    coords = shapely.get_coordinates(poly)
+    return coords[:-1], coords[1:]
+
+
+def _pieces_of(
+    start: np.ndarray, end: np.ndarray, rpd: int, r0: np.ndarray | int, r1: np.ndarray | int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each edge (start -> end) cut into latitude rows, clipped to rows r0..r1 (per edge or
+    for all): the key range of each piece (its row and the longitudes the edge spans there,
+    widened by the slack), whether the edge crosses the row's mid-line (lower end on or below
+    it, upper end above: each crossing once), and the piece's edge."""
     x0, y0, x1, y1 = start[:, 0], start[:, 1], end[:, 0], end[:, 1]
     # A row's mid-line is at row / rpd + mid; its band, widened by the slack, reaches `half`
     # either side. Everything per edge goes in one table, so one `take` serves every piece.
@@ -305,7 +560,7 @@ def _edge_pieces(
     low -= mid
     np.maximum(y0, y1, out=high)
     high -= mid
-    # First and last row within the slack of each edge, clipped to the area's rows.
+    # First and last row within the slack of each edge, clipped to its polygon's rows.
     rows = table[5:7] + _row_reach(rpd)
     rows *= rpd
     np.maximum(rows, r0, out=rows)
@@ -316,7 +571,8 @@ def _edge_pieces(
     ends = spans.cumsum()
     # Piece i of all pieces lies in row first_row[edge of i] + i.
     np.subtract(first + spans, ends, out=first_row)
-    per = table.take(np.arange(len(x0)).repeat(spans), axis=1)
+    edge_of_piece = np.arange(len(x0)).repeat(spans)
+    per = table.take(edge_of_piece, axis=1)
     row = per[7] + np.arange(len(per[7]))
     height = row * (1.0 / rpd)
     crossing = (per[5] <= height) & (height < per[6])
@@ -332,4 +588,4 @@ def _edge_pieces(
     klo = np.minimum(along[0], along[1])
     khi = np.maximum(along[0], along[1])
     khi += 2 * _SLACK
-    return klo, khi, crossing
+    return klo, khi, crossing, edge_of_piece
