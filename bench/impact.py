@@ -16,7 +16,11 @@ A second area set with *radius* 5-200 km is timed too, for the stricter reading 
 
 What is timed, per area, garbage collector off:
 - tampere: `geo.impact.connectivity_impact(area, layer=...)` - sites total and by radio, via
-  the point index (the call the service makes; it includes validating and preparing the area).
+  the point index (the call the service makes at ingest; it includes validating and preparing
+  the area) - one call per area.
+- tampere batched: `geo.impact.connectivity_impacts(areas, layer=...)` - the same figures for
+  all areas in one call (the call the service makes when it re-assesses the active alerts after
+  a layer import or a status report); best of three runs; counts must equal the per-area ones.
 - floor: a bare numpy + shapely loop over the same arrays - per polygon part, a bounding-box
   mask over the full lon/lat arrays, `shapely.contains_xy` on what it keeps, `np.bincount` of
   radio. Areas are prepared beforehand for the floor (free for it). Timed interleaved with
@@ -31,7 +35,9 @@ What is timed, per area, garbage collector off:
 Each scale runs in its own subprocess, so ru_maxrss is that scale's own peak.
 
 Targets (issue): >= 3,000 areas/s at 1M sites; tampere time <= 1.5 x floor time; geopandas per
-area / tampere per area >= 20; ru_maxrss <= 1.5 GB at 10M sites; import >= 1M rows/s. The
+area / tampere per area >= 20, like for like (batched sjoin against tampere batched, sjoin one
+call per area against tampere one call per area; batched sjoin against tampere one call per
+area is printed too, as information); ru_maxrss <= 1.5 GB at 10M sites; import >= 1M rows/s. The
 machine is shared: figures move with its load, so compare ratios measured in the same run.
 """
 
