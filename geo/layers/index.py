@@ -7,6 +7,8 @@ edges crossing the row's mid-line to their left (the ray-crossing rule GEOS appl
 
 Every step is one numpy call over all edges, pieces or stretches of a polygon at once: an area
 costs a fixed few dozen calls, whatever its size, plus one point test per point near an edge.
+`select_many` does the same for many areas in one pass (the fixed cost is then paid once per
+batch) and decides most points near an edge by the crossings of the few edges beside them.
 """
 
 from __future__ import annotations
