@@ -59,10 +59,11 @@ def declared_encoding(data: bytes) -> str | None:
 
 def secure_parse(data: bytes) -> etree._Element:
     """Parse untrusted XML bytes safely and return the root element, or raise CapError."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
-    if not isinstance(data, bytes):
-        data = bytes(data)
+    if data.__class__ is not bytes:  # the usual case skips the (slower) union isinstance
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
+        if not isinstance(data, bytes):
+            data = bytes(data)
     if len(data) > MAX_BYTES:
         raise CapError(
             "cap.xml.too-large",
@@ -95,13 +96,15 @@ def secure_parse(data: bytes) -> etree._Element:
 
 
 def _has_declarations(data: bytes) -> bool:
-    if b"\x00" in data[:4]:  # UTF-16 (with or without a byte-order mark): scan it all (rare)
+    if data.find(b"\x00", 0, 4) >= 0:  # UTF-16 (with or without a byte-order mark): scan it all (rare)
         return any(marker in data for marker in _DOCTYPE_MARKERS[2:])
     # XML 1.0 §2.8: a DOCTYPE (and the entity declarations it carries) can only stand in the
     # prolog, before the root element; one later is not well-formed and libxml2 refuses it
     # without reading it (and the docinfo check after parsing stays). So for UTF-8 and the
     # 8-bit encodings only the prolog is read, not a message of megabytes.
-    if _PLAIN_PROLOG.match(data):  # the usual case: at most an XML declaration, then the root
+    # The usual case: declaration, stylesheet..., then the root, within the first few KB (a
+    # bound on the regex's work; a longer prolog is read below).
+    if _PLAIN_PROLOG.match(data, 0, _PLAIN_PROLOG_WINDOW):
         return False
     declared = _declaration_in_prolog(data)
     if declared is None:  # no root element in sight: scan it all
@@ -109,9 +112,17 @@ def _has_declarations(data: bytes) -> bool:
     return declared
 
 
-# A byte-order mark, an XML declaration (its pseudo-attributes cannot hold ">"), whitespace,
-# and the start of the root element's name.
-_PLAIN_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?[ \t\r\n]*<[A-Za-z_:]")
+# A byte-order mark, then up to 8 prolog items (the XML declaration, processing instructions
+# such as xml-stylesheet, comments) between whitespace, then the start of the root element's
+# name. A PI holding no ">" ends at its first "?>", a comment at its first "-->", as in XML and
+# in `_declaration_in_prolog`, which reads any other prolog. Whitespace runs end at a "<" and
+# comment text is unrolled ([^-]* then -[^-]+ ...): a failing match backtracks linearly.
+_PLAIN_PROLOG = re.compile(
+    rb"(?:\xef\xbb\xbf)?"
+    rb"(?:[ \t\r\n]*(?:<\?[^>]*\?>|<!--[^-]*(?:-[^-]+)*-->)){0,8}"
+    rb"[ \t\r\n]*<[A-Za-z_:]"
+)
+_PLAIN_PROLOG_WINDOW = 4096  # bytes the regex may read; a longer prolog goes the slow way
 # Prolog items (PIs, comments) stepped over before falling back to scanning the whole document.
 _MAX_PROLOG_ITEMS = 64
 
