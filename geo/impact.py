@@ -28,6 +28,9 @@ from geo.layers.status import NetworkStatus
 
 GROUPS = ("ldc", "lldc", "sids")
 
+# Areas assessed together by `connectivity_impacts` (see there).
+BATCH_AREAS = 128
+
 
 class CountryHitLike(Protocol):
     """What a gazetteer says about a country an area touches (see `geo.gazetteer.CountryHit`)."""
@@ -220,6 +223,21 @@ def connectivity_impacts(
     `statuses` and `event_times`, when given, hold one entry per area (its `status` and
     `event_time` for `connectivity_impact`).
     """
+    if len(geometries) > BATCH_AREAS:
+        # In batches: the working arrays grow with the areas' points and edges, and past a few
+        # hundred areas a bigger batch saves no more calls, only adds memory and cache misses.
+        return [
+            impact
+            for at in range(0, len(geometries), BATCH_AREAS)
+            for impact in connectivity_impacts(
+                geometries[at : at + BATCH_AREAS],
+                layer=layer,
+                statuses=None if statuses is None else statuses[at : at + BATCH_AREAS],
+                as_of=as_of,
+                event_times=None if event_times is None else event_times[at : at + BATCH_AREAS],
+                periods=periods,
+            )
+        ]
     parts = [polygon_parts(geometry) for geometry in geometries]
     n = len(parts)
     layers: list[str] = []

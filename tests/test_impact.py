@@ -202,9 +202,16 @@ def test_an_empty_area_has_an_empty_impact(guam_tiles: ConnectivityLayer) -> Non
     assert out["performance"]["baseline"]["download_mbps"] is None
 
 
-def test_batched_impacts_equal_one_call_per_area(guam_tiles: ConnectivityLayer) -> None:
-    """Re-assessing many alerts at once (`connectivity_impacts`) gives each the figures of its
-    own `connectivity_impact`: sites by radio and status, performance, population, landings."""
+@pytest.mark.parametrize("batch_areas", [128, 2])
+def test_batched_impacts_equal_one_call_per_area(
+    guam_tiles: ConnectivityLayer, batch_areas: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-assessing many alerts at once (`connectivity_impacts`, in batches of `batch_areas`)
+    gives each the figures of its own `connectivity_impact`: sites by radio and status,
+    performance, population, landings."""
+    import geo.impact
+
+    monkeypatch.setattr(geo.impact, "BATCH_AREAS", batch_areas)
     rng = np.random.default_rng(5)
     rows = [(("GSM", "UMTS", "LTE", "NR")[i % 4], i, float(lon), float(lat))
             for i, (lon, lat) in enumerate(zip(rng.uniform(144.6, 145.0, 3000),
