@@ -187,7 +187,7 @@ class _Walk:
     that naming a finding needs.
     """
 
-    __slots__ = ("f", "fields", "pairs", "sch", "seq", "version")
+    __slots__ = ("dates", "f", "fields", "pairs", "polygons", "sch", "seq", "version")
 
     def __init__(self, sch: S.VersionSchema, f: _Findings, *, checked: bool) -> None:
         self.sch = sch
@@ -195,6 +195,15 @@ class _Walk:
         self.f = f
         self.seq = _SEQUENCES[sch.version]
         self.pairs = 0  # polygon pairs read so far (MAX_MESSAGE_PAIRS)
+        # Messages repeat themselves: every <info> of a multilingual alert carries the same
+        # polygons and date-times, <references> the same sent. Texts read without a finding
+        # are kept for the rest of this message (the values are immutable, the reading of a
+        # text does not depend on where it stands); a text with a finding is read again at
+        # each place, so that each place gets its finding.
+        # Polygons by length: hashing a polygon's text would cost more than it saves (texts of
+        # one length are compared, and that compare stops at the first difference).
+        self.polygons: dict[int, tuple[str, tuple[tuple[float, float], ...]]] = {}
+        self.dates: dict[str, datetime] = {}  # CAP 1.2 date-times of the exact pattern
         # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
         # order of its names. A plain function (no method in between) on the regular reading.
         self.fields: Callable[[etree._Element, _Sequence, str], Fields] = (
@@ -418,14 +427,19 @@ def cap12_datetime(text: str) -> datetime | None:
     return None
 
 
-def _datetime_field(text: str, version: str, parent: str, name: str, f: _Findings) -> datetime | None:
+def _datetime_field(text: str, parent: str, name: str, w: _Walk) -> datetime | None:
     """`_datetime` of <parent/name>, the path spelled out only when there is a finding."""
+    dt = w.dates.get(text)
+    if dt is not None:
+        return dt
+    version = w.version
     if version == "1.2" and len(text) == 25 and text[4::3] in _CAP12_SEPARATORS:  # cap12_datetime
         try:
-            return datetime.fromisoformat(text)
+            dt = w.dates[text] = datetime.fromisoformat(text)
+            return dt
         except ValueError:
             pass
-    return _datetime(text, version, f"{parent}/{name}", f, sent=name == "sent")
+    return _datetime(text, version, f"{parent}/{name}", w.f, sent=name == "sent")
 
 
 def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = False) -> datetime | None:
@@ -659,16 +673,26 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
         el, w.seq.area, path
     )
     polygons = []
-    for i, p in enumerate(polygon_texts or (), 1):
-        pp = f"{path}/polygon[{i}]"
-        poly = _polygon(p, pp, f)
-        if poly is not None:
+    if polygon_texts is not None:
+        seen = w.polygons
+        for i, p in enumerate(polygon_texts, 1):
+            known = seen.get(len(p))
+            if known is not None and known[0] == p:
+                poly = known[1]
+            else:
+                found = len(f.errors) + len(f.warnings)
+                poly = _polygon(p, f"{path}/polygon[{i}]", f)
+                if poly is None:
+                    continue
+                if len(f.errors) + len(f.warnings) == found:
+                    seen[len(p)] = (p, poly)
+            # A repeated polygon still counts: the limit bounds what the model holds.
             w.pairs += len(poly)
             if w.pairs > MAX_MESSAGE_PAIRS:
                 raise CapError(
                     "cap.xml.too-many-vertices",
                     f"message has more than {MAX_MESSAGE_PAIRS} polygon pairs",
-                    pp,
+                    f"{path}/polygon[{i}]",
                 )
             polygons.append(poly)
     circles = []
@@ -768,7 +792,6 @@ def _enums(values: Sequence[str], allowed: frozenset[str], name: str, path: str,
 
 def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     f = w.f
-    version = w.version
     enums = w.sch.enums
     (
         language, category, event, response_type, urgency_text, severity_text, certainty_text,
@@ -790,11 +813,11 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     certainty = _enum(certainty_text, enums["certainty"], path, "certainty", f, fatal=False)
     effective = onset = expires = None
     if effective_text is not None:
-        effective = _datetime_field(effective_text, version, path, "effective", f)
+        effective = _datetime_field(effective_text, path, "effective", w)
     if onset_text is not None:
-        onset = _datetime_field(onset_text, version, path, "onset", f)
+        onset = _datetime_field(onset_text, path, "onset", w)
     if expires_text is not None:
-        expires = _datetime_field(expires_text, version, path, "expires", f)
+        expires = _datetime_field(expires_text, path, "expires", w)
     start = effective or onset
     if expires is not None and start is not None and expires < start:
         f.add(
@@ -830,37 +853,48 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     )
 
 
-def _references(text: str, version: str, path: str, f: _Findings) -> list[Reference]:
+def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     """CAP 1.2 §3.2.1: whitespace-separated "sender,identifier,sent" triplets."""
+    f = w.f
     tokens = text.split()
     if not tokens:
         f.add("cap.references.empty", "<references> is present but empty", path)
         return []
+    version = w.version
+    dates = w.dates  # an update names several messages of one sent, or its own sent again
     out = []
     for tok in tokens:
         parts = tok.split(",")
         if len(parts) != 3 or not parts[0] or not parts[1]:
             f.add("cap.references.format", f'"{tok}" is not sender,identifier,sent', path)
             continue
-        sent = cap12_datetime(parts[2]) if version == "1.2" else None
+        sender, identifier, sent_text = parts
+        sent = dates.get(sent_text)
         if sent is None:
-            sub = _Findings()
-            sent = _datetime(parts[2], version, path, sub)
-            if sent is None or sub.errors:
-                f.add("cap.references.format", f'"{tok}": "{parts[2]}" is not a CAP date-time', path)
-        if sent is not None:
-            out.append(Reference(parts[0], parts[1], sent))
+            sent = cap12_datetime(sent_text) if version == "1.2" else None
+            if sent is None:
+                sub = _Findings()
+                sent = _datetime(sent_text, version, path, sub)
+                if sent is None or sub.errors:
+                    f.add("cap.references.format", f'"{tok}": "{sent_text}" is not a CAP date-time', path)
+                if sent is None:
+                    continue
+            else:
+                dates[sent_text] = sent
+        out.append(Reference(sender, identifier, sent))
     return out
 
 
-def _id_chars(value: str, name: str, path: str, f: _Findings) -> None:
+def _id_chars(value: str, name: str, f: _Findings) -> None:
     # CAP 1.2 §3.2.1: identifier and sender "MUST NOT include spaces, commas or restricted
     # characters (< and &)" — they are joined by commas in <references>.
     if not value:
-        f.add("cap.schema.empty", f"<{name}> is empty", path)
-    elif _FORBIDDEN_ID.search(value):
+        f.add("cap.schema.empty", f"<{name}> is empty", f"/alert/{name}")
+    # _FORBIDDEN_ID.search(value), without a regex: str.split knows the whitespace of \s
+    # (Py_UNICODE_ISSPACE) and leaves [value] exactly when there is none.
+    elif "," in value or "<" in value or "&" in value or value.split(None, 1) != [value]:
         f.add("cap.identifier.chars" if name == "identifier" else "cap.sender.chars",
-              f'<{name}> "{value}" contains a space, comma, < or &', path)  # fmt: skip
+              f'<{name}> "{value}" contains a space, comma, < or &', f"/alert/{name}")  # fmt: skip
 
 
 def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
@@ -878,12 +912,12 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     identifier = (identifier_text or "").strip()
     sender = (sender_text or "").strip()
     if identifier_text is not None:
-        _id_chars(identifier, "identifier", f"{path}/identifier", f)
+        _id_chars(identifier, "identifier", f)
     if sender_text is not None:
-        _id_chars(sender, "sender", f"{path}/sender", f)
+        _id_chars(sender, "sender", f)
     sent = None
     if sent_text is not None:
-        sent = _datetime_field(sent_text, sch.version, path, "sent", f)
+        sent = _datetime_field(sent_text, path, "sent", w)
     status = _enum(status_text, enums["status"], path, "status", f, fatal=True)
     msg_type = _enum(msg_type_text, enums["msgType"], path, "msgType", f, fatal=True)
     scope = _enum(scope_text, enums["scope"], path, "scope", f, fatal=True)
@@ -911,7 +945,7 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
         f.add("cap.addresses.required", 'scope "Private" needs <addresses>', f"{path}/scope")
     references: list[Reference] = []
     if ref_text is not None:
-        references = _references(ref_text, sch.version, f"{path}/references", f)
+        references = _references(ref_text, f"{path}/references", w)
     elif msg_type in ("Update", "Cancel", "Ack", "Error"):
         f.add("cap.references.missing", f"a {msg_type} should name the messages it refers to", path)
     infos = [_info(el, f"{path}/info[{i}]", w) for i, el in enumerate(info or (), 1)]

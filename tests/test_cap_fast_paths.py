@@ -3,15 +3,21 @@
 Polygon pair lists are read through orjson when every number has a point, and the prolog is
 passed over by one regular expression when it holds only a declaration, PIs and comments. These
 tests pin the edges where those shortcuts must hand over: spellings JSON refuses, numbers without
-a point, long polygons, and a declaration hidden behind a stylesheet PI and a comment.
+a point, long polygons, and a declaration hidden behind a stylesheet PI and a comment. A polygon
+or date-time repeated within one message is read once: each place must still get its finding,
+and repeated polygons still count towards the message's pair limit. The identifier and sender
+characters are tested without a regex: on every code point it must agree with the rule's pattern.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 import cap
-from cap.parsing import pair_values
+import cap.parsing
+from cap.parsing import _FORBIDDEN_ID, _Findings, _id_chars, pair_values
 
 MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>{prolog}
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -123,3 +129,108 @@ def test_declaration_behind_prolog_items_is_refused(prolog: str) -> None:
     report = cap.validate(message(prolog=prolog), verify_signature=False)
     assert not report.valid and not report.ingestible
     assert [f.rule for f in report.errors] == ["cap.xml.doctype"]
+
+
+# Readings kept for the rest of one message (cap.parsing._Walk): a polygon, a date-time.
+TWO_INFOS = """<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>TAMPERE-FAST-2</identifier>
+  <sender>alerts@example.org</sender>
+  <sent>2024-03-05T10:15:00+02:00</sent>
+  <status>Actual</status>
+  <msgType>Update</msgType>
+  <scope>Public</scope>
+  <references>{references}</references>
+  {infos}
+</alert>
+"""
+INFO = """<info>
+    <language>{language}</language>
+    <category>Met</category>
+    <event>Flood</event>
+    <urgency>Expected</urgency>
+    <severity>Severe</severity>
+    <certainty>Likely</certainty>
+    <effective>{effective}</effective>
+    <area><areaDesc>Lower valley</areaDesc><polygon>{polygon}</polygon></area>
+    <area><areaDesc>Upper valley</areaDesc><polygon>{polygon}</polygon></area>
+  </info>"""
+OLD = "a@example.org,TAMPERE-0,2024-03-05T09:00:00+02:00"
+
+
+def multilingual(polygon: str, effective: str = "2024-03-05T10:15:00+02:00", references: str = OLD) -> bytes:
+    """Two <info> (en, fi) with the same two-area geography, as multilingual alerts repeat it."""
+    infos = "".join(INFO.format(language=lang, effective=effective, polygon=polygon) for lang in ("en", "fi"))
+    return TWO_INFOS.format(references=references, infos=infos).encode()
+
+
+def test_a_repeated_polygon_is_the_same_in_every_area() -> None:
+    report = cap.validate(multilingual(SQUARE), verify_signature=False)
+    assert report.valid, report.errors
+    areas = [area for info in report.alert.infos for area in info.areas]
+    assert len(areas) == 4
+    assert all(area.polygons == areas[0].polygons for area in areas)
+    assert areas[0].polygons[0][1] == (61.55, 23.7)
+
+
+@pytest.mark.parametrize(
+    ("polygon", "rule"),
+    [
+        ("61.40,23.70 61.55,23.70 61.55,23.95 61.40,23.95", "cap.polygon.closed"),
+        ("91.40,23.70 61.55,23.70 61.55,23.95 91.40,23.70", "cap.coordinate.range"),
+        ("61.40,23.70 61.55,23.70 61.40,23.70", "cap.polygon.min-pairs"),
+    ],
+)
+def test_a_repeated_polygon_with_a_finding_is_reported_at_every_place(polygon: str, rule: str) -> None:
+    report = cap.validate(multilingual(polygon), verify_signature=False)
+    assert [(f.rule, f.path) for f in report.errors] == [
+        (rule, f"/alert/info[{i}]/area[{j}]/polygon[1]") for i in (1, 2) for j in (1, 2)
+    ]
+
+
+def test_a_repeated_polygon_counts_towards_the_message_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cap.parsing, "MAX_MESSAGE_PAIRS", 3 * 5)  # SQUARE has 5 pairs
+    report = cap.validate(multilingual(SQUARE), verify_signature=False)
+    assert not report.ingestible
+    assert [(f.rule, f.path) for f in report.errors] == [
+        ("cap.xml.too-many-vertices", "/alert/info[2]/area[2]/polygon[1]")
+    ]
+
+
+def test_repeated_date_times_are_read_alike_and_each_bad_one_is_reported() -> None:
+    good = cap.validate(multilingual(SQUARE), verify_signature=False)
+    assert good.valid, good.errors
+    assert [info.effective for info in good.alert.infos] == [good.alert.sent] * 2
+    # CAP 1.2 §3.3.2: "Z" is not allowed; each place says so, and ingest reads it as UTC.
+    bad = cap.validate(multilingual(SQUARE, effective="2024-03-05T10:15:00Z"), verify_signature=False)
+    assert [(f.rule, f.path) for f in bad.errors] == [
+        ("cap.datetime.alphabetic-zone", f"/alert/info[{i}]/effective") for i in (1, 2)
+    ]
+    assert [info.effective for info in bad.alert.infos] == [datetime(2024, 3, 5, 10, 15, tzinfo=UTC)] * 2
+
+
+def test_references_sharing_a_sent_are_all_read_and_each_bad_one_is_reported() -> None:
+    local_sent, utc_sent = "2024-03-05T09:00:00+02:00", "2024-03-05T09:00:00Z"
+    triplets = [OLD] + [
+        f"b@example.org,T{i},{t}" for i, t in enumerate((local_sent, utc_sent, utc_sent, local_sent), 1)
+    ]
+    report = cap.validate(multilingual(SQUARE, references=" ".join(triplets)), verify_signature=False)
+    assert [(f.rule, f.message) for f in report.errors] == [
+        ("cap.references.format", f'"{t}": "{utc_sent}" is not a CAP date-time') for t in triplets[2:4]
+    ]
+    local = datetime(2024, 3, 5, 9, tzinfo=timezone(timedelta(hours=2)))
+    utc = datetime(2024, 3, 5, 9, tzinfo=UTC)
+    assert [(r.identifier, r.sent, r.sent.utcoffset()) for r in report.alert.references] == [
+        ("TAMPERE-0", local, timedelta(hours=2)), ("T1", local, timedelta(hours=2)),
+        ("T2", utc, timedelta(0)), ("T3", utc, timedelta(0)), ("T4", local, timedelta(hours=2)),
+    ]  # fmt: skip
+
+
+def test_identifier_and_sender_characters_are_those_of_the_rule_pattern() -> None:
+    # _id_chars tests without a regex what _FORBIDDEN_ID ([\s,<&]) finds: compare on every
+    # code point, alone, between others and at either end.
+    for cp in range(0x110000):
+        c = chr(cp)
+        for value in (c, f"a{c}b", f"{c}b", f"a{c}"):
+            f = _Findings()
+            _id_chars(value, "identifier", f)
+            assert bool(f.errors) == bool(_FORBIDDEN_ID.search(value)), (hex(cp), value)
