@@ -29,7 +29,7 @@ from geo.layers.status import NetworkStatus
 GROUPS = ("ldc", "lldc", "sids")
 
 # Areas assessed together by `connectivity_impacts` (see there).
-BATCH_AREAS = 128
+BATCH_AREAS = 256
 
 
 class CountryHitLike(Protocol):

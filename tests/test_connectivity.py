@@ -105,6 +105,23 @@ def test_index_selects_exactly_the_points_contains_xy_selects(direct_limit: int)
         assert np.array_equal(batch[i].indices(), expected), f"area {i}"
 
 
+def test_batched_selection_in_small_chunks_gives_the_same_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of at most a few rows or points (normally 2^17 rows, 2^23 points) change nothing."""
+    import geo.layers.index as index_module
+
+    rng = np.random.default_rng(13)
+    lon, lat = rng.uniform(-10, 10, 40_000), rng.uniform(40, 60, 40_000)
+    index = _ordered_index(lon, lat)
+    areas = _random_areas(rng, 40, (-10, 10), (40, 60))
+    whole = index.select_many(areas)
+    for rows, points in ((1, 1 << 30), (1 << 17, 1), (7, 5000)):
+        monkeypatch.setattr(index_module, "_CHUNK_ROWS", rows)
+        monkeypatch.setattr(index_module, "_CHUNK_POINTS", points)
+        chunked = index.select_many(areas)
+        for i in range(len(areas)):
+            assert np.array_equal(chunked[i].indices(), whole[i].indices()), (rows, points, i)
+
+
 @pytest.mark.parametrize("few_edges", [0, 3, 10**6])
 def test_batched_selection_agrees_with_geos_on_vertices_and_edges(
     few_edges: int, monkeypatch: pytest.MonkeyPatch

@@ -202,7 +202,7 @@ def test_an_empty_area_has_an_empty_impact(guam_tiles: ConnectivityLayer) -> Non
     assert out["performance"]["baseline"]["download_mbps"] is None
 
 
-@pytest.mark.parametrize("batch_areas", [128, 2])
+@pytest.mark.parametrize("batch_areas", [256, 2])
 def test_batched_impacts_equal_one_call_per_area(
     guam_tiles: ConnectivityLayer, batch_areas: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

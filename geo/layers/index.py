@@ -234,9 +234,13 @@ class PointIndex:
             hits.append(candidates[found])
             hit_part.append(cand_part[found])
         whole = [[_EMPTY], [_EMPTY], [_EMPTY]]
-        # In chunks of about _CHUNK_ROWS rows, so `_merged_pieces` can sort each by one key.
-        chunk_of = ((r1 - r0 + 1).take(raster).cumsum() - 1) // _CHUNK_ROWS
-        for chunk in np.split(raster, np.flatnonzero(np.diff(chunk_of)) + 1) if len(raster) else ():
+        # In chunks of about _CHUNK_ROWS rows, so `_merged_pieces` can sort each by one key, and
+        # of about _CHUNK_POINTS points in their rows, so the arrays of points near edges stay
+        # small enough for the cache where the points are dense.
+        rows = ((r1 - r0 + 1).take(raster).cumsum() - 1) // _CHUNK_ROWS
+        points = ((hi - lo).take(raster).cumsum() - 1) // _CHUNK_POINTS
+        cuts = np.flatnonzero((np.diff(rows) > 0) | (np.diff(points) > 0)) + 1
+        for chunk in np.split(raster, cuts) if len(raster) else ():
             found = self._rasterised_many(parts, chunk, r0, r1)
             for out, piece in zip((*whole, hits, hit_part), found, strict=True):
                 out.append(piece)
@@ -475,6 +479,7 @@ FEW_EDGES = 3
 # Rows of polygons rasterised together (see `_merged_pieces`): a chunk holds at most this many
 # rows plus those of its last polygon (at most 180 * ROWS_PER_DEGREE), so its keys stay < 1.3e8.
 _CHUNK_ROWS = 1 << 17
+_CHUNK_POINTS = 1 << 23
 
 
 def _near_inside(
@@ -488,25 +493,32 @@ def _near_inside(
     west of this one in its row (constant over the row's height: every chain of edges inside
     the row lies within one group).
     """
-    per_group = np.diff(groups.edge_at)
-    k = per_group.take(cand_group)
-    many = k > FEW_EDGES
-    k[many] = 0  # left to GEOS: flagged unsure below
-    pair_point = np.arange(len(cand_group)).repeat(k)
-    offsets = k.cumsum() - k
-    pair = groups.edge_at.take(cand_group).repeat(k) + (np.arange(int(k.sum())) - offsets.repeat(k))
-    x0, y0, x1, y1 = groups.edges.take(groups.group_edges.take(pair), axis=1)
-    qx, qy = px.take(pair_point), py.take(pair_point)
-    dy = y1 - y0
-    left = (x1 - x0) * (qy - y0)
-    right = dy * (qx - x0)
-    orient = left - right  # > 0: the point is left of the edge going from (x0, y0) to (x1, y1)
-    low, high = np.minimum(y0, y1), np.maximum(y0, y1)
-    unsure = (np.abs(orient) <= _ORIENT_ERROR * (np.abs(left) + np.abs(right))) & (low <= qy) & (qy <= high)
-    west = (low <= qy) & (qy < high) & (orient != 0) & ((orient < 0) == (dy > 0))
-    crossings = np.bincount(pair_point, west, minlength=len(cand_group))
-    inside = (crossings % 2 == 1) != groups.odd_before.take(cand_group)
-    return inside, (np.bincount(pair_point, unsure, minlength=len(cand_group)) > 0) | many
+    count = np.diff(groups.edge_at).take(cand_group)
+    first = groups.edge_at.take(cand_group)
+    inside = groups.odd_before.take(cand_group)
+    unsure = count > FEW_EDGES  # crowded groups are left to GEOS
+    # The j-th edge of every point's group at once (groups hold one edge mostly).
+    for j in range(FEW_EDGES):
+        at = ((count > j) & (count <= FEW_EDGES)).nonzero()[0]
+        if not len(at):
+            break
+        x0, y0, x1, y1 = groups.edges.take(groups.group_edges.take(first.take(at) + j), axis=1)
+        qx, qy = px.take(at), py.take(at)
+        dy = y1 - y0
+        left = x1 - x0
+        left *= qy - y0
+        right = qx - x0
+        right *= dy
+        orient = left - right  # > 0: the point is left of the edge from (x0, y0) to (x1, y1)
+        low, high = np.minimum(y0, y1), np.maximum(y0, y1)
+        reach = (low <= qy) & (qy <= high)
+        inside[at] ^= reach & (qy < high) & (orient != 0) & ((orient < 0) == (dy > 0))
+        np.abs(left, out=left)
+        np.abs(right, out=right)
+        left += right
+        left *= _ORIENT_ERROR
+        unsure[at] |= reach & (np.abs(orient) <= left)
+    return inside, unsure
 
 
 def _ring_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
