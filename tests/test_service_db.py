@@ -73,6 +73,33 @@ def test_postgres_schema_option_becomes_a_server_setting() -> None:
     assert "options" not in url.query
 
 
+async def test_a_fresh_store_waits_for_a_lock_held_at_its_first_write(tmp_path: Path) -> None:
+    """SQLite: a store opened while another process holds the write lock (the service, when
+    the CLI creates a token) waits for it at its first transaction instead of failing with
+    "database is locked" (seen as a flaky CLI test under load)."""
+    import asyncio
+    import sqlite3
+    import time
+
+    url = f"sqlite:///{tmp_path / 'first.db'}"
+    db = Database(url)
+    await db.write(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+    await db.close()
+    other = sqlite3.connect(tmp_path / "first.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    db = Database(url)
+    try:
+        started = time.monotonic()
+        release = asyncio.get_running_loop().call_later(0.4, other.execute, "COMMIT")
+        await db.write(lambda conn: conn.execute(text("INSERT INTO t VALUES (1)")))
+        assert time.monotonic() - started >= 0.35  # it waited for the other writer
+        release.cancel()
+        assert await db.read(lambda conn: conn.execute(text("SELECT x FROM t")).scalars().all()) == [1]
+    finally:
+        await db.close()
+        other.close()
+
+
 async def test_a_write_waits_for_another_process_without_blocking_the_loop(
     tmp_path: Path, cap_message
 ) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -143,8 +144,11 @@ class Database:
         try:
             with conn.begin():
                 return fn(conn)
-        except OperationalError as exc:
-            if not wait and "locked" in str(exc.orig):
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            # BEGIN IMMEDIATE runs in our "begin" hook, so a lock held by another process at
+            # the start of a transaction surfaces as the driver's own error, unwrapped.
+            cause = exc.orig if isinstance(exc, OperationalError) else exc
+            if not wait and "locked" in str(cause):
                 raise _Locked from exc
             raise
         finally:
