@@ -171,40 +171,14 @@ def connectivity_impact(
     periods: tuple[str, str] | None = None,
 ) -> Impact:
     """The connectivity part of an impact alone (no countries, regions or groups)."""
-    parts = polygon_parts(geometry)
-    layers: list[str] = []
-    sites = SiteImpact(as_of=as_of)
-    if layer.cells is not None:
-        layers.append("cells")
-        cells = layer.cells
-        chosen = cells.index.select(parts)
-        down = degraded = 0
-        if status is not None and status.reports:
-            states = status.states(cells, chosen.indices(), as_of)
-            down, degraded = int((states == 2).sum()), int((states == 1).sum())
-        sites = SiteImpact(
-            total=chosen.count(), by_radio=cells.by_radio(chosen), down=down,
-            degraded=degraded, as_of=as_of,
-        )
-    baseline = latest = None
-    if layer.performance:
-        layers.append("performance")
-        before, after = periods or compare_periods(layer.periods, event_time)
-        baseline = _performance(layer, before, parts)
-        latest = _performance(layer, after, parts)
-    population = None
-    if layer.population is not None:
-        layers.append("population")
-        grid = layer.population
-        population = float(grid.sum(grid.index.select(parts), "population"))
-    landings: tuple[LandingPoint, ...] = ()
-    if layer.landings is not None:
-        layers.append("landing_points")
-        landings = tuple(layer.landings.within(layer.landings.index.select(parts)))
-    return Impact(
-        sites=sites, baseline=baseline, latest=latest, population=population,
-        landing_points=landings, layers=tuple(layers),
-    )
+    return connectivity_impacts(
+        [geometry],
+        layer=layer,
+        statuses=[status],
+        as_of=as_of,
+        event_times=[event_time],
+        periods=periods,
+    )[0]
 
 
 def connectivity_impacts(
@@ -216,9 +190,10 @@ def connectivity_impacts(
     event_times: Sequence[datetime | None] | None = None,
     periods: tuple[str, str] | None = None,
 ) -> list[Impact]:
-    """`connectivity_impact` of many areas, with the same figures, in one pass per layer: the
-    points of each layer are selected for all areas together (`PointIndex.select_many`), which
-    costs a fraction of one call per area when many alerts are re-assessed at once.
+    """`connectivity_impact` of many areas in one pass per layer: the points of each layer are
+    selected for all areas together (`PointIndex.select_many`), which costs a fraction of one
+    call per area when many alerts are re-assessed at once (a single area takes the index's
+    one-area path).
 
     `statuses` and `event_times`, when given, hold one entry per area (its `status` and
     `event_time` for `connectivity_impact`).
@@ -309,15 +284,6 @@ def compare_periods(periods: Sequence[str], event_time: datetime | None = None) 
     during = [p for p in ordered if _quarter_start(p) <= when < _quarter_end(p)]
     baseline = before[-1] if before else ordered[0]
     return baseline, during[0] if during else ordered[-1]
-
-
-def _performance(
-    layer: ConnectivityLayer, period: str, parts: Sequence[Any]
-) -> Performance | None:
-    tiles = layer.performance.get(period)
-    if tiles is None:
-        return None
-    return tiles.summarise(tiles.index.select(parts))
 
 
 def _performances(
