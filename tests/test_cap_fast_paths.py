@@ -11,13 +11,14 @@ characters are tested without a regex: on every code point it must agree with th
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 import cap
 import cap.parsing
-from cap.parsing import _FORBIDDEN_ID, _Findings, _id_chars, pair_values
+from cap.parsing import _Findings, _id_chars, pair_values
 
 MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>{prolog}
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -40,6 +41,8 @@ MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>{prolog}
   </info>
 </alert>
 """
+# What CAP 1.2 §3.2.1 forbids in identifier and sender, as a regex: the reference for _id_chars.
+_FORBIDDEN_ID = re.compile(r"[\s,<&]")
 SQUARE = "61.40,23.70 61.55,23.70 61.55,23.95 61.40,23.95 61.40,23.70"
 AREA = "/alert/info[1]/area[1]"
 
