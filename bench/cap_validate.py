@@ -116,8 +116,10 @@ def tampere_checks() -> tuple[dict[str, Check], str | None]:
         validate = cap.validate  # type: ignore[attr-defined]
     except (ImportError, AttributeError) as exc:
         return {}, f"cap.validate unavailable ({exc})"
+    # Plain calls, like the peers' lambdas (no ** unpacking timed with them).
     checks: dict[str, Check] = {
-        name: (lambda m, kw=kwargs: validate(m.data, **kw).valid) for name, kwargs in TAMPERE_KWARGS.items()
+        "tampere": lambda m: validate(m.data, verify_signature=False).valid,
+        "tampere+sig": lambda m: validate(m.data).valid,
     }
     return checks, None
 

@@ -89,6 +89,7 @@ _CANNOT_ACT_WITHOUT = frozenset(
 )  # fmt: skip
 
 _DSIG_SIGNATURE = "{" + S.NS_DSIG + "}Signature"
+_DSIG_NS_BYTES = S.NS_DSIG.encode("ascii")
 
 # The children of one element, one entry per name of its structure (below), None when absent:
 # for an element that may occur once, its text; for one that may repeat, the list of their
@@ -807,16 +808,28 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     responses = []
     if response_type is not None:  # CAP 1.1 and later
         responses = _enums(response_type, enums["responseType"], "responseType", path, f)
-    urgency = _enum(urgency_text, enums["urgency"], path, "urgency", f, fatal=True)
-    severity = _enum(severity_text, enums["severity"], path, "severity", f, fatal=True)
-    certainty = _enum(certainty_text, enums["certainty"], path, "certainty", f, fatal=False)
+    # A value as the enumeration spells it needs no call (`_enum` strips and names the rest).
+    allowed = enums["urgency"]
+    urgency = urgency_text if urgency_text in allowed else _enum(
+        urgency_text, allowed, path, "urgency", f, fatal=True
+    )
+    allowed = enums["severity"]
+    severity = severity_text if severity_text in allowed else _enum(
+        severity_text, allowed, path, "severity", f, fatal=True
+    )
+    allowed = enums["certainty"]
+    certainty = certainty_text if certainty_text in allowed else _enum(
+        certainty_text, allowed, path, "certainty", f, fatal=False
+    )
+    # A date-time read before in this message (datetimes are true) needs no call either.
+    dates = w.dates
     effective = onset = expires = None
     if effective_text is not None:
-        effective = _datetime_field(effective_text, path, "effective", w)
+        effective = dates.get(effective_text) or _datetime_field(effective_text, path, "effective", w)
     if onset_text is not None:
-        onset = _datetime_field(onset_text, path, "onset", w)
+        onset = dates.get(onset_text) or _datetime_field(onset_text, path, "onset", w)
     if expires_text is not None:
-        expires = _datetime_field(expires_text, path, "expires", w)
+        expires = dates.get(expires_text) or _datetime_field(expires_text, path, "expires", w)
     start = effective or onset
     if expires is not None and start is not None and expires < start:
         f.add(
@@ -863,11 +876,13 @@ def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     dates = w.dates  # an update names several messages of one sent, or its own sent again
     out = []
     for tok in tokens:
-        parts = tok.split(",")
-        if len(parts) != 3 or not parts[0] or not parts[1]:
+        try:
+            sender, identifier, sent_text = tok.split(",")
+        except ValueError:  # not three parts
+            sender = identifier = ""
+        if not sender or not identifier:
             f.add("cap.references.format", f'"{tok}" is not sender,identifier,sent', path)
             continue
-        sender, identifier, sent_text = parts
         sent = dates.get(sent_text)
         if sent is None:
             sent = cap12_datetime(sent_text) if version == "1.2" else None
@@ -917,9 +932,19 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     sent = None
     if sent_text is not None:
         sent = _datetime_field(sent_text, path, "sent", w)
-    status = _enum(status_text, enums["status"], path, "status", f, fatal=True)
-    msg_type = _enum(msg_type_text, enums["msgType"], path, "msgType", f, fatal=True)
-    scope = _enum(scope_text, enums["scope"], path, "scope", f, fatal=True)
+    # As in `_info`: a value spelled as the enumeration has it needs no call.
+    allowed = enums["status"]
+    status = status_text if status_text in allowed else _enum(
+        status_text, allowed, path, "status", f, fatal=True
+    )
+    allowed = enums["msgType"]
+    msg_type = msg_type_text if msg_type_text in allowed else _enum(
+        msg_type_text, allowed, path, "msgType", f, fatal=True
+    )
+    allowed = enums["scope"]
+    scope = scope_text if scope_text in allowed else _enum(
+        scope_text, allowed, path, "scope", f, fatal=True
+    )
     if scope is None and scope_text is None and sch.version == "1.0":
         scope = "Public"  # CAP 1.0 XSD makes scope optional
     restriction = restriction_text and restriction_text.strip()
@@ -972,19 +997,28 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     ), signed
 
 
-def _read(root: etree._Element, sch: S.VersionSchema) -> tuple[_Findings, Alert | None, bool]:
-    """Findings, the alert (None when it cannot be ingested), and whether it is signed."""
+def _read(
+    root: etree._Element, sch: S.VersionSchema, data: bytes | None
+) -> tuple[_Findings, Alert | None, bool, etree._Element]:
+    """Findings, the alert (None when it cannot be ingested), whether it is signed, and the tree.
+
+    `data`, when given, is the document `root` was parsed from without its blanks (see
+    `secure_parse`): the detailed reading then parses it again with them, since mixed content
+    and what it reports may hold them; the tree returned is the one read last.
+    """
     f = _Findings()
     try:
         try:
             alert, signed = _build_alert(root, _Walk(sch, f, checked=False))
         except _Irregular:
+            if data is not None:
+                root = secure_parse(data)
             f = _Findings()
             alert, signed = _build_alert(root, _Walk(sch, f, checked=True))
     except CapError as exc:  # a limit (polygon pairs) stops the reading; its finding comes last
         f.add(exc.rule, exc.message, exc.path)
         alert, signed = None, False
-    return f, alert, signed
+    return f, alert, signed, root
 
 
 def check_alert_element(
@@ -995,6 +1029,17 @@ def check_alert_element(
     trusted_certs: Sequence[bytes] = (),
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
+    return _check_alert(root, None, verify_signature, profiles, trusted_certs)
+
+
+def _check_alert(
+    root: etree._Element,
+    lean_data: bytes | None,
+    verify_signature: bool,
+    profiles: Sequence[str],
+    trusted_certs: Sequence[bytes],
+) -> Report:
+    """`check_alert_element`; `lean_data` as `data` of `_read`."""
     tag = root.tag
     if not isinstance(tag, str) or not (tag.endswith("}alert") or tag == "alert"):  # local name
         f = _Findings()
@@ -1010,10 +1055,13 @@ def check_alert_element(
             "/alert",
         )
         return Report(valid=False, ingestible=False, errors=f.errors)
-    f, alert, signed = _read(root, sch)
+    f, alert, signed, read = _read(root, sch, lean_data)
     signature = UNSIGNED
     if verify_signature and alert is not None and signed:
-        signature = _verify(root, alert, trusted_certs, f)
+        # The signed digest covers the whitespace between elements too.
+        if read is root and lean_data is not None:
+            read = secure_parse(lean_data)
+        signature = _verify(read, alert, trusted_certs, f)
     if profiles and alert is not None:
         from cap.profiles import check_profiles
 
@@ -1062,8 +1110,14 @@ def validate(
         return validate_feed(
             data, profiles=profiles, verify_signature=verify_signature, trusted_certs=trusted_certs
         )
+    # Whitespace between elements is not read (see `_read`), except to check a signature: a
+    # message that may be signed keeps it when its signature is to be verified.
+    # (The "#" of the namespace name first: a one-byte search runs at memory speed.)
+    lean = data.__class__ is bytes and not (
+        verify_signature and b"#" in data and _DSIG_NS_BYTES in data
+    )
     try:
-        root = secure_parse(data)
+        root = secure_parse(data, keep_blanks=not lean)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
     tag = root.tag
@@ -1077,18 +1131,13 @@ def validate(
                 verify_signature=verify_signature,
                 trusted_certs=trusted_certs,
             )
-    return check_alert_element(
-        root, verify_signature=verify_signature, profiles=profiles, trusted_certs=trusted_certs
-    )
+    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs)
 
 
 def parse(data: bytes) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
-    try:
-        root = secure_parse(data)
-    except CapError:
-        raise
-    report = check_alert_element(root, verify_signature=False)
+    root = secure_parse(data, keep_blanks=False)
+    report = _check_alert(root, data, False, (), ())
     if report.alert is None:
         first = next((e for e in report.errors if e.rule in FATAL), None) or (
             report.errors[0] if report.errors else Finding("cap.xml.not-cap", "not CAP", "/")

@@ -7,18 +7,21 @@ a point, long polygons, and a declaration hidden behind a stylesheet PI and a co
 or date-time repeated within one message is read once: each place must still get its finding,
 and repeated polygons still count towards the message's pair limit. The identifier and sender
 characters are tested without a regex: on every code point it must agree with the rule's pattern.
+A message is parsed without the blanks between its elements: it must read as the whole tree does.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 import cap
 import cap.parsing
 from cap.parsing import _Findings, _id_chars, pair_values
+from cap.xmlsafe import secure_parse
 
 MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>{prolog}
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -237,3 +240,78 @@ def test_identifier_and_sender_characters_are_those_of_the_rule_pattern() -> Non
             f = _Findings()
             _id_chars(value, "identifier", f)
             assert bool(f.errors) == bool(_FORBIDDEN_ID.search(value)), (hex(cp), value)
+
+
+# The lean parse (cap.xmlsafe.secure_parse(keep_blanks=False)): validate reads a message without
+# the whitespace between its elements, and must say exactly what the reading of the whole tree
+# says. Where the two trees differ (blanks around markup inside a text element, before a CDATA
+# section, a signature's digest), the whole document is read.
+def whole_reading(data: bytes, **kwargs: object) -> cap.Report:
+    """The report of the tree parsed with every blank kept."""
+    return cap.check_alert_element(secure_parse(data), **kwargs)  # type: ignore[arg-type]
+
+
+def with_description(text: str, encoding: str = "UTF-8") -> bytes:
+    """MESSAGE with `text` (markup allowed) as the <info>'s <description>, in `encoding`."""
+    xml = MESSAGE.format(polygon=SQUARE, prolog="").replace(
+        '<?xml version="1.0" encoding="UTF-8"?>', f'<?xml version="1.0" encoding="{encoding}"?>'
+    )
+    certainty = "<certainty>Likely</certainty>"
+    xml = xml.replace(certainty, f"{certainty}\n    <description>{text}</description>")
+    return xml.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("description", "encoding"),
+    [
+        ("  water   rising  ", "UTF-8"),
+        ("   ", "UTF-8"),  # blank text alone is kept by either parse
+        ("a <b>b</b> <i>c</i> d", "UTF-8"),  # mixed content: the blanks between markup count
+        ("<b>b</b> <i>c</i> d", "UTF-8"),  # (libxml2 drops these when lean: no text before)
+        ("  <!-- note -->  rising", "UTF-8"),
+        ("  <![CDATA[rising <fast>]]>", "UTF-8"),  # libxml2 drops blanks before CDATA when lean
+        ("a <b>b</b> <i>c</i> d", "UTF-16"),
+        ("  <![CDATA[rising]]>", "UTF-16"),  # no ASCII bytes to look for CDATA in
+        ("  <![CDATA[rising]]>", "ISO-8859-1"),
+    ],
+)
+def test_the_lean_reading_says_what_the_whole_tree_says(description: str, encoding: str) -> None:
+    data = with_description(description, encoding)
+    report = cap.validate(data, verify_signature=False)
+    assert report == whole_reading(data, verify_signature=False)
+    assert report.alert is not None and report.alert.infos[0].description == whole_reading(
+        data, verify_signature=False
+    ).alert.infos[0].description
+
+
+def test_mixed_content_keeps_the_blanks_between_its_markup() -> None:
+    report = cap.validate(with_description("<b>b</b> <i>c</i> d"), verify_signature=False)
+    assert [f.rule for f in report.errors] == ["cap.schema.mixed-content"]
+    assert report.alert.infos[0].description == "b c d"
+
+
+def test_blanks_before_cdata_are_kept_in_what_a_finding_quotes() -> None:
+    data = message().replace(b"<status>Actual</status>", b"<status>  <![CDATA[Bogus]]></status>")
+    report = cap.validate(data, verify_signature=False)
+    assert report == whole_reading(data, verify_signature=False)
+    assert any('"  Bogus"' in f.message for f in report.errors)
+
+
+def test_a_lean_tree_drops_only_the_blanks_between_elements() -> None:
+    data = with_description("  water rising  ")
+    lean, whole = secure_parse(data, keep_blanks=False), secure_parse(data)
+    assert [el.tag for el in lean.iter()] == [el.tag for el in whole.iter()]
+    assert [el.text for el in lean.iter() if not len(el)] == [el.text for el in whole.iter() if not len(el)]
+    assert whole.text.isspace() and lean.text is None
+
+
+def test_a_signature_is_checked_on_the_document_with_its_blanks(shared_dir: Path) -> None:
+    data = (shared_dir / "corpus" / "cap" / "valid" / "wmo_seychelles-signed.xml").read_bytes()
+    # The XML-DSig namespace name spelled with a character reference: the same document to a
+    # parser, but its bytes no longer show that it may be signed, so it is parsed lean first.
+    hidden = data.replace(b"xmldsig#", b"xmldsig&#35;")
+    assert cap.parsing._DSIG_NS_BYTES not in hidden and b"&#35;" in hidden
+    expected = whole_reading(data)
+    assert expected.signature == "untrusted-or-expired-cert"  # digest and signature good
+    assert cap.validate(hidden) == expected == cap.validate(data)
+    assert cap.validate(hidden, verify_signature=False).signature == "unsigned"
