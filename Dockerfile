@@ -7,7 +7,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc g++ libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# setup.py compiles cap/parsing.py with mypyc (gcc above; Python's headers come with the image).
+COPY pyproject.toml setup.py README.md ./
 COPY cap ./cap
 COPY geo ./geo
 COPY contact_points ./contact_points

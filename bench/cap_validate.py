@@ -124,6 +124,16 @@ def tampere_checks() -> tuple[dict[str, Check], str | None]:
     return checks, None
 
 
+def tampere_build() -> str:
+    """Whether cap.parsing runs compiled (mypyc, the default install) or as Python source."""
+    try:
+        import cap.parsing
+    except ImportError:
+        return "tampere not importable"
+    compiled = not cap.parsing.__file__.endswith(".py")
+    return "cap.parsing compiled with mypyc" if compiled else "cap.parsing as Python source"
+
+
 def failure_reason(name: str, check: Check, msg: Message) -> str:
     """Why an implementation did not accept a message (first error rule or exception)."""
     try:
@@ -299,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = {**checks, "floor": floor_check(args.shared), **peers}
     print(
         f"{len(messages)} valid CAP 1.2 messages, {args.repeat} timed calls each, "
-        f"python {sys.version.split()[0]}, lxml {etree.__version__}"
+        f"python {sys.version.split()[0]}, lxml {etree.__version__}, {tampere_build()}"
     )
     if tampere_missing:
         print(f"skipped tampere: {tampere_missing}")

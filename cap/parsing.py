@@ -681,9 +681,10 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
                 poly = known[1]
             else:
                 found = len(f.errors) + len(f.warnings)
-                poly = _polygon(p, f"{path}/polygon[{i}]", f)
-                if poly is None:
+                read = _polygon(p, f"{path}/polygon[{i}]", f)
+                if read is None:
                     continue
+                poly = read
                 if len(f.errors) + len(f.warnings) == found:
                     seen[len(p)] = (p, poly)
             # A repeated polygon still counts: the limit bounds what the model holds.
