@@ -398,6 +398,8 @@ def _enum(
     index: int = 0,
 ) -> str | None:
     """The value if the schema's enumeration allows it; else a finding and None."""
+    if value in allowed:  # spelled as the enumeration has it (None never is)
+        return value
     if value is None:
         return None
     v = value.strip()
@@ -809,28 +811,16 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     responses = []
     if response_type is not None:  # CAP 1.1 and later
         responses = _enums(response_type, enums["responseType"], "responseType", path, f)
-    # A value as the enumeration spells it needs no call (`_enum` strips and names the rest).
-    allowed = enums["urgency"]
-    urgency = urgency_text if urgency_text in allowed else _enum(
-        urgency_text, allowed, path, "urgency", f, fatal=True
-    )
-    allowed = enums["severity"]
-    severity = severity_text if severity_text in allowed else _enum(
-        severity_text, allowed, path, "severity", f, fatal=True
-    )
-    allowed = enums["certainty"]
-    certainty = certainty_text if certainty_text in allowed else _enum(
-        certainty_text, allowed, path, "certainty", f, fatal=False
-    )
-    # A date-time read before in this message (datetimes are true) needs no call either.
-    dates = w.dates
+    urgency = _enum(urgency_text, enums["urgency"], path, "urgency", f, fatal=True)
+    severity = _enum(severity_text, enums["severity"], path, "severity", f, fatal=True)
+    certainty = _enum(certainty_text, enums["certainty"], path, "certainty", f, fatal=False)
     effective = onset = expires = None
     if effective_text is not None:
-        effective = dates.get(effective_text) or _datetime_field(effective_text, path, "effective", w)
+        effective = _datetime_field(effective_text, path, "effective", w)
     if onset_text is not None:
-        onset = dates.get(onset_text) or _datetime_field(onset_text, path, "onset", w)
+        onset = _datetime_field(onset_text, path, "onset", w)
     if expires_text is not None:
-        expires = dates.get(expires_text) or _datetime_field(expires_text, path, "expires", w)
+        expires = _datetime_field(expires_text, path, "expires", w)
     start = effective or onset
     if expires is not None and start is not None and expires < start:
         f.add(
@@ -933,19 +923,9 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     sent = None
     if sent_text is not None:
         sent = _datetime_field(sent_text, path, "sent", w)
-    # As in `_info`: a value spelled as the enumeration has it needs no call.
-    allowed = enums["status"]
-    status = status_text if status_text in allowed else _enum(
-        status_text, allowed, path, "status", f, fatal=True
-    )
-    allowed = enums["msgType"]
-    msg_type = msg_type_text if msg_type_text in allowed else _enum(
-        msg_type_text, allowed, path, "msgType", f, fatal=True
-    )
-    allowed = enums["scope"]
-    scope = scope_text if scope_text in allowed else _enum(
-        scope_text, allowed, path, "scope", f, fatal=True
-    )
+    status = _enum(status_text, enums["status"], path, "status", f, fatal=True)
+    msg_type = _enum(msg_type_text, enums["msgType"], path, "msgType", f, fatal=True)
+    scope = _enum(scope_text, enums["scope"], path, "scope", f, fatal=True)
     if scope is None and scope_text is None and sch.version == "1.0":
         scope = "Public"  # CAP 1.0 XSD makes scope optional
     restriction = restriction_text and restriction_text.strip()
