@@ -1,8 +1,8 @@
 """Common Alerting Protocol (CAP 1.0, 1.1, 1.2; ITU-T X.1303): model, hardened parsing, validation."""
 
+from cap.api import check_alert_element, parse, validate
 from cap.errors import CapError, Finding
 from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
-from cap.parsing import check_alert_element, parse, validate
 from cap.report import Report
 from cap.serialize import from_json, to_json, to_json_bytes, to_xml
 

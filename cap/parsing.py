@@ -35,7 +35,7 @@ from cap.report import (
     Report,
 )
 from cap.rules import FATAL, RULES
-from cap.xmlsafe import secure_parse
+from cap.xmlsafe import lean_parse, secure_parse
 
 # One polygon may carry tens of thousands of pairs (national boundaries); past this it is an
 # attack on whoever renders it.
@@ -1082,23 +1082,21 @@ def validate(
     verify_signature: bool = True,
     trusted_certs: Sequence[bytes] = (),
 ) -> Report:
-    """Validate a CAP message (or a feed of them); never raises on bad input."""
-    if not isinstance(data, bytes):
-        data = bytes(data) if isinstance(data, bytearray | memoryview) else data
-    if isinstance(data, bytes) and _looks_like_json(data):
+    """Validate a CAP message (or a feed of them); never raises on bad input (see `cap.api`)."""
+    if _looks_like_json(data):
         from cap.feeds import validate_feed
 
         return validate_feed(
             data, profiles=profiles, verify_signature=verify_signature, trusted_certs=trusted_certs
         )
     # Whitespace between elements is not read (see `_read`), except to check a signature: a
-    # message that may be signed keeps it when its signature is to be verified.
-    # (The "#" of the namespace name first: a one-byte search runs at memory speed.)
-    lean = data.__class__ is bytes and not (
-        verify_signature and b"#" in data and _DSIG_NS_BYTES in data
-    )
+    # message that may be signed is parsed whole when its signature is to be verified. (The "#"
+    # of the namespace name first: a one-byte search runs at memory speed.)
     try:
-        root = secure_parse(data, keep_blanks=not lean)
+        if verify_signature and b"#" in data and _DSIG_NS_BYTES in data:
+            root, lean = secure_parse(data), False
+        else:
+            root, lean = lean_parse(data)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
     tag = root.tag
@@ -1117,8 +1115,8 @@ def validate(
 
 def parse(data: bytes) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
-    root = secure_parse(data, keep_blanks=False)
-    report = _check_alert(root, data, False, (), ())
+    root, lean = lean_parse(data)
+    report = _check_alert(root, data if lean else None, False, (), ())
     if report.alert is None:
         first = next((e for e in report.errors if e.rule in FATAL), None) or (
             report.errors[0] if report.errors else Finding("cap.xml.not-cap", "not CAP", "/")

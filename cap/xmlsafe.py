@@ -60,25 +60,60 @@ def declared_encoding(data: bytes) -> str | None:
     return m.group(1).decode("ascii").lower() if m else None
 
 
-# Encodings in which every byte below 0x80 is the ASCII character (libxml2's names, lower case):
-# in these, a CDATA section shows as the bytes b"<![CDATA[" (see `secure_parse`).
+def secure_parse(data: bytes) -> etree._Element:
+    """Parse untrusted XML bytes safely and return the root element, or raise CapError."""
+    return _parse(data, keep_blanks=True)
+
+
+def lean_parse(data: bytes) -> tuple[etree._Element, bool]:
+    """`secure_parse`, leaving out the blanks between elements where the text reads the same.
+
+    Returns the root and whether the blanks were left out. A lean tree lacks the whitespace-only
+    text between elements (indentation), which makes parsing about a tenth cheaper, and holds
+    the text of every text-only element exactly as `secure_parse` would: what cannot be sure of
+    that is parsed whole (see `_blanks_may_matter`). What reads the whitespace between elements
+    (mixed content, XML signatures) must parse a lean document again with `secure_parse`.
+    """
+    if data.__class__ is bytes and not _blanks_may_matter(data):
+        root = _parse(data, keep_blanks=False)
+        # A declaration `_blanks_may_matter` did not see (it reads the first 200 bytes).
+        if (root.getroottree().docinfo.encoding or "").lower() in _ASCII_BYTES_ENCODINGS:
+            return root, True
+    return _parse(data, keep_blanks=True), False
+
+
+# Encodings in which every byte below 0x80 is the ASCII character (libxml2's names, lower case).
 _ASCII_BYTES_ENCODINGS = frozenset(
     {"utf-8", "utf8", "us-ascii", "ascii", "latin1", "latin-1"}
     | {f"iso-8859-{n}" for n in range(1, 17)}
     | {f"iso8859-{n}" for n in range(1, 17)}
     | {f"{prefix}{n}" for prefix in ("windows-", "cp") for n in range(1250, 1259)}
 )
+_EBCDIC_DECLARATION = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC
 
 
-def secure_parse(data: bytes, *, keep_blanks: bool = True) -> etree._Element:
-    """Parse untrusted XML bytes safely and return the root element, or raise CapError.
+def _blanks_may_matter(data: bytes) -> bool:
+    """Whether libxml2 might drop blanks from an element's text when told to drop the blanks
+    between elements.
 
-    `keep_blanks=False` leaves out the whitespace-only text between elements (indentation),
-    which makes parsing a tenth cheaper. Text-only elements keep their text exactly, blank or
-    not, except that libxml2 also drops blanks before a CDATA section: a document holding one,
-    or in an encoding where it might hide, is read with its blanks. What needs the whitespace
-    between elements (mixed content, XML signatures) must parse again with `keep_blanks`.
+    Its test (areBlanks) also takes a run of blanks that starts an element's text and is followed
+    by a CDATA section or by a carriage return. Both show in the bytes (a CDATA opening, a CR) when
+    the encoding is ASCII-compatible: otherwise (a UTF-16 or UTF-32 byte-order mark or zero
+    bytes, EBCDIC, another declared encoding) the document is read whole. Blanks before a child
+    element, comment or PI are dropped too, but those make the element irregular, and the detailed
+    reading parses the document whole.
     """
+    head = data[:4]
+    if b"\x00" in head or head.startswith((b"\xfe\xff", b"\xff\xfe", _EBCDIC_DECLARATION)):
+        return True
+    # (One-byte searches run at memory speed; the nine-byte one only where a "[" is.)
+    if b"\r" in data or (b"[" in data and b"<![CDATA[" in data):
+        return True
+    declared = declared_encoding(data)
+    return declared is not None and declared not in _ASCII_BYTES_ENCODINGS
+
+
+def _parse(data: bytes, *, keep_blanks: bool) -> etree._Element:
     if data.__class__ is not bytes:  # the usual case skips the (slower) union isinstance
         if not isinstance(data, bytes | bytearray | memoryview):
             raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
@@ -101,9 +136,6 @@ def secure_parse(data: bytes, *, keep_blanks: bool = True) -> etree._Element:
             "expansion are refused)",
             "/",
         )
-    # (A one-byte search runs at memory speed; the nine-byte one only where a "[" is.)
-    if not keep_blanks and b"[" in data and b"<![CDATA[" in data:
-        keep_blanks = True
     try:
         root = etree.fromstring(data, _parser(keep_blanks))
     except etree.XMLSyntaxError as exc:
@@ -115,8 +147,6 @@ def secure_parse(data: bytes, *, keep_blanks: bool = True) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise CapError("cap.xml.doctype", "a DOCTYPE is not allowed", "/")
-    if not keep_blanks and (docinfo.encoding or "").lower() not in _ASCII_BYTES_ENCODINGS:
-        return secure_parse(data)
     return root
 
 

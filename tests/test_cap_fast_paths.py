@@ -20,8 +20,9 @@ import pytest
 
 import cap
 import cap.parsing
+import cap.xmlsafe
 from cap.parsing import _Findings, _id_chars, pair_values
-from cap.xmlsafe import secure_parse
+from cap.xmlsafe import lean_parse, secure_parse
 
 MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>{prolog}
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -242,46 +243,102 @@ def test_identifier_and_sender_characters_are_those_of_the_rule_pattern() -> Non
             assert bool(f.errors) == bool(_FORBIDDEN_ID.search(value)), (hex(cp), value)
 
 
-# The lean parse (cap.xmlsafe.secure_parse(keep_blanks=False)): validate reads a message without
-# the whitespace between its elements, and must say exactly what the reading of the whole tree
-# says. Where the two trees differ (blanks around markup inside a text element, before a CDATA
-# section, a signature's digest), the whole document is read.
+# The lean parse (cap.xmlsafe.lean_parse): validate reads a message without the whitespace between
+# its elements, and must say exactly what the reading of the whole tree says. Where the two trees
+# differ (blanks around markup inside a text element, before a CDATA section or a carriage return,
+# a signature's digest) or could differ unseen (encodings that are not ASCII-compatible), the
+# whole document is read.
 def whole_reading(data: bytes, **kwargs: object) -> cap.Report:
     """The report of the tree parsed with every blank kept."""
     return cap.check_alert_element(secure_parse(data), **kwargs)  # type: ignore[arg-type]
 
 
-def with_description(text: str, encoding: str = "UTF-8") -> bytes:
-    """MESSAGE with `text` (markup allowed) as the <info>'s <description>, in `encoding`."""
+def with_text(
+    description: str = "Water rising",
+    status: str = "Actual",
+    encoding: str = "UTF-8",
+    *,
+    declared: bool = True,
+) -> bytes:
+    """MESSAGE with the given <description> and <status> (markup allowed), in `encoding`.
+
+    <status> is an enumeration, so a bad value's finding quotes it as read: blanks included.
+    """
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>' if declared else ""
     xml = MESSAGE.format(polygon=SQUARE, prolog="").replace(
-        '<?xml version="1.0" encoding="UTF-8"?>', f'<?xml version="1.0" encoding="{encoding}"?>'
+        '<?xml version="1.0" encoding="UTF-8"?>', declaration
     )
     certainty = "<certainty>Likely</certainty>"
-    xml = xml.replace(certainty, f"{certainty}\n    <description>{text}</description>")
+    xml = xml.replace(certainty, f"{certainty}\n    <description>{description}</description>")
+    xml = xml.replace("<status>Actual</status>", f"<status>{status}</status>")
     return xml.encode(encoding)
 
 
+def with_description(description: str, encoding: str = "UTF-8") -> bytes:
+    return with_text(description, encoding=encoding)
+
+
+LEAN_CASES = [
+    ("  water   rising  ", "Actual", "UTF-8", True),
+    ("   ", "Actual", "UTF-8", True),  # blank text alone is kept by either parse
+    ("a <b>b</b> <i>c</i> d", "Actual", "UTF-8", True),  # mixed content
+    ("<b>b</b> <i>c</i> d", "Actual", "UTF-8", True),  # libxml2 drops these blanks when lean
+    ("  <!-- note -->  rising", "  <!-- c -->Bogus", "UTF-8", True),
+    ("rising", "  <![CDATA[Bogus]]>", "UTF-8", True),  # blanks before CDATA: dropped when lean
+    ("rising", " \r\nBogus", "UTF-8", True),  # blanks before a CR: dropped when lean
+    ("rising", "\n \r\n", "UTF-8", True),
+    ("rising", "  <![CDATA[Bogus]]>", "UTF-16", True),  # no ASCII bytes to look for CDATA in
+    ("rising", "  <![CDATA[Bogus]]>", "UTF-16", False),  # byte-order mark, no declaration
+    ("rising", " \r\nBogus", "UTF-16", False),
+    ("rising", "  <![CDATA[Bogus]]>", "ISO-8859-1", True),
+    ("rising", "  <![CDATA[Bogus]]>", "cp1252", True),
+]
+
+
+@pytest.mark.parametrize(("description", "status", "encoding", "declared"), LEAN_CASES)
+def test_the_lean_reading_says_what_the_whole_tree_says(
+    description: str, status: str, encoding: str, declared: bool
+) -> None:
+    data = with_text(description, status, encoding, declared=declared)
+    for verify in (False, True):
+        assert cap.validate(data, verify_signature=verify) == whole_reading(data, verify_signature=verify)
+    expected = whole_reading(data).alert
+    if expected is not None:
+        assert cap.parse(data) == expected
+
+
+def parse_log(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records keep_blanks of every parse cap.xmlsafe makes from here on."""
+    log: list[bool] = []
+    parser = cap.xmlsafe._parser
+
+    def logged(keep_blanks: bool = True) -> object:
+        log.append(keep_blanks)
+        return parser(keep_blanks)
+
+    monkeypatch.setattr(cap.xmlsafe, "_parser", logged)
+    return log
+
+
 @pytest.mark.parametrize(
-    ("description", "encoding"),
+    ("data", "verify", "parses"),
     [
-        ("  water   rising  ", "UTF-8"),
-        ("   ", "UTF-8"),  # blank text alone is kept by either parse
-        ("a <b>b</b> <i>c</i> d", "UTF-8"),  # mixed content: the blanks between markup count
-        ("<b>b</b> <i>c</i> d", "UTF-8"),  # (libxml2 drops these when lean: no text before)
-        ("  <!-- note -->  rising", "UTF-8"),
-        ("  <![CDATA[rising <fast>]]>", "UTF-8"),  # libxml2 drops blanks before CDATA when lean
-        ("a <b>b</b> <i>c</i> d", "UTF-16"),
-        ("  <![CDATA[rising]]>", "UTF-16"),  # no ASCII bytes to look for CDATA in
-        ("  <![CDATA[rising]]>", "ISO-8859-1"),
+        (with_text(), False, [False]),  # regular: one lean parse
+        (with_text(), True, [False]),  # nothing that looks signed: lean too
+        (with_text("<b>b</b> c"), False, [False, True]),  # irregular: read again whole
+        (with_text(status="  <![CDATA[Actual]]>"), False, [True]),
+        (with_text(status="Actual\r\n"), False, [True]),
+        (with_text(encoding="UTF-16", declared=False), False, [True]),
+        (with_text("<b>b</b> c", encoding="UTF-16"), False, [True]),  # whole at once: once
     ],
 )
-def test_the_lean_reading_says_what_the_whole_tree_says(description: str, encoding: str) -> None:
-    data = with_description(description, encoding)
-    report = cap.validate(data, verify_signature=False)
-    assert report == whole_reading(data, verify_signature=False)
-    assert report.alert is not None and report.alert.infos[0].description == whole_reading(
-        data, verify_signature=False
-    ).alert.infos[0].description
+def test_a_message_is_parsed_lean_once_or_whole(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, verify: bool, parses: list[bool]
+) -> None:
+    log = parse_log(monkeypatch)
+    report = cap.validate(data, verify_signature=verify)
+    assert report.ingestible
+    assert log == parses
 
 
 def test_mixed_content_keeps_the_blanks_between_its_markup() -> None:
@@ -291,21 +348,22 @@ def test_mixed_content_keeps_the_blanks_between_its_markup() -> None:
 
 
 def test_blanks_before_cdata_are_kept_in_what_a_finding_quotes() -> None:
-    data = message().replace(b"<status>Actual</status>", b"<status>  <![CDATA[Bogus]]></status>")
-    report = cap.validate(data, verify_signature=False)
-    assert report == whole_reading(data, verify_signature=False)
+    report = cap.validate(with_text(status="  <![CDATA[Bogus]]>"), verify_signature=False)
     assert any('"  Bogus"' in f.message for f in report.errors)
 
 
 def test_a_lean_tree_drops_only_the_blanks_between_elements() -> None:
     data = with_description("  water rising  ")
-    lean, whole = secure_parse(data, keep_blanks=False), secure_parse(data)
+    (lean, was_lean), whole = lean_parse(data), secure_parse(data)
+    assert was_lean
     assert [el.tag for el in lean.iter()] == [el.tag for el in whole.iter()]
     assert [el.text for el in lean.iter() if not len(el)] == [el.text for el in whole.iter() if not len(el)]
     assert whole.text.isspace() and lean.text is None
 
 
-def test_a_signature_is_checked_on_the_document_with_its_blanks(shared_dir: Path) -> None:
+def test_a_signature_is_checked_on_the_document_with_its_blanks(
+    shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = (shared_dir / "corpus" / "cap" / "valid" / "wmo_seychelles-signed.xml").read_bytes()
     # The XML-DSig namespace name spelled with a character reference: the same document to a
     # parser, but its bytes no longer show that it may be signed, so it is parsed lean first.
@@ -313,5 +371,38 @@ def test_a_signature_is_checked_on_the_document_with_its_blanks(shared_dir: Path
     assert cap.parsing._DSIG_NS_BYTES not in hidden and b"&#35;" in hidden
     expected = whole_reading(data)
     assert expected.signature == "untrusted-or-expired-cert"  # digest and signature good
-    assert cap.validate(hidden) == expected == cap.validate(data)
+    log = parse_log(monkeypatch)
+    assert cap.validate(hidden) == expected
+    assert log == [False, True]
+    assert cap.validate(data) == expected
+    assert log == [False, True, True]  # shows it may be signed: parsed whole at once
     assert cap.validate(hidden, verify_signature=False).signature == "unsigned"
+
+
+# The public entry points (cap.api) take what a Python caller may hand over; the compiled
+# cap.parsing would refuse anything but bytes and bool with a TypeError.
+def test_bytes_like_input_reads_as_bytes_and_text_is_a_finding() -> None:
+    data = message()
+    expected = cap.validate(data, verify_signature=False)
+    assert expected.valid
+    assert cap.validate(bytearray(data), verify_signature=False) == expected
+    assert cap.validate(memoryview(data), verify_signature=False) == expected
+    assert cap.parse(bytearray(data)) == cap.parse(data)
+    for wrong in (data.decode(), None, 12):
+        report = cap.validate(wrong)  # type: ignore[arg-type]
+        assert [f.rule for f in report.errors] == ["cap.xml.not-bytes"] and not report.ingestible
+        with pytest.raises(cap.CapError) as raised:
+            cap.parse(wrong)  # type: ignore[arg-type]
+        assert raised.value.rule == "cap.xml.not-bytes"
+
+
+def test_flags_are_taken_for_their_truth() -> None:
+    data = message()
+    unverified = cap.validate(data, verify_signature=False)
+    loose: dict[str, object] = {"verify_signature": 0}
+    assert cap.validate(data, **loose) == unverified  # type: ignore[arg-type]
+    loose = {"verify_signature": None, "profiles": None}
+    assert cap.validate(data, **loose) == unverified  # type: ignore[arg-type]
+    root = secure_parse(data)
+    loose = {"verify_signature": 1}
+    assert cap.check_alert_element(root, **loose) == cap.check_alert_element(root)  # type: ignore[arg-type]

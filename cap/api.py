@@ -1,0 +1,66 @@
+"""The public entry points of the CAP library, taking what a Python caller may hand over.
+
+`cap.parsing` is compiled with mypyc (see setup.py), which holds its functions to their
+annotations at run time: bytes, bool. These take a bytearray or memoryview as bytes, text by
+mistake as the `cap.xml.not-bytes` finding, and any truthy flag as true, and answer as the
+library always has: a Report, or for `parse` a CapError, never a TypeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cap import parsing
+from cap.errors import CapError
+from cap.model import Alert
+from cap.report import Report
+
+
+def _as_bytes(data: object) -> bytes:
+    if data.__class__ is bytes:
+        return data  # type: ignore[return-value]
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
+
+
+def validate(
+    data: bytes,
+    *,
+    profiles: Sequence[str] = (),
+    verify_signature: bool = True,
+    trusted_certs: Sequence[bytes] = (),
+) -> Report:
+    """Validate a CAP message (or a feed of them); never raises on bad input."""
+    try:
+        raw = _as_bytes(data)
+    except CapError as exc:
+        return Report(valid=False, ingestible=False, errors=[exc.finding])
+    return parsing.validate(
+        raw,
+        profiles=profiles or (),
+        verify_signature=bool(verify_signature),
+        trusted_certs=trusted_certs or (),
+    )
+
+
+def check_alert_element(
+    root: Any,
+    *,
+    verify_signature: bool = True,
+    profiles: Sequence[str] = (),
+    trusted_certs: Sequence[bytes] = (),
+) -> Report:
+    """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
+    return parsing.check_alert_element(
+        root,
+        verify_signature=bool(verify_signature),
+        profiles=profiles or (),
+        trusted_certs=trusted_certs or (),
+    )
+
+
+def parse(data: bytes) -> Alert:
+    """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
+    return parsing.parse(_as_bytes(data))
