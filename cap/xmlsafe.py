@@ -76,7 +76,8 @@ def lean_parse(data: bytes) -> tuple[etree._Element, bool]:
     """
     if data.__class__ is bytes and not _blanks_may_matter(data):
         root = _parse(data, keep_blanks=False)
-        # A declaration `_blanks_may_matter` did not see (it reads the first 200 bytes).
+        # The declared encoding, as libxml2 read it (it says UTF-8 for a byte-order mark without
+        # a declaration: `_blanks_may_matter` looked at those).
         if (root.getroottree().docinfo.encoding or "").lower() in _ASCII_BYTES_ENCODINGS:
             return root, True
     return _parse(data, keep_blanks=True), False
@@ -98,19 +99,17 @@ def _blanks_may_matter(data: bytes) -> bool:
 
     Its test (areBlanks) also takes a run of blanks that starts an element's text and is followed
     by a CDATA section or by a carriage return. Both show in the bytes (a CDATA opening, a CR) when
-    the encoding is ASCII-compatible: otherwise (a UTF-16 or UTF-32 byte-order mark or zero
-    bytes, EBCDIC, another declared encoding) the document is read whole. Blanks before a child
-    element, comment or PI are dropped too, but those make the element irregular, and the detailed
-    reading parses the document whole.
+    the encoding is ASCII-compatible: not so after a UTF-16 or UTF-32 byte-order mark or zero
+    bytes, or in EBCDIC (here), or in another declared encoding (`lean_parse` reads the document
+    again, whole, when libxml2 reports one). Blanks before a child element, comment or PI are
+    dropped too, but those make the element irregular, and the detailed reading parses the
+    document whole.
     """
     head = data[:4]
     if b"\x00" in head or head.startswith((b"\xfe\xff", b"\xff\xfe", _EBCDIC_DECLARATION)):
         return True
     # (One-byte searches run at memory speed; the nine-byte one only where a "[" is.)
-    if b"\r" in data or (b"[" in data and b"<![CDATA[" in data):
-        return True
-    declared = declared_encoding(data)
-    return declared is not None and declared not in _ASCII_BYTES_ENCODINGS
+    return b"\r" in data or (b"[" in data and b"<![CDATA[" in data)
 
 
 def _parse(data: bytes, *, keep_blanks: bool) -> etree._Element:

@@ -330,6 +330,7 @@ def parse_log(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         (with_text(status="Actual\r\n"), False, [True]),
         (with_text(encoding="UTF-16", declared=False), False, [True]),
         (with_text("<b>b</b> c", encoding="UTF-16"), False, [True]),  # whole at once: once
+        (with_text(encoding="KOI8-R"), False, [False, True]),  # libxml2 names it: read again
     ],
 )
 def test_a_message_is_parsed_lean_once_or_whole(
