@@ -15,14 +15,7 @@ from cap import parsing
 from cap.errors import CapError
 from cap.model import Alert
 from cap.report import Report
-
-
-def _as_bytes(data: object) -> bytes:
-    if data.__class__ is bytes:
-        return data  # type: ignore[return-value]
-    if isinstance(data, bytearray | memoryview):
-        return bytes(data)
-    raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
+from cap.xmlsafe import as_bytes
 
 
 def validate(
@@ -34,7 +27,7 @@ def validate(
 ) -> Report:
     """Validate a CAP message (or a feed of them); never raises on bad input."""
     try:
-        raw = _as_bytes(data)
+        raw = as_bytes(data)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
     return parsing.validate(
@@ -63,4 +56,4 @@ def check_alert_element(
 
 def parse(data: bytes) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
-    return parsing.parse(_as_bytes(data))
+    return parsing.parse(as_bytes(data))

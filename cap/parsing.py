@@ -984,7 +984,7 @@ def _read(
     """Findings, the alert (None when it cannot be ingested), whether it is signed, and the tree.
 
     `data`, when given, is the document `root` was parsed from without its blanks (see
-    `secure_parse`): the detailed reading then parses it again with them, since mixed content
+    `lean_parse`): the detailed reading then parses it again with them, since mixed content
     and what it reports may hold them; the tree returned is the one read last.
     """
     f = _Findings()

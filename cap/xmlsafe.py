@@ -60,9 +60,18 @@ def declared_encoding(data: bytes) -> str | None:
     return m.group(1).decode("ascii").lower() if m else None
 
 
+def as_bytes(data: object) -> bytes:
+    """The document's bytes (a bytearray or memoryview copied), or CapError for anything else."""
+    if data.__class__ is bytes:
+        return data  # type: ignore[return-value]
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
+
+
 def secure_parse(data: bytes) -> etree._Element:
     """Parse untrusted XML bytes safely and return the root element, or raise CapError."""
-    return _parse(data, keep_blanks=True)
+    return _parse(data, lean=False)[0]
 
 
 def lean_parse(data: bytes) -> tuple[etree._Element, bool]:
@@ -74,13 +83,7 @@ def lean_parse(data: bytes) -> tuple[etree._Element, bool]:
     that is parsed whole (see `_blanks_may_matter`). What reads the whitespace between elements
     (mixed content, XML signatures) must parse a lean document again with `secure_parse`.
     """
-    if data.__class__ is bytes and not _blanks_may_matter(data):
-        root = _parse(data, keep_blanks=False)
-        # The declared encoding, as libxml2 read it (it says UTF-8 for a byte-order mark without
-        # a declaration: `_blanks_may_matter` looked at those).
-        if (root.getroottree().docinfo.encoding or "").lower() in _ASCII_BYTES_ENCODINGS:
-            return root, True
-    return _parse(data, keep_blanks=True), False
+    return _parse(data, lean=data.__class__ is bytes and not _blanks_may_matter(data))
 
 
 # Encodings in which every byte below 0x80 is the ASCII character (libxml2's names, lower case).
@@ -112,12 +115,9 @@ def _blanks_may_matter(data: bytes) -> bool:
     return b"\r" in data or (b"[" in data and b"<![CDATA[" in data)
 
 
-def _parse(data: bytes, *, keep_blanks: bool) -> etree._Element:
-    if data.__class__ is not bytes:  # the usual case skips the (slower) union isinstance
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise CapError("cap.xml.not-bytes", "input must be bytes as received, not text", "/")
-        if not isinstance(data, bytes):
-            data = bytes(data)
+def _parse(data: bytes, *, lean: bool) -> tuple[etree._Element, bool]:
+    """The root, and whether it was parsed lean (see `lean_parse`)."""
+    data = as_bytes(data)
     if len(data) > MAX_BYTES:
         raise CapError(
             "cap.xml.too-large",
@@ -136,7 +136,7 @@ def _parse(data: bytes, *, keep_blanks: bool) -> etree._Element:
             "/",
         )
     try:
-        root = etree.fromstring(data, _parser(keep_blanks))
+        root = etree.fromstring(data, _parser(keep_blanks=not lean))
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc, data) from None
     except (ValueError, LookupError) as exc:
@@ -146,7 +146,11 @@ def _parse(data: bytes, *, keep_blanks: bool) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise CapError("cap.xml.doctype", "a DOCTYPE is not allowed", "/")
-    return root
+    # The declared encoding, as libxml2 read it (it says UTF-8 for a byte-order mark without a
+    # declaration: `_blanks_may_matter` looked at those).
+    if lean and (docinfo.encoding or "").lower() not in _ASCII_BYTES_ENCODINGS:
+        return _parse(data, lean=False)
+    return root, lean
 
 
 def _has_declarations(data: bytes) -> bool:
