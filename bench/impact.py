@@ -30,7 +30,7 @@ What is timed, per area, garbage collector off:
   timed) and tree on the areas (`sjoin(sites, areas, predicate="within")`) - and one call per
   area (as a service meets alerts, one at a time). Per-area figures; counts must agree exactly.
   At 10M sites geopandas runs in a process of its own (its points alone take gigabytes).
-- import: `service.layer_store.import_layer("opencellid", csv, dir)` of a generated 1M-row
+- import: `service.layers.files.import_layer("opencellid", csv, dir)` of a generated 1M-row
   OpenCelliD CSV (read + parse + index sort + write), and `parse_opencellid` alone.
 Each scale runs in its own subprocess, so ru_maxrss is that scale's own peak.
 
@@ -333,7 +333,7 @@ def run_import(plan: dict[str, Any], sample: CellSites, rng: np.random.Generator
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from service.layer_store import import_layer
+    from service.layers.files import import_layer
 
     n = plan["rows"]
     sites = resample_sites(sample, n, rng)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 import anyio
 from fastapi import FastAPI, Request
@@ -17,34 +16,34 @@ from sqlalchemy import Connection, func, select, text
 
 from geo.gazetteer import default_countries
 from geo.layers.connectivity import ConnectivityLayer
-from service import lifecycle
-from service.alerts import alerts_router
+from service.alerts.expiry import expiry_sweeper
+from service.alerts.impacts import impact_router
+from service.alerts.ingest import contact_registry
+from service.alerts.routes import alerts_router
+from service.assistance.escalation import escalation_sweeper
+from service.assistance.routes import requests_router
 from service.auth import Authenticator
 from service.db import Database, upgrade
-from service.db.models import PendingReference, utcnow
-from service.event_stream import EventBroadcaster, events_router
-from service.geocode_reload import GazetteerReloader, gazetteer_watcher, geocodes_fingerprint
-from service.geocode_store import load_gazetteer
-from service.impacts import impact_router
-from service.ingest import contact_registry
-from service.layer_reload import LayerReloader, layer_watcher, layers_fingerprint
-from service.layer_store import load_connectivity
-from service.layer_views import layers_router
+from service.db.models import PendingReference
+from service.errors import InputRejected, input_rejected
+from service.events.routes import events_router
+from service.events.stream import EventBroadcaster
+from service.geocodes.files import load_gazetteer
+from service.geocodes.reload import GazetteerReloader, gazetteer_watcher, geocodes_fingerprint
+from service.layers.files import load_connectivity
+from service.layers.reload import LayerReloader, layer_watcher, layers_fingerprint
+from service.layers.routes import layers_router
 from service.logging import RequestContextMiddleware, request_id
 from service.metrics import Metrics
-from service.network_status import StatusBook
-from service.network_views import network_status_router
-from service.poller import FeedPoller
-from service.rejection import InputRejected, input_rejected
-from service.request_store import escalation_sweeper
-from service.requests import requests_router
+from service.network.reports import StatusBook
+from service.network.routes import network_status_router
 from service.runtime import Runtime, RuntimeDep
 from service.settings import Settings
-from service.sources import sources_router
+from service.sources.poller import FeedPoller
+from service.sources.routes import sources_router
 
 log = logging.getLogger(__name__)
 
-EXPIRY_BATCH = 500
 CHECKPOINT_SECONDS = 1.0
 
 
@@ -120,7 +119,7 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     geocodes = geocodes_fingerprint(settings.data_dir)
     connectivity = await anyio.to_thread.run_sync(_load_connectivity, settings)
     await anyio.to_thread.run_sync(_warm_geography)
-    # Later `tampere geocodes import`s are picked up by service.geocode_reload.gazetteer_watcher.
+    # Later `tampere geocodes import`s are picked up by service.geocodes.reload.gazetteer_watcher.
     gazetteer = await anyio.to_thread.run_sync(load_gazetteer, settings.data_dir)
     network = StatusBook()
     await db.read(network.load_new)
@@ -138,7 +137,7 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
 
 
 def _load_connectivity(settings: Settings) -> ConnectivityLayer:
-    # Read at startup; later imports are picked up by service.layer_reload.layer_watcher.
+    # Read at startup; later imports are picked up by service.layers.reload.layer_watcher.
     return load_connectivity(settings.data_dir)
 
 
@@ -146,29 +145,6 @@ def _warm_geography() -> None:
     # Reading the packaged countries takes a moment; pay it at startup, not on the first alert.
     default_countries()
     contact_registry()
-
-
-async def expiry_sweeper(runtime: Runtime) -> None:
-    """Mark alerts expired when their time comes (CAP 1.2 §3.2.2 <expires>), for ever."""
-    interval = runtime.settings.expiry_interval_seconds
-    while True:
-        delay = interval
-        try:
-            expired = await runtime.db.write(
-                lambda conn: lifecycle.expire_due(conn, utcnow(), limit=EXPIRY_BATCH), long=True
-            )
-            if expired:
-                runtime.metrics.expired.inc(expired)
-            upcoming = await runtime.db.read(lifecycle.next_expiry)
-            if expired >= EXPIRY_BATCH:
-                delay = 0.0
-            elif upcoming is not None:
-                # Wake just after the next expiry rather than at the next tick.
-                until = (upcoming - utcnow() + timedelta(milliseconds=10)).total_seconds()
-                delay = min(interval, max(until, 0.01))
-        except Exception:  # keep sweeping: a failed sweep is retried, and logged with its cause
-            log.exception("expiry sweep failed")
-        await asyncio.sleep(delay)
 
 
 async def checkpointer(runtime: Runtime) -> None:

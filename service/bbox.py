@@ -10,7 +10,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, or_
 
-from service.rejection import InputRejected
+from service.errors import InputRejected
 
 BBox = tuple[float, float, float, float]
 

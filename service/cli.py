@@ -266,8 +266,8 @@ def _audit_verify(_args: argparse.Namespace) -> int:
 def _source_add(args: argparse.Namespace) -> int:
     from service.auth import ADMINISTRATION, OPERATOR, principal_key
     from service.db.models import utcnow
-    from service.rejection import InputRejected
-    from service.sources import (
+    from service.errors import InputRejected
+    from service.sources.routes import (
         check_feed_url,
         check_interval,
         principal_id_by_key,
@@ -310,7 +310,7 @@ def _source_add(args: argparse.Namespace) -> int:
 
 def _source_list(_args: argparse.Namespace) -> int:
     from service.db.models import utcnow
-    from service.sources import source_json, sources_of
+    from service.sources.routes import source_json, sources_of
 
     async def work(db: Any) -> list[Any]:
         rows: list[Any] = await db.read(lambda conn: sources_of(conn, None))
@@ -326,7 +326,7 @@ def _source_list(_args: argparse.Namespace) -> int:
 
 
 def _layer_import(args: argparse.Namespace) -> int:
-    from service import layer_store
+    from service.layers import files as layer_files
 
     if not args.file.exists():
         print(f"tampere layer import: cannot read {args.file}", file=sys.stderr)
@@ -334,7 +334,7 @@ def _layer_import(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        summary = layer_store.import_layer(args.kind, args.file, settings.data_dir, period=args.period)
+        summary = layer_files.import_layer(args.kind, args.file, settings.data_dir, period=args.period)
     except (ValueError, OSError) as exc:
         print(f"tampere layer import: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -368,9 +368,9 @@ def _audit_import(action: str, obj: str, summary: Any) -> None:
 
 
 def _layer_list(_args: argparse.Namespace) -> int:
-    from service import layer_store
+    from service.layers import files as layer_files
 
-    for layer in layer_store.list_layers(Settings().data_dir):
+    for layer in layer_files.list_layers(Settings().data_dir):
         print(json.dumps(_jsonable(layer), ensure_ascii=False))
     return EXIT_OK
 
@@ -379,14 +379,14 @@ def _layer_list(_args: argparse.Namespace) -> int:
 
 
 def _geocodes_import(args: argparse.Namespace) -> int:
-    from service import geocode_store
+    from service.geocodes import files as geocode_files
 
     if not args.file.exists():
         print(f"tampere geocodes import: cannot read {args.file}", file=sys.stderr)
         return EXIT_UNREADABLE
     settings = Settings()
     try:
-        summary = geocode_store.import_geocodes(
+        summary = geocode_files.import_geocodes(
             args.scheme,
             args.file,
             settings.data_dir,
@@ -406,15 +406,15 @@ def _geocodes_import(args: argparse.Namespace) -> int:
 
 
 def _geocodes_list(_args: argparse.Namespace) -> int:
-    from service import geocode_store
+    from service.geocodes import files as geocode_files
 
-    for table in geocode_store.list_geocode_tables(Settings().data_dir):
+    for table in geocode_files.list_geocode_tables(Settings().data_dir):
         print(json.dumps(table, ensure_ascii=False))
     return EXIT_OK
 
 
 def _jsonable(value: Any) -> Any:
-    from service.ingest import jsonable
+    from service.alerts.ingest import jsonable
 
     return jsonable(value)
 

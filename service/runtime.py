@@ -26,15 +26,15 @@ class Runtime:
     db: Database
     authenticator: Authenticator
     metrics: Metrics
-    # The disaster-connectivity layer (service.layer_store), when one has been imported.
+    # The disaster-connectivity layer (service.layers.files), when one has been imported.
     connectivity: Any | None = None
-    # Every network status report, in memory (service.network_status.StatusBook).
+    # Every network status report, in memory (service.network.reports.StatusBook).
     network: Any | None = None
-    # Reloads the layer when `tampere layer import` changed it (service.layer_reload.LayerReloader).
+    # Reloads the layer when `tampere layer import` changed it (service.layers.reload.LayerReloader).
     layers: Any | None = None
-    # Resolves CAP geocodes: packaged countries + imported tables (service.geocode_store).
+    # Resolves CAP geocodes: packaged countries + imported tables (service.geocodes.files).
     gazetteer: Any | None = None
-    # Reloads it when `tampere geocodes import` changed a table (service.geocode_reload).
+    # Reloads it when `tampere geocodes import` changed a table (service.geocodes.reload).
     geocodes: Any | None = None
 
 

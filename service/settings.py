@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # How often a running service looks for layers imported since it loaded them (and for
     # status reports other instances stored).
     layer_check_seconds: float = 5.0
-    # Feed polling (service.poller). The loop runs in every instance; a claim on each due source
+    # Feed polling (service.sources.poller). The loop runs in every instance; a claim on each due source
     # keeps two instances from polling it at once.
     poll_enabled: bool = True
     # The longest the loop sleeps before looking for due sources (a new source wakes it at once).
@@ -56,9 +56,9 @@ class Settings(BaseSettings):
     # Feeds on loopback/private/link-local addresses are refused unless this is set (SSRF).
     poll_allow_private_addresses: bool = False
     # How often the sweep looks for assistance requests whose acknowledgement deadline passed
-    # (service.request_store); the deadlines themselves are minutes to hours.
+    # (service.assistance.store); the deadlines themselves are minutes to hours.
     request_escalation_seconds: float = 15.0
-    # Event stream (service.event_stream). A subscriber's queue of unsent events: when it is full
+    # Event stream (service.events.stream). A subscriber's queue of unsent events: when it is full
     # the subscriber is closed (4408, "reconnect with since=<last id>"), never silently skipped.
     # At least the page size (500) so one page of a burst never overflows a drained queue.
     events_queue_size: int = 1000

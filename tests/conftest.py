@@ -1,9 +1,13 @@
-"""Shared fixtures: the ../shared locator, a database URL for SQLite and PostgreSQL, the service."""
+"""Shared fixtures and helpers: the ../shared locator, a database URL for SQLite and PostgreSQL,
+the service, the `tampere` command, a free loopback port and hand-written CAP (`make_cap`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +32,46 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is absent")
     return SHARED
+
+
+# --- processes and ports ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound, read and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_tampere(
+    *args: str,
+    data_dir: Path | None = None,
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run the `tampere` command line (as `python -m service.cli`) and capture its output;
+    `data_dir` and `database_url` set TAMPERE_DATA_DIR and TAMPERE_DATABASE_URL."""
+    environment = {**os.environ, **(env or {})}
+    if data_dir is not None:
+        environment["TAMPERE_DATA_DIR"] = str(data_dir)
+    if database_url is not None:
+        environment["TAMPERE_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def run_tampere_async(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """`run_tampere` in a thread, so the app's own tasks keep running meanwhile (a blocked event
+    loop could hold a PostgreSQL advisory lock the command waits for)."""
+    return await asyncio.to_thread(run_tampere, *args, **kwargs)
 
 
 # --- databases -----------------------------------------------------------------------------------

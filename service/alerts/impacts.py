@@ -1,0 +1,255 @@
+"""Stored impacts kept current, and an alert's impact as of a time.
+
+An alert's impact is assessed at ingest (`service.alerts.ingest.assess_alert`). Its connectivity part
+(sites and their status, measured performance, population, landing points) goes stale when a
+status report arrives or a new layer is imported: `recompute` re-assesses that part for the
+active alerts a change can touch (a bounding-box cut in SQL, then a geometry test), writes
+the new impact and an `alert.impact` event when it changed. Countries, regions and UN groups
+do not depend on the layer and are kept as assessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+import shapely
+from fastapi import APIRouter, HTTPException, Query
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, and_, or_, select, update
+
+from geo.areas import bbox_of
+from geo.impact import Impact, connectivity_impact, connectivity_impacts
+from geo.layers import ConnectivityLayer, NetworkStatus
+from service.alerts import lifecycle
+from service.alerts.routes import LISTED_MSG_TYPES, AlertId
+from service.alerts.view import AlertView, select_views
+from service.auth import Principal, may_see
+from service.bbox import BBox
+from service.db.models import AlertRecord, utcnow
+from service.errors import InputRejected
+from service.events import log as event_log
+from service.runtime import OptionalPrincipal, RuntimeDep
+
+# The keys of `Impact.as_dict()` that come from the connectivity layer and status.
+RECOMPUTED = ("sites", "performance", "population", "landing_points", "layers")
+# Alerts re-assessed per write transaction when a whole new layer arrives.
+RECOMPUTE_BATCH = 200
+
+StatusNear = Callable[[BBox | None], NetworkStatus]
+
+_alerts = AlertRecord.__table__
+_c = _alerts.c
+_TARGET_COLUMNS = (
+    _c.id,
+    _c.identifier,
+    _c.sender,
+    _c.status,
+    _c.msg_type,
+    _c.scope,
+    _c.state,
+    _c.regions,
+    _c.countries,
+    _c.impact,
+    _c.geometry,
+    _c.model,
+    _c.min_lon,
+    _c.min_lat,
+    _c.max_lon,
+    _c.max_lat,
+)
+
+
+@dataclass(slots=True)
+class Recomputed:
+    """What one recompute pass did: alerts looked at, alerts whose impact changed, last id."""
+
+    seen: int = 0
+    changed: list[int] = field(default_factory=list)
+    last_id: int = 0
+
+
+def active_alerts(now: datetime) -> Any:
+    """SQL condition: alerts whose impact is worth keeping current (active, not expired)."""
+    return and_(
+        _c.state == lifecycle.ACTIVE,
+        _c.msg_type.in_(LISTED_MSG_TYPES),
+        or_(_c.expires_at.is_(None), _c.expires_at > now),
+        _c.geometry.is_not(None),
+    )
+
+
+def event_time_of(model: dict[str, Any]) -> datetime:
+    """When the alerted event happens: the first <info> onset or effective, else <sent>
+    (CAP 1.2 §3.2.2), as `service.alerts.ingest` reads it, for choosing measurement periods."""
+    for info in model.get("infos") or []:
+        when = info.get("onset") or info.get("effective")
+        if when:
+            return datetime.fromisoformat(when)
+    return datetime.fromisoformat(model["sent"])
+
+
+def alert_shape(geometry: dict[str, Any]) -> BaseGeometry:
+    """A stored alert geometry (RFC 7946, already split at the antimeridian) as shapely."""
+    return shape(geometry)
+
+
+def connectivity_part(
+    geometry: BaseGeometry,
+    *,
+    layer: ConnectivityLayer,
+    status: NetworkStatus | None,
+    as_of: datetime | None,
+    event_time: datetime | None,
+) -> dict[str, Any]:
+    """The connectivity keys of an impact (see RECOMPUTED), in `Impact.as_dict()` form."""
+    found = connectivity_impact(geometry, layer=layer, status=status, as_of=as_of, event_time=event_time)
+    return _recomputed_keys(found)
+
+
+def _recomputed_keys(found: Impact) -> dict[str, Any]:
+    as_dict = found.as_dict()
+    return {key: as_dict[key] for key in RECOMPUTED}
+
+
+def recompute(
+    conn: Connection,
+    *,
+    where: Any,
+    layer: ConnectivityLayer,
+    status_near: StatusNear,
+    reason: dict[str, Any],
+    touches: BaseGeometry | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
+) -> Recomputed:
+    """Re-assess the connectivity part of the active alerts matching `where` (and, when given,
+    whose geometry intersects `touches`), in the caller's write transaction; store each impact
+    that changed, with an `alert.impact` event whose payload carries `reason`."""
+    now = utcnow()
+    query = select(*_TARGET_COLUMNS).where(active_alerts(now), where, _c.id > after_id).order_by(_c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    done = Recomputed(last_id=after_id)
+    if touches is not None:
+        shapely.prepare(touches)
+    targets: list[tuple[Any, BaseGeometry]] = []
+    for row in conn.execute(query).all():
+        done.seen += 1
+        done.last_id = row.id
+        geometry = alert_shape(row.geometry)
+        if touches is None or shapely.intersects(touches, geometry):
+            targets.append((row, geometry))
+    # All of them in one pass over each layer (see `connectivity_impacts`).
+    found = connectivity_impacts(
+        [geometry for _, geometry in targets],
+        layer=layer,
+        statuses=[status_near(_row_box(row)) for row, _ in targets],
+        event_times=[event_time_of(row.model) for row, _ in targets],
+    )
+    for (row, _), impact_now in zip(targets, found, strict=True):
+        fresh = _recomputed_keys(impact_now)
+        stored = row.impact or {}
+        if all(stored.get(key) == fresh[key] for key in RECOMPUTED):
+            continue
+        impact = {**stored, **fresh, "as_of": now.isoformat()}
+        conn.execute(update(_alerts).where(_c.id == row.id).values(impact=impact))
+        event_log.append_alert_event(
+            conn,
+            kind=event_log.ALERT_IMPACT,
+            alert=row,
+            payload={
+                **reason,
+                "as_of": impact["as_of"],
+                "sites": fresh["sites"],
+                "download_change_pct": fresh["performance"]["download_change_pct"],
+            },
+        )
+        done.changed.append(row.id)
+    return done
+
+
+# --- GET /api/v1/alerts/{id}/impact ---------------------------------------------------------------
+
+
+def impact_router() -> APIRouter:
+    """GET /api/v1/alerts/{id}/impact."""
+    router = APIRouter(tags=["alerts"])
+    router.add_api_route(
+        "/api/v1/alerts/{alert_id}/impact",
+        get_alert_impact,
+        methods=["GET"],
+        summary="An alert's impact, stored or as of a time",
+        responses={
+            404: {"description": "No such alert, or not visible to this principal"},
+            422: {"description": "`as_of` is not a time with a UTC offset"},
+        },
+    )
+    return router
+
+
+def _visible_alert(
+    conn: Connection, alert_id: int, principal: Principal | None
+) -> tuple[AlertView, dict[str, Any]] | None:
+    row = conn.execute(select_views().where(_c.id == alert_id)).first()
+    if row is None:
+        return None
+    view = AlertView(*row)
+    # The alert's own scope check (CAP 1.2 §3.2.1), as GET /api/v1/alerts/{id} applies it.
+    if not may_see(
+        principal, scope=view.scope, poster_id=view.poster_id, sender=view.sender, addresses=view.addresses
+    ):
+        return None
+    model: dict[str, Any] = conn.execute(select(_c.model).where(_c.id == alert_id)).scalar_one()
+    return view, model
+
+
+async def get_alert_impact(
+    alert_id: AlertId,
+    runtime: RuntimeDep,
+    principal: OptionalPrincipal,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="Recompute against the network status as of this time (ISO 8601 with offset)"),
+    ] = None,
+) -> dict[str, Any]:
+    """The stored impact and when it was computed; with `as_of`, the connectivity part
+    recomputed against the status reports known at that time (the layer as loaded now)."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise InputRejected.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    found = await runtime.db.read(lambda conn: _visible_alert(conn, alert_id, principal))
+    if found is None:
+        # The same answer for "absent" and "not yours": scope must not leak existence.
+        raise HTTPException(status_code=404, detail=f"no alert {alert_id}")
+    view, model = found
+    impact = dict(view.impact)
+    stored_as_of = impact.pop("as_of", None) or view.received_at.isoformat()
+    if as_of is None or view.geometry is None:
+        return {"alert_id": view.id, "as_of": stored_as_of, "recomputed": False, "impact": impact}
+    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    book = runtime.network
+    geometry, box = alert_shape(view.geometry), _box_of(view)
+    status = book.near(box) if book is not None else None
+    fresh = await anyio.to_thread.run_sync(
+        lambda: connectivity_part(
+            geometry, layer=layer, status=status, as_of=as_of, event_time=event_time_of(model)
+        )
+    )
+    return {
+        "alert_id": view.id,
+        "as_of": as_of.isoformat(),
+        "recomputed": True,
+        "impact": {**impact, **fresh},
+    }
+
+
+def _row_box(row: Any) -> BBox | None:
+    return None if row.min_lon is None else (row.min_lon, row.min_lat, row.max_lon, row.max_lat)
+
+
+def _box_of(view: AlertView) -> BBox | None:
+    return None if view.geometry is None else bbox_of(alert_shape(view.geometry))

@@ -1,0 +1,418 @@
+"""Ingest one CAP message: validate, assess, authorise, dedupe, store with its event and audit.
+
+`ingest_message(conn, principal, raw)` is the seam every source uses (HTTP POST, feed
+polling): the caller owns the write transaction, so the alert, its events (which are also its
+history) and its audit link commit together or not at all. `ingest(db, principal, raw)` does
+the same and opens the transaction itself, after validating outside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+import cap
+from cap.errors import Finding
+from cap.model import Alert
+from cap.report import Report
+from contact_points.registry import Registry
+from contact_points.routing import route_alert
+from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
+from geo.impact import assess
+from geo.layers.connectivity import ConnectivityLayer
+from geo.layers.status import NetworkStatus
+from service import audit
+from service.alerts import lifecycle
+from service.alerts.view import AlertView, select_views
+from service.auth import Principal, may_post_as
+from service.db.database import Database
+from service.db.models import AlertRecord, AlertTag, utcnow
+from service.events import log as event_log
+
+_alerts = AlertRecord.__table__
+# Built once: a statement made per call (`insert(t).values(...)`) costs more in SQLAlchemy's
+# construction and cache-key work than SQLite takes to run it.
+_FIND_BY_KEY = select_views().where(
+    _alerts.c.sender == bindparam("sender"),
+    _alerts.c.identifier == bindparam("identifier"),
+    _alerts.c.sent_at == bindparam("sent_at"),
+)
+# Insert-or-nothing on the message key: a replay costs no extra query on the common path.
+_INSERT_ALERT = {
+    "sqlite": sqlite_insert(_alerts).on_conflict_do_nothing().returning(_alerts.c.id),
+    "postgresql": postgresql_insert(_alerts).on_conflict_do_nothing().returning(_alerts.c.id),
+}
+_INSERT_TAG = insert(AlertTag.__table__)
+# Messages above this size are validated and stored off the event loop, so that one signed
+# multi-MB alert does not stall every other request; below it, a thread costs more than it saves.
+INLINE_BYTES = 64 * 1024
+
+# Rule ids of the service's own refusals (the CAP library owns cap.*).
+RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
+
+
+class IngestRejected(Exception):
+    """The message cannot be ingested (HTTP 422); `report` says why, rule by rule."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("; ".join(f"{f.rule} at {f.path}: {f.message}" for f in report.errors))
+        self.report = report
+
+
+class IngestForbidden(Exception):
+    """The principal may not post this message (HTTP 403)."""
+
+
+@dataclass(slots=True)
+class Assessment:
+    """What an alert means on the ground: geometry, countries, regions, impact and routing."""
+
+    countries: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    impact: dict[str, Any] = field(default_factory=dict)
+    routing: list[dict[str, Any]] = field(default_factory=list)
+    geometry: dict[str, Any] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PreparedMessage:
+    """A validated message and its assessment, ready to store (no database touched yet)."""
+
+    raw: bytes
+    report: Report
+    assessment: Assessment
+    model: dict[str, Any]
+
+    @property
+    def alert(self) -> Alert:
+        """The parsed alert (present: only ingestible messages are prepared)."""
+        assert self.report.alert is not None
+        return self.report.alert
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """The stored alert, and whether this call created it (False: a replay of a known one)."""
+
+    alert: AlertView
+    created: bool
+
+
+def assess_alert(
+    alert: Alert,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
+) -> Assessment:
+    """Geometry, countries, ITU-D regions, impact and routing of one alert.
+
+    The one seam between ingest and the pure domain packages (`geo.areas`, `geo.impact`,
+    `contact_points.routing`). `connectivity` is the loaded layer (`service.layers.files`), or
+    None when nothing has been imported: countries and regions are still found. `status` is
+    the network status reports held (`service.network.reports.StatusBook.status`), if any.
+    `gazetteer` resolves geocodes (`service.geocodes.files.load_gazetteer`; default: countries).
+    Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
+    """
+    shapes = area_geometry(alert, gazetteer=gazetteer)
+    impact = assess(
+        shapes.geometry,
+        layer=connectivity if connectivity is not None else ConnectivityLayer(),
+        status=status,
+        event_time=_event_time(alert),
+    )
+    countries, regions = list(impact.countries), list(impact.regions)
+    return Assessment(
+        countries=countries,
+        regions=regions,
+        impact=impact.as_dict(),
+        routing=_routing(alert, countries, regions),
+        geometry=geometry_to_geojson(shapes.geometry),
+        bbox=shapes.bbox,
+        findings=list(shapes.findings),
+    )
+
+
+# CAP 1.2 §3.2.2 orders severity and urgency from the most to the least pressing.
+_SEVERITY = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+_URGENCY = ("Immediate", "Expected", "Future", "Past", "Unknown")
+
+
+def _most_pressing(values: list[str], order: tuple[str, ...]) -> str:
+    known = [v for v in values if v in order]
+    return min(known, key=order.index) if known else "Unknown"
+
+
+def _event_time(alert: Alert) -> datetime:
+    for info in alert.infos:
+        if info.onset or info.effective:
+            return info.onset or info.effective or alert.sent
+    return alert.sent
+
+
+def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dict[str, Any]]:
+    # Ack and Error answer a message; they are recorded against it, not sent to anyone.
+    if alert.msg_type in ("Ack", "Error"):
+        return []
+    # contact_points decides what status means: Actual is routed as real, Exercise and Test
+    # reach the same people marked not real, System and Draft nobody (CAP 1.2 §3.2.1).
+    recipients = route_alert(
+        countries,
+        regions,
+        _most_pressing([i.severity for i in alert.infos], _SEVERITY),
+        _most_pressing([i.urgency for i in alert.infos], _URGENCY),
+        alert.status,
+        registry=contact_registry(),
+    )
+    return [
+        {
+            "contact": _contact_json(r.contact),
+            "priority": str(r.priority),
+            "real": r.real,
+            "ack_within_seconds": (None if r.ack_within is None else int(r.ack_within.total_seconds())),
+            "escalate_to": list(r.escalate_to),
+            "reason": r.reason,
+        }
+        for r in recipients
+    ]
+
+
+@cache
+def _contact_json(contact: Any) -> dict[str, Any]:
+    # Contact points are frozen values, few and reused by every alert: convert each once.
+    result: dict[str, Any] = jsonable(contact)
+    return result
+
+
+@cache
+def contact_registry() -> Registry:
+    """The packaged registry of ITU contact points, read once."""
+    return Registry.load()
+
+
+def prepare_message(
+    raw: bytes,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
+) -> PreparedMessage:
+    """Validate and assess a message; raises IngestRejected when it cannot be ingested."""
+    report = cap.validate(raw)
+    if report.ingestible and report.kind != "alert":
+        report = dataclasses.replace(
+            report,
+            ingestible=False,
+            errors=[
+                *report.errors,
+                Finding(
+                    RULE_NOT_AN_ALERT,
+                    f"this endpoint takes one CAP <alert>, not a {report.kind} document",
+                    "/",
+                ),
+            ],
+        )
+    if not report.ingestible or report.alert is None:
+        raise IngestRejected(report)
+    return PreparedMessage(
+        raw=raw,
+        report=report,
+        assessment=assess_alert(report.alert, connectivity=connectivity, status=status, gazetteer=gazetteer),
+        model=model_json(report.alert),
+    )
+
+
+def authorise(principal: Principal, alert: Alert) -> None:
+    """Refuse a sender the principal may not post as (the sender registry)."""
+    if not may_post_as(principal, alert.sender):
+        raise IngestForbidden(f"sender {alert.sender!r} is not registered to {principal.actor}")
+
+
+def ingest_message(
+    conn: Connection,
+    principal: Principal,
+    raw: bytes,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
+) -> IngestOutcome:
+    """Validate, authorise, dedupe and store one CAP message in the caller's write transaction.
+
+    For a caller that holds a transaction already (`db.write(lambda c: ingest_message(c, ...))`);
+    `ingest` below does the same but validates before taking the writer.
+    """
+    prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+    authorise(principal, prepared.alert)
+    return store_message(conn, principal, prepared)
+
+
+async def ingest(
+    db: Database,
+    principal: Principal,
+    raw: bytes,
+    *,
+    connectivity: Any | None = None,
+    status: NetworkStatus | None = None,
+    gazetteer: GeocodeResolver | None = None,
+) -> IngestOutcome:
+    """Ingest one message: validate and assess first (CPU, in a worker thread for large
+    messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
+    lifecycle.NotAllowed."""
+    small = len(raw) <= INLINE_BYTES
+    if small:
+        prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+    else:
+        prepared = await asyncio.to_thread(
+            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
+        )
+    authorise(principal, prepared.alert)
+    return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)
+
+
+def store_message(conn: Connection, principal: Principal, prepared: PreparedMessage) -> IngestOutcome:
+    """Store a prepared, authorised message; a known (sender, identifier, sent) is a replay."""
+    alert = prepared.alert
+    a = prepared.assessment
+    now = utcnow()
+    bbox = a.bbox or (None, None, None, None)
+    view = AlertView(
+        id=0,
+        identifier=alert.identifier,
+        sender=alert.sender,
+        sent_at=alert.sent,
+        status=alert.status,
+        msg_type=alert.msg_type,
+        scope=alert.scope,
+        version=prepared.report.version,
+        state=lifecycle.ACTIVE,
+        expires_at=lifecycle.expires_of(alert),
+        received_at=now,
+        poster_id=principal.id,
+        signature=prepared.report.signature,
+        addresses=list(alert.addresses),
+        summary=summary_of(alert),
+        countries=a.countries,
+        regions=a.regions,
+        impact=a.impact,
+        routing=a.routing,
+        warnings=[f.as_dict() for f in (*prepared.report.errors, *prepared.report.warnings, *a.findings)],
+        geometry=a.geometry,
+    )
+    values = {f.name: getattr(view, f.name) for f in dataclasses.fields(AlertView) if f.name != "id"}
+    inserted = conn.execute(
+        _INSERT_ALERT[conn.dialect.name],
+        {
+            **values,
+            "raw": prepared.raw,
+            "model": prepared.model,
+            "min_lon": bbox[0],
+            "min_lat": bbox[1],
+            "max_lon": bbox[2],
+            "max_lat": bbox[3],
+        },
+    )
+    alert_id = inserted.scalar_one_or_none()
+    if alert_id is None:
+        # CAP 1.2 §3.2.1: the same (sender, identifier, sent) is the same message: a replay.
+        existing = conn.execute(
+            _FIND_BY_KEY, {"sender": alert.sender, "identifier": alert.identifier, "sent_at": alert.sent}
+        ).one()
+        return IngestOutcome(AlertView(*existing), created=False)
+    view.id = int(alert_id)
+    tags = _tags(alert, a)
+    if tags:
+        conn.execute(_INSERT_TAG, [{"alert_id": view.id, "kind": k, "value": v} for k, v in tags])
+    event_log.append_alert_event(
+        conn,
+        kind=event_log.ALERT_RECEIVED,
+        alert=view,
+        payload={"sent": alert.sent.isoformat(), "countries": a.countries, "regions": a.regions},
+    )
+    message = lifecycle.StoredMessage(
+        **{name: getattr(view, name) for name in lifecycle.StoredMessage.__slots__}
+    )
+    lifecycle.apply_references(conn, principal, message, alert.references)
+    lifecycle.resolve_pending(conn, message)
+    if view.expires_at is not None and view.expires_at <= now and message.state == lifecycle.ACTIVE:
+        # Arrived already expired (a late relay): say so now rather than at the next sweep.
+        lifecycle.expire(conn, message, actor=principal.actor)
+    view.state = message.state
+    audit.record(
+        conn,
+        actor=principal.actor,
+        action="alert.ingest",
+        obj=f"alert:{view.id}",
+        payload_hash=audit.payload_digest(prepared.raw),
+    )
+    return IngestOutcome(view, created=True)
+
+
+def summary_of(alert: Alert) -> dict[str, Any]:
+    """The few fields a list, a map popup or a feed entry shows, from the first <info>."""
+    info = alert.infos[0] if alert.infos else None
+    return {
+        "event": info.event if info else None,
+        "headline": info.headline if info else None,
+        "description": info.description if info else None,
+        "severity": info.severity if info else None,
+        "urgency": info.urgency if info else None,
+        "certainty": info.certainty if info else None,
+        "language": info.language if info else None,
+        "categories": list(info.categories) if info else [],
+        "areaDesc": [area.area_desc for i in alert.infos for area in i.areas],
+        "onset": info.onset.isoformat() if info and info.onset else None,
+        "sent": alert.sent.isoformat(),
+        "note": alert.note,
+    }
+
+
+def _tags(alert: Alert, a: Assessment) -> set[tuple[str, str]]:
+    tags = {("country", c) for c in a.countries} | {("region", r) for r in a.regions}
+    tags |= {("severity", info.severity) for info in alert.infos if info.severity}
+    return {(k, v[:64]) for k, v in tags}
+
+
+def model_json(alert: Alert) -> dict[str, Any]:
+    """The parsed CAP model as JSON (datetimes in ISO 8601 with their original offset)."""
+    result: dict[str, Any] = jsonable(alert)
+    return result
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type, else None (asked once per type)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
+def jsonable(value: Any) -> Any:
+    """A value made of dicts, lists, strings, numbers, booleans and None (dataclasses too)."""
+    if isinstance(value, _SCALARS):
+        return value
+    names = _field_names(type(value))
+    if names is not None:
+        # One pass over the fields (dataclasses.asdict would deep-copy everything first).
+        return {name: jsonable(getattr(value, name)) for name in names}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return str(value)

@@ -1,0 +1,241 @@
+"""An alert's life: Update, Cancel, Ack and Error applied to what they reference, and expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from cap.model import Alert, Reference
+from service import audit
+from service.auth import ADMINISTRATION, Principal, load_principal, may_modify
+from service.db.models import AlertRecord, PendingReference, utcnow
+from service.events import log as event_log
+
+ACTIVE = "active"
+UPDATED = "updated"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+# A stronger state never gives way to a weaker one: a cancelled alert stays cancelled whatever
+# arrives after it, and an alert superseded by an Update is not brought back by its expiry.
+_RANK = {ACTIVE: 0, EXPIRED: 1, UPDATED: 2, CANCELLED: 3}
+
+# Message types that change what they reference, as opposed to Ack and Error, which only
+# report on it (CAP 1.2 §3.2.1 msgType).
+MODIFYING = frozenset({"Update", "Cancel"})
+
+_alerts = AlertRecord.__table__
+_pending = PendingReference.__table__
+
+
+class NotAllowed(Exception):
+    """A message would change an alert its poster does not own (HTTP 403)."""
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """What the lifecycle needs of a stored message (read with one narrow query)."""
+
+    id: int
+    sender: str
+    identifier: str
+    sent_at: datetime
+    msg_type: str
+    status: str
+    scope: str
+    state: str
+    poster_id: int
+    expires_at: datetime | None
+    regions: list[Any]
+    countries: list[Any]
+
+
+_COLUMNS = [getattr(_alerts.c, name) for name in StoredMessage.__slots__]
+# Built once (see service.alerts.ingest): the statements of the ingest path, with bound parameters.
+_INSERT_PENDING = insert(_pending)
+_FIND_BY_KEY = select(*_COLUMNS).where(
+    _alerts.c.sender == bindparam("sender"),
+    _alerts.c.identifier == bindparam("identifier"),
+    _alerts.c.sent_at == bindparam("sent_at"),
+)
+_PENDING_FOR_KEY = (
+    select(_pending.c.id, _pending.c.referencing_alert_id)
+    .where(
+        _pending.c.sender == bindparam("sender"),
+        _pending.c.identifier == bindparam("identifier"),
+        _pending.c.sent_at == bindparam("sent_at"),
+    )
+    .order_by(_pending.c.id)
+)
+
+
+@dataclass(slots=True, frozen=True)
+class Effect:
+    """What a message of one msgType does to each alert it references."""
+
+    state: str | None
+    event: str
+
+
+# CAP 1.2 §3.2.1 msgType: Update "supersedes", Cancel "cancels" the earlier message(s) named
+# in <references>; Ack "acknowledges receipt and acceptance", Error "indicates rejection".
+EFFECTS = {
+    "Update": Effect(UPDATED, event_log.ALERT_UPDATED),
+    "Cancel": Effect(CANCELLED, event_log.ALERT_CANCELLED),
+    "Ack": Effect(None, event_log.ALERT_ACKNOWLEDGED),
+    "Error": Effect(None, event_log.ALERT_ERROR),
+}
+
+
+def expires_of(alert: Alert) -> datetime | None:
+    """When the whole message expires: the latest <expires> of its infos.
+
+    An info without <expires> has no end (CAP 1.2 §3.2.2 leaves it to the recipient), so one
+    such info, or no info at all, means the message never expires by itself.
+    """
+    if not alert.infos or any(info.expires is None for info in alert.infos):
+        return None
+    return max(info.expires for info in alert.infos if info.expires is not None)
+
+
+def effective_state(state: str, expires_at: datetime | None, now: datetime) -> str:
+    """The state to show: a stored 'active' past its expiry reads as expired even before the
+    sweep has written it."""
+    if state == ACTIVE and expires_at is not None and expires_at <= now:
+        return EXPIRED
+    return state
+
+
+def find_alert(conn: Connection, *, sender: str, identifier: str, sent: datetime) -> StoredMessage | None:
+    """The stored message named by (sender, identifier, sent), if any (CAP 1.2 §3.2.1)."""
+    row = conn.execute(_FIND_BY_KEY, {"sender": sender, "identifier": identifier, "sent_at": sent}).first()
+    return None if row is None else StoredMessage(*row)
+
+
+def get_message(conn: Connection, alert_id: int) -> StoredMessage | None:
+    """The stored message with this id, if any."""
+    row = conn.execute(select(*_COLUMNS).where(_alerts.c.id == alert_id)).first()
+    return None if row is None else StoredMessage(*row)
+
+
+def apply_references(
+    conn: Connection, principal: Principal, message: StoredMessage, references: Iterable[Reference]
+) -> None:
+    """Apply an Update/Cancel/Ack/Error to every alert it references; keep the rest pending."""
+    effect = EFFECTS.get(message.msg_type)
+    if effect is None:
+        return
+    modifying = message.msg_type in MODIFYING
+    seen: set[tuple[str, str, datetime]] = set()
+    for ref in references:
+        key = (ref.sender, ref.identifier, ref.sent)
+        if key in seen or key == (message.sender, message.identifier, message.sent_at):
+            continue
+        seen.add(key)
+        target = find_alert(conn, sender=ref.sender, identifier=ref.identifier, sent=ref.sent)
+        if target is None:
+            if modifying and principal.role == ADMINISTRATION and ref.sender not in principal.senders:
+                raise NotAllowed(
+                    f"{message.msg_type} references {ref.sender},{ref.identifier}, a message of "
+                    "a sender not registered to this administration"
+                )
+            conn.execute(
+                _INSERT_PENDING,
+                {
+                    "sender": ref.sender,
+                    "identifier": ref.identifier,
+                    "sent_at": ref.sent,
+                    "referencing_alert_id": message.id,
+                    "created_at": utcnow(),
+                },
+            )
+            continue
+        if modifying and not may_modify(principal, sender=target.sender, poster_id=target.poster_id):
+            raise NotAllowed(
+                f"{message.msg_type} references alert {target.id} ({target.sender},"
+                f"{target.identifier}), which this principal does not own"
+            )
+        _apply(conn, effect, target, by=message)
+
+
+def resolve_pending(conn: Connection, message: StoredMessage) -> None:
+    """Apply the references that named this message before it arrived."""
+    key = {"sender": message.sender, "identifier": message.identifier, "sent_at": message.sent_at}
+    pending = conn.execute(_PENDING_FOR_KEY, key).all()
+    for pending_id, referencing_id in pending:
+        referencing = get_message(conn, referencing_id)
+        if referencing is not None:
+            _apply_late(conn, message, referencing)
+        conn.execute(delete(_pending).where(_pending.c.id == pending_id))
+
+
+def _apply_late(conn: Connection, message: StoredMessage, referencing: StoredMessage) -> None:
+    effect = EFFECTS[referencing.msg_type]
+    if referencing.msg_type in MODIFYING:
+        poster = load_principal(conn, referencing.poster_id)
+        if poster is None or not may_modify(poster, sender=message.sender, poster_id=message.poster_id):
+            note = f"{referencing.msg_type} {referencing.id} came from a principal not owning it"
+            event_log.append_alert_event(
+                conn,
+                kind=event_log.ALERT_REFERENCE_REFUSED,
+                alert=message,
+                payload={"by": referencing.id, "note": note},
+            )
+            return
+    _apply(conn, effect, message, by=referencing)
+
+
+def _apply(conn: Connection, effect: Effect, target: StoredMessage, *, by: StoredMessage) -> None:
+    if effect.state is not None and _RANK[effect.state] > _RANK.get(target.state, 0):
+        target.state = effect.state
+        conn.execute(update(_alerts).where(_alerts.c.id == target.id).values(state=effect.state))
+    event_log.append_alert_event(
+        conn,
+        kind=effect.event,
+        alert=target,
+        payload={"by": by.id, "by_identifier": by.identifier, "by_msgType": by.msg_type},
+    )
+
+
+def expire_due(conn: Connection, now: datetime, *, limit: int = 500) -> int:
+    """Mark active alerts whose expiry has passed as expired; returns how many."""
+    due = conn.execute(
+        select(*_COLUMNS)
+        .where(
+            _alerts.c.state == ACTIVE,
+            _alerts.c.expires_at.is_not(None),
+            _alerts.c.expires_at <= now,
+        )
+        .order_by(_alerts.c.expires_at, _alerts.c.id)
+        .limit(limit)
+    ).all()
+    for row in due:
+        expire(conn, StoredMessage(*row), actor="system")
+    return len(due)
+
+
+def expire(conn: Connection, message: StoredMessage, *, actor: str) -> None:
+    """Mark one alert expired, with its event and audit link."""
+    message.state = EXPIRED
+    conn.execute(update(_alerts).where(_alerts.c.id == message.id).values(state=EXPIRED))
+    expires = message.expires_at.isoformat() if message.expires_at else None
+    event_log.append_alert_event(
+        conn, kind=event_log.ALERT_EXPIRED, alert=message, payload={"expires": expires}
+    )
+    audit.record(
+        conn,
+        actor=actor,
+        action="alert.expire",
+        obj=f"alert:{message.id}",
+        payload_hash=audit.json_digest({"alert": message.id, "expires": expires}),
+    )
+
+
+def next_expiry(conn: Connection) -> datetime | None:
+    """The earliest expiry among active alerts, if any."""
+    return conn.execute(
+        select(func.min(_alerts.c.expires_at)).where(_alerts.c.state == ACTIVE)
+    ).scalar_one_or_none()

@@ -1,0 +1,357 @@
+"""HTTP views of alerts: post CAP, list active alerts as GeoJSON, one alert, its CAP, Atom out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection, and_, exists, or_, select
+
+from service.alerts import atom, lifecycle
+from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
+from service.alerts.view import AlertView, alert_json, feature_json, select_views
+from service.auth import RESPONDER, Principal, may_see
+from service.db.models import AlertRecord, AlertTag, Event, utcnow
+from service.events import log as event_log
+from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
+
+log = logging.getLogger(__name__)
+_alerts = AlertRecord.__table__
+_events = Event.__table__
+_tags = AlertTag.__table__
+# What the list shows: alerts and their updates; Cancel, Ack and Error act on other messages.
+LISTED_MSG_TYPES = ("Alert", "Update")
+MAX_LIST = 5000
+
+Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
+
+_CAP_BODY = {
+    "required": True,
+    "description": "One CAP 1.0, 1.1 or 1.2 <alert>, as XML bytes.",
+    "content": {
+        "application/cap+xml": {"schema": {"type": "string"}},
+        "application/xml": {"schema": {"type": "string"}},
+    },
+}
+_ERRORS = {
+    401: {"description": "No token, or a token that is not known"},
+    403: {"description": "The principal may not post as this sender, or modify that alert"},
+    413: {"description": "The body is larger than TAMPERE_MAX_BODY_BYTES"},
+    422: {"description": "Not ingestible: `errors` lists rule, message and path"},
+}
+
+
+def alerts_router() -> APIRouter:
+    """The /api/v1/alerts routes and the Atom feed."""
+    router = APIRouter(tags=["alerts"])
+    router.add_api_route(
+        "/api/v1/alerts",
+        post_alert,
+        methods=["POST"],
+        status_code=201,
+        responses={200: {"description": "A replay: the alert already stored"}, **_ERRORS},
+        openapi_extra={"requestBody": _CAP_BODY},
+        summary="Ingest one CAP message",
+    )
+    router.add_api_route(
+        "/api/v1/alerts",
+        list_alerts,
+        methods=["GET"],
+        summary="Active alerts as GeoJSON",
+        response_class=JSONResponse,
+    )
+    router.add_api_route(
+        "/api/v1/alerts/{alert_id}",
+        get_alert,
+        methods=["GET"],
+        summary="One alert",
+        responses={404: {"description": "No such alert, or not visible to this principal"}},
+    )
+    router.add_api_route(
+        "/api/v1/alerts/{alert_id}/cap",
+        get_alert_cap,
+        methods=["GET"],
+        summary="The CAP message as received",
+        response_class=Response,
+        responses={
+            200: {"content": {atom.CAP_MEDIA_TYPE: {}}},
+            404: {"description": "No such alert, or not visible to this principal"},
+        },
+    )
+    router.add_api_route(
+        "/api/v1/feeds/alerts.atom",
+        alerts_atom,
+        methods=["GET"],
+        summary="Atom feed of active public alerts",
+        response_class=Response,
+        responses={200: {"content": {"application/atom+xml": {}}}},
+    )
+    return router
+
+
+# --- POST ------------------------------------------------------------------------------------
+
+
+async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredPrincipal) -> Response:
+    """Validate, authorise and store one CAP message; 201 new, 200 replay, 422 not ingestible."""
+    started = time.perf_counter()
+    metrics = runtime.metrics
+    try:
+        raw = await read_body(request, runtime.settings.max_body_bytes)
+    except HTTPException:
+        metrics.ingest.labels("too_large").inc()
+        raise
+    try:
+        status = runtime.network.status if runtime.network is not None else None
+        outcome = await ingest(
+            runtime.db,
+            principal,
+            raw,
+            connectivity=runtime.connectivity,
+            status=status,
+            gazetteer=runtime.gazetteer,
+        )
+    except IngestRejected as exc:
+        metrics.ingest.labels("rejected").inc()
+        rules = sorted({f.rule for f in exc.report.errors})
+        log.info("CAP message rejected", extra={"actor": principal.actor, "rules": rules})
+        return JSONResponse(status_code=422, content=rejection_json(exc))
+    except (IngestForbidden, lifecycle.NotAllowed) as exc:
+        metrics.ingest.labels("forbidden").inc()
+        log.info("CAP message refused", extra={"actor": principal.actor, "reason": str(exc)})
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
+    metrics.ingest.labels("created" if outcome.created else "replayed").inc()
+    metrics.ingest_seconds.observe(time.perf_counter() - started)
+    return JSONResponse(
+        status_code=201 if outcome.created else 200,
+        content=alert_json(outcome.alert, now=utcnow()),
+        headers={"Location": f"/api/v1/alerts/{outcome.alert.id}"},
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (before reading it all)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status_code=413, detail=f"body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status_code=413, detail=f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def rejection_json(exc: IngestRejected) -> dict[str, Any]:
+    """The 422 body: the validator's verdict, rule by rule, as `tampere validate` reports it."""
+    body = exc.report.as_json()
+    body.pop("file", None)
+    body["detail"] = "the message cannot be ingested"
+    return body
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def _visible(view: AlertView, principal: Principal | None) -> bool:
+    return may_see(
+        principal,
+        scope=view.scope,
+        poster_id=view.poster_id,
+        sender=view.sender,
+        addresses=view.addresses,
+    )
+
+
+def _not_found(alert_id: int) -> HTTPException:
+    # The same answer for "absent" and "not yours": scope must not leak existence.
+    return HTTPException(status_code=404, detail=f"no alert {alert_id}")
+
+
+AlertId = Annotated[int, Path(ge=1, le=2**62, description="The id given when it was posted")]
+
+
+def _alert_detail(
+    connection: Connection, alert_id: int, principal: Principal | None
+) -> dict[str, Any] | None:
+    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    if row is None or not _visible(view := AlertView(*row), principal):
+        return None
+    model = connection.execute(select(_alerts.c.model).where(_alerts.c.id == alert_id)).scalar_one()
+    history = connection.execute(
+        select(_events.c.id, _events.c.at, _events.c.type, _events.c.payload)
+        .where(_events.c.alert_id == alert_id)
+        .order_by(_events.c.id)
+    ).all()
+    references = []
+    for ref in model.get("references", []):
+        target = connection.execute(
+            select(_alerts.c.id).where(
+                _alerts.c.sender == ref["sender"],
+                _alerts.c.identifier == ref["identifier"],
+                _alerts.c.sent_at == datetime.fromisoformat(ref["sent"]),
+            )
+        ).scalar_one_or_none()
+        references.append({**ref, "alert_id": target})
+    now = utcnow()
+    body = alert_json(view, now=now)
+    steps = [
+        {
+            "event": event_id,
+            "at": at.isoformat(),
+            "action": kind.removeprefix(event_log.PREFIX),
+            "state": payload.get("state"),
+            "by": payload.get("by"),
+            **({"note": payload["note"]} if payload.get("note") else {}),
+        }
+        for event_id, at, kind, payload in history
+    ]
+    if body["state"] == lifecycle.EXPIRED and view.state == lifecycle.ACTIVE:
+        # Past its expiry, the sweep has not written it yet.
+        steps.append(
+            {
+                "event": None,
+                "at": body["expires"],
+                "action": "expired",
+                "state": lifecycle.EXPIRED,
+                "by": None,
+            }
+        )
+    body["history"] = steps
+    body["references"] = references
+    body["geometry"] = view.geometry
+    body["alert"] = model
+    return body
+
+
+async def get_alert(alert_id: AlertId, runtime: RuntimeDep, principal: OptionalPrincipal) -> dict[str, Any]:
+    """One alert: its JSON, its state and history, and the parsed CAP model."""
+    body = await runtime.db.read(lambda conn: _alert_detail(conn, alert_id, principal))
+    if body is None:
+        raise _not_found(alert_id)
+    return body
+
+
+def _alert_bytes(connection: Connection, alert_id: int, principal: Principal | None) -> bytes | None:
+    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    if row is None or not _visible(AlertView(*row), principal):
+        return None
+    raw: bytes = connection.execute(select(_alerts.c.raw).where(_alerts.c.id == alert_id)).scalar_one()
+    return raw
+
+
+async def get_alert_cap(alert_id: AlertId, runtime: RuntimeDep, principal: OptionalPrincipal) -> Response:
+    """The CAP message exactly as it was received."""
+    raw = await runtime.db.read(lambda conn: _alert_bytes(conn, alert_id, principal))
+    if raw is None:
+        raise _not_found(alert_id)
+    return Response(content=raw, media_type=atom.CAP_MEDIA_TYPE)
+
+
+def _parse_bbox(bbox: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in bbox.split(","))
+    except ValueError:
+        raise HTTPException(
+            status_code=422, detail="bbox is west,south,east,north in degrees (RFC 7946 §5)"
+        ) from None
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise HTTPException(status_code=422, detail="bbox is out of range (lon ±180, lat ±90)")
+    return west, south, east, north
+
+
+def _bbox_filter(west: float, south: float, east: float, north: float) -> Any:
+    # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
+    c = _alerts.c
+    lat_ok = and_(c.min_lat <= north, c.max_lat >= south)
+
+    def lon_overlap(w: float, e: float) -> Any:
+        plain = and_(c.min_lon <= c.max_lon, c.min_lon <= e, c.max_lon >= w)
+        wrapped = and_(c.min_lon > c.max_lon, or_(c.min_lon <= e, c.max_lon >= w))
+        return or_(plain, wrapped)
+
+    if west <= east:
+        return and_(lat_ok, lon_overlap(west, east))
+    return and_(lat_ok, or_(lon_overlap(west, 180.0), lon_overlap(-180.0, east)))
+
+
+def _tagged(kind: str, value: str) -> Any:
+    return exists().where(_tags.c.alert_id == _alerts.c.id, _tags.c.kind == kind, _tags.c.value == value)
+
+
+def _active(now: datetime, status: str) -> Any:
+    """Active alerts of one status, of the message types a list shows."""
+    return and_(
+        _alerts.c.state == lifecycle.ACTIVE,
+        _alerts.c.status == status,
+        _alerts.c.msg_type.in_(LISTED_MSG_TYPES),
+        or_(_alerts.c.expires_at.is_(None), _alerts.c.expires_at > now),
+    )
+
+
+def _visible_views(
+    connection: Connection, query: Any, principal: Principal | None, limit: int
+) -> list[AlertView]:
+    views: list[AlertView] = []
+    for row in connection.execute(query.execution_options(yield_per=200)):
+        view = AlertView(*row)
+        if _visible(view, principal):
+            views.append(view)
+            if len(views) >= limit:
+                break
+    return views
+
+
+async def list_alerts(
+    runtime: RuntimeDep,
+    principal: OptionalPrincipal,
+    region: Annotated[str | None, Query(max_length=64, description="ITU-D region")] = None,
+    country: Annotated[str | None, Query(max_length=3, description="ISO 3166-1 alpha-3")] = None,
+    severity: Annotated[str | None, Query(max_length=32, description="CAP severity")] = None,
+    status: Annotated[Status, Query(description="CAP status; Actual unless asked")] = "Actual",
+    bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north")] = None,
+    since: Annotated[datetime | None, Query(description="sent at or after")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 1000,
+) -> JSONResponse:
+    """Active alerts the caller may see, as an RFC 7946 FeatureCollection."""
+    now = utcnow()
+    query = select_views().where(_active(now, status)).order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    if region:
+        query = query.where(_tagged("region", region))
+    if country:
+        query = query.where(_tagged("country", country.upper()))
+    if severity:
+        query = query.where(_tagged("severity", severity))
+    if since is not None:
+        if since.tzinfo is None:
+            raise HTTPException(status_code=422, detail="since needs a time zone offset")
+        query = query.where(_alerts.c.sent_at >= since)
+    if bbox:
+        query = query.where(_bbox_filter(*_parse_bbox(bbox)))
+    if principal is None or principal.role == RESPONDER:
+        # Neither can be granted Restricted or addressed by Private: only Public is theirs.
+        query = query.where(_alerts.c.scope == "Public")
+    views = await runtime.db.read(lambda conn: _visible_views(conn, query, principal, limit))
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": [feature_json(v, now=now) for v in views]},
+        media_type="application/geo+json",
+    )
+
+
+async def alerts_atom(request: Request, runtime: RuntimeDep) -> Response:
+    """Active, public, Actual alerts as an Atom feed (RFC 4287), newest first."""
+    now = utcnow()
+    query = (
+        select_views()
+        .where(_active(now, "Actual"), _alerts.c.scope == "Public")
+        .order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    )
+    views = await runtime.db.read(lambda conn: _visible_views(conn, query, None, MAX_LIST))
+    body = atom.alerts_feed(views, base_url=str(request.base_url), self_url=str(request.url), now=now)
+    return Response(content=body, media_type="application/atom+xml")

@@ -1,0 +1,1 @@
+"""The durable event log and the live websocket stream over it."""

@@ -1,0 +1,92 @@
+"""The durable event log: every state change, in the transaction of the change.
+
+The events of one alert are also its history (GET /api/v1/alerts/{id}): each says what
+happened (`type`), the alert's state after it, and which message did it (`by`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, text
+
+from service.db.models import Event, utcnow
+
+# Built once: constructing the statement per call costs more than running it.
+_INSERT_EVENT = insert(Event.__table__)
+# PostgreSQL: wakes the event stream of every instance (service.events.stream) when the transaction
+# commits; NOTIFY is sent at commit and never on rollback, and identical ones in one transaction
+# are folded into one.
+NOTIFY_CHANNEL = "tampere_events"
+_NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+
+ALERT_RECEIVED = "alert.received"
+ALERT_UPDATED = "alert.updated"
+ALERT_CANCELLED = "alert.cancelled"
+ALERT_EXPIRED = "alert.expired"
+ALERT_ACKNOWLEDGED = "alert.acknowledged"
+ALERT_ERROR = "alert.error"
+ALERT_REFERENCE_REFUSED = "alert.reference-refused"
+# The stored impact of an alert changed: a status report or a new connectivity layer.
+ALERT_IMPACT = "alert.impact"
+PREFIX = "alert."
+NETWORK_STATUS = "network.status"
+
+
+def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict[str, Any]) -> None:
+    """Append one event about an alert (an `AlertRecord` or a row with the same fields); its
+    audience is the alert's ITU-D regions, countries, CAP scope and status."""
+    body = {
+        "alert_id": alert.id,
+        "identifier": alert.identifier,
+        "sender": alert.sender,
+        "status": alert.status,
+        "msgType": alert.msg_type,
+        "state": alert.state,
+        **payload,
+    }
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "at": utcnow(),
+            "type": kind,
+            "alert_id": alert.id,
+            "payload": body,
+            "regions": list(alert.regions),
+            "countries": list(alert.countries),
+            "scope": alert.scope,
+            "status": alert.status,
+        },
+    )
+    _notify(conn)
+
+
+def append_event(
+    conn: Connection,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    regions: list[str],
+    countries: list[str],
+    scope: str = "Public",
+    status: str = "Actual",
+) -> None:
+    """Append one event that is not about an alert (e.g. a network status report)."""
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "at": utcnow(),
+            "type": kind,
+            "alert_id": None,
+            "payload": payload,
+            "regions": regions,
+            "countries": countries,
+            "scope": scope,
+            "status": status,
+        },
+    )
+    _notify(conn)
+
+
+def _notify(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY)

@@ -1,0 +1,83 @@
+"""`WS /api/v1/events?since=ID`: who is asking, what they filter on, where they resume; the
+stream itself is `service.events.stream.EventBroadcaster`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, WebSocket
+
+from service.auth import Principal
+from service.events.stream import (
+    CLOSE_BAD_REQUEST,
+    CLOSE_UNAUTHORIZED,
+    EventBroadcaster,
+    Selection,
+    SelectionError,
+    Subscription,
+    close_websocket,
+    latest_event_id,
+    parse_selection,
+    parse_since,
+)
+from service.runtime import Runtime
+
+
+def events_router() -> APIRouter:
+    """The `WS /api/v1/events` route, served by the app's `app.state.event_broadcaster`."""
+    router = APIRouter(tags=["events"])
+
+    async def stream_events(websocket: WebSocket) -> None:
+        """Events the caller may see, `{"id", "type", ...}` in id order, from `since` on."""
+        broadcaster: EventBroadcaster = websocket.app.state.event_broadcaster
+        request = await _subscription_request(websocket)
+        # Accepted even when refused: a browser sees the close code, never an HTTP status.
+        await websocket.accept()
+        if isinstance(request, SubscriptionRefused):
+            await close_websocket(websocket, request.code, request.reason)
+            return
+        principal, selection, since = request
+        sub = Subscription(principal, selection, queue_size=broadcaster.queue_size)
+        await broadcaster.stream(websocket, sub, since=since)
+
+    router.add_api_websocket_route("/api/v1/events", stream_events, name="events")
+    return router
+
+
+@dataclass(slots=True, frozen=True)
+class SubscriptionRefused:
+    """Why a subscription is refused: the close code (4401, 4400) and its reason."""
+
+    code: int
+    reason: str
+
+
+async def _subscription_request(
+    websocket: WebSocket,
+) -> tuple[Principal, Selection, int] | SubscriptionRefused:
+    """The caller, its filters and its starting point, or why it is refused."""
+    runtime: Runtime = websocket.app.state.runtime
+    token = _bearer_token(websocket)
+    principal = await runtime.authenticator.resolve(runtime.db, token) if token else None
+    if principal is None:
+        reason = "unknown or missing token: send Authorization: Bearer <token> or ?token=<token>"
+        return SubscriptionRefused(CLOSE_UNAUTHORIZED, reason)
+    try:
+        since = parse_since(websocket.query_params.get("since"))
+        selection = parse_selection(websocket.query_params)
+    except SelectionError as exc:
+        return SubscriptionRefused(CLOSE_BAD_REQUEST, str(exc))
+    if since is None:
+        # Read before the handshake completes: whatever commits after the client sees the
+        # connection open is delivered.
+        since = await runtime.db.read(latest_event_id)
+    return principal, selection, since
+
+
+def _bearer_token(websocket: WebSocket) -> str | None:
+    """`Authorization: Bearer T`, else the `token` query parameter (browsers cannot set headers)."""
+    header = websocket.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+    return websocket.query_params.get("token") or None

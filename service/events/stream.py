@@ -1,0 +1,509 @@
+"""The live event stream: `WS /api/v1/events?since=ID`, in id order, resumable, scoped like REST.
+
+Every state change is a row of the events table (service.events.log), so a subscriber's position
+is one number: the last event id it has passed. A connection first replays what it missed
+(paged reads, so memory is bounded), then goes live. One `EventBroadcaster` per instance reads
+new events once per commit and fans them out to its live subscribers. It is woken by this
+instance's own commits (`Database.on_commit`), by PostgreSQL NOTIFY for commits of other
+instances (written by service.events.log in the transaction of the event), and, on SQLite, by
+polling for commits of other processes (the CLI, or a second server on the same file).
+
+Guarantees: ids strictly increasing on a connection; nothing skipped and nothing repeated
+across the replay-to-live switch (see `EventBroadcaster._catch_up`); a subscriber that cannot
+keep up is closed with 4408 and told where to resume, never silently skipped. Dead peers are
+found by the server's WebSocket pings (uvicorn `ws_ping_interval`/`ws_ping_timeout`); an idle
+stream also sends a `heartbeat` message, so a client notices a dead server or proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import WebSocket
+from sqlalchemy import Connection, bindparam, func, select
+
+from service.auth import Principal, may_see
+from service.db import Database
+from service.db.models import AlertRecord, Event
+from service.events.log import NOTIFY_CHANNEL
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# RFC 6455 §7.4.2: codes 4000-4999 are the application's own.
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 4408
+CLOSE_INTERNAL = 1011
+
+# Events read per query, when replaying and when fanning out.
+PAGE_SIZE = 500
+# While LISTENing, how often the PostgreSQL listener connection is checked; when it is down,
+# how often a new one is tried (meanwhile the events table is polled).
+LISTEN_CHECK_SECONDS = 5.0
+LISTEN_RETRY_SECONDS = 5.0
+# How long a close frame may take to leave (a slow client's socket may be full).
+CLOSE_TIMEOUT_SECONDS = 5.0
+# Events are ids of a BigInteger column; larger is not an id this service hands out.
+MAX_EVENT_ID = 2**62
+# No principal has id 0 (ids start at 1): the poster of an event that is not about an alert.
+NO_POSTER = 0
+CAP_STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
+MAX_TYPES = 32
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9.\-]{0,63}$")
+_ISO3 = re.compile(r"^[A-Za-z]{3}$")
+
+_events = Event.__table__
+_alerts = AlertRecord.__table__
+
+
+# --- reading the log -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class StoredEvent:
+    """One row of the event log with its audience, and what visibility needs of its alert."""
+
+    id: int
+    at: datetime
+    type: str
+    payload: dict[str, Any]
+    regions: list[str]
+    countries: list[str]
+    scope: str
+    status: str
+    # Of the alert the event is about (None for other events, e.g. network status reports).
+    poster_id: int | None
+    sender: str | None
+    addresses: list[str] | None
+
+
+# Built once: the page query runs once per commit per instance.
+_PAGE = (
+    select(
+        _events.c.id,
+        _events.c.at,
+        _events.c.type,
+        _events.c.payload,
+        _events.c.regions,
+        _events.c.countries,
+        _events.c.scope,
+        _events.c.status,
+        _alerts.c.poster_id,
+        _alerts.c.sender,
+        _alerts.c.addresses,
+    )
+    .select_from(_events.outerjoin(_alerts, _alerts.c.id == _events.c.alert_id))
+    .where(_events.c.id > bindparam("after"))
+    .order_by(_events.c.id)
+    .limit(bindparam("limit"))
+)
+_LATEST = select(func.max(_events.c.id))
+
+
+def read_events(conn: Connection, *, after: int, limit: int) -> list[StoredEvent]:
+    """Up to `limit` events with id > `after`, in id order."""
+    return [StoredEvent(*row) for row in conn.execute(_PAGE, {"after": after, "limit": limit})]
+
+
+def latest_event_id(conn: Connection) -> int:
+    """The id of the newest event, 0 when there is none."""
+    return int(conn.execute(_LATEST).scalar() or 0)
+
+
+def event_message(event: StoredEvent) -> str:
+    """The JSON text a subscriber receives: id, type, time, the payload and the audience."""
+    body: dict[str, Any] = {"id": event.id, "type": event.type, "at": event.at.isoformat()}
+    for key, value in event.payload.items():
+        body.setdefault(key, value)
+    body["audience"] = {
+        "regions": event.regions,
+        "countries": event.countries,
+        "scope": event.scope,
+        "status": event.status,
+    }
+    return json.dumps(body, separators=(",", ":"), default=str)
+
+
+def event_visible(principal: Principal, event: StoredEvent) -> bool:
+    """The REST rule (`service.auth.may_see`, CAP 1.2 §3.2.1 scope) applied to one event."""
+    return may_see(
+        principal,
+        scope=event.scope,
+        poster_id=event.poster_id if event.poster_id is not None else NO_POSTER,
+        sender=event.sender or "",
+        addresses=event.addresses or (),
+    )
+
+
+# --- what a subscriber asked for ---------------------------------------------------------------
+
+
+class SelectionError(ValueError):
+    """A query parameter of the event stream that cannot be used (closes with 4400)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Selection:
+    """The optional filters of a subscription: event types, ITU-D region, country, CAP status."""
+
+    types: frozenset[str] | None = None
+    region: str | None = None
+    country: str | None = None
+    status: str | None = None
+
+    def matches(self, event: StoredEvent) -> bool:
+        """Whether the event passes every filter given."""
+        return (
+            (self.types is None or event.type in self.types)
+            and (self.region is None or self.region in event.regions)
+            and (self.country is None or self.country in event.countries)
+            and (self.status is None or self.status == event.status)
+        )
+
+
+def parse_since(value: str | None) -> int | None:
+    """The `since` parameter: an event id (>= 0), or None for "from now on"."""
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) > MAX_EVENT_ID:
+        raise SelectionError(f"since: {value[:40]!r} is not an event id (an integer >= 0)")
+    return int(value)
+
+
+def parse_selection(params: Mapping[str, str]) -> Selection:
+    """The filters from query parameters `types` (comma-separated), `region`, `country`, `status`."""
+    types: frozenset[str] | None = None
+    if (raw_types := params.get("types")) is not None:
+        names = [name.strip() for name in raw_types.split(",") if name.strip()]
+        if not names or len(names) > MAX_TYPES:
+            raise SelectionError(f"types: give 1 to {MAX_TYPES} comma-separated event types")
+        for name in names:
+            if not _TYPE_NAME.match(name):
+                raise SelectionError(f"types: {name[:40]!r} is not an event type (e.g. alert.received)")
+        types = frozenset(names)
+    region = params.get("region")
+    if region is not None and not 0 < len(region) <= 64:
+        raise SelectionError("region: an ITU-D region name of 1 to 64 characters")
+    country = params.get("country")
+    if country is not None:
+        if not _ISO3.match(country):
+            raise SelectionError(f"country: {country[:40]!r} is not an ISO 3166-1 alpha-3 code")
+        country = country.upper()
+    status = params.get("status")
+    if status is not None and status not in CAP_STATUSES:
+        raise SelectionError(f"status: one of {', '.join(CAP_STATUSES)} (CAP 1.2 §3.2.1)")
+    return Selection(types=types, region=region, country=country, status=status)
+
+
+# --- one subscriber ----------------------------------------------------------------------------
+
+
+class Subscription:
+    """One connection's principal, filters, position and bounded queue of unsent events."""
+
+    def __init__(self, principal: Principal, selection: Selection, *, queue_size: int) -> None:
+        self.principal = principal
+        self.selection = selection
+        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(max(1, queue_size))
+        # Where the stream began (`since`), and the last event id examined for this subscriber
+        # (queued, sent or filtered out).
+        self.start = 0
+        self.position = 0
+        # The last event id handed to the socket: where a closed client resumes.
+        self.sent_id: int | None = None
+        self.overflowed = asyncio.Event()
+
+    def wants(self, event: StoredEvent) -> bool:
+        """Whether this subscriber is to receive the event (filters, then scope)."""
+        return self.selection.matches(event) and event_visible(self.principal, event)
+
+    def offer(self, event_id: int, message: str) -> bool:
+        """Queue a live event without waiting; False (and `overflowed` set) when full."""
+        try:
+            self.queue.put_nowait((event_id, message))
+        except asyncio.QueueFull:
+            self.overflowed.set()
+            return False
+        return True
+
+    @property
+    def resume_from(self) -> int:
+        """The `since` to reconnect with: the last event sent, else where the stream began."""
+        return self.sent_id if self.sent_id is not None else self.start
+
+
+# --- the broadcaster ---------------------------------------------------------------------------
+
+
+class EventBroadcaster:
+    """Reads new events once per wake-up and fans them out to this instance's subscribers."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        queue_size: int,
+        heartbeat_seconds: float,
+        poll_seconds: float,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.db = db
+        self.queue_size = max(1, queue_size)
+        self.heartbeat_seconds = heartbeat_seconds
+        self.poll_seconds = poll_seconds
+        self.page_size = page_size
+        # Every event with id <= cursor has been offered to every live subscriber.
+        self._cursor = 0
+        self._live: set[Subscription] = set()
+        self._connected: set[Subscription] = set()
+        # Held while reading a page and fanning it out, and while a subscriber joins: so a
+        # joining subscriber sees a cursor that no read in flight is about to move.
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._listener: Any | None = None
+        self._listen_retry_at = 0.0
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings) -> EventBroadcaster:
+        """A broadcaster with the limits of the settings (TAMPERE_EVENTS_*)."""
+        return cls(
+            db,
+            queue_size=settings.events_queue_size,
+            heartbeat_seconds=settings.events_heartbeat_seconds,
+            poll_seconds=settings.events_poll_seconds,
+        )
+
+    @property
+    def subscribers(self) -> int:
+        """Connections being served (replaying or live)."""
+        return len(self._connected)
+
+    @property
+    def live_subscribers(self) -> int:
+        """Connections past their replay, fed by the broadcaster."""
+        return len(self._live)
+
+    @property
+    def listening(self) -> bool:
+        """Whether a PostgreSQL LISTEN connection is up (other instances' commits wake us)."""
+        return self._listener is not None and not self._listener.is_closed()
+
+    def wake(self) -> None:
+        """Look for new events soon (an event may have been committed)."""
+        self._wake.set()
+
+    # --- the pump --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Wake on commits (and NOTIFY, or polling) and fan new events out, until cancelled."""
+        remove = self.db.on_commit(self.wake)
+        try:
+            while True:
+                woken = await self._sleep()
+                self._wake.clear()
+                if not self._live or not (woken or self._polling):
+                    continue
+                try:
+                    await self._pump()
+                except Exception:  # a failed read is retried; a subscriber loses nothing
+                    log.exception("reading new events failed")
+                    await asyncio.sleep(self.poll_seconds)
+                    self._wake.set()
+        finally:
+            remove()
+            await self._stop_listening()
+
+    @property
+    def _polling(self) -> bool:
+        # SQLite: other processes commit without telling us. PostgreSQL: only while LISTEN is down.
+        return self.db.is_sqlite or not self.listening
+
+    async def _sleep(self) -> bool:
+        """Wait for a wake-up, a poll tick or a listener check; True when woken."""
+        if not self.db.is_sqlite and not self.listening:
+            await self._listen()
+        timeout = self.poll_seconds if self._polling else LISTEN_CHECK_SECONDS
+        try:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # meets a wake-up in the same loop turn, and shutdown would wait for ever.
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _pump(self) -> None:
+        """Read pages past the cursor and offer each event to every live subscriber."""
+        while self._live:
+            async with self._lock:
+                page = await self.db.read(
+                    lambda conn: read_events(conn, after=self._cursor, limit=self.page_size)
+                )
+                self._fan_out(page)
+            if len(page) < self.page_size:
+                return
+
+    def _fan_out(self, page: list[StoredEvent]) -> None:
+        live = list(self._live)
+        for event in page:
+            message: str | None = None
+            for sub in live:
+                if event.id <= sub.position or sub.overflowed.is_set():
+                    continue  # had it while catching up, or is being closed
+                sub.position = event.id
+                if not sub.wants(event):
+                    continue
+                message = message or event_message(event)
+                if not sub.offer(event.id, message):
+                    self._live.discard(sub)
+            self._cursor = max(self._cursor, event.id)
+
+    # --- PostgreSQL LISTEN -------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Open the LISTEN connection (not more often than every LISTEN_RETRY_SECONDS)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._listen_retry_at:
+            return
+        self._listen_retry_at = loop.time() + LISTEN_RETRY_SECONDS
+        await self._stop_listening()
+        import asyncpg
+
+        from service.db.database import postgres_connect_args
+
+        url, connect_args = postgres_connect_args(self.db.url)
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            connection = await asyncpg.connect(dsn, timeout=5, **connect_args)
+            await connection.add_listener(NOTIFY_CHANNEL, self._notified)
+        except Exception as exc:  # polled meanwhile; tried again later
+            log.warning("cannot LISTEN for events (polling instead): %s", exc)
+            return
+        self._listener = connection
+        # Commits made while nobody listened sent their NOTIFY to no one: look now.
+        self._wake.set()
+
+    def _notified(self, *_args: Any) -> None:
+        self._wake.set()
+
+    async def _stop_listening(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                    await listener.close()
+
+    # --- one connection ----------------------------------------------------------------------
+
+    async def stream(self, websocket: WebSocket, sub: Subscription, *, since: int) -> None:
+        """Serve one accepted connection: replay from `since`, then live, until it ends."""
+        self._connected.add(sub)
+        sub.position = sub.start = since
+        tasks: dict[str, asyncio.Task[Any]] = {}
+        try:
+            tasks = {
+                "replay": asyncio.create_task(self._replay(sub)),
+                "send": asyncio.create_task(self._send(websocket, sub)),
+                "receive": asyncio.create_task(_drain_incoming(websocket)),
+                "overflow": asyncio.create_task(sub.overflowed.wait()),
+            }
+            waiting = set(tasks.values())
+            while True:
+                done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if done != {tasks["replay"]} or tasks["replay"].exception() is not None:
+                    break  # anything but a replay that went live ends the connection
+        finally:
+            self._live.discard(sub)
+            self._connected.discard(sub)
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        if sub.overflowed.is_set():
+            reason = f"too slow: reconnect with since={sub.resume_from}"
+            log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
+            await close_websocket(websocket, CLOSE_TOO_SLOW, reason)
+        elif (failed := tasks["replay"]).done() and not failed.cancelled() and failed.exception():
+            log.error("event replay failed", exc_info=failed.exception())
+            reason = f"internal error: reconnect with since={sub.resume_from}"
+            await close_websocket(websocket, CLOSE_INTERNAL, reason)
+
+    async def _replay(self, sub: Subscription) -> None:
+        """Queue the events after the subscriber's position, page by page, then go live."""
+        while True:
+            page = await self.db.read(
+                lambda conn: read_events(conn, after=sub.position, limit=self.page_size)
+            )
+            for event in page:
+                if sub.wants(event):
+                    # Waits while the queue is full: a slow reader slows its own replay.
+                    await sub.queue.put((event.id, event_message(event)))
+                sub.position = event.id
+            if len(page) < self.page_size and await self._catch_up(sub):
+                return
+
+    async def _catch_up(self, sub: Subscription) -> bool:
+        """Read what was committed since the last page and join the live subscribers in one
+        step under the lock; False when more came in than the queue holds (replay again)."""
+        # Wait until the backlog is sent, so the catch-up fits in the queue.
+        await sub.queue.join()
+        limit = min(self.page_size, self.queue_size)
+        async with self._lock:
+            # Under the lock the cursor stays put, and every event up to it was committed before
+            # this read began: the read covers them. Later ones are the pump's, from the cursor;
+            # the ones both see are dropped by `sub.position`.
+            page = await self.db.read(lambda conn: read_events(conn, after=sub.position, limit=limit))
+            for event in page:
+                if sub.wants(event):
+                    sub.offer(event.id, event_message(event))  # fits: the queue was empty
+                sub.position = event.id
+            if len(page) == limit:
+                return False
+            if not self._live:
+                # Nobody was live, so the cursor stood still; start it where this one is.
+                self._cursor = sub.position
+            self._live.add(sub)
+        # A commit that woke the pump while nobody was live went unread: read past the cursor now.
+        self._wake.set()
+        return True
+
+    async def _send(self, websocket: WebSocket, sub: Subscription) -> None:
+        """Hand queued events to the socket in order; a heartbeat when idle."""
+        while True:
+            try:
+                if sub.queue.empty():
+                    async with asyncio.timeout(self.heartbeat_seconds):
+                        event_id, message = await sub.queue.get()
+                else:
+                    event_id, message = sub.queue.get_nowait()
+            except TimeoutError:
+                if sub.queue.empty():
+                    # Everything up to `position` was sent or filtered out: resuming there is safe.
+                    heartbeat = {"id": None, "type": "heartbeat", "last_id": sub.position}
+                    await websocket.send_text(json.dumps(heartbeat, separators=(",", ":")))
+                continue
+            await websocket.send_text(message)
+            sub.sent_id = event_id
+            sub.queue.task_done()
+
+
+async def _drain_incoming(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it disconnects."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def close_websocket(websocket: WebSocket, code: int, reason: str) -> None:
+    # A client that stopped reading may keep the close frame from leaving: give up after a while
+    # (the server then drops the connection).
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+            await websocket.close(code=code, reason=reason[:120])

@@ -1,0 +1,1 @@
+"""Boundary tables that resolve CAP geocodes: operator imports and reloads."""

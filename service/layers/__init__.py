@@ -1,0 +1,1 @@
+"""The disaster-connectivity layer: operator imports, reloads and map views."""

@@ -1,0 +1,370 @@
+"""HTTP views of the connectivity layer: what is imported, features by bounding box for the map
+(RFC 7946 GeoJSON, capped, or aggregated on a grid), and a reload for operators."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+import numpy as np
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from geo.layers import RADIOS, ConnectivityLayer, NetworkStatus, PointLayer, SiteState
+from geo.layers.index import polygon_parts
+from service.auth import OPERATOR
+from service.bbox import BBox, bbox_geometry, parse_bbox
+from service.errors import InputRejected
+from service.layers.files import list_layers
+from service.network.reports import network_book
+from service.runtime import RequiredPrincipal, RuntimeDep
+
+KINDS = ("cells", "ookla", "landings", "population")
+DEFAULT_LIMIT = 1000
+MAX_FEATURES = 10_000
+# A grid answer has at most this many cells, built from at most this many points.
+MAX_GRID_CELLS = 10_000
+MAX_AGGREGATED_POINTS = 5_000_000
+# Ookla open-data tiles are Web Mercator tiles of zoom 16 (~610 m at the equator); the layer
+# keeps their centres, from which each tile is found again.
+OOKLA_ZOOM = 16
+_STATE_NAMES = [s.value for s in SiteState]  # code 0 up, 1 degraded, 2 down
+
+Kind = Annotated[str, Path(max_length=32, description="cells, ookla, landings or population")]
+
+
+def layers_router() -> APIRouter:
+    """GET /api/v1/layers, GET /api/v1/layers/{kind}, POST /api/v1/layers/reload."""
+    router = APIRouter(tags=["connectivity layer"])
+    router.add_api_route("/api/v1/layers", list_layer_tables, methods=["GET"], summary="Imported layers")
+    router.add_api_route(
+        "/api/v1/layers/reload",
+        reload_layers,
+        methods=["POST"],
+        summary="Load the imported layer files again and recompute active alerts' impacts",
+        responses={401: {"description": "No token"}, 403: {"description": "Not the operator"}},
+    )
+    router.add_api_route(
+        "/api/v1/layers/{kind}",
+        layer_features,
+        methods=["GET"],
+        summary="Layer features in a bounding box, as GeoJSON",
+        response_class=JSONResponse,
+        responses={
+            404: {"description": "Unknown kind, or that layer is not imported"},
+            422: {"description": "Bad bbox, or more features than `limit`: zoom in or ask for `grid`"},
+        },
+    )
+    return router
+
+
+async def list_layer_tables(runtime: RuntimeDep) -> dict[str, Any]:
+    """The tables imported (as written at import) and what the running service has loaded."""
+    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    loaded = {
+        "cells": len(layer.cells) if layer.cells is not None else None,
+        "ookla": {period: len(tiles) for period, tiles in layer.performance.items()},
+        "landings": len(layer.landings) if layer.landings is not None else None,
+        "population": len(layer.population) if layer.population is not None else None,
+    }
+    layers = await anyio.to_thread.run_sync(list_layers, runtime.settings.data_dir)
+    return {"layers": layers, "loaded": loaded, "kinds": list(KINDS)}
+
+
+async def reload_layers(runtime: RuntimeDep, principal: RequiredPrincipal) -> dict[str, Any]:
+    """Operators: load the layer files now (even when unchanged) and recompute impacts."""
+    if principal.role != OPERATOR:
+        raise InputRejected.one("layer.reload.role", "only the operator reloads layers", "/", status_code=403)
+    outcome = await runtime.layers.reload(runtime, force=True)
+    result: dict[str, Any] = outcome.as_json()
+    return result
+
+
+async def layer_features(
+    kind: Kind,
+    runtime: RuntimeDep,
+    bbox: Annotated[str, Query(max_length=200, description="west,south,east,north (RFC 7946 §5)")],
+    limit: Annotated[int, Query(ge=1, le=MAX_FEATURES)] = DEFAULT_LIMIT,
+    grid: Annotated[
+        float | None, Query(gt=0, le=90, description="Aggregate on a grid of this many degrees")
+    ] = None,
+    period: Annotated[str | None, Query(max_length=16, description="Ookla quarter, e.g. 2023Q2")] = None,
+    as_of: Annotated[datetime | None, Query(description="Cell status as of this time (default now)")] = None,
+) -> JSONResponse:
+    """Features of one layer inside a bbox, at most `limit` (422 beyond, unless `grid` asks
+    for them aggregated per grid cell)."""
+    if kind not in KINDS:
+        raise InputRejected.one(
+            "layer.kind.unknown",
+            f"no layer {kind!r}; one of {', '.join(KINDS)}",
+            f"/api/v1/layers/{kind}",
+            status_code=404,
+        )
+    if as_of is not None and as_of.tzinfo is None:
+        raise InputRejected.one("layer.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    box = parse_bbox(bbox)
+    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    table, chosen_period = _table(layer, kind, period)
+    status = network_book(runtime).near(box) if kind == "cells" else None
+    body = await anyio.to_thread.run_sync(
+        lambda: _collection(kind, table, box, limit=limit, grid=grid, status=status, as_of=as_of)
+    )
+    body["period"] = chosen_period
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+def _table(layer: ConnectivityLayer, kind: str, period: str | None) -> tuple[PointLayer, str | None]:
+    if kind == "ookla":
+        if not layer.performance:
+            raise _not_imported(kind)
+        chosen = period or layer.periods[-1]
+        tiles = layer.performance.get(chosen)
+        if tiles is None:
+            raise InputRejected.one(
+                "layer.period.unknown",
+                f"no Ookla period {chosen!r} is loaded; loaded: {', '.join(layer.periods)}",
+                "?period",
+                status_code=404,
+            )
+        return tiles, chosen
+    table = {"cells": layer.cells, "landings": layer.landings, "population": layer.population}[kind]
+    if table is None:
+        raise _not_imported(kind)
+    return table, None
+
+
+def _not_imported(kind: str) -> InputRejected:
+    source = {"cells": "opencellid", "ookla": "ookla", "landings": "cables", "population": "population"}[kind]
+    return InputRejected.one(
+        "layer.not-imported",
+        f"the {kind} layer is not imported (tampere layer import {source} FILE)",
+        f"/api/v1/layers/{kind}",
+        status_code=404,
+    )
+
+
+def _collection(
+    kind: str,
+    table: PointLayer,
+    box: BBox,
+    *,
+    limit: int,
+    grid: float | None,
+    status: NetworkStatus | None,
+    as_of: datetime | None,
+) -> dict[str, Any]:
+    selection = table.index.select(polygon_parts(bbox_geometry(box)))
+    total = selection.count()
+    if grid is None and total > limit:
+        raise InputRejected.one(
+            "layer.bbox.too-many",
+            f"{total} {kind} features in this bbox, more than limit={limit}: zoom in, raise limit "
+            f"(at most {MAX_FEATURES}), or ask for grid=DEGREES to get them aggregated",
+            "?bbox",
+        )
+    if grid is not None and total > MAX_AGGREGATED_POINTS:
+        raise InputRejected.one(
+            "layer.bbox.too-large",
+            f"{total} {kind} features in this bbox, more than {MAX_AGGREGATED_POINTS} to aggregate: zoom in",
+            "?bbox",
+        )
+    positions = selection.indices()
+    states = None
+    if kind == "cells" and status is not None:
+        states = status.states(table, positions, as_of)
+    if grid is not None:
+        features = _grid_features(kind, table, positions, box, grid, states)
+    else:
+        features = _point_features(kind, table, positions, states)
+    return {
+        "type": "FeatureCollection",
+        "kind": kind,
+        "bbox": list(box),
+        "total": total,
+        "grid": grid,
+        "features": features,
+    }
+
+
+# --- one feature per point -----------------------------------------------------------------------
+
+
+def _point_features(
+    kind: str, table: PointLayer, positions: np.ndarray, states: np.ndarray | None
+) -> list[Any]:
+    lon, lat = table["lon"][positions].tolist(), table["lat"][positions].tolist()
+    properties = _PROPERTIES[kind](table, positions, states)
+    if kind == "ookla":
+        geometries = _tile_polygons(table["lon"][positions], table["lat"][positions])
+    else:
+        geometries = [{"type": "Point", "coordinates": [x, y]} for x, y in zip(lon, lat, strict=True)]
+    return [
+        {"type": "Feature", "geometry": g, "properties": p}
+        for g, p in zip(geometries, properties, strict=True)
+    ]
+
+
+def _cell_properties(
+    table: PointLayer, positions: np.ndarray, states: np.ndarray | None
+) -> list[dict[str, Any]]:
+    c = {
+        name: table[name][positions].tolist()
+        for name in ("radio", "mcc", "net", "area", "cell", "range", "samples", "updated")
+    }
+    state = states.tolist() if states is not None else [0] * len(positions)
+    return [
+        {
+            "radio": RADIOS[c["radio"][i]],
+            "mcc": c["mcc"][i],
+            "net": c["net"][i],
+            "area": c["area"][i],
+            "cell": c["cell"][i],
+            "range_m": c["range"][i],
+            "samples": c["samples"][i],
+            "updated": c["updated"][i],
+            "status": _STATE_NAMES[state[i]],
+        }
+        for i in range(len(positions))
+    ]
+
+
+def _ookla_properties(table: PointLayer, positions: np.ndarray, _states: Any) -> list[dict[str, Any]]:
+    d = (table["avg_d_kbps"][positions] / 1000).round(3).tolist()
+    u = (table["avg_u_kbps"][positions] / 1000).round(3).tolist()
+    latency = table["avg_lat_ms"][positions].tolist()
+    tests, devices = table["tests"][positions].tolist(), table["devices"][positions].tolist()
+    keys = _quadkeys(table["lon"][positions], table["lat"][positions])
+    period = getattr(table, "period", None)
+    return [
+        {
+            "period": period,
+            "quadkey": keys[i],
+            "download_mbps": d[i],
+            "upload_mbps": u[i],
+            "latency_ms": latency[i],
+            "tests": tests[i],
+            "devices": devices[i],
+        }
+        for i in range(len(positions))
+    ]
+
+
+def _landing_properties(table: PointLayer, positions: np.ndarray, _states: Any) -> list[dict[str, Any]]:
+    entries = getattr(table, "entries", ())
+    result: list[dict[str, Any]] = [entries[i].as_dict() for i in table["entry"][positions].tolist()]
+    return result
+
+
+def _population_properties(table: PointLayer, positions: np.ndarray, _states: Any) -> list[dict[str, Any]]:
+    return [{"population": round(p, 1)} for p in table["population"][positions].tolist()]
+
+
+_PROPERTIES: dict[str, Callable[[PointLayer, np.ndarray, np.ndarray | None], list[dict[str, Any]]]] = {
+    "cells": _cell_properties,
+    "ookla": _ookla_properties,
+    "landings": _landing_properties,
+    "population": _population_properties,
+}
+
+
+def _tile_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator tile column and row (zoom OOKLA_ZOOM) holding each point."""
+    n = 1 << OOKLA_ZOOM
+    x = np.floor((lon + 180.0) / 360.0 * n).astype(np.int64)
+    y = np.floor((1.0 - np.arcsinh(np.tan(np.radians(lat))) / math.pi) / 2.0 * n).astype(np.int64)
+    return np.clip(x, 0, n - 1), np.clip(y, 0, n - 1)
+
+
+def _tile_polygons(lon: np.ndarray, lat: np.ndarray) -> list[dict[str, Any]]:
+    n = float(1 << OOKLA_ZOOM)
+    x, y = _tile_xy(lon, lat)
+    west, east = (x / n * 360.0 - 180.0).tolist(), ((x + 1) / n * 360.0 - 180.0).tolist()
+    north = np.degrees(np.arctan(np.sinh(math.pi * (1 - 2 * y / n)))).tolist()
+    south = np.degrees(np.arctan(np.sinh(math.pi * (1 - 2 * (y + 1) / n)))).tolist()
+    return [_box_polygon(w, s, e, no) for w, s, e, no in zip(west, south, east, north, strict=True)]
+
+
+def _quadkeys(lon: np.ndarray, lat: np.ndarray) -> list[str]:
+    x, y = _tile_xy(lon, lat)
+    digits = np.zeros((len(x), OOKLA_ZOOM), dtype=np.int64)
+    for bit in range(OOKLA_ZOOM):
+        shift = OOKLA_ZOOM - 1 - bit
+        digits[:, bit] = ((x >> shift) & 1) + 2 * ((y >> shift) & 1)
+    return ["".join(map(str, row)) for row in digits.tolist()]
+
+
+def _box_polygon(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    # RFC 7946 §3.1.6: exterior ring counter-clockwise, first position repeated last.
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+# --- aggregated on a grid --------------------------------------------------------------------------
+
+
+def _grid_features(
+    kind: str,
+    table: PointLayer,
+    positions: np.ndarray,
+    box: BBox,
+    size: float,
+    states: np.ndarray | None,
+) -> list[Any]:
+    west, south, east, north = box
+    width = (east - west) % 360.0 or (360.0 if east != west else 0.0)
+    columns, rows = max(1, math.ceil(width / size)), max(1, math.ceil((north - south) / size))
+    if columns * rows > MAX_GRID_CELLS:
+        raise InputRejected.one(
+            "layer.grid.too-fine",
+            f"grid={size}° makes {columns * rows} cells over this bbox, more than {MAX_GRID_CELLS}: "
+            "use a larger grid",
+            "?grid",
+        )
+    lon, lat = table["lon"][positions], table["lat"][positions]
+    ix = np.minimum(((lon - west) % 360.0 // size).astype(np.int64), columns - 1)
+    iy = np.minimum(((lat - south) // size).astype(np.int64), rows - 1)
+    cell, inverse = np.unique(iy * columns + ix, return_inverse=True)
+    count = np.bincount(inverse, minlength=len(cell))
+
+    def total(values: np.ndarray) -> list[float]:
+        return np.bincount(inverse, weights=values.astype(np.float64), minlength=len(cell)).tolist()
+
+    extra: list[dict[str, Any]] = [{} for _ in range(len(cell))]
+    if kind == "cells":
+        radios = table["radio"][positions]
+        per_radio = {r: total(radios == code) for code, r in enumerate(RADIOS)}
+        marks = states if states is not None else np.zeros(len(positions), np.uint8)
+        down, degraded = total(marks == 2), total(marks == 1)
+        for i, e in enumerate(extra):
+            e["by_radio"] = {r: int(per_radio[r][i]) for r in RADIOS}
+            e["down"], e["degraded"] = int(down[i]), int(degraded[i])
+    elif kind == "ookla":
+        tests = table["tests"][positions].astype(np.float64)
+        weight = total(tests)
+        sums = {m: total(table[m][positions] * tests) for m in ("avg_d_kbps", "avg_u_kbps", "avg_lat_ms")}
+        for i, e in enumerate(extra):
+            w = weight[i]
+            e["tests"] = int(w)
+            # Ookla's own method: tests-weighted means (see geo.layers.ookla.Performance).
+            e["download_mbps"] = round(sums["avg_d_kbps"][i] / w / 1000, 3) if w else None
+            e["upload_mbps"] = round(sums["avg_u_kbps"][i] / w / 1000, 3) if w else None
+            e["latency_ms"] = round(sums["avg_lat_ms"][i] / w, 3) if w else None
+    elif kind == "population":
+        people = total(table["population"][positions])
+        for i, e in enumerate(extra):
+            e["population"] = round(people[i])
+    features = []
+    for i, key in enumerate(cell.tolist()):
+        row, column = divmod(key, columns)
+        cell_west = (west + column * size + 180.0) % 360.0 - 180.0
+        cell_south = south + row * size
+        geometry = _box_polygon(
+            cell_west, cell_south, min(cell_west + size, 180.0), min(cell_south + size, 90.0)
+        )
+        features.append(
+            {"type": "Feature", "geometry": geometry, "properties": {"count": int(count[i]), **extra[i]}}
+        )
+    return features

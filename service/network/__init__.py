@@ -1,0 +1,1 @@
+"""Network status reports: sites or areas up, degraded or down, and the impacts they change."""

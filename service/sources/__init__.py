@@ -1,0 +1,1 @@
+"""Polled CAP feeds: registration, health and the poller."""

@@ -1,0 +1,703 @@
+"""Feed polling: fetch each due CAP feed with httpx, ingest its new messages once, record health.
+
+The loop (`FeedPoller.run`, started by the app's lifespan) claims due sources and polls them;
+`FeedPoller.poll_once(source_id)` is one poll, the same one the loop makes. A poll never raises:
+what goes wrong is recorded on the source as `last_error` (rule id and message), and the next
+poll backs off exponentially from the source's interval, with jitter, up to a cap.
+
+Each poll sends the validators of the last complete poll (If-None-Match, If-Modified-Since;
+304 means nothing new), streams the feed up to a size cap within a total time limit, reads it
+with `cap.feeds.read_feed`, and hands each message it has not handled before to the ingest
+seam as the source's owner: an administration posts only as its registered senders, so a
+message from another sender is refused and counted, once. Entries already handled (by the
+digest of the embedded message, or by link and <updated> for index feeds) are remembered, so
+later polls neither refetch their CAP files nor count them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import hashlib
+import ipaddress
+import logging
+import random
+import socket
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+from lxml import etree
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from cap.errors import CapError, Finding
+from cap.feeds import FEED_RULES, Feed, FeedEntry, read_feed
+from cap.feeds.model import UNKNOWN
+from cap.serialize import to_xml
+from service.alerts import lifecycle
+from service.alerts.ingest import (
+    INLINE_BYTES,
+    RULE_NOT_AN_ALERT,
+    IngestForbidden,
+    IngestRejected,
+    PreparedMessage,
+    authorise,
+    prepare_message,
+    store_message,
+)
+from service.auth import Principal, load_principal
+from service.db.models import FeedEntrySeen, FeedSource, utcnow
+from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+_sources = FeedSource.__table__
+_seen = FeedEntrySeen.__table__
+
+# Rule ids of what a poll can run into (the feed's own faults keep their feed.* / xml.* ids,
+# a refused message its cap.* id).
+RULE_TIMEOUT = "service.poll.timeout"
+RULE_NETWORK = "service.poll.network"
+RULE_HTTP_STATUS = "service.poll.http-status"
+RULE_TOO_LARGE = "service.poll.too-large"
+RULE_REDIRECTS = "service.poll.redirects"
+RULE_URL = "service.poll.url"
+RULE_SENDER = "service.poll.sender-not-registered"
+RULE_NOT_ALLOWED = "service.poll.not-allowed"
+RULE_INTERNAL = "service.poll.internal"
+RULE_ADDRESS = "service.poll.forbidden-address"
+
+# What a poll came to.
+OK = "ok"
+NOT_MODIFIED = "not_modified"
+PARTIAL = "partial"  # the feed was read, but a linked message or an entry could not be had
+FAILED = "failed"
+BUSY = "busy"  # this instance is polling the source already
+GONE = "gone"  # the source was deleted
+
+# What became of one message.
+CREATED = "created"
+REPLAYED = "replayed"
+REJECTED = "rejected"
+FORBIDDEN = "forbidden"
+
+LINK_SCHEMES = ("http", "https")
+_MESSAGE_CHARS = 1000
+_RULE_CHARS = 64
+
+
+class PollError(Exception):
+    """A fetch that failed: the rule id, what happened, and the HTTP status if one came."""
+
+    def __init__(
+        self, rule: str, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def finding(self) -> Finding:
+        """The error as the source records it."""
+        return Finding(self.rule, self.message, "/")
+
+
+@dataclass(slots=True)
+class Fetched:
+    """A document fetched: status, body, the final URL (after redirects) and its validators."""
+
+    status: int
+    body: bytes
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(slots=True)
+class PollOutcome:
+    """What one poll did: its result, its messages by outcome, and the error it recorded."""
+
+    source_id: int
+    result: str
+    status: int | None = None
+    messages: Counter[str] = field(default_factory=Counter)
+    error: Finding | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class _Source:
+    id: int
+    url: str
+    interval_seconds: float
+    etag: str | None
+    last_modified: str | None
+    newest_entry_at: datetime | None
+
+
+@dataclass(slots=True)
+class _Item:
+    """One entry to handle: its remembered key and its message, link or refusal."""
+
+    key: str
+    where: str
+    raw: bytes | None = None
+    link: str | None = None
+    refusal: Finding | None = None
+
+
+class FeedPoller:
+    """Polls the registered feeds of one app instance with one shared httpx client."""
+
+    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.db = runtime.db
+        self.metrics = runtime.metrics
+        self.rng = rng or random.Random()
+        settings = self.settings
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.poll_timeout_seconds),
+            follow_redirects=True,
+            max_redirects=settings.poll_max_redirects,
+            limits=httpx.Limits(max_connections=max(2, 2 * settings.poll_concurrency)),
+            # Every request, redirects included, passes the address check first.
+            event_hooks={"request": [self._check_address]},
+            headers={
+                "User-Agent": "Tampere feed poller",
+                "Accept": "application/atom+xml, application/rss+xml, application/cap+xml, "
+                "application/xml;q=0.9, application/geo+json;q=0.8, application/json;q=0.8, */*;q=0.5",
+            },
+        )
+        # A claimed source stays claimed this long if its poll never finishes (a killed process).
+        self.lease = timedelta(seconds=settings.poll_total_seconds * (2 + settings.poll_max_links) + 60)
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+        self._newest: dict[int, float] = {}
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.client.aclose()
+
+    def wake(self) -> None:
+        """Look for due sources now (a source was just registered)."""
+        self._wake.set()
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll due sources until cancelled, at most `poll_concurrency` at a time; a failed
+        poll is recorded on its source and a failed query retried, so the loop never ends."""
+        running: set[asyncio.Task[PollOutcome]] = set()
+        try:
+            while True:
+                self._wake.clear()
+                delay = self.settings.poll_tick_seconds
+                try:
+                    free = self.settings.poll_concurrency - len(running)
+                    if free > 0:
+                        delay = await self._start_due(free, running, delay)
+                except Exception:  # the store is unreachable for now: try again at the next tick
+                    log.exception("feed poller could not claim due sources")
+                await self._pause(delay, running)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _start_due(self, free: int, running: set[asyncio.Task[PollOutcome]], delay: float) -> float:
+        ids = await self.db.write(lambda conn: claim_due(conn, utcnow(), limit=free, lease=self.lease))
+        for source_id in ids:
+            task = asyncio.create_task(self.poll_once(source_id), name=f"poll-source-{source_id}")
+            running.add(task)
+            task.add_done_callback(running.discard)
+        upcoming = await self.db.read(next_due)
+        if upcoming is None:
+            return delay
+        return min(delay, max(0.0, (upcoming - utcnow()).total_seconds()))
+
+    async def _pause(self, delay: float, running: set[asyncio.Task[PollOutcome]]) -> None:
+        # Until the next source is due, a source is registered, or a poll frees a slot.
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waker, *running}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+
+    # --- one poll --------------------------------------------------------------------------------
+
+    async def poll_once(self, source_id: int) -> PollOutcome:
+        """Poll one source now, whatever its schedule says, and record what happened on it.
+
+        Never raises (but for cancellation): a bug is recorded as `service.poll.internal`."""
+        if source_id in self._busy:
+            return PollOutcome(source_id, BUSY)
+        self._busy.add(source_id)
+        started = utcnow()
+        try:
+            outcome = await self._poll(source_id, started)
+        except Exception as exc:
+            log.exception("feed poll failed", extra={"source": source_id})
+            error = PollError(RULE_INTERNAL, f"{type(exc).__name__}: {exc}")
+            outcome = PollOutcome(source_id, FAILED, error=error.finding)
+            with contextlib.suppress(Exception):
+                await self.db.write(lambda conn: self._record_failure(conn, source_id, started, error))
+        finally:
+            self._busy.discard(source_id)
+        if outcome.result == GONE:
+            self._newest.pop(source_id, None)
+            self.metrics.forget_source(source_id)
+        elif outcome.result != BUSY:
+            self.metrics.polls.labels(outcome.result).inc()
+            for result, count in outcome.messages.items():
+                self.metrics.polled_messages.labels(result).inc(count)
+        return outcome
+
+    async def _poll(self, source_id: int, started: datetime) -> PollOutcome:
+        loaded = await self.db.read(lambda conn: _load(conn, source_id))
+        if loaded is None:
+            return PollOutcome(source_id, GONE)
+        source, principal = loaded
+        headers = {}
+        if source.etag:
+            headers["If-None-Match"] = source.etag
+        if source.last_modified:
+            headers["If-Modified-Since"] = source.last_modified
+        try:
+            fetched = await self.fetch(source.url, headers)
+        except PollError as exc:
+            return await self._failed(source.id, started, exc)
+        if fetched.status == 304:
+            outcome = PollOutcome(source.id, NOT_MODIFIED, status=304)
+            await self._succeeded(source, started, outcome, validators=(source.etag, source.last_modified))
+            return outcome
+        feed = await self._read(fetched.body)
+        if feed.kind == UNKNOWN or (feed.fatal and not feed.entries):
+            first = next(iter(feed.errors), Finding(RULE_INTERNAL, "the feed could not be read", "/"))
+            error = PollError(first.rule, _at(first), status=fetched.status)
+            return await self._failed(source.id, started, error)
+        outcome = PollOutcome(source.id, OK, status=fetched.status)
+        if feed.fatal:
+            # An entry that neither embeds nor links a message: the others are still ingested.
+            fatal = next(f for f in feed.errors if _is_fatal(f))
+            outcome.error = Finding(fatal.rule, _at(fatal), fatal.path)
+        newest, complete = await self._handle_entries(source, principal, feed, fetched.url, outcome)
+        if outcome.error is not None:
+            outcome.result = PARTIAL
+        # Validators are kept only when every entry was had: a 304 must not hide a link still due.
+        validators = (fetched.etag, fetched.last_modified) if complete else (None, None)
+        await self._succeeded(source, started, outcome, validators=validators, feed=feed, newest=newest)
+        return outcome
+
+    async def _read(self, body: bytes) -> Feed:
+        if len(body) <= INLINE_BYTES:
+            return read_feed(body)
+        return await asyncio.to_thread(read_feed, body)
+
+    async def _handle_entries(
+        self, source: _Source, principal: Principal, feed: Feed, base_url: str, outcome: PollOutcome
+    ) -> tuple[datetime | None, bool]:
+        """Ingest every entry not handled before; returns the newest date seen and whether
+        every entry was had (False when a link failed or the per-poll link budget ran out)."""
+        seen = await self.db.read(lambda conn: _seen_keys(conn, source.id))
+        current: set[str] = set()
+        newest = max((e.updated for e in feed.entries if e.updated is not None), default=None)
+        links_left = self.settings.poll_max_links
+        complete = True
+        for entry in feed.entries:
+            item = entry_item(entry)
+            if item is None:
+                continue
+            current.add(item.key)
+            if item.key in seen:
+                continue
+            if item.link is not None:
+                if links_left <= 0:
+                    complete = False
+                    continue
+                links_left -= 1
+                try:
+                    item.raw = await self._fetch_link(item, base_url)
+                except PollError as exc:
+                    # Not remembered: the next poll (which sends no validators) tries again.
+                    complete = False
+                    outcome.error = outcome.error or Finding(exc.rule, exc.message, item.where)
+                    continue
+            result, sent = await self._ingest(source.id, principal, item)
+            seen.add(item.key)
+            outcome.messages[result] += 1
+            if sent is not None and (newest is None or sent > newest):
+                newest = sent
+        stale = seen - current
+        if stale:
+            # Entries gone from the feed are forgotten: what is remembered stays the feed's size.
+            await self.db.write(lambda conn: _forget(conn, source.id, stale))
+        return newest, complete
+
+    async def _fetch_link(self, item: _Item, base_url: str) -> bytes | None:
+        """The linked CAP message (raises PollError); None, with `item.refusal` set, for a link
+        that is never to be fetched."""
+        assert item.link is not None
+        url = urljoin(base_url, item.link.strip())
+        try:
+            scheme = httpx.URL(url).scheme
+        except (httpx.InvalidURL, ValueError) as exc:
+            item.refusal = Finding(RULE_URL, f"{item.where}: link {url!r} is not a URL: {exc}", item.where)
+            return None
+        if scheme not in LINK_SCHEMES:
+            message = f"{item.where}: link {url} is not http(s); not fetched"
+            item.refusal = Finding(RULE_URL, message, item.where)
+            return None
+        return (await self.fetch(url)).body
+
+    async def _ingest(self, source_id: int, principal: Principal, item: _Item) -> tuple[str, datetime | None]:
+        """Hand one message to the ingest seam as the source's owner; remember and count it."""
+        refusal = item.refusal
+        result = REJECTED
+        if refusal is None and item.raw is not None:
+            try:
+                prepared = await self._prepare(item.raw)
+                authorise(principal, prepared.alert)
+            except IngestRejected as exc:
+                first = next(iter(exc.report.errors), Finding(RULE_NOT_AN_ALERT, "not ingestible", "/"))
+                refusal = Finding(first.rule, f"{item.where}: {_at(first)}", item.where)
+            except IngestForbidden as exc:
+                refusal, result = Finding(RULE_SENDER, f"{item.where}: {exc}", item.where), FORBIDDEN
+            else:
+                small = len(item.raw) <= INLINE_BYTES
+                try:
+                    stored = await self.db.write(
+                        lambda conn: _store(conn, source_id, item.key, principal, prepared), long=not small
+                    )
+                except lifecycle.NotAllowed as exc:
+                    refusal, result = Finding(RULE_NOT_ALLOWED, f"{item.where}: {exc}", item.where), FORBIDDEN
+                else:
+                    return stored, prepared.alert.sent
+        if refusal is None:
+            refusal = Finding(RULE_INTERNAL, f"{item.where}: nothing to ingest", item.where)
+        await self.db.write(lambda conn: _refused(conn, source_id, item.key, result, refusal))
+        log.info(
+            "polled CAP message refused",
+            extra={"source": source_id, "actor": principal.actor, "rule": refusal.rule},
+        )
+        return result, None
+
+    async def _prepare(self, raw: bytes) -> PreparedMessage:
+        # As POST /api/v1/alerts does: the same layers, large messages validated off the loop.
+        connectivity = self.runtime.connectivity
+        status = self.runtime.network.status if self.runtime.network is not None else None
+        gazetteer = self.runtime.gazetteer
+        if len(raw) <= INLINE_BYTES:
+            return prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+        return await asyncio.to_thread(
+            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
+        )
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    async def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
+        """GET one document within the per-operation timeout, the total time limit and the size
+        cap (streamed, abandoned past it); raises PollError. 304 only when `headers` asked."""
+        total = self.settings.poll_total_seconds
+        try:
+            async with asyncio.timeout(total):
+                return await self._get(url, headers or {})
+        except PollError:
+            raise
+        except TimeoutError:
+            raise PollError(RULE_TIMEOUT, f"{url} was not fetched within {total:g} s") from None
+        except httpx.TimeoutException as exc:
+            limit = self.settings.poll_timeout_seconds
+            raise PollError(RULE_TIMEOUT, f"{type(exc).__name__} after {limit:g} s from {url}") from None
+        except httpx.TooManyRedirects:
+            limit = self.settings.poll_max_redirects
+            raise PollError(RULE_REDIRECTS, f"{url} redirects more than {limit} times") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise PollError(RULE_URL, f"{url}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise PollError(RULE_NETWORK, f"{type(exc).__name__} from {url}: {exc}") from None
+
+    async def _check_address(self, request: httpx.Request) -> None:
+        """Refuse feeds on loopback, private, link-local or otherwise internal addresses.
+
+        A feed URL comes from an administration: without this it could make the service read
+        its own network (cloud metadata at 169.254.169.254, databases on 127.0.0.1). An
+        installation that polls feeds inside its own network says so with
+        TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES.
+        """
+        if self.settings.poll_allow_private_addresses:
+            return
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise PollError(RULE_NETWORK, f"cannot resolve {host}: {exc}") from None
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global or address.is_multicast:
+                raise PollError(
+                    RULE_ADDRESS,
+                    f"{host} resolves to {address}, an internal address; feeds must be on the "
+                    "public network (TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES allows internal ones)",
+                )
+
+    async def _get(self, url: str, headers: Mapping[str, str]) -> Fetched:
+        limit = self.settings.poll_max_bytes
+        async with self.client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            final = str(response.url)
+            if status == 304 and headers:
+                return Fetched(304, b"", final)
+            if not 200 <= status < 300:
+                raise PollError(
+                    RULE_HTTP_STATUS,
+                    f"HTTP {status} {response.reason_phrase} from {final}",
+                    status=status,
+                    retry_after=_retry_after(response.headers.get("retry-after")),
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise PollError(
+                    RULE_TOO_LARGE, f"{final} declares {declared} bytes; the limit is {limit}", status=status
+                )
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise PollError(
+                        RULE_TOO_LARGE, f"{final} sent more than {limit} bytes; abandoned", status=status
+                    )
+            return Fetched(
+                status,
+                bytes(body),
+                final,
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+            )
+
+    # --- recording -------------------------------------------------------------------------------
+
+    def backoff(self, interval: float, failures: int, retry_after: float | None = None) -> float:
+        """Seconds to the next poll after `failures` failures in a row: the interval doubled per
+        failure, capped, times a jitter in [0.75, 1] so failing sources do not retry in step;
+        never sooner than the interval or than the server's Retry-After (within the cap)."""
+        cap = self.settings.poll_backoff_max_seconds
+        delay = min(cap, interval * 2.0 ** min(failures, 32)) * self.rng.uniform(0.75, 1.0)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, cap))
+        return max(interval, delay)
+
+    async def _failed(self, source_id: int, started: datetime, error: PollError) -> PollOutcome:
+        await self.db.write(lambda conn: self._record_failure(conn, source_id, started, error))
+        log.info("feed poll failed", extra={"source": source_id, "rule": error.rule})
+        return PollOutcome(source_id, FAILED, status=error.status, error=error.finding)
+
+    def _record_failure(self, conn: Connection, source_id: int, started: datetime, error: PollError) -> None:
+        s = _sources.c
+        row = conn.execute(
+            select(s.interval_seconds, s.consecutive_failures).where(s.id == source_id)
+        ).first()
+        if row is None:
+            return
+        failures = row.consecutive_failures + 1
+        now = utcnow()
+        delay = self.backoff(row.interval_seconds, failures, error.retry_after)
+        conn.execute(
+            update(_sources)
+            .where(s.id == source_id)
+            .values(
+                last_poll_at=started,
+                last_status=error.status,
+                last_error_at=now,
+                last_error_rule=error.rule[:_RULE_CHARS],
+                last_error_message=error.message[:_MESSAGE_CHARS],
+                consecutive_failures=failures,
+                next_poll_at=now + timedelta(seconds=delay),
+            )
+        )
+
+    async def _succeeded(
+        self,
+        source: _Source,
+        started: datetime,
+        outcome: PollOutcome,
+        *,
+        validators: tuple[str | None, str | None],
+        feed: Feed | None = None,
+        newest: datetime | None = None,
+    ) -> None:
+        if source.newest_entry_at is not None and (newest is None or newest < source.newest_entry_at):
+            newest = source.newest_entry_at
+        now = utcnow()
+        values: dict[str, Any] = {
+            "last_poll_at": started,
+            "last_success_at": now,
+            "last_status": outcome.status,
+            "consecutive_failures": 0,
+            "next_poll_at": now + timedelta(seconds=source.interval_seconds),
+            "etag": _clip(validators[0], 500),
+            "last_modified": _clip(validators[1], 100),
+            "newest_entry_at": newest,
+        }
+        if feed is not None:
+            values |= {"feed_kind": feed.kind, "entries": len(feed.entries)}
+        if outcome.error is not None:
+            values |= {
+                "last_error_at": now,
+                "last_error_rule": outcome.error.rule[:_RULE_CHARS],
+                "last_error_message": outcome.error.message[:_MESSAGE_CHARS],
+            }
+        await self.db.write(
+            lambda conn: conn.execute(update(_sources).where(_sources.c.id == source.id).values(values))
+        )
+        if newest is not None:
+            self._newest[source.id] = newest.timestamp()
+            self.metrics.track_source_lag(source.id, lambda: self._newest.get(source.id))
+
+
+# --- what entries become ---------------------------------------------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def entry_item(entry: FeedEntry) -> _Item | None:
+    """What to do with one feed entry: its embedded or converted message, its link, or the
+    refusal of a message that could not be converted; None for an entry with none of these."""
+    where = entry.alert_path or entry.path
+    if entry.alert_xml is not None:
+        # The alert as its own document, as it was signed (CAP 1.2 §3.3.4).
+        raw = etree.tostring(entry.alert_xml, xml_declaration=True, encoding="UTF-8")
+        return _Item(_digest(raw), where, raw=raw)
+    if entry.alert is not None:
+        try:
+            raw = to_xml(entry.alert)
+        except CapError as exc:
+            return _Item(_digest(repr(entry.alert).encode()), where, refusal=exc.finding)
+        return _Item(_digest(raw), where, raw=raw)
+    updated = entry.updated.isoformat() if entry.updated is not None else ""
+    if entry.link:
+        # An index entry names its message by link; a new <updated> is a new look at it.
+        return _Item(_digest(f"link\n{entry.link}\n{updated}".encode()), entry.link, link=entry.link)
+    if entry.errors:
+        first = entry.errors[0]
+        key = _digest(f"entry\n{entry.id}\n{updated}\n{where}".encode())
+        return _Item(key, where, refusal=Finding(first.rule, f"{where}: {_at(first)}", where))
+    return None
+
+
+def _at(finding: Finding) -> str:
+    return f"{finding.message} (at {finding.path})"
+
+
+def _is_fatal(finding: Finding) -> bool:
+    spec = FEED_RULES.get(finding.rule)
+    return spec is None or spec.fatal
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    # A validator too long for its column is dropped, not cut: a cut one would never match.
+    return value if value is None or len(value) <= size else None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (RFC 9110 §10.2.3: seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def claim_due(conn: Connection, now: datetime, *, limit: int, lease: timedelta) -> list[int]:
+    """Take up to `limit` due sources, oldest due first, pushing their next poll a lease ahead so
+    no other instance polls them meanwhile (writers are serialised, so the claim is atomic)."""
+    s = _sources.c
+    due = select(s.id).where(s.next_poll_at <= now).order_by(s.next_poll_at).limit(limit)
+    ids = list(conn.execute(due).scalars())
+    if ids:
+        conn.execute(update(_sources).where(s.id.in_(ids)).values(next_poll_at=now + lease))
+    return ids
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """When the next source is due, None when there are none."""
+    value: datetime | None = conn.execute(select(func.min(_sources.c.next_poll_at))).scalar()
+    return value
+
+
+def _load(conn: Connection, source_id: int) -> tuple[_Source, Principal] | None:
+    s = _sources.c
+    row = conn.execute(
+        select(
+            s.id, s.url, s.interval_seconds, s.etag, s.last_modified, s.newest_entry_at, s.principal_id
+        ).where(s.id == source_id)
+    ).first()
+    if row is None:
+        return None
+    principal = load_principal(conn, row.principal_id)
+    if principal is None:
+        return None
+    source = _Source(row.id, row.url, row.interval_seconds, row.etag, row.last_modified, row.newest_entry_at)
+    return source, principal
+
+
+def _seen_keys(conn: Connection, source_id: int) -> set[str]:
+    return set(conn.execute(select(_seen.c.key).where(_seen.c.source_id == source_id)).scalars())
+
+
+def _forget(conn: Connection, source_id: int, keys: set[str]) -> None:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        conn.execute(delete(_seen).where(_seen.c.source_id == source_id, _seen.c.key.in_(chunk)))
+
+
+def _remember(conn: Connection, source_id: int, key: str, outcome: str) -> None:
+    conn.execute(insert(_seen).values(source_id=source_id, key=key, outcome=outcome, seen_at=utcnow()))
+
+
+def _store(
+    conn: Connection, source_id: int, key: str, principal: Principal, prepared: PreparedMessage
+) -> str:
+    """Store the message, remember its entry and count it, in one transaction."""
+    outcome = store_message(conn, principal, prepared)
+    result = CREATED if outcome.created else REPLAYED
+    _remember(conn, source_id, key, result)
+    s = _sources.c
+    counter = s.messages_ingested if outcome.created else s.messages_replayed
+    conn.execute(update(_sources).where(s.id == source_id).values({counter: counter + 1}))
+    return result
+
+
+def _refused(conn: Connection, source_id: int, key: str, result: str, refusal: Finding) -> None:
+    """Remember a refused entry and count it once, with why."""
+    _remember(conn, source_id, key, result)
+    s = _sources.c
+    conn.execute(
+        update(_sources)
+        .where(s.id == source_id)
+        .values(
+            messages_rejected=s.messages_rejected + 1,
+            last_rejection_at=utcnow(),
+            last_rejection_rule=refusal.rule[:_RULE_CHARS],
+            last_rejection_message=refusal.message[:_MESSAGE_CHARS],
+        )
+    )

