@@ -221,9 +221,12 @@ def make_cap(
     severity: str = "Severe",
     polygon: str | None = NAIROBI,
     headline: str = "Flash flood warning",
+    event: str = "Flood",
+    area_xml: str | None = None,
     with_info: bool = True,
 ) -> bytes:
-    """A CAP 1.2 alert written by hand for tests."""
+    """A CAP 1.2 alert written by hand for tests; `area_xml` replaces the whole content of its
+    one <area> (default: Nairobi, as `polygon`)."""
     sent = sent or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     parts = [
         f'<?xml version="1.0" encoding="UTF-8"?>\n<alert xmlns="{CAP12}">',
@@ -243,17 +246,16 @@ def make_cap(
         parts.append(f"<references>{escape(refs)}</references>")
     if with_info:
         parts += [
-            "<info><category>Met</category><event>Flood</event>",
+            f"<info><category>Met</category><event>{escape(event)}</event>",
             "<urgency>Immediate</urgency>",
             f"<severity>{severity}</severity><certainty>Likely</certainty>",
         ]
         if expires is not None:
             parts.append(f"<expires>{cap_time(expires)}</expires>")
         parts.append(f"<headline>{escape(headline)}</headline>")
-        parts.append("<area><areaDesc>Nairobi</areaDesc>")
-        if polygon:
-            parts.append(f"<polygon>{polygon}</polygon>")
-        parts.append("</area></info>")
+        if area_xml is None:
+            area_xml = "<areaDesc>Nairobi</areaDesc>" + (f"<polygon>{polygon}</polygon>" if polygon else "")
+        parts.append(f"<area>{area_xml}</area></info>")
     parts.append("</alert>")
     return "\n".join(parts).encode()
 

@@ -14,7 +14,7 @@ import cap
 from cap.model import Alert, Area, Circle, Info, NamedValue
 from geo.areas import GEOD, SMALL_RING, area_geometry, bbox_of, circle_geometry, geometry_to_geojson
 from geo.gazetteer import Gazetteer, countries_intersecting, default_countries
-from tests.conftest import SHARED
+from tests.conftest import SHARED, make_cap
 
 CORPUS = SHARED / "corpus" / "cap"
 
@@ -28,23 +28,7 @@ def corpus() -> Path:
 
 def cap_xml(area_xml: str, *, status: str = "Actual") -> bytes:
     """A small hand-written CAP 1.2 alert around one <area>."""
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
-  <identifier>TEST-AREA-1</identifier>
-  <sender>test@tampere.example</sender>
-  <sent>2025-02-24T23:00:00-00:00</sent>
-  <status>{status}</status>
-  <msgType>Alert</msgType>
-  <scope>Public</scope>
-  <info>
-    <category>Met</category>
-    <event>Storm</event>
-    <urgency>Immediate</urgency>
-    <severity>Severe</severity>
-    <certainty>Observed</certainty>
-    <area>{area_xml}</area>
-  </info>
-</alert>""".encode()
+    return make_cap("TEST-AREA-1", status=status, event="Storm", area_xml=area_xml)
 
 
 def rules(result) -> list[str]:

@@ -21,7 +21,14 @@ from sqlalchemy import select
 import cap
 from service.db.models import AuditEntry
 from service.geocodes.files import import_geocodes, list_geocode_tables, load_gazetteer
-from tests.conftest import CAP12, SHARED, ServiceUnderTest, run_tampere, run_tampere_async, running_service
+from tests.conftest import (
+    SHARED,
+    ServiceUnderTest,
+    make_cap,
+    run_tampere,
+    run_tampere_async,
+    running_service,
+)
 
 # Hand-made zones, (west, south, east, north) in lon/lat: two in the Texas panhandle, and a
 # rough box over New South Wales.
@@ -60,14 +67,7 @@ def geocode_cap(identifier: str, geocodes: list[tuple[str, str]], area_desc: str
     codes = "".join(
         f"<geocode><valueName>{name}</valueName><value>{value}</value></geocode>" for name, value in geocodes
     )
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<alert xmlns="{CAP12}">'
-        f"<identifier>{identifier}</identifier><sender>alerts@example.org</sender>"
-        "<sent>2026-03-01T12:00:00+00:00</sent><status>Actual</status><msgType>Alert</msgType>"
-        "<scope>Public</scope><info><category>Met</category><event>Blizzard</event>"
-        "<urgency>Immediate</urgency><severity>Severe</severity><certainty>Likely</certainty>"
-        f"<area><areaDesc>{area_desc}</areaDesc>{codes}</area></info></alert>"
-    ).encode()
+    return make_cap(identifier, event="Blizzard", area_xml=f"<areaDesc>{area_desc}</areaDesc>{codes}")
 
 
 @pytest.fixture
