@@ -11,7 +11,8 @@ from fastapi.staticfiles import StaticFiles
 # The assets come from a PyPI package, never from our tree: fastapi-offline ships Swagger UI's
 # dist (swagger-ui-bundle.js, swagger-ui.css; Apache-2.0), ReDoc's standalone bundle
 # (redoc.standalone.js; MIT) and FastAPI's favicon (MIT) in one 2.8 MB wheel, re-vendored from
-# swagger-ui-dist@5 and redoc@2 (the majors FastAPI itself links) at each release since 2020. The
+# swagger-ui-dist@5 and redoc@2 (the majors FastAPI itself links) at each release. Only its
+# static/ folder is used, not its FastAPIOffline factory: the app and these pages stay ours. The
 # alternatives: swagger-ui-bundle has no ReDoc and stopped at Swagger UI 4, which cannot read
 # OpenAPI 3.1; npm's swagger-ui-dist and redoc would need Node to install the service.
 ASSETS_PACKAGE = "fastapi_offline"
