@@ -25,6 +25,7 @@ from service.assistance.routes import requests_router
 from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference
+from service.docs import add_documentation
 from service.errors import InputRejected, input_rejected
 from service.events.routes import events_router
 from service.events.stream import EventBroadcaster
@@ -84,7 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Emergency telecommunications coordination: CAP alerts in, impact and routing out",
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves /docs and /redoc from local assets
+        redoc_url=None,
     )
+    add_documentation(app)
     app.include_router(alerts_router())
     app.include_router(impact_router())
     app.include_router(network_status_router())

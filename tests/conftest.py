@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,51 @@ async def run_tampere_async(*args: str, **kwargs: Any) -> subprocess.CompletedPr
     """`run_tampere` in a thread, so the app's own tasks keep running meanwhile (a blocked event
     loop could hold a PostgreSQL advisory lock the command waits for)."""
     return await asyncio.to_thread(run_tampere, *args, **kwargs)
+
+
+def tampere_command() -> list[str]:
+    """The installed `tampere` script beside this Python, else `python -m service.cli`."""
+    script = Path(sys.executable).with_name("tampere")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+
+
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `tampere serve` on a free loopback port, its output appended to `log`; returns the
+    process and its base URL once /healthz answers 200."""
+    import httpx
+
+    port = free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not become healthy within 30 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server from `start_server` (kill it if it lingers)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
 
 
 # --- databases -----------------------------------------------------------------------------------

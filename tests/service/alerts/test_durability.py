@@ -8,60 +8,19 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import start_server, stop_server, tampere_command
 
 pytestmark = pytest.mark.slow
 
 MESSAGES = 1000
 CONCURRENCY = 16
 KILL_AFTER = 300  # acknowledged alerts before the kill: the rest are in flight or not sent
-
-
-def tampere_command() -> list[str]:
-    script = Path(sys.executable).with_name("tampere")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
-
-
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not become healthy within 30 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 async def post_all(
@@ -120,14 +79,14 @@ async def test_sigkill_loses_no_acknowledged_alert(tmp_path: Path, cap_message) 
         before = await post_all(base, token, bodies, kill=proc)
         assert proc.wait(timeout=15) == -signal.SIGKILL
     finally:
-        stop(proc)
+        stop_server(proc)
     assert KILL_AFTER <= len(before) < MESSAGES, "the kill did not land mid-run"
 
     proc, base = start_server(env, log)
     try:
         after = await post_all(base, token, bodies, kill=None)
     finally:
-        stop(proc)
+        stop_server(proc)
 
     assert len(after) == MESSAGES
     for index, (_, alert_id) in before.items():
