@@ -2,7 +2,7 @@
 
 from cap.api import check_alert_element, parse, validate
 from cap.errors import CapError, Finding
-from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource, event_time
 from cap.report import Report
 from cap.serialize import from_json, to_json, to_json_bytes, to_xml
 
@@ -18,6 +18,7 @@ __all__ = [
     "Report",
     "Resource",
     "check_alert_element",
+    "event_time",
     "from_json",
     "parse",
     "to_json",

@@ -1,8 +1,23 @@
-"""Errors and findings of the CAP library: every one carries a stable rule id and a path."""
+"""Rules, findings and errors of the CAP library: every finding carries a stable rule id and a path."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A validation rule: id, whether it is an error or a warning, whether ingest must stop.
+
+    The registry of every rule is `cap.rules.RULES`; rules are defined beside what checks them
+    (`cap.rules`, `cap.profiles`, `cap.feeds.rules`), which all read this one type.
+    """
+
+    id: str
+    level: str  # "error" or "warning"
+    fatal: bool
+    summary: str
+    clause: str = ""
 
 
 @dataclass(slots=True, frozen=True)

@@ -115,3 +115,17 @@ class Alert:
     def key(self) -> tuple[str, str, datetime]:
         """The (sender, identifier, sent) triple that names this message (CAP 1.2 §3.2.1)."""
         return (self.sender, self.identifier, self.sent)
+
+
+def event_time(alert: Alert) -> datetime:
+    """When the alerted event happens: the <onset>, else the <effective>, of the first <info>
+    that gives either; else the message's <sent>.
+
+    CAP 1.2 §3.2.2: <onset> is "the expected time of the beginning of the subject event";
+    without <effective>, "the effective time SHALL be assumed to be the same as in <sent>".
+    """
+    for info in alert.infos:
+        when = info.onset or info.effective
+        if when is not None:
+            return when
+    return alert.sent

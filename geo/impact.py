@@ -19,12 +19,14 @@ from typing import Any, Protocol
 
 from shapely.geometry.base import BaseGeometry
 
+from geo.gazetteer import countries_intersecting
 from geo.layers.cables import LandingPoint
 from geo.layers.cells import RADIOS
 from geo.layers.connectivity import ConnectivityLayer
 from geo.layers.index import polygon_parts
 from geo.layers.ookla import Performance
 from geo.layers.status import NetworkStatus
+from geo.reference import ReferenceTables
 
 GROUPS = ("ldc", "lldc", "sids")
 
@@ -137,8 +139,6 @@ def assess(
     report). `periods` is (baseline, latest); by default `compare_periods(..., event_time)`.
     """
     if countries is None:
-        from geo.gazetteer import countries_intersecting
-
         countries = countries_intersecting
     if reference is None:
         reference = _default_reference()
@@ -319,6 +319,4 @@ def _change(before: Performance | None, after: Performance | None) -> float | No
 
 @cache
 def _default_reference() -> CountryReference:
-    from geo.reference import ReferenceTables  # reads the project's tables once
-
-    return ReferenceTables.load()
+    return ReferenceTables.load()  # the project's tables, read once

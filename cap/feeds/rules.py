@@ -7,7 +7,7 @@ what is needed to act on it. Everything else makes the feed non-conformant but s
 
 from __future__ import annotations
 
-from cap.rules import Rule
+from cap.errors import Rule
 
 _JSON_MESSAGE_RULES = [
     ("missing-member", "error", "a required member is missing"),

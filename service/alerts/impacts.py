@@ -22,6 +22,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, and_, or_, select, update
 
+from cap.model import event_time
+from cap.serialize import from_json
 from geo.areas import bbox_of
 from geo.impact import Impact, connectivity_impact, connectivity_impacts
 from geo.layers import ConnectivityLayer, NetworkStatus
@@ -84,13 +86,8 @@ def active_alerts(now: datetime) -> Any:
 
 
 def event_time_of(model: dict[str, Any]) -> datetime:
-    """When the alerted event happens: the first <info> onset or effective, else <sent>
-    (CAP 1.2 §3.2.2), as `service.alerts.ingest` reads it, for choosing measurement periods."""
-    for info in model.get("infos") or []:
-        when = info.get("onset") or info.get("effective")
-        if when:
-            return datetime.fromisoformat(when)
-    return datetime.fromisoformat(model["sent"])
+    """`cap.event_time` of a stored model (`cap.to_json` form), its areas left unread."""
+    return event_time(from_json(model, areas=False))
 
 
 def alert_shape(geometry: dict[str, Any]) -> BaseGeometry:

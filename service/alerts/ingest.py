@@ -22,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 import cap
 from cap.errors import Finding
-from cap.model import Alert
+from cap.model import Alert, event_time
 from cap.report import Report
 from contact_points.registry import Registry
-from contact_points.routing import route_alert
+from contact_points.routing import most_severe, most_urgent, route_alert
 from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
 from geo.impact import assess
 from geo.layers.connectivity import ConnectivityLayer
@@ -130,7 +130,7 @@ def assess_alert(
         shapes.geometry,
         layer=connectivity if connectivity is not None else ConnectivityLayer(),
         status=status,
-        event_time=_event_time(alert),
+        event_time=event_time(alert),
     )
     countries, regions = list(impact.countries), list(impact.regions)
     return Assessment(
@@ -144,23 +144,6 @@ def assess_alert(
     )
 
 
-# CAP 1.2 §3.2.2 orders severity and urgency from the most to the least pressing.
-_SEVERITY = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
-_URGENCY = ("Immediate", "Expected", "Future", "Past", "Unknown")
-
-
-def _most_pressing(values: list[str], order: tuple[str, ...]) -> str:
-    known = [v for v in values if v in order]
-    return min(known, key=order.index) if known else "Unknown"
-
-
-def _event_time(alert: Alert) -> datetime:
-    for info in alert.infos:
-        if info.onset or info.effective:
-            return info.onset or info.effective or alert.sent
-    return alert.sent
-
-
 def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dict[str, Any]]:
     # Ack and Error answer a message; they are recorded against it, not sent to anyone.
     if alert.msg_type in ("Ack", "Error"):
@@ -170,8 +153,8 @@ def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dic
     recipients = route_alert(
         countries,
         regions,
-        _most_pressing([i.severity for i in alert.infos], _SEVERITY),
-        _most_pressing([i.urgency for i in alert.infos], _URGENCY),
+        most_severe(i.severity for i in alert.infos),
+        most_urgent(i.urgency for i in alert.infos),
         alert.status,
         registry=contact_registry(),
     )
@@ -229,7 +212,9 @@ def prepare_message(
         raw=raw,
         report=report,
         assessment=assess_alert(report.alert, connectivity=connectivity, status=status, gazetteer=gazetteer),
-        model=model_json(report.alert),
+        # The CAP library's own JSON (`cap.to_json`): CAP element names, and no CAP 1.0
+        # <password>, which is stored nowhere but in the raw bytes (see routes.get_alert_cap).
+        model=cap.to_json(report.alert),
     )
 
 
@@ -382,12 +367,6 @@ def _tags(alert: Alert, a: Assessment) -> set[tuple[str, str]]:
     tags = {("country", c) for c in a.countries} | {("region", r) for r in a.regions}
     tags |= {("severity", info.severity) for info in alert.infos if info.severity}
     return {(k, v[:64]) for k, v in tags}
-
-
-def model_json(alert: Alert) -> dict[str, Any]:
-    """The parsed CAP model as JSON (datetimes in ISO 8601 with their original offset)."""
-    result: dict[str, Any] = jsonable(alert)
-    return result
 
 
 _SCALARS = (str, int, float, bool, type(None))

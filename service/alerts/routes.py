@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
 
+from cap.redaction import redact_password
 from service.alerts import atom, lifecycle
 from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
@@ -75,7 +76,7 @@ def alerts_router() -> APIRouter:
         "/api/v1/alerts/{alert_id}/cap",
         get_alert_cap,
         methods=["GET"],
-        summary="The CAP message as received",
+        summary="The CAP message as received (a CAP 1.0 <password> emptied)",
         response_class=Response,
         responses={
             200: {"content": {atom.CAP_MEDIA_TYPE: {}}},
@@ -243,11 +244,16 @@ def _alert_bytes(connection: Connection, alert_id: int, principal: Principal | N
     if row is None or not _visible(AlertView(*row), principal):
         return None
     raw: bytes = connection.execute(select(_alerts.c.raw).where(_alerts.c.id == alert_id)).scalar_one()
-    return raw
+    # The store keeps the bytes as received: they are what the XML signature was verified over
+    # and what the audit log's digest names, so they are not rewritten at ingest. What leaves is
+    # redacted here, on the way out (in the reader's thread): a CAP 1.0 <password> emptied,
+    # every other byte as received. (A signed CAP 1.0 message with a password therefore no
+    # longer verifies as served; the secret matters more, and the service verified it already.)
+    return redact_password(raw)
 
 
 async def get_alert_cap(alert_id: AlertId, runtime: RuntimeDep, principal: OptionalPrincipal) -> Response:
-    """The CAP message exactly as it was received."""
+    """The CAP message as it was received, a CAP 1.0 <password>'s content removed."""
     raw = await runtime.db.read(lambda conn: _alert_bytes(conn, alert_id, principal))
     if raw is None:
         raise _not_found(alert_id)

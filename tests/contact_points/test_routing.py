@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from contact_points.registry import AREA_OFFICE, NATIONAL, REGIONAL_OFFICE, ContactPoint, Registry
-from contact_points.routing import Priority, priority_of, route_alert
+from contact_points.routing import Priority, most_severe, most_urgent, priority_of, route_alert
 from geo.reference import REGIONS, ReferenceTables
 
 HAITI_NATIONAL = ContactPoint(
@@ -137,3 +137,19 @@ def test_bad_registry_rows_are_refused_with_a_rule_id() -> None:
         )
     with pytest.raises(ValueError, match=r"contact_points\.kind\.unknown"):
         ContactPoint(id="y", kind="pigeon", name="Y")
+
+
+# --- one severity and urgency for an alert of several <info> blocks (CAP 1.2 §3.2.2) ----------
+
+
+def test_the_most_pressing_severity_and_urgency_of_several_infos_route_the_alert() -> None:
+    assert most_severe(["Minor", "Severe", "Moderate"]) == "Severe"
+    assert most_severe(["Unknown", "Extreme"]) == "Extreme"
+    assert most_urgent(["Past", "Expected", "Future"]) == "Expected"
+    assert most_urgent(["Immediate", "Unknown"]) == "Immediate"
+
+
+def test_severity_and_urgency_outside_cap_are_passed_over_and_none_is_unknown() -> None:
+    assert most_severe(["Catastrophic", "Minor"]) == "Minor"
+    assert most_severe([]) == "Unknown"
+    assert most_urgent(["", "soon"]) == "Unknown"

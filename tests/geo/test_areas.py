@@ -12,8 +12,9 @@ from shapely.geometry import LinearRing, MultiPolygon, Point, Polygon, box
 
 import cap
 from cap.model import Alert, Area, Circle, Info, NamedValue
-from geo.areas import GEOD, SMALL_RING, area_geometry, bbox_of, circle_geometry, geometry_to_geojson
+from geo.areas import SMALL_RING, area_geometry, bbox_of, circle_geometry, geometry_to_geojson
 from geo.gazetteer import Gazetteer, countries_intersecting, default_countries
+from geo.geodesic import GEOD
 from tests.conftest import SHARED, make_cap
 
 CORPUS = SHARED / "corpus" / "cap"

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+import cap
 from service.db import Database, upgrade
 from service.db.database import postgres_connect_args
-from service.db.migrate import include_object
-from service.db.models import Base
+from service.db.migrate import alembic_config, include_object
+from service.db.models import AlertRecord, Base, Principal
 from service.settings import Settings
+from tests.cap.test_rules import CAP10
 
 
 async def test_migrations_build_exactly_the_models(database_url: str) -> None:
@@ -135,3 +140,79 @@ async def test_a_write_waits_for_another_process_without_blocking_the_loop(
         other.close()
         assert posted.status_code == 201, posted.text
         assert healthy_at < released_at[0]  # the loop answered while the write waited
+
+
+# --- 0005: stored models in cap.to_json form, CAP 1.0 passwords gone ----------------------------
+
+PASSWORD = "s3cret-0005-migration"
+OLD_HEAD = "0004_assistance_requests"
+
+
+def _migrate_to(revision: str, *, down: bool = False):
+    def run(conn) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    return run
+
+
+def _fields_json(value):
+    """The model as 0001-0004 stored it: the Alert's fields by their Python names."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _fields_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_fields_json(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def test_migration_0005_rewrites_stored_models_as_cap_json_without_the_password(
+    database_url: str,
+) -> None:
+    raw = CAP10.replace(
+        "<msgType>Alert</msgType>", f"<msgType>Alert</msgType>\n  <password>{PASSWORD}</password>"
+    ).encode()
+    alert = cap.parse(raw)
+    assert alert.password == PASSWORD
+    old_model = _fields_json(alert)
+    assert old_model["password"] == PASSWORD and "msg_type" in old_model
+    # A model already in the new form that somehow kept a password member loses it too.
+    new_with_password = {**cap.to_json(alert), "identifier": "second", "password": PASSWORD}
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def insert(conn) -> None:
+        conn.execute(Principal.__table__.insert().values(id=1, key="k", role="operator", created_at=now))
+        rows = ((1, alert.identifier, old_model), (2, "second", new_with_password))
+        for alert_id, identifier, model in rows:
+            conn.execute(
+                AlertRecord.__table__.insert().values(
+                    id=alert_id, sender=alert.sender, identifier=identifier, sent_at=alert.sent,
+                    status="Actual", msg_type="Alert", scope="Public", version="1.0", state="active",
+                    received_at=now, poster_id=1, signature="unsigned", addresses=[], raw=raw,
+                    model=model, summary={}, countries=[], regions=[], impact={}, routing=[],
+                    warnings=[],
+                )
+            )  # fmt: skip
+
+    def models(conn) -> list:
+        table = AlertRecord.__table__
+        return list(conn.execute(select(table.c.model).order_by(table.c.id)).scalars())
+
+    db = Database(database_url)
+    try:
+        await db.write(_migrate_to(OLD_HEAD), long=True)
+        await db.write(insert, long=True)
+        await upgrade(db)
+        first, second = await db.read(models)
+        assert first == cap.to_json(alert)
+        assert first["msgType"] == "Alert" and first["info"][0]["certainty"] == "Very Likely"
+        assert second == {k: v for k, v in new_with_password.items() if k != "password"}
+        assert PASSWORD not in repr([first, second])
+        # Readers of the stored model read it back whole.
+        assert cap.from_json(first) == dataclasses.replace(alert, password=None)
+
+        await db.write(_migrate_to(OLD_HEAD, down=True), long=True)
+        first, _ = await db.read(models)
+        assert first == {**old_model, "password": None}
+    finally:
+        await db.close()
