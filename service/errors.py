@@ -335,7 +335,8 @@ def fault_response(exc: Exception, scope: Scope) -> ProblemResponse:
     where = f"{scope.get('method')} {scope.get('path')}"
     named = storage_fault(exc)
     if named is not None:
-        log.warning("%s: %s (%s)", where, named.detail, exc.__class__.__name__, exc_info=exc)
+        # No traceback: an outage would write one per request, and the cause says enough.
+        log.warning("%s: %s (%s: %s)", where, named.detail, type(exc).__name__, exc)
         return problem_response(named)
     log.error("unhandled error on %s", where, exc_info=exc)
     finding = Finding(RULE_INTERNAL, "an unexpected error; the log has it under this request id", "/")
