@@ -345,9 +345,59 @@ def fault_response(exc: Exception, scope: Scope) -> ProblemResponse:
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Answer every error of `app` from `PROBLEMS`. Call it before adding the request-context
-    middleware (service.logging), so that faults are answered under the request's id."""
+    """Answer every error of `app` from `PROBLEMS`, and say so in its OpenAPI document. Call it
+    before adding the request-context middleware (service.logging), so that faults are
+    answered under the request's id."""
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_middleware(FaultBarrier)
+    _document_problems(app)
+
+
+_FINDING_SCHEMA = {
+    "type": "object",
+    "required": ["rule", "message", "path"],
+    "properties": {
+        "rule": {"type": "string", "description": "A stable rule id, e.g. query.bbox.format"},
+        "message": {"type": "string"},
+        "path": {"type": "string", "description": "/json/pointer, ?query, {path} or header:name"},
+    },
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; extension members may follow",
+    "required": list(problem_body(_INTERNAL, [], "")),
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string", "description": "The X-Request-ID of the answer and its log line"},
+        "errors": {"type": "array", "items": _FINDING_SCHEMA},
+    },
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    # FastAPI documents its own 422 body (HTTPValidationError); every error answers a problem.
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code[:1] in ("4", "5"):
+                        response["content"] = content
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
