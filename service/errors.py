@@ -212,12 +212,18 @@ def validation_findings(errors: Sequence[Any]) -> list[Finding]:
     return findings or [Finding(RULE_MALFORMED, "the request cannot be read", "/")]
 
 
-def http_error(exc: HTTPException, path: str) -> ServiceError:
+def http_error(exc: HTTPException, method: str, path: str) -> ServiceError:
     """A framework HTTPException (unknown route, wrong method...) as the typed error it means."""
-    cls = _BY_STATUS.get(exc.status_code)
-    rule = {404: RULE_ROUTE_UNKNOWN, 405: RULE_METHOD_NOT_ALLOWED}.get(exc.status_code, RULE_MALFORMED)
-    message = exc.detail if isinstance(exc.detail, str) and exc.detail else HTTPStatus(exc.status_code).phrase
-    return (cls or BadRequest).one(rule, message, path, headers=exc.headers)
+    cls = _BY_STATUS.get(exc.status_code, BadRequest)
+    if exc.status_code == 404:
+        rule, message = RULE_ROUTE_UNKNOWN, f"no route {path}"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        rule, message = RULE_METHOD_NOT_ALLOWED, f"{method} is not allowed here (Allow: {allowed})"
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        rule, message = RULE_MALFORMED, detail or HTTPStatus(exc.status_code).phrase
+    return cls.one(rule, message, path, headers=exc.headers)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -296,7 +302,7 @@ async def _validation_error(conn: Request, exc: Exception) -> ProblemResponse | 
 
 async def _http_exception(conn: Request, exc: Exception) -> ProblemResponse | None:
     assert isinstance(exc, HTTPException)
-    return await _typed(conn, http_error(exc, conn.url.path))
+    return await _typed(conn, http_error(exc, conn.scope.get("method", "GET"), conn.url.path))
 
 
 class FaultBarrier:
