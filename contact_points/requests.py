@@ -33,6 +33,7 @@ from typing import Any
 from cap.errors import Finding
 from contact_points.registry import NATIONAL, Registry
 from contact_points.routing import ACK_DEADLINES, Priority, Recipient, route_alert
+from geo.reference import ISO3
 
 
 class RequestKind(StrEnum):
@@ -91,7 +92,6 @@ MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 4, 15
 MAX_FINDINGS = 50
 MAX_NOTE = 1000
 
-_ISO3 = re.compile(r"^[A-Z]{3}$")
 _EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+\.[^@\s<>\x00-\x1f\x7f]+$")
 # C0 controls and DEL, bar tab and line breaks: never meant in a title or a note, and NUL is
 # refused by PostgreSQL text columns.
@@ -217,7 +217,7 @@ def _country(
         return None
     if value is None:
         value = default
-    if not isinstance(value, str) or not _ISO3.match(value.strip().upper()):
+    if not isinstance(value, str) or not ISO3.match(value.strip().upper()):
         findings.append(
             Finding(
                 "request.country.format", f"country must be ISO 3166-1 alpha-3, got {value!r}", "/country"

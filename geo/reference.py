@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
 REGIONS = ("Africa", "Americas", "Arab States", "Asia and the Pacific", "CIS", "Europe")
 GROUPS = ("ldc", "lldc", "sids")
+# An ISO 3166-1 alpha-3 code as the tables write it: three Latin capitals. Whoever accepts
+# lower case upper-cases first.
+ISO3 = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclass(slots=True, frozen=True)

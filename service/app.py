@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Connection, func, select, text
@@ -26,7 +26,7 @@ from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference
 from service.docs import add_documentation
-from service.errors import InputRejected, input_rejected
+from service.errors import RULE_STORE_UNREACHABLE, Unavailable, add_error_handlers
 from service.events.routes import events_router
 from service.events.stream import EventBroadcaster
 from service.geocodes.files import load_gazetteer
@@ -34,7 +34,7 @@ from service.geocodes.reload import GazetteerReloader, gazetteer_watcher, geocod
 from service.layers.files import load_connectivity
 from service.layers.reload import LayerReloader, layer_watcher, layers_fingerprint
 from service.layers.routes import layers_router
-from service.logging import RequestContextMiddleware, request_id
+from service.logging import RequestContextMiddleware
 from service.metrics import Metrics
 from service.network.reports import StatusBook
 from service.network.routes import network_status_router
@@ -106,8 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route(
         "/metrics", metrics_endpoint, methods=["GET"], tags=["operations"], response_class=Response
     )
-    app.add_exception_handler(InputRejected, input_rejected)
-    app.add_exception_handler(Exception, unexpected_error)
+    # Before the request context: faults are answered inside it, under the request's id.
+    add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
     return app
 
@@ -168,12 +168,13 @@ def _ping(conn: Connection) -> None:
 
 
 async def healthz(runtime: RuntimeDep) -> JSONResponse:
-    """200 when the store answers; 503 when it does not."""
+    """200 when the store answers; 503 (a problem, with Retry-After) when it does not."""
     try:
         await runtime.db.read(_ping)
     except Exception as exc:
+        # Whatever the store says (refused, timed out, no such file), it is not ready.
         log.warning("health check failed: %s", exc)
-        return JSONResponse(status_code=503, content={"status": "unavailable"})
+        raise Unavailable.one(RULE_STORE_UNREACHABLE, "the store does not answer") from exc
     return JSONResponse({"status": "ok"})
 
 
@@ -185,9 +186,3 @@ async def metrics_endpoint(runtime: RuntimeDep) -> Response:
     """Prometheus metrics: ingest results and latency, HTTP latency, backlog."""
     runtime.metrics.pending_references.set(await runtime.db.read(_pending_count))
     return Response(content=runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-
-async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """A bug, not bad input: log it with the request id, answer 500 without details."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(status_code=500, content={"detail": "internal error", "request_id": request_id.get()})

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from sqlalchemy import Connection, insert, select
 
+from geo.reference import ISO3
 from service import audit
 from service.db.database import Database
 from service.db.models import Principal as PrincipalRow
 from service.db.models import Sender, Token, utcnow
+from service.errors import Unauthorized
 
 ADMINISTRATION = "administration"
 OFFICE = "office"
@@ -28,7 +29,12 @@ ROLES = (ADMINISTRATION, OFFICE, BDT, RESPONDER, OPERATOR)
 # here the ITU coordinators and the installation's operator, besides the poster.
 RESTRICTED_GRANTED = frozenset({OFFICE, BDT, OPERATOR})
 
-_ISO3 = re.compile(r"^[A-Z]{3}$")
+# Rule ids of requests refused for their credentials; the place is the Authorization header.
+RULE_TOKEN_MISSING = "auth.token.missing"
+RULE_TOKEN_MALFORMED = "auth.token.malformed"
+RULE_TOKEN_UNKNOWN = "auth.token.unknown"
+AUTHORIZATION_PATH = "header:authorization"
+
 _principals = PrincipalRow.__table__
 _senders = Sender.__table__
 _tokens = Token.__table__
@@ -175,7 +181,7 @@ def _check_request(role: str, *, country: str | None, office: str | None, sender
     if role not in ROLES:
         raise RegistryError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if role == ADMINISTRATION:
-        if not country or not _ISO3.match(country):
+        if not country or not ISO3.match(country):
             raise RegistryError("an administration needs --country with an ISO 3166-1 alpha-3 code")
     elif country:
         raise RegistryError("--country is for administrations only")
@@ -240,7 +246,7 @@ class Authenticator:
 def bearer_token(request: Request) -> str | None:
     """The bearer token of a request, None when there is no Authorization header.
 
-    Raises 401 for an Authorization header that is not a bearer token.
+    Raises `Unauthorized` for an Authorization header that is not a bearer token.
     """
     header = request.headers.get("authorization")
     if header is None:
@@ -248,10 +254,10 @@ def bearer_token(request: Request) -> str | None:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("the Authorization header must be 'Bearer <token>'")
+        raise unauthorized(RULE_TOKEN_MALFORMED, "the Authorization header must be 'Bearer <token>'")
     return token
 
 
-def unauthorized(message: str) -> HTTPException:
-    """A 401 that tells the client to send a bearer token."""
-    return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(rule: str, message: str) -> Unauthorized:
+    """The refusal of a request without a usable bearer token (the answer names the scheme)."""
+    return Unauthorized.one(rule, message, AUTHORIZATION_PATH)

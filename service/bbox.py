@@ -10,7 +10,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, or_
 
-from service.errors import InputRejected
+from service.errors import Invalid
 
 BBox = tuple[float, float, float, float]
 
@@ -19,24 +19,24 @@ RULE_RANGE = "query.bbox.range"
 
 
 def parse_bbox(text: str, *, param: str = "bbox") -> BBox:
-    """A bbox query parameter; InputRejected (422) naming the rule when it is not one."""
+    """A bbox query parameter; `Invalid` naming the rule when it is not one."""
     try:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
-        raise InputRejected.one(
+        raise Invalid.one(
             RULE_FORMAT, "bbox is four numbers west,south,east,north in degrees (RFC 7946 §5)", f"?{param}"
         ) from None
     if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise InputRejected.one(RULE_RANGE, "bbox values must be finite numbers", f"?{param}")
+        raise Invalid.one(RULE_RANGE, "bbox values must be finite numbers", f"?{param}")
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
-        raise InputRejected.one(
+        raise Invalid.one(
             RULE_RANGE,
             "bbox is out of range: longitudes within ±180, latitudes within ±90 "
             "(order west,south,east,north; lat,lon order is a common mistake)",
             f"?{param}",
         )
     if south > north:
-        raise InputRejected.one(RULE_RANGE, "bbox south is north of its north", f"?{param}")
+        raise Invalid.one(RULE_RANGE, "bbox south is north of its north", f"?{param}")
     return west, south, east, north
 
 

@@ -266,7 +266,7 @@ def _audit_verify(_args: argparse.Namespace) -> int:
 def _source_add(args: argparse.Namespace) -> int:
     from service.auth import ADMINISTRATION, OPERATOR, principal_key
     from service.db.models import utcnow
-    from service.errors import InputRejected
+    from service.errors import ServiceError
     from service.sources.routes import (
         check_feed_url,
         check_interval,
@@ -301,8 +301,9 @@ def _source_add(args: argparse.Namespace) -> int:
         url = check_feed_url(args.url)
         interval = check_interval(args.interval, settings)
         body = _with_db(work)
-    except InputRejected as exc:
-        print(f"tampere source add: {exc.detail}", file=sys.stderr)
+    except ServiceError as exc:
+        reasons = "; ".join(f"{f.rule} at {f.path}: {f.message}" for f in exc.findings)
+        print(f"tampere source add: {reasons}", file=sys.stderr)
         return EXIT_INVALID
     print(json.dumps(body, ensure_ascii=False))
     return EXIT_OK

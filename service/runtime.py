@@ -9,7 +9,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.auth import Authenticator, Principal, bearer_token, unauthorized
+from service.auth import (
+    RULE_TOKEN_MISSING,
+    RULE_TOKEN_UNKNOWN,
+    Authenticator,
+    Principal,
+    bearer_token,
+    unauthorized,
+)
 from service.db import Database
 from service.metrics import Metrics
 from service.settings import Settings
@@ -59,7 +66,7 @@ async def optional_principal(
     runtime: Runtime = request.app.state.runtime
     principal = await runtime.authenticator.resolve(runtime.db, token)
     if principal is None:
-        raise unauthorized("unknown token")
+        raise unauthorized(RULE_TOKEN_UNKNOWN, "unknown token")
     return principal
 
 
@@ -68,7 +75,7 @@ async def required_principal(
 ) -> Principal:
     """The caller's principal; 401 when no token was sent."""
     if principal is None:
-        raise unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        raise unauthorized(RULE_TOKEN_MISSING, "a bearer token is required (Authorization: Bearer <token>)")
     return principal
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import anyio
 import shapely
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, and_, or_, select, update
@@ -28,12 +28,12 @@ from geo.areas import bbox_of
 from geo.impact import Impact, connectivity_impact, connectivity_impacts
 from geo.layers import ConnectivityLayer, NetworkStatus
 from service.alerts import lifecycle
-from service.alerts.routes import LISTED_MSG_TYPES, AlertId
+from service.alerts.routes import LISTED_MSG_TYPES, AlertId, alert_not_found
 from service.alerts.view import AlertView, select_views
 from service.auth import Principal, may_see
 from service.bbox import BBox
 from service.db.models import AlertRecord, utcnow
-from service.errors import InputRejected
+from service.errors import Invalid
 from service.events import log as event_log
 from service.runtime import OptionalPrincipal, RuntimeDep
 
@@ -217,11 +217,10 @@ async def get_alert_impact(
     """The stored impact and when it was computed; with `as_of`, the connectivity part
     recomputed against the status reports known at that time (the layer as loaded now)."""
     if as_of is not None and as_of.tzinfo is None:
-        raise InputRejected.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+        raise Invalid.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
     found = await runtime.db.read(lambda conn: _visible_alert(conn, alert_id, principal))
     if found is None:
-        # The same answer for "absent" and "not yours": scope must not leak existence.
-        raise HTTPException(status_code=404, detail=f"no alert {alert_id}")
+        raise alert_not_found(alert_id)
     view, model = found
     impact = dict(view.impact)
     stored_as_of = impact.pop("as_of", None) or view.received_at.isoformat()

@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
 
@@ -16,8 +16,11 @@ from service.alerts import atom, lifecycle
 from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
 from service.auth import RESPONDER, Principal, may_see
+from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
+from service.errors import Forbidden, Invalid, NotFound, TooLarge
 from service.events import log as event_log
+from service.http import read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,12 @@ _tags = AlertTag.__table__
 # What the list shows: alerts and their updates; Cancel, Ack and Error act on other messages.
 LISTED_MSG_TYPES = ("Alert", "Update")
 MAX_LIST = 5000
+
+# Rule ids of the refusals of these routes (the CAP library's own are cap.*).
+RULE_NOT_FOUND = "alert.not-found"
+RULE_SENDER = "alert.sender.not-registered"
+RULE_REFERENCE = "alert.reference.not-owned"
+RULE_SINCE_NO_OFFSET = "alert.since.no-offset"
 
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
 
@@ -103,7 +112,7 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
     metrics = runtime.metrics
     try:
         raw = await read_body(request, runtime.settings.max_body_bytes)
-    except HTTPException:
+    except TooLarge:
         metrics.ingest.labels("too_large").inc()
         raise
     try:
@@ -120,11 +129,13 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         metrics.ingest.labels("rejected").inc()
         rules = sorted({f.rule for f in exc.report.errors})
         log.info("CAP message rejected", extra={"actor": principal.actor, "rules": rules})
-        return JSONResponse(status_code=422, content=rejection_json(exc))
+        raise rejection(exc) from None
     except (IngestForbidden, lifecycle.NotAllowed) as exc:
         metrics.ingest.labels("forbidden").inc()
         log.info("CAP message refused", extra={"actor": principal.actor, "reason": str(exc)})
-        return JSONResponse(status_code=403, content={"detail": str(exc)})
+        if isinstance(exc, IngestForbidden):
+            raise Forbidden.one(RULE_SENDER, str(exc), "/alert/sender") from None
+        raise Forbidden.one(RULE_REFERENCE, str(exc), "/alert/references") from None
     metrics.ingest.labels("created" if outcome.created else "replayed").inc()
     metrics.ingest_seconds.observe(time.perf_counter() - started)
     return JSONResponse(
@@ -134,27 +145,12 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 past `limit` bytes (before reading it all)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status_code=413, detail=f"body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status_code=413, detail=f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def rejection_json(exc: IngestRejected) -> dict[str, Any]:
-    """The 422 body: the validator's verdict, rule by rule, as `tampere validate` reports it."""
-    body = exc.report.as_json()
-    body.pop("file", None)
-    body["detail"] = "the message cannot be ingested"
-    return body
+def rejection(exc: IngestRejected) -> Invalid:
+    """The 422: the validator's findings as `tampere validate` reports them, and the rest of its
+    verdict (version, warnings, signature...) as extension members of the problem."""
+    report = exc.report.as_json()
+    report.pop("file", None)
+    return Invalid(exc.report.errors, detail="the message cannot be ingested", extensions=report)
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -170,9 +166,9 @@ def _visible(view: AlertView, principal: Principal | None) -> bool:
     )
 
 
-def _not_found(alert_id: int) -> HTTPException:
-    # The same answer for "absent" and "not yours": scope must not leak existence.
-    return HTTPException(status_code=404, detail=f"no alert {alert_id}")
+def alert_not_found(alert_id: int) -> NotFound:
+    """The 404 of an alert: the same for "absent" and "not yours", so scope leaks no existence."""
+    return NotFound.one(RULE_NOT_FOUND, f"no alert {alert_id}", "{alert_id}")
 
 
 AlertId = Annotated[int, Path(ge=1, le=2**62, description="The id given when it was posted")]
@@ -235,7 +231,7 @@ async def get_alert(alert_id: AlertId, runtime: RuntimeDep, principal: OptionalP
     """One alert: its JSON, its state and history, and the parsed CAP model."""
     body = await runtime.db.read(lambda conn: _alert_detail(conn, alert_id, principal))
     if body is None:
-        raise _not_found(alert_id)
+        raise alert_not_found(alert_id)
     return body
 
 
@@ -256,35 +252,8 @@ async def get_alert_cap(alert_id: AlertId, runtime: RuntimeDep, principal: Optio
     """The CAP message as it was received, a CAP 1.0 <password>'s content removed."""
     raw = await runtime.db.read(lambda conn: _alert_bytes(conn, alert_id, principal))
     if raw is None:
-        raise _not_found(alert_id)
+        raise alert_not_found(alert_id)
     return Response(content=raw, media_type=atom.CAP_MEDIA_TYPE)
-
-
-def _parse_bbox(bbox: str) -> tuple[float, float, float, float]:
-    try:
-        west, south, east, north = (float(v) for v in bbox.split(","))
-    except ValueError:
-        raise HTTPException(
-            status_code=422, detail="bbox is west,south,east,north in degrees (RFC 7946 §5)"
-        ) from None
-    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
-        raise HTTPException(status_code=422, detail="bbox is out of range (lon ±180, lat ±90)")
-    return west, south, east, north
-
-
-def _bbox_filter(west: float, south: float, east: float, north: float) -> Any:
-    # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
-    c = _alerts.c
-    lat_ok = and_(c.min_lat <= north, c.max_lat >= south)
-
-    def lon_overlap(w: float, e: float) -> Any:
-        plain = and_(c.min_lon <= c.max_lon, c.min_lon <= e, c.max_lon >= w)
-        wrapped = and_(c.min_lon > c.max_lon, or_(c.min_lon <= e, c.max_lon >= w))
-        return or_(plain, wrapped)
-
-    if west <= east:
-        return and_(lat_ok, lon_overlap(west, east))
-    return and_(lat_ok, or_(lon_overlap(west, 180.0), lon_overlap(-180.0, east)))
 
 
 def _tagged(kind: str, value: str) -> Any:
@@ -336,10 +305,12 @@ async def list_alerts(
         query = query.where(_tagged("severity", severity))
     if since is not None:
         if since.tzinfo is None:
-            raise HTTPException(status_code=422, detail="since needs a time zone offset")
+            raise Invalid.one(RULE_SINCE_NO_OFFSET, "since needs a UTC offset (e.g. +00:00)", "?since")
         query = query.where(_alerts.c.sent_at >= since)
     if bbox:
-        query = query.where(_bbox_filter(*_parse_bbox(bbox)))
+        c = _alerts.c
+        # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
+        query = query.where(overlaps_sql(c.min_lon, c.min_lat, c.max_lon, c.max_lat, parse_bbox(bbox)))
     if principal is None or principal.role == RESPONDER:
         # Neither can be granted Restricted or addressed by Private: only Public is theirs.
         query = query.where(_alerts.c.scope == "Public")

@@ -27,7 +27,6 @@ from contact_points.requests import (
 )
 from geo.reference import REGIONS, ReferenceTables
 from service.alerts.ingest import contact_registry
-from service.alerts.routes import read_body
 from service.assistance.store import (
     StoredRequest,
     acknowledge,
@@ -38,7 +37,8 @@ from service.assistance.store import (
 )
 from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR
 from service.db.models import utcnow
-from service.errors import InputRejected
+from service.errors import Forbidden, Invalid
+from service.http import read_body
 from service.runtime import RequiredPrincipal, RuntimeDep
 
 # A request is a few kB; 64 KiB leaves room for a hundred items with long names.
@@ -260,7 +260,7 @@ async def list_requests(
             Finding("request.query.region", f"region {region!r}; one of {', '.join(REGIONS)}", "?region")
         )
     if findings:
-        raise InputRejected(findings)
+        raise Invalid(findings)
     items = await runtime.db.read(
         lambda conn: find_requests(conn, principal, state=state, country=country, region=region, limit=limit)
     )
@@ -276,17 +276,14 @@ def _json_body(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputRejected.one("request.body.json", f"the body is not JSON: {exc}") from None
+        raise Invalid.one("request.body.json", f"the body is not JSON: {exc}") from None
 
 
 async def post_request(request: Request, runtime: RuntimeDep, principal: RequiredPrincipal) -> JSONResponse:
     """Check, route and store a request; 201 with its id, state, routing and history."""
     if principal.role not in FILERS:
-        raise InputRejected.one(
-            "request.role",
-            "requests are filed by an administration, BDT or the operator",
-            "/",
-            status_code=403,
+        raise Forbidden.one(
+            "request.role", "requests are filed by an administration, BDT or the operator", "/"
         )
     body = _json_body(await read_body(request, MAX_BODY_BYTES))
     tables = reference_tables()
@@ -294,13 +291,12 @@ async def post_request(request: Request, runtime: RuntimeDep, principal: Require
     try:
         asked = parse_request(body, default_country=own, member_states=tables.member_states)
     except RequestInvalid as exc:
-        raise InputRejected(exc.findings) from None
+        raise Invalid(exc.findings) from None
     if own is not None and asked.country != own:
-        raise InputRejected.one(
+        raise Forbidden.one(
             "request.country.not-own",
             f"an administration requests assistance for its own country ({own}), not {asked.country}",
             "/country",
-            status_code=403,
         )
     region = tables.region_of(asked.country)
     recipients = route_request(asked.country, region, asked.urgency, registry=contact_registry())
@@ -322,13 +318,11 @@ async def post_ack(
 ) -> JSONResponse:
     """An office or BDT among the recipients acknowledges; again by the same one changes nothing."""
     if principal.role not in ACKERS:
-        raise InputRejected.one(
-            "request.ack.role", "requests are acknowledged by the offices and BDT", "/", status_code=403
-        )
+        raise Forbidden.one("request.ack.role", "requests are acknowledged by the offices and BDT", "/")
     try:
         note = parse_ack(_json_body(await read_body(request, MAX_BODY_BYTES)))
     except RequestInvalid as exc:
-        raise InputRejected(exc.findings) from None
+        raise Invalid(exc.findings) from None
     stored = await runtime.db.write(
         lambda conn: acknowledge(conn, principal, request_id, note=note, now=utcnow())
     )
@@ -340,13 +334,11 @@ async def post_status(
 ) -> JSONResponse:
     """Move a request: {state: in-progress|fulfilled|closed|cancelled, note}."""
     if principal.role not in MOVERS:
-        raise InputRejected.one(
-            "request.status.role", "a responder neither files nor works requests", "/", status_code=403
-        )
+        raise Forbidden.one("request.status.role", "a responder neither files nor works requests", "/")
     try:
         target, note = parse_status(_json_body(await read_body(request, MAX_BODY_BYTES)))
     except RequestInvalid as exc:
-        raise InputRejected(exc.findings) from None
+        raise Invalid(exc.findings) from None
     stored = await runtime.db.write(
         lambda conn: change_state(conn, principal, request_id, target, note=note, now=utcnow())
     )

@@ -10,7 +10,7 @@ Who may do what:
 
 Every change writes the request, a history step, an event (audience: the country and its
 ITU-D region, scope Restricted) and an audit link in the caller's one write transaction.
-Refusals are `service.errors.InputRejected` with the HTTP status they mean (403/404/409).
+Refusals are typed `service.errors` (`NotFound`, `Forbidden`, `Conflict`, `Invalid`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from service.db.models import (
     AssistanceRequestRecord,
     AssistanceStep,
 )
-from service.errors import InputRejected
+from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.events import log as event_log
 
 log = logging.getLogger(__name__)
@@ -164,11 +164,11 @@ def load_request(conn: Connection, request_id: int, *, history: bool = True) -> 
 
 
 def visible_request(conn: Connection, principal: Principal, request_id: int) -> StoredRequest:
-    """The request if this principal may see it; else 404, the same as for one that is absent."""
+    """The request if this principal may see it; else `NotFound`, as for one that is absent."""
     stored = load_request(conn, request_id)
     if stored is None or not may_see_request(principal, stored):
         # The same answer for "absent" and "not yours": a request's existence is not public.
-        raise InputRejected.one("request.not-found", f"no request {request_id}", "/", status_code=404)
+        raise NotFound.one("request.not-found", f"no request {request_id}", "/")
     return stored
 
 
@@ -235,7 +235,7 @@ def _related_alerts(
         if isinstance(w, int) and w not in by_id
     ]
     if findings:
-        raise InputRejected(findings)
+        raise Invalid(findings)
     resolved: list[dict[str, Any]] = []
     for w in wanted:
         if isinstance(w, int):
@@ -379,18 +379,17 @@ def acknowledge(
     stored = visible_request(conn, principal, request_id)
     mine = own_recipient(principal, stored.recipients)
     if mine is None:
-        raise InputRejected.one(
+        raise Forbidden.one(
             "request.ack.not-recipient",
             f"{principal.actor} is not among the recipients of request {request_id}",
             "/",
-            status_code=403,
         )
     if mine.acknowledged_at is not None:
         return stored  # acknowledged already: nothing to write
     try:
         check_acknowledgeable(stored.state)
     except Refusal as exc:
-        raise InputRejected.one(exc.rule, exc.message, "/", status_code=409) from None
+        raise Conflict.one(exc.rule, exc.message, "/") from None
     state = state_after_ack(stored.state)
     conn.execute(
         update(_rcp)
@@ -425,14 +424,14 @@ def change_state(
     note: str,
     now: datetime,
 ) -> StoredRequest:
-    """Move a request to `target` if this principal may, from its present state (403/409)."""
+    """Move a request to `target` if this principal may (else `Forbidden`), from its present
+    state (else `Conflict`)."""
     stored = visible_request(conn, principal, request_id)
     try:
         check_transition(stored.state, target, parties_of(principal, stored))
     except Refusal as exc:
-        raise InputRejected.one(
-            exc.rule, exc.message, "/state", status_code=403 if exc.forbidden else 409
-        ) from None
+        refusal = Forbidden if exc.forbidden else Conflict
+        raise refusal.one(exc.rule, exc.message, "/state") from None
     conn.execute(update(_req).where(_req.c.id == request_id).values(state=str(target), updated_at=now))
     # Someone has it in hand (or it is over): nothing is left to chase.
     conn.execute(update(_rcp).where(_rcp.c.request_id == request_id).values(next_escalation_at=None))

@@ -30,6 +30,7 @@ from typing import Any
 from fastapi import WebSocket
 from sqlalchemy import Connection, bindparam, func, select
 
+from geo.reference import ISO3
 from service.auth import Principal, may_see
 from service.db import Database
 from service.db.models import AlertRecord, Event
@@ -59,7 +60,6 @@ NO_POSTER = 0
 CAP_STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MAX_TYPES = 32
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9.\-]{0,63}$")
-_ISO3 = re.compile(r"^[A-Za-z]{3}$")
 
 _events = Event.__table__
 _alerts = AlertRecord.__table__
@@ -195,7 +195,7 @@ def parse_selection(params: Mapping[str, str]) -> Selection:
         raise SelectionError("region: an ITU-D region name of 1 to 64 characters")
     country = params.get("country")
     if country is not None:
-        if not _ISO3.match(country):
+        if not (country.isascii() and ISO3.match(country.upper())):
             raise SelectionError(f"country: {country[:40]!r} is not an ISO 3166-1 alpha-3 code")
         country = country.upper()
     status = params.get("status")

@@ -17,7 +17,7 @@ from geo.layers import RADIOS, ConnectivityLayer, NetworkStatus, PointLayer, Sit
 from geo.layers.index import polygon_parts
 from service.auth import OPERATOR
 from service.bbox import BBox, bbox_geometry, parse_bbox
-from service.errors import InputRejected
+from service.errors import Forbidden, Invalid, NotFound
 from service.layers.files import list_layers
 from service.network.reports import network_book
 from service.runtime import RequiredPrincipal, RuntimeDep
@@ -77,7 +77,7 @@ async def list_layer_tables(runtime: RuntimeDep) -> dict[str, Any]:
 async def reload_layers(runtime: RuntimeDep, principal: RequiredPrincipal) -> dict[str, Any]:
     """Operators: load the layer files now (even when unchanged) and recompute impacts."""
     if principal.role != OPERATOR:
-        raise InputRejected.one("layer.reload.role", "only the operator reloads layers", "/", status_code=403)
+        raise Forbidden.one("layer.reload.role", "only the operator reloads layers", "/")
     outcome = await runtime.layers.reload(runtime, force=True)
     result: dict[str, Any] = outcome.as_json()
     return result
@@ -97,14 +97,9 @@ async def layer_features(
     """Features of one layer inside a bbox, at most `limit` (422 beyond, unless `grid` asks
     for them aggregated per grid cell)."""
     if kind not in KINDS:
-        raise InputRejected.one(
-            "layer.kind.unknown",
-            f"no layer {kind!r}; one of {', '.join(KINDS)}",
-            f"/api/v1/layers/{kind}",
-            status_code=404,
-        )
+        raise NotFound.one("layer.kind.unknown", f"no layer {kind!r}; one of {', '.join(KINDS)}", "{kind}")
     if as_of is not None and as_of.tzinfo is None:
-        raise InputRejected.one("layer.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+        raise Invalid.one("layer.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
     box = parse_bbox(bbox)
     layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
     table, chosen_period = _table(layer, kind, period)
@@ -123,11 +118,10 @@ def _table(layer: ConnectivityLayer, kind: str, period: str | None) -> tuple[Poi
         chosen = period or layer.periods[-1]
         tiles = layer.performance.get(chosen)
         if tiles is None:
-            raise InputRejected.one(
+            raise NotFound.one(
                 "layer.period.unknown",
                 f"no Ookla period {chosen!r} is loaded; loaded: {', '.join(layer.periods)}",
                 "?period",
-                status_code=404,
             )
         return tiles, chosen
     table = {"cells": layer.cells, "landings": layer.landings, "population": layer.population}[kind]
@@ -136,13 +130,12 @@ def _table(layer: ConnectivityLayer, kind: str, period: str | None) -> tuple[Poi
     return table, None
 
 
-def _not_imported(kind: str) -> InputRejected:
+def _not_imported(kind: str) -> NotFound:
     source = {"cells": "opencellid", "ookla": "ookla", "landings": "cables", "population": "population"}[kind]
-    return InputRejected.one(
+    return NotFound.one(
         "layer.not-imported",
         f"the {kind} layer is not imported (tampere layer import {source} FILE)",
-        f"/api/v1/layers/{kind}",
-        status_code=404,
+        "{kind}",
     )
 
 
@@ -159,14 +152,14 @@ def _collection(
     selection = table.index.select(polygon_parts(bbox_geometry(box)))
     total = selection.count()
     if grid is None and total > limit:
-        raise InputRejected.one(
+        raise Invalid.one(
             "layer.bbox.too-many",
             f"{total} {kind} features in this bbox, more than limit={limit}: zoom in, raise limit "
             f"(at most {MAX_FEATURES}), or ask for grid=DEGREES to get them aggregated",
             "?bbox",
         )
     if grid is not None and total > MAX_AGGREGATED_POINTS:
-        raise InputRejected.one(
+        raise Invalid.one(
             "layer.bbox.too-large",
             f"{total} {kind} features in this bbox, more than {MAX_AGGREGATED_POINTS} to aggregate: zoom in",
             "?bbox",
@@ -317,7 +310,7 @@ def _grid_features(
     width = (east - west) % 360.0 or (360.0 if east != west else 0.0)
     columns, rows = max(1, math.ceil(width / size)), max(1, math.ceil((north - south) / size))
     if columns * rows > MAX_GRID_CELLS:
-        raise InputRejected.one(
+        raise Invalid.one(
             "layer.grid.too-fine",
             f"grid={size}° makes {columns * rows} cells over this bbox, more than {MAX_GRID_CELLS}: "
             "use a larger grid",

@@ -22,7 +22,7 @@ from cap.errors import Finding
 from cap.model import Area, Circle
 from geo.areas import area_geometry, geometry_to_geojson
 from geo.layers import RADIOS, SiteKey, SiteState
-from service.errors import InputRejected
+from service.errors import Invalid
 
 # Bounds on what one report may carry: a country's worth of named sites, and polygons as
 # detailed as an admin-1 boundary (more vertices only cost time in every later point test).
@@ -56,13 +56,13 @@ class StatusInput:
 
 
 def parse_status_request(raw: bytes, *, now: datetime) -> StatusInput:
-    """Check a posted report; raises InputRejected (422) listing every broken rule found."""
+    """Check a posted report; raises `Invalid` listing every broken rule found."""
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputRejected.one("network.body.json", f"the body is not JSON: {exc}") from None
+        raise Invalid.one("network.body.json", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise InputRejected.one("network.body.object", "the body must be a JSON object")
+        raise Invalid.one("network.body.object", "the body must be a JSON object")
     findings: list[Finding] = [
         Finding("network.body.unknown-field", f"unknown field {key!r} (one of {sorted(FIELDS)})", f"/{key}")
         for key in body
@@ -80,7 +80,7 @@ def parse_status_request(raw: bytes, *, now: datetime) -> StatusInput:
     if not sites and area is None and not any(f.path.startswith(("/sites", "/area")) for f in findings):
         findings.append(Finding("network.report.empty", "a report names sites, an area, or both", "/"))
     if findings or state is None or time is None:
-        raise InputRejected(findings or [Finding("network.body.invalid", "the report is not usable")])
+        raise Invalid(findings or [Finding("network.body.invalid", "the report is not usable")])
     return StatusInput(time=time, state=state, sites=sites, area=area, area_json=area_json, note=note)
 
 

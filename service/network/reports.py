@@ -34,7 +34,7 @@ from service.alerts.impacts import Recomputed, recompute
 from service.auth import ADMINISTRATION, OPERATOR, Principal
 from service.bbox import BBox, boxes_overlap, overlaps_sql
 from service.db.models import AlertRecord, NetworkStatusReport, utcnow
-from service.errors import InputRejected
+from service.errors import Forbidden
 from service.events import log as event_log
 from service.network.report_body import StatusInput
 from service.runtime import Runtime
@@ -178,11 +178,9 @@ def may_report(principal: Principal) -> bool:
     return principal.role == OPERATOR or (principal.role == ADMINISTRATION and bool(principal.country))
 
 
-def refuse_role() -> InputRejected:
-    """The 403 for a principal that may not report network status."""
-    return InputRejected.one(
-        "network.role", "only an administration or the operator reports network status", "/", status_code=403
-    )
+def refuse_role() -> Forbidden:
+    """The refusal of a principal that may not report network status."""
+    return Forbidden.one("network.role", "only an administration or the operator reports network status", "/")
 
 
 def check_reporter(
@@ -219,7 +217,7 @@ def check_reporter(
                 Finding("network.country.outside", f"site is outside {principal.country}", f"/sites/{i}")
             )
     if problems:
-        raise InputRejected(problems, status_code=403)
+        raise Forbidden(problems)
 
 
 # --- storing a report --------------------------------------------------------------------------

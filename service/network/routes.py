@@ -14,10 +14,10 @@ from sqlalchemy import Connection, select
 
 from geo.areas import geometry_to_geojson
 from geo.layers import RADIOS, CellSites, ConnectivityLayer, SiteKey, SiteState
-from service.alerts.routes import read_body
 from service.bbox import BBox, bbox_geometry, overlaps_sql, parse_bbox
 from service.db.models import NetworkStatusReport, utcnow
-from service.errors import InputRejected
+from service.errors import Invalid
+from service.http import read_body
 from service.network.report_body import MAX_SITES, parse_status_request
 from service.network.reports import (
     StatusBook,
@@ -172,7 +172,7 @@ async def list_network_status(
     """Status reports up to a time (newest first), inside a bbox when given, as an RFC 7946
     FeatureCollection; with a bbox, `summary` counts the cells there by state at that time."""
     if as_of is not None and as_of.tzinfo is None:
-        raise InputRejected.one("network.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+        raise Invalid.one("network.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
     when = as_of or utcnow()
     box = parse_bbox(bbox) if bbox else None
     rows = await runtime.db.read(lambda conn: _list_reports(conn, when, box, limit))

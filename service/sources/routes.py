@@ -20,7 +20,7 @@ from service import audit
 from service.auth import ADMINISTRATION, OPERATOR, Principal, principal_key
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.db.models import Principal as PrincipalRow
-from service.errors import InputRejected
+from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.runtime import RequiredPrincipal, RuntimeDep
 from service.settings import Settings
 
@@ -61,13 +61,13 @@ def check_feed_url(url: str) -> str:
     """The URL of a feed as it will be polled: absolute http(s) with a host, no fragment."""
     url = url.strip()
     if not url or len(url) > MAX_URL_CHARS:
-        raise InputRejected.one(RULE_URL, f"the feed URL must have 1 to {MAX_URL_CHARS} characters", "/url")
+        raise Invalid.one(RULE_URL, f"the feed URL must have 1 to {MAX_URL_CHARS} characters", "/url")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise InputRejected.one(RULE_URL, f"not a URL: {exc}", "/url") from None
+        raise Invalid.one(RULE_URL, f"not a URL: {exc}", "/url") from None
     if parsed.scheme not in FEED_SCHEMES or not parsed.host:
-        raise InputRejected.one(
+        raise Invalid.one(
             RULE_URL, "the feed URL must be absolute http:// or https:// with a host", "/url"
         )
     return str(parsed.copy_with(fragment=None))
@@ -79,7 +79,7 @@ def check_interval(seconds: float | None, settings: Settings) -> float:
         return max(settings.poll_default_interval_seconds, settings.poll_min_interval_seconds)
     low = settings.poll_min_interval_seconds
     if not low <= seconds <= MAX_INTERVAL_SECONDS:
-        raise InputRejected.one(
+        raise Invalid.one(
             RULE_INTERVAL,
             f"interval_seconds must be between {low:g} and {MAX_INTERVAL_SECONDS:g}",
             "/interval_seconds",
@@ -91,14 +91,10 @@ def owner_of_new_source(conn: Connection, principal: Principal, country: str | N
     """The principal a new source will ingest as: the caller, or (operator) an administration."""
     if principal.role == ADMINISTRATION:
         if country is not None and country.upper() != principal.country:
-            raise InputRejected.one(
-                RULE_OWNER, "an administration registers feeds for itself only", "/country", status_code=403
-            )
+            raise Forbidden.one(RULE_OWNER, "an administration registers feeds for itself only", "/country")
         return principal.id
     if principal.role != OPERATOR:
-        raise InputRejected.one(
-            RULE_FORBIDDEN, "only administrations and the operator register feeds", status_code=403
-        )
+        raise Forbidden.one(RULE_FORBIDDEN, "only administrations and the operator register feeds")
     if country is None:
         return principal.id
     return principal_id_by_key(conn, principal_key(ADMINISTRATION, country=country.strip().upper()))
@@ -108,7 +104,7 @@ def principal_id_by_key(conn: Connection, key: str) -> int:
     """The id of a principal by key ("administration:KEN", "operator"); refused when unknown."""
     found = conn.execute(select(_principals.c.id).where(_principals.c.key == key)).scalar()
     if found is None:
-        raise InputRejected.one(
+        raise Invalid.one(
             RULE_OWNER,
             f"no principal {key!r} is known; issue it a token first (tampere token create)",
             "/country",
@@ -125,13 +121,11 @@ def register_source(
     interval_seconds: float,
     actor: str,
 ) -> int:
-    """Add a source, due at once; audited. Refuses a URL the owner already registered (409)."""
+    """Add a source, due at once; audited. `Conflict` for a URL the owner already registered."""
     s = _sources.c
     existing = conn.execute(select(s.id).where(s.principal_id == owner_id, s.url == url)).scalar()
     if existing is not None:
-        raise InputRejected.one(
-            RULE_DUPLICATE, f"this feed is already registered as source {existing}", "/url", status_code=409
-        )
+        raise Conflict.one(RULE_DUPLICATE, f"this feed is already registered as source {existing}", "/url")
     now = utcnow()
     source_id = conn.execute(
         insert(_sources)
@@ -287,14 +281,12 @@ def sources_router() -> APIRouter:
 def _may_read_sources(principal: Principal) -> None:
     # Feed URLs can carry credentials (query tokens): only their owner and the operator see them.
     if principal.role not in (ADMINISTRATION, OPERATOR):
-        raise InputRejected.one(
-            RULE_FORBIDDEN, "sources are visible to their administration and the operator", status_code=403
-        )
+        raise Forbidden.one(RULE_FORBIDDEN, "sources are visible to their administration and the operator")
 
 
-def _not_found(source_id: int) -> InputRejected:
+def _not_found(source_id: int) -> NotFound:
     # The same answer for "absent" and "not yours": another administration's feeds stay private.
-    return InputRejected.one("service.source.not-found", f"no source {source_id}", status_code=404)
+    return NotFound.one("service.source.not-found", f"no source {source_id}", "{source_id}")
 
 
 async def post_source(

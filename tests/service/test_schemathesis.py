@@ -1,10 +1,12 @@
-"""Property-based run of schemathesis over the OpenAPI schema: no input gives a server error."""
+"""Property-based run of schemathesis over the OpenAPI schema: no input gives a server error,
+and every error is an RFC 9457 problem carrying the response's request id."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -19,6 +21,22 @@ from service.settings import Settings
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+PROBLEM_MEMBERS = {"type": str, "title": str, "status": int, "detail": str, "request_id": str, "errors": list}
+
+
+def an_error_is_a_problem(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Any) -> None:
+    """A 4xx or 5xx is application/problem+json with every member, `status` the answer's own,
+    `request_id` its X-Request-ID, and each finding a rule, a message and a path."""
+    if response.status_code < 400:
+        return
+    content_type = response.headers.get("content-type", [""])
+    assert content_type[0] == "application/problem+json", (response.status_code, content_type)
+    body = response.json()
+    for key, kind in PROBLEM_MEMBERS.items():
+        assert isinstance(body.get(key), kind), (key, body)
+    assert body["status"] == response.status_code
+    assert body["request_id"] == response.headers["x-request-id"][0]
+    assert body["errors"] and all({"rule", "message", "path"} <= set(e) for e in body["errors"]), body
 
 
 async def _operator_token(url: str, messages: list[bytes]) -> str:
@@ -57,6 +75,6 @@ def test_no_input_gives_a_server_error(tmp_path: Path, cap_message) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         )
         def no_server_error(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(headers=headers, checks=[not_a_server_error, an_error_is_a_problem])
 
         no_server_error()

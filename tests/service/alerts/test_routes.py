@@ -57,6 +57,9 @@ async def test_missing_or_unknown_token_is_401(service, cap_message) -> None:
     basic = await service.client.post("/api/v1/alerts", content=body, headers={"Authorization": "Basic dTpw"})
     assert basic.status_code == 401
     assert basic.headers["www-authenticate"] == "Bearer"
+    assert basic.json()["errors"][0]["rule"] == "auth.token.malformed"
+    assert (await service.post(body, None)).json()["errors"][0]["rule"] == "auth.token.missing"
+    assert (await service.post(body, "not-a-token")).json()["errors"][0]["rule"] == "auth.token.unknown"
 
 
 async def test_administration_posts_only_as_registered_senders(service, cap_message) -> None:
@@ -66,7 +69,14 @@ async def test_administration_posts_only_as_registered_senders(service, cap_mess
     foreign = cap_message("UG-1", sender="alerts@unma.go.ug")
     response = await service.post(foreign, kenya)
     assert response.status_code == 403
-    assert "not registered" in response.json()["detail"]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {
+            "rule": "alert.sender.not-registered",
+            "message": "sender 'alerts@unma.go.ug' is not registered to administration:KEN",
+            "path": "/alert/sender",
+        }
+    ]
     assert (await service.post(cap_message("K-1"), responder)).status_code == 403
     assert (await service.post(cap_message("K-1"), office)).status_code == 403
 
@@ -82,8 +92,12 @@ async def test_not_ingestible_is_422_with_rule_and_path(service, cap_message) ->
     broken = cap_message("B-1").replace(b"<scope>Public</scope>", b"")
     response = await service.post(broken, token)
     assert response.status_code == 422
-    errors = response.json()["errors"]
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    errors = problem["errors"]
     assert {"rule": "cap.schema.missing", "path": "/alert/scope"}.items() <= errors[0].items()
+    # The errors as `tampere validate` prints them; its other findings ride along.
+    assert problem["status"] == 422 and problem["valid"] is False and "warnings" in problem
     for junk in (b"", b"not xml at all", b"<alert/>", b"\xff\xfe\x00<", b'{"a": 1}'):
         response = await service.post(junk, token)
         assert 400 <= response.status_code < 500, (junk, response.status_code)
@@ -113,6 +127,7 @@ async def test_body_over_the_limit_is_413(service, cap_message) -> None:
     limit = service.runtime.settings.max_body_bytes
     response = await service.post(b" " * (limit + 1), token)
     assert response.status_code == 413
+    assert response.json()["errors"][0]["rule"] == "request.body.too-large"
 
 
 async def test_wrong_content_type_is_tolerated(service, cap_message) -> None:
@@ -135,7 +150,11 @@ async def test_get_alert_and_original_bytes(service, cap_message) -> None:
     assert cap.status_code == 200
     assert cap.headers["content-type"] == "application/cap+xml"
     assert cap.content == body
-    assert (await service.client.get("/api/v1/alerts/999999")).status_code == 404
+    absent = await service.client.get("/api/v1/alerts/999999")
+    assert absent.status_code == 404
+    assert absent.json()["errors"] == [
+        {"rule": "alert.not-found", "message": "no alert 999999", "path": "{alert_id}"}
+    ]
 
 
 async def test_list_is_geojson_with_filters(service, cap_message: Callable[..., bytes]) -> None:
@@ -174,6 +193,18 @@ async def test_list_is_geojson_with_filters(service, cap_message: Callable[..., 
     assert await identifiers(bbox="170,-10,-170,10") == set()
     bad = await service.client.get("/api/v1/alerts", params={"bbox": "1,2,3"})
     assert bad.status_code == 422
+    assert bad.json()["errors"][0]["rule"] == "query.bbox.format"
+    reversed_box = await service.client.get("/api/v1/alerts", params={"bbox": "36,-1,37,-2"})
+    assert [e["rule"] for e in reversed_box.json()["errors"]] == ["query.bbox.range"]
+    naive = await service.client.get("/api/v1/alerts", params={"since": "2026-03-02T00:00:00"})
+    assert naive.status_code == 422
+    assert naive.json()["errors"] == [
+        {
+            "rule": "alert.since.no-offset",
+            "message": "since needs a UTC offset (e.g. +00:00)",
+            "path": "?since",
+        }
+    ]
 
 
 async def test_atom_feed_lists_active_public_alerts(service, cap_message) -> None:
