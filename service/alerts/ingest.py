@@ -112,6 +112,7 @@ class IngestOutcome:
 def assess_alert(
     alert: Alert,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -122,6 +123,7 @@ def assess_alert(
     `contact_points.routing`). `connectivity` is the loaded layer (`service.layers.files`), or
     None when nothing has been imported: countries and regions are still found. `status` is
     the network status reports held (`service.network.reports.StatusBook.status`), if any.
+    `registry` holds the contact points alerts are routed to (`Runtime.contacts`).
     `gazetteer` resolves geocodes (`service.geocodes.files.load_gazetteer`; default: countries).
     Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
     """
@@ -137,7 +139,7 @@ def assess_alert(
         countries=countries,
         regions=regions,
         impact=impact.as_dict(),
-        routing=_routing(alert, countries, regions),
+        routing=_routing(alert, countries, regions, registry),
         geometry=geometry_to_geojson(shapes.geometry),
         bbox=shapes.bbox,
         findings=list(shapes.findings),
@@ -161,7 +163,9 @@ def _event_time(alert: Alert) -> datetime:
     return alert.sent
 
 
-def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dict[str, Any]]:
+def _routing(
+    alert: Alert, countries: list[str], regions: list[str], registry: Registry
+) -> list[dict[str, Any]]:
     # Ack and Error answer a message; they are recorded against it, not sent to anyone.
     if alert.msg_type in ("Ack", "Error"):
         return []
@@ -173,7 +177,7 @@ def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dic
         _most_pressing([i.severity for i in alert.infos], _SEVERITY),
         _most_pressing([i.urgency for i in alert.infos], _URGENCY),
         alert.status,
-        registry=contact_registry(),
+        registry=registry,
     )
     return [
         {
@@ -195,15 +199,10 @@ def _contact_json(contact: Any) -> dict[str, Any]:
     return result
 
 
-@cache
-def contact_registry() -> Registry:
-    """The packaged registry of ITU contact points, read once."""
-    return Registry.load()
-
-
 def prepare_message(
     raw: bytes,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -228,7 +227,9 @@ def prepare_message(
     return PreparedMessage(
         raw=raw,
         report=report,
-        assessment=assess_alert(report.alert, connectivity=connectivity, status=status, gazetteer=gazetteer),
+        assessment=assess_alert(
+            report.alert, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+        ),
         model=model_json(report.alert),
     )
 
@@ -244,6 +245,7 @@ def ingest_message(
     principal: Principal,
     raw: bytes,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -253,7 +255,9 @@ def ingest_message(
     For a caller that holds a transaction already (`db.write(lambda c: ingest_message(c, ...))`);
     `ingest` below does the same but validates before taking the writer.
     """
-    prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+    prepared = prepare_message(
+        raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+    )
     authorise(principal, prepared.alert)
     return store_message(conn, principal, prepared)
 
@@ -263,6 +267,7 @@ async def ingest(
     principal: Principal,
     raw: bytes,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -272,10 +277,17 @@ async def ingest(
     lifecycle.NotAllowed."""
     small = len(raw) <= INLINE_BYTES
     if small:
-        prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+        prepared = prepare_message(
+            raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+        )
     else:
         prepared = await asyncio.to_thread(
-            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
+            prepare_message,
+            raw,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
         )
     authorise(principal, prepared.alert)
     return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)

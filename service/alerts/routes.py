@@ -1,4 +1,5 @@
-"""HTTP views of alerts: post CAP, list active alerts as GeoJSON, one alert, its CAP, Atom out."""
+"""HTTP views of alerts: post CAP, list active alerts as GeoJSON, one alert, its CAP, its
+impact (stored or as of a time), Atom out. Who sees which alert is `service.visibility`'s."""
 
 from __future__ import annotations
 
@@ -7,24 +8,28 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
 
+from geo.areas import bbox_of
+from geo.layers import ConnectivityLayer
 from service.alerts import atom, lifecycle
+from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
-from service.auth import RESPONDER, Principal, may_see
+from service.auth import Principal
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
+from service.errors import InputRejected
 from service.events import log as event_log
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
+from service.visibility import alert_clause, may_see_alert
 
 log = logging.getLogger(__name__)
 _alerts = AlertRecord.__table__
 _events = Event.__table__
 _tags = AlertTag.__table__
-# What the list shows: alerts and their updates; Cancel, Ack and Error act on other messages.
-LISTED_MSG_TYPES = ("Alert", "Update")
 MAX_LIST = 5000
 
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
@@ -83,6 +88,16 @@ def alerts_router() -> APIRouter:
         },
     )
     router.add_api_route(
+        "/api/v1/alerts/{alert_id}/impact",
+        get_alert_impact,
+        methods=["GET"],
+        summary="An alert's impact, stored or as of a time",
+        responses={
+            404: {"description": "No such alert, or not visible to this principal"},
+            422: {"description": "`as_of` is not a time with a UTC offset"},
+        },
+    )
+    router.add_api_route(
         "/api/v1/feeds/alerts.atom",
         alerts_atom,
         methods=["GET"],
@@ -111,6 +126,7 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
             runtime.db,
             principal,
             raw,
+            registry=runtime.contacts,
             connectivity=runtime.connectivity,
             status=status,
             gazetteer=runtime.gazetteer,
@@ -159,14 +175,12 @@ def rejection_json(exc: IngestRejected) -> dict[str, Any]:
 # --- reads -----------------------------------------------------------------------------------
 
 
-def _visible(view: AlertView, principal: Principal | None) -> bool:
-    return may_see(
-        principal,
-        scope=view.scope,
-        poster_id=view.poster_id,
-        sender=view.sender,
-        addresses=view.addresses,
-    )
+def _visible_view(connection: Connection, alert_id: int, principal: Principal | None) -> AlertView | None:
+    """The alert if this principal may see it (`service.visibility`), else None."""
+    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    if row is None or not may_see_alert(principal, view := AlertView(*row)):
+        return None
+    return view
 
 
 def _not_found(alert_id: int) -> HTTPException:
@@ -180,8 +194,8 @@ AlertId = Annotated[int, Path(ge=1, le=2**62, description="The id given when it 
 def _alert_detail(
     connection: Connection, alert_id: int, principal: Principal | None
 ) -> dict[str, Any] | None:
-    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
-    if row is None or not _visible(view := AlertView(*row), principal):
+    view = _visible_view(connection, alert_id, principal)
+    if view is None:
         return None
     model = connection.execute(select(_alerts.c.model).where(_alerts.c.id == alert_id)).scalar_one()
     history = connection.execute(
@@ -239,8 +253,7 @@ async def get_alert(alert_id: AlertId, runtime: RuntimeDep, principal: OptionalP
 
 
 def _alert_bytes(connection: Connection, alert_id: int, principal: Principal | None) -> bytes | None:
-    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
-    if row is None or not _visible(AlertView(*row), principal):
+    if _visible_view(connection, alert_id, principal) is None:
         return None
     raw: bytes = connection.execute(select(_alerts.c.raw).where(_alerts.c.id == alert_id)).scalar_one()
     return raw
@@ -252,6 +265,57 @@ async def get_alert_cap(alert_id: AlertId, runtime: RuntimeDep, principal: Optio
     if raw is None:
         raise _not_found(alert_id)
     return Response(content=raw, media_type=atom.CAP_MEDIA_TYPE)
+
+
+def _impact_source(
+    connection: Connection, alert_id: int, principal: Principal | None
+) -> tuple[AlertView, dict[str, Any]] | None:
+    view = _visible_view(connection, alert_id, principal)
+    if view is None:
+        return None
+    model: dict[str, Any] = connection.execute(
+        select(_alerts.c.model).where(_alerts.c.id == alert_id)
+    ).scalar_one()
+    return view, model
+
+
+async def get_alert_impact(
+    alert_id: AlertId,
+    runtime: RuntimeDep,
+    principal: OptionalPrincipal,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="Recompute against the network status as of this time (ISO 8601 with offset)"),
+    ] = None,
+) -> dict[str, Any]:
+    """The stored impact and when it was computed; with `as_of`, the connectivity part
+    recomputed against the status reports known at that time (the layer as loaded now)."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise InputRejected.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    found = await runtime.db.read(lambda conn: _impact_source(conn, alert_id, principal))
+    if found is None:
+        raise _not_found(alert_id)
+    view, model = found
+    impact = dict(view.impact)
+    stored_as_of = impact.pop("as_of", None) or view.received_at.isoformat()
+    if as_of is None or view.geometry is None:
+        return {"alert_id": view.id, "as_of": stored_as_of, "recomputed": False, "impact": impact}
+    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    book = runtime.network
+    geometry = alert_shape(view.geometry)
+    box = bbox_of(geometry)
+    status = book.near(box) if book is not None else None
+    fresh = await anyio.to_thread.run_sync(
+        lambda: connectivity_part(
+            geometry, layer=layer, status=status, as_of=as_of, event_time=event_time_of(model)
+        )
+    )
+    return {
+        "alert_id": view.id,
+        "as_of": as_of.isoformat(),
+        "recomputed": True,
+        "impact": {**impact, **fresh},
+    }
 
 
 def _parse_bbox(bbox: str) -> tuple[float, float, float, float]:
@@ -290,7 +354,7 @@ def _active(now: datetime, status: str) -> Any:
     return and_(
         _alerts.c.state == lifecycle.ACTIVE,
         _alerts.c.status == status,
-        _alerts.c.msg_type.in_(LISTED_MSG_TYPES),
+        _alerts.c.msg_type.in_(lifecycle.LISTED_MSG_TYPES),
         or_(_alerts.c.expires_at.is_(None), _alerts.c.expires_at > now),
     )
 
@@ -298,10 +362,14 @@ def _active(now: datetime, status: str) -> Any:
 def _visible_views(
     connection: Connection, query: Any, principal: Principal | None, limit: int
 ) -> list[AlertView]:
+    """Up to `limit` alerts of `query` the principal may see: cut in SQL, then row by row."""
+    clause = alert_clause(principal)
+    if clause is not None:
+        query = query.where(clause)
     views: list[AlertView] = []
     for row in connection.execute(query.execution_options(yield_per=200)):
         view = AlertView(*row)
-        if _visible(view, principal):
+        if may_see_alert(principal, view):
             views.append(view)
             if len(views) >= limit:
                 break
@@ -334,9 +402,6 @@ async def list_alerts(
         query = query.where(_alerts.c.sent_at >= since)
     if bbox:
         query = query.where(_bbox_filter(*_parse_bbox(bbox)))
-    if principal is None or principal.role == RESPONDER:
-        # Neither can be granted Restricted or addressed by Private: only Public is theirs.
-        query = query.where(_alerts.c.scope == "Public")
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, principal, limit))
     return JSONResponse(
         {"type": "FeatureCollection", "features": [feature_json(v, now=now) for v in views]},
@@ -345,13 +410,11 @@ async def list_alerts(
 
 
 async def alerts_atom(request: Request, runtime: RuntimeDep) -> Response:
-    """Active, public, Actual alerts as an Atom feed (RFC 4287), newest first."""
+    """Active, Actual alerts anyone may see (the feed is unauthenticated: Public ones) as an
+    Atom feed (RFC 4287), newest first."""
     now = utcnow()
-    query = (
-        select_views()
-        .where(_active(now, "Actual"), _alerts.c.scope == "Public")
-        .order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
-    )
+    newest_first = (_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    query = select_views().where(_active(now, "Actual")).order_by(*newest_first)
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, None, MAX_LIST))
     body = atom.alerts_feed(views, base_url=str(request.base_url), self_url=str(request.url), now=now)
     return Response(content=body, media_type="application/atom+xml")

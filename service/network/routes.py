@@ -115,7 +115,7 @@ async def post_network_status(
     parsed = parse_status_request(raw, now=utcnow())
     layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
     positions = locate_sites(layer.cells, parsed.sites)
-    check_reporter(principal, parsed, positions, layer.cells)
+    check_reporter(principal, parsed, positions, layer.cells, reference=runtime.reference)
     footprint = await anyio.to_thread.run_sync(footprint_of, parsed, site_points(layer.cells, positions))
     book = network_book(runtime)
     recorded = await runtime.db.write(
