@@ -41,16 +41,16 @@ class Runtime:
     contacts: Registry
     # Member States, ITU-D regions and territories (the packaged tables).
     reference: ReferenceTables
-    # The disaster-connectivity layer (service.layers.files), when one has been imported.
-    connectivity: ConnectivityLayer | None = None
+    # The disaster-connectivity layer (service.layers.files): empty until one is imported.
+    connectivity: ConnectivityLayer
     # Every network status report, in memory.
-    network: StatusBook | None = None
+    network: StatusBook
     # Reloads the layer when `tampere layer import` changed it.
-    layers: LayerReloader | None = None
+    layers: LayerReloader
     # Resolves CAP geocodes: packaged countries + imported tables (service.geocodes.files).
-    gazetteer: Gazetteer | None = None
+    gazetteer: Gazetteer
     # Reloads it when `tampere geocodes import` changed a table.
-    geocodes: GazetteerReloader | None = None
+    geocodes: GazetteerReloader
 
 
 async def get_runtime(request: Request) -> Runtime:

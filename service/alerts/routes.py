@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
 
 from geo.areas import bbox_of
-from geo.layers import ConnectivityLayer
 from service.alerts import atom, lifecycle
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
@@ -121,7 +120,7 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         metrics.ingest.labels("too_large").inc()
         raise
     try:
-        status = runtime.network.status if runtime.network is not None else None
+        status = runtime.network.status
         outcome = await ingest(
             runtime.db,
             principal,
@@ -300,11 +299,9 @@ async def get_alert_impact(
     stored_as_of = impact.pop("as_of", None) or view.received_at.isoformat()
     if as_of is None or view.geometry is None:
         return {"alert_id": view.id, "as_of": stored_as_of, "recomputed": False, "impact": impact}
-    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
-    book = runtime.network
+    layer = runtime.connectivity
     geometry = alert_shape(view.geometry)
-    box = bbox_of(geometry)
-    status = book.near(box) if book is not None else None
+    status = runtime.network.near(bbox_of(geometry))
     fresh = await anyio.to_thread.run_sync(
         lambda: connectivity_part(
             geometry, layer=layer, status=status, as_of=as_of, event_time=event_time_of(model)

@@ -36,7 +36,6 @@ from service.db.models import AlertRecord, NetworkStatusReport, utcnow
 from service.errors import InputRejected
 from service.events import log as event_log
 from service.network.report_body import StatusInput
-from service.runtime import Runtime
 
 _reports = NetworkStatusReport.__table__
 _r = _reports.c
@@ -321,11 +320,3 @@ def footprint_of(parsed: StatusInput, located: BaseGeometry | None) -> Footprint
     # The same countries and regions an alert over this footprint would be given.
     touched = assess(geometry, layer=ConnectivityLayer())
     return Footprint(geometry, bbox_of(geometry), list(touched.countries), list(touched.regions))
-
-
-def network_book(runtime: Runtime) -> StatusBook:
-    """The instance's StatusBook (made on first use when the app did not make one)."""
-    if runtime.network is None:
-        runtime.network = StatusBook()
-    book: StatusBook = runtime.network
-    return book

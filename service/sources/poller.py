@@ -341,7 +341,7 @@ class FeedPoller:
         # As POST /api/v1/alerts does: the same layers, large messages validated off the loop.
         runtime = self.runtime
         registry, connectivity, gazetteer = runtime.contacts, runtime.connectivity, runtime.gazetteer
-        status = runtime.network.status if runtime.network is not None else None
+        status = runtime.network.status
         if len(raw) <= INLINE_BYTES:
             return prepare_message(
                 raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
