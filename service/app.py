@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Connection, func, select, text
 
+from contact_points.registry import Registry
 from geo.gazetteer import default_countries
 from geo.layers.connectivity import ConnectivityLayer
+from geo.reference import ReferenceTables
 from service.alerts.expiry import expiry_sweeper
-from service.alerts.impacts import impact_router
-from service.alerts.ingest import contact_registry
 from service.alerts.routes import alerts_router
 from service.assistance.escalation import escalation_sweeper
 from service.assistance.routes import requests_router
@@ -90,7 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     add_documentation(app)
     app.include_router(alerts_router())
-    app.include_router(impact_router())
     app.include_router(network_status_router())
     app.include_router(layers_router())
     app.include_router(sources_router())
@@ -113,7 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """Open the store (migrating it), load the connectivity layer and the gazetteer."""
+    """Open the store (migrating it), load the contact points, the reference tables, the
+    connectivity layer and the gazetteer: the data every request reads, loaded once here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     await upgrade(db)
@@ -123,6 +123,8 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     geocodes = geocodes_fingerprint(settings.data_dir)
     connectivity = await anyio.to_thread.run_sync(_load_connectivity, settings)
     await anyio.to_thread.run_sync(_warm_geography)
+    contacts = await anyio.to_thread.run_sync(Registry.load)
+    reference = await anyio.to_thread.run_sync(ReferenceTables.load)
     # Later `tampere geocodes import`s are picked up by service.geocodes.reload.gazetteer_watcher.
     gazetteer = await anyio.to_thread.run_sync(load_gazetteer, settings.data_dir)
     network = StatusBook()
@@ -132,6 +134,8 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         db=db,
         authenticator=Authenticator(cache_seconds=settings.auth_cache_seconds),
         metrics=metrics,
+        contacts=contacts,
+        reference=reference,
         connectivity=connectivity,
         network=network,
         layers=LayerReloader(settings.data_dir, fingerprint),
@@ -148,7 +152,6 @@ def _load_connectivity(settings: Settings) -> ConnectivityLayer:
 def _warm_geography() -> None:
     # Reading the packaged countries takes a moment; pay it at startup, not on the first alert.
     default_countries()
-    contact_registry()
 
 
 async def checkpointer(runtime: Runtime) -> None:

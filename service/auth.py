@@ -1,4 +1,5 @@
-"""Principals, bearer tokens, the sender registry, and who may post, modify and see what."""
+"""Principals, bearer tokens, the sender registry, and who may post and modify what (who may
+see what is `service.visibility`)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,6 @@ BDT = "bdt"
 RESPONDER = "responder"
 OPERATOR = "operator"
 ROLES = (ADMINISTRATION, OFFICE, BDT, RESPONDER, OPERATOR)
-
-# Restricted alerts go to those with "a known operational requirement" (CAP 1.2 §3.2.1 scope):
-# here the ITU coordinators and the installation's operator, besides the poster.
-RESTRICTED_GRANTED = frozenset({OFFICE, BDT, OPERATOR})
 
 # Rule ids of requests refused for their credentials; the place is the Authorization header.
 RULE_TOKEN_MISSING = "auth.token.missing"
@@ -104,29 +101,6 @@ def may_modify(principal: Principal, *, sender: str, poster_id: int) -> bool:
     if principal.role != ADMINISTRATION:
         return False
     return poster_id == principal.id or sender in principal.senders
-
-
-def may_see(
-    principal: Principal | None,
-    *,
-    scope: str,
-    poster_id: int,
-    sender: str,
-    addresses: Iterable[str],
-) -> bool:
-    """CAP 1.2 §3.2.1 scope: Public to all, Restricted to granted principals, Private to the
-    listed <addresses>; the poster (and its administration) always sees its own."""
-    if scope == "Public":
-        return True
-    if principal is None:
-        return False
-    if poster_id == principal.id or sender in principal.senders:
-        return True
-    if scope == "Private":
-        names = principal.address_names
-        return any(a.lower() in names for a in addresses)
-    # Restricted, and any scope a tolerant parser let through: the narrower reading.
-    return principal.role in RESTRICTED_GRANTED
 
 
 # --- the registry ------------------------------------------------------------------------------

@@ -267,14 +267,14 @@ def _source_add(args: argparse.Namespace) -> int:
     from service.auth import ADMINISTRATION, OPERATOR, principal_key
     from service.db.models import utcnow
     from service.errors import ServiceError
-    from service.sources.routes import (
+    from service.sources.store import (
         check_feed_url,
         check_interval,
         principal_id_by_key,
         register_source,
-        source_json,
         source_row,
     )
+    from service.sources.view import source_json
 
     settings = Settings()
     if args.operator:
@@ -311,7 +311,8 @@ def _source_add(args: argparse.Namespace) -> int:
 
 def _source_list(_args: argparse.Namespace) -> int:
     from service.db.models import utcnow
-    from service.sources.routes import source_json, sources_of
+    from service.sources.store import sources_of
+    from service.sources.view import source_json
 
     async def work(db: Any) -> list[Any]:
         rows: list[Any] = await db.read(lambda conn: sources_of(conn, None))

@@ -1,14 +1,20 @@
-"""What one running app holds (settings, database, authenticator, metrics, connectivity layer,
-gazetteer), and the request dependencies that hand it and the caller's principal to the views."""
+"""What one running app holds (settings, database, authenticator, metrics, and the one home of
+the data loaded at startup: contact points, reference tables, connectivity layer, network
+status, gazetteer), and the request dependencies that hand it and the caller's principal to
+the views."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from contact_points.registry import Registry
+from geo.gazetteer import Gazetteer
+from geo.layers import ConnectivityLayer
+from geo.reference import ReferenceTables
 from service.auth import (
     RULE_TOKEN_MISSING,
     RULE_TOKEN_UNKNOWN,
@@ -20,6 +26,11 @@ from service.auth import (
 from service.db import Database
 from service.metrics import Metrics
 from service.settings import Settings
+
+if TYPE_CHECKING:  # these modules take a Runtime themselves
+    from service.geocodes.reload import GazetteerReloader
+    from service.layers.reload import LayerReloader
+    from service.network.reports import StatusBook
 
 # Declares the scheme in the OpenAPI document; the header itself is read by `bearer_token`.
 _bearer_scheme = HTTPBearer(auto_error=False, description="A token from `tampere token create`")
@@ -33,16 +44,20 @@ class Runtime:
     db: Database
     authenticator: Authenticator
     metrics: Metrics
-    # The disaster-connectivity layer (service.layers.files), when one has been imported.
-    connectivity: Any | None = None
-    # Every network status report, in memory (service.network.reports.StatusBook).
-    network: Any | None = None
-    # Reloads the layer when `tampere layer import` changed it (service.layers.reload.LayerReloader).
-    layers: Any | None = None
+    # The ITU contact points alerts and requests are routed to (the packaged registry).
+    contacts: Registry
+    # Member States, ITU-D regions and territories (the packaged tables).
+    reference: ReferenceTables
+    # The disaster-connectivity layer (service.layers.files): empty until one is imported.
+    connectivity: ConnectivityLayer
+    # Every network status report, in memory.
+    network: StatusBook
+    # Reloads the layer when `tampere layer import` changed it.
+    layers: LayerReloader
     # Resolves CAP geocodes: packaged countries + imported tables (service.geocodes.files).
-    gazetteer: Any | None = None
-    # Reloads it when `tampere geocodes import` changed a table (service.geocodes.reload).
-    geocodes: Any | None = None
+    gazetteer: Gazetteer
+    # Reloads it when `tampere geocodes import` changed a table.
+    geocodes: GazetteerReloader
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -5,7 +5,8 @@ An alert's impact is assessed at ingest (`service.alerts.ingest.assess_alert`). 
 status report arrives or a new layer is imported: `recompute` re-assesses that part for the
 active alerts a change can touch (a bounding-box cut in SQL, then a geometry test), writes
 the new impact and an `alert.impact` event when it changed. Countries, regions and UN groups
-do not depend on the layer and are kept as assessed.
+do not depend on the layer and are kept as assessed. `GET /api/v1/alerts/{id}/impact` (in
+`service.alerts.routes`) recomputes the same part as of a time with `connectivity_part`.
 """
 
 from __future__ import annotations
@@ -13,29 +14,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-import anyio
 import shapely
-from fastapi import APIRouter, Query
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, and_, or_, select, update
 
 from cap.model import event_time
 from cap.serialize import from_json
-from geo.areas import bbox_of
 from geo.impact import Impact, connectivity_impact, connectivity_impacts
 from geo.layers import ConnectivityLayer, NetworkStatus
 from service.alerts import lifecycle
-from service.alerts.routes import LISTED_MSG_TYPES, AlertId, alert_not_found
-from service.alerts.view import AlertView, select_views
-from service.auth import Principal, may_see
 from service.bbox import BBox
 from service.db.models import AlertRecord, utcnow
-from service.errors import Invalid
 from service.events import log as event_log
-from service.runtime import OptionalPrincipal, RuntimeDep
 
 # The keys of `Impact.as_dict()` that come from the connectivity layer and status.
 RECOMPUTED = ("sites", "performance", "population", "landing_points", "layers")
@@ -79,7 +72,7 @@ def active_alerts(now: datetime) -> Any:
     """SQL condition: alerts whose impact is worth keeping current (active, not expired)."""
     return and_(
         _c.state == lifecycle.ACTIVE,
-        _c.msg_type.in_(LISTED_MSG_TYPES),
+        _c.msg_type.in_(lifecycle.LISTED_MSG_TYPES),
         or_(_c.expires_at.is_(None), _c.expires_at > now),
         _c.geometry.is_not(None),
     )
@@ -170,82 +163,5 @@ def recompute(
     return done
 
 
-# --- GET /api/v1/alerts/{id}/impact ---------------------------------------------------------------
-
-
-def impact_router() -> APIRouter:
-    """GET /api/v1/alerts/{id}/impact."""
-    router = APIRouter(tags=["alerts"])
-    router.add_api_route(
-        "/api/v1/alerts/{alert_id}/impact",
-        get_alert_impact,
-        methods=["GET"],
-        summary="An alert's impact, stored or as of a time",
-        responses={
-            404: {"description": "No such alert, or not visible to this principal"},
-            422: {"description": "`as_of` is not a time with a UTC offset"},
-        },
-    )
-    return router
-
-
-def _visible_alert(
-    conn: Connection, alert_id: int, principal: Principal | None
-) -> tuple[AlertView, dict[str, Any]] | None:
-    row = conn.execute(select_views().where(_c.id == alert_id)).first()
-    if row is None:
-        return None
-    view = AlertView(*row)
-    # The alert's own scope check (CAP 1.2 §3.2.1), as GET /api/v1/alerts/{id} applies it.
-    if not may_see(
-        principal, scope=view.scope, poster_id=view.poster_id, sender=view.sender, addresses=view.addresses
-    ):
-        return None
-    model: dict[str, Any] = conn.execute(select(_c.model).where(_c.id == alert_id)).scalar_one()
-    return view, model
-
-
-async def get_alert_impact(
-    alert_id: AlertId,
-    runtime: RuntimeDep,
-    principal: OptionalPrincipal,
-    as_of: Annotated[
-        datetime | None,
-        Query(description="Recompute against the network status as of this time (ISO 8601 with offset)"),
-    ] = None,
-) -> dict[str, Any]:
-    """The stored impact and when it was computed; with `as_of`, the connectivity part
-    recomputed against the status reports known at that time (the layer as loaded now)."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise Invalid.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
-    found = await runtime.db.read(lambda conn: _visible_alert(conn, alert_id, principal))
-    if found is None:
-        raise alert_not_found(alert_id)
-    view, model = found
-    impact = dict(view.impact)
-    stored_as_of = impact.pop("as_of", None) or view.received_at.isoformat()
-    if as_of is None or view.geometry is None:
-        return {"alert_id": view.id, "as_of": stored_as_of, "recomputed": False, "impact": impact}
-    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
-    book = runtime.network
-    geometry, box = alert_shape(view.geometry), _box_of(view)
-    status = book.near(box) if book is not None else None
-    fresh = await anyio.to_thread.run_sync(
-        lambda: connectivity_part(
-            geometry, layer=layer, status=status, as_of=as_of, event_time=event_time_of(model)
-        )
-    )
-    return {
-        "alert_id": view.id,
-        "as_of": as_of.isoformat(),
-        "recomputed": True,
-        "impact": {**impact, **fresh},
-    }
-
-
 def _row_box(row: Any) -> BBox | None:
     return None if row.min_lon is None else (row.min_lon, row.min_lat, row.max_lon, row.max_lat)
-
-
-def _box_of(view: AlertView) -> BBox | None:
-    return None if view.geometry is None else bbox_of(alert_shape(view.geometry))

@@ -112,6 +112,7 @@ class IngestOutcome:
 def assess_alert(
     alert: Alert,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -122,6 +123,7 @@ def assess_alert(
     `contact_points.routing`). `connectivity` is the loaded layer (`service.layers.files`), or
     None when nothing has been imported: countries and regions are still found. `status` is
     the network status reports held (`service.network.reports.StatusBook.status`), if any.
+    `registry` holds the contact points alerts are routed to (`Runtime.contacts`).
     `gazetteer` resolves geocodes (`service.geocodes.files.load_gazetteer`; default: countries).
     Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
     """
@@ -137,14 +139,16 @@ def assess_alert(
         countries=countries,
         regions=regions,
         impact=impact.as_dict(),
-        routing=_routing(alert, countries, regions),
+        routing=_routing(alert, countries, regions, registry),
         geometry=geometry_to_geojson(shapes.geometry),
         bbox=shapes.bbox,
         findings=list(shapes.findings),
     )
 
 
-def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dict[str, Any]]:
+def _routing(
+    alert: Alert, countries: list[str], regions: list[str], registry: Registry
+) -> list[dict[str, Any]]:
     # Ack and Error answer a message; they are recorded against it, not sent to anyone.
     if alert.msg_type in ("Ack", "Error"):
         return []
@@ -156,7 +160,7 @@ def _routing(alert: Alert, countries: list[str], regions: list[str]) -> list[dic
         most_severe(i.severity for i in alert.infos),
         most_urgent(i.urgency for i in alert.infos),
         alert.status,
-        registry=contact_registry(),
+        registry=registry,
     )
     return [
         {
@@ -178,15 +182,10 @@ def _contact_json(contact: Any) -> dict[str, Any]:
     return result
 
 
-@cache
-def contact_registry() -> Registry:
-    """The packaged registry of ITU contact points, read once."""
-    return Registry.load()
-
-
 def prepare_message(
     raw: bytes,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -211,7 +210,9 @@ def prepare_message(
     return PreparedMessage(
         raw=raw,
         report=report,
-        assessment=assess_alert(report.alert, connectivity=connectivity, status=status, gazetteer=gazetteer),
+        assessment=assess_alert(
+            report.alert, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+        ),
         # The CAP library's own JSON (`cap.to_json`): CAP element names, and no CAP 1.0
         # <password>, which is stored nowhere but in the raw bytes (see routes.get_alert_cap).
         model=cap.to_json(report.alert),
@@ -229,6 +230,7 @@ def ingest_message(
     principal: Principal,
     raw: bytes,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -238,7 +240,9 @@ def ingest_message(
     For a caller that holds a transaction already (`db.write(lambda c: ingest_message(c, ...))`);
     `ingest` below does the same but validates before taking the writer.
     """
-    prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+    prepared = prepare_message(
+        raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+    )
     authorise(principal, prepared.alert)
     return store_message(conn, principal, prepared)
 
@@ -248,6 +252,7 @@ async def ingest(
     principal: Principal,
     raw: bytes,
     *,
+    registry: Registry,
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
@@ -257,10 +262,17 @@ async def ingest(
     lifecycle.NotAllowed."""
     small = len(raw) <= INLINE_BYTES
     if small:
-        prepared = prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
+        prepared = prepare_message(
+            raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+        )
     else:
         prepared = await asyncio.to_thread(
-            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
+            prepare_message,
+            raw,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
         )
     authorise(principal, prepared.alert)
     return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)

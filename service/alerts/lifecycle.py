@@ -26,6 +26,9 @@ _RANK = {ACTIVE: 0, EXPIRED: 1, UPDATED: 2, CANCELLED: 3}
 # Message types that change what they reference, as opposed to Ack and Error, which only
 # report on it (CAP 1.2 §3.2.1 msgType).
 MODIFYING = frozenset({"Update", "Cancel"})
+# The message types that stand as alerts (lists, feeds, kept-current impacts); Cancel, Ack and
+# Error act on other messages.
+LISTED_MSG_TYPES = ("Alert", "Update")
 
 _alerts = AlertRecord.__table__
 _pending = PendingReference.__table__

@@ -1,4 +1,5 @@
-"""HTTP views of alerts: post CAP, list active alerts as GeoJSON, one alert, its CAP, Atom out."""
+"""HTTP views of alerts: post CAP, list active alerts as GeoJSON, one alert, its CAP, its
+impact (stored or as of a time), Atom out. Who sees which alert is `service.visibility`'s."""
 
 from __future__ import annotations
 
@@ -7,28 +8,30 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
 
 from cap.redaction import redact_password
+from geo.areas import bbox_of
 from service.alerts import atom, lifecycle
+from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
-from service.auth import RESPONDER, Principal, may_see
+from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
 from service.errors import Forbidden, Invalid, NotFound, TooLarge
 from service.events import log as event_log
 from service.http import read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
+from service.visibility import alert_clause, may_see_alert
 
 log = logging.getLogger(__name__)
 _alerts = AlertRecord.__table__
 _events = Event.__table__
 _tags = AlertTag.__table__
-# What the list shows: alerts and their updates; Cancel, Ack and Error act on other messages.
-LISTED_MSG_TYPES = ("Alert", "Update")
 MAX_LIST = 5000
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
@@ -93,6 +96,16 @@ def alerts_router() -> APIRouter:
         },
     )
     router.add_api_route(
+        "/api/v1/alerts/{alert_id}/impact",
+        get_alert_impact,
+        methods=["GET"],
+        summary="An alert's impact, stored or as of a time",
+        responses={
+            404: {"description": "No such alert, or not visible to this principal"},
+            422: {"description": "`as_of` is not a time with a UTC offset"},
+        },
+    )
+    router.add_api_route(
         "/api/v1/feeds/alerts.atom",
         alerts_atom,
         methods=["GET"],
@@ -116,11 +129,12 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         metrics.ingest.labels("too_large").inc()
         raise
     try:
-        status = runtime.network.status if runtime.network is not None else None
+        status = runtime.network.status
         outcome = await ingest(
             runtime.db,
             principal,
             raw,
+            registry=runtime.contacts,
             connectivity=runtime.connectivity,
             status=status,
             gazetteer=runtime.gazetteer,
@@ -156,14 +170,12 @@ def rejection(exc: IngestRejected) -> Invalid:
 # --- reads -----------------------------------------------------------------------------------
 
 
-def _visible(view: AlertView, principal: Principal | None) -> bool:
-    return may_see(
-        principal,
-        scope=view.scope,
-        poster_id=view.poster_id,
-        sender=view.sender,
-        addresses=view.addresses,
-    )
+def _visible_view(connection: Connection, alert_id: int, principal: Principal | None) -> AlertView | None:
+    """The alert if this principal may see it (`service.visibility`), else None."""
+    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    if row is None or not may_see_alert(principal, view := AlertView(*row)):
+        return None
+    return view
 
 
 def alert_not_found(alert_id: int) -> NotFound:
@@ -177,8 +189,8 @@ AlertId = Annotated[int, Path(ge=1, le=2**62, description="The id given when it 
 def _alert_detail(
     connection: Connection, alert_id: int, principal: Principal | None
 ) -> dict[str, Any] | None:
-    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
-    if row is None or not _visible(view := AlertView(*row), principal):
+    view = _visible_view(connection, alert_id, principal)
+    if view is None:
         return None
     model = connection.execute(select(_alerts.c.model).where(_alerts.c.id == alert_id)).scalar_one()
     history = connection.execute(
@@ -236,8 +248,7 @@ async def get_alert(alert_id: AlertId, runtime: RuntimeDep, principal: OptionalP
 
 
 def _alert_bytes(connection: Connection, alert_id: int, principal: Principal | None) -> bytes | None:
-    row = connection.execute(select_views().where(_alerts.c.id == alert_id)).first()
-    if row is None or not _visible(AlertView(*row), principal):
+    if _visible_view(connection, alert_id, principal) is None:
         return None
     raw: bytes = connection.execute(select(_alerts.c.raw).where(_alerts.c.id == alert_id)).scalar_one()
     # The store keeps the bytes as received: they are what the XML signature was verified over
@@ -256,6 +267,55 @@ async def get_alert_cap(alert_id: AlertId, runtime: RuntimeDep, principal: Optio
     return Response(content=raw, media_type=atom.CAP_MEDIA_TYPE)
 
 
+def _impact_source(
+    connection: Connection, alert_id: int, principal: Principal | None
+) -> tuple[AlertView, dict[str, Any]] | None:
+    view = _visible_view(connection, alert_id, principal)
+    if view is None:
+        return None
+    model: dict[str, Any] = connection.execute(
+        select(_alerts.c.model).where(_alerts.c.id == alert_id)
+    ).scalar_one()
+    return view, model
+
+
+async def get_alert_impact(
+    alert_id: AlertId,
+    runtime: RuntimeDep,
+    principal: OptionalPrincipal,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="Recompute against the network status as of this time (ISO 8601 with offset)"),
+    ] = None,
+) -> dict[str, Any]:
+    """The stored impact and when it was computed; with `as_of`, the connectivity part
+    recomputed against the status reports known at that time (the layer as loaded now)."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise Invalid.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    found = await runtime.db.read(lambda conn: _impact_source(conn, alert_id, principal))
+    if found is None:
+        raise alert_not_found(alert_id)
+    view, model = found
+    impact = dict(view.impact)
+    stored_as_of = impact.pop("as_of", None) or view.received_at.isoformat()
+    if as_of is None or view.geometry is None:
+        return {"alert_id": view.id, "as_of": stored_as_of, "recomputed": False, "impact": impact}
+    layer = runtime.connectivity
+    geometry = alert_shape(view.geometry)
+    status = runtime.network.near(bbox_of(geometry))
+    fresh = await anyio.to_thread.run_sync(
+        lambda: connectivity_part(
+            geometry, layer=layer, status=status, as_of=as_of, event_time=event_time_of(model)
+        )
+    )
+    return {
+        "alert_id": view.id,
+        "as_of": as_of.isoformat(),
+        "recomputed": True,
+        "impact": {**impact, **fresh},
+    }
+
+
 def _tagged(kind: str, value: str) -> Any:
     return exists().where(_tags.c.alert_id == _alerts.c.id, _tags.c.kind == kind, _tags.c.value == value)
 
@@ -265,7 +325,7 @@ def _active(now: datetime, status: str) -> Any:
     return and_(
         _alerts.c.state == lifecycle.ACTIVE,
         _alerts.c.status == status,
-        _alerts.c.msg_type.in_(LISTED_MSG_TYPES),
+        _alerts.c.msg_type.in_(lifecycle.LISTED_MSG_TYPES),
         or_(_alerts.c.expires_at.is_(None), _alerts.c.expires_at > now),
     )
 
@@ -273,10 +333,14 @@ def _active(now: datetime, status: str) -> Any:
 def _visible_views(
     connection: Connection, query: Any, principal: Principal | None, limit: int
 ) -> list[AlertView]:
+    """Up to `limit` alerts of `query` the principal may see: cut in SQL, then row by row."""
+    clause = alert_clause(principal)
+    if clause is not None:
+        query = query.where(clause)
     views: list[AlertView] = []
     for row in connection.execute(query.execution_options(yield_per=200)):
         view = AlertView(*row)
-        if _visible(view, principal):
+        if may_see_alert(principal, view):
             views.append(view)
             if len(views) >= limit:
                 break
@@ -311,9 +375,6 @@ async def list_alerts(
         c = _alerts.c
         # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
         query = query.where(overlaps_sql(c.min_lon, c.min_lat, c.max_lon, c.max_lat, parse_bbox(bbox)))
-    if principal is None or principal.role == RESPONDER:
-        # Neither can be granted Restricted or addressed by Private: only Public is theirs.
-        query = query.where(_alerts.c.scope == "Public")
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, principal, limit))
     return JSONResponse(
         {"type": "FeatureCollection", "features": [feature_json(v, now=now) for v in views]},
@@ -322,13 +383,11 @@ async def list_alerts(
 
 
 async def alerts_atom(request: Request, runtime: RuntimeDep) -> Response:
-    """Active, public, Actual alerts as an Atom feed (RFC 4287), newest first."""
+    """Active, Actual alerts anyone may see (the feed is unauthenticated: Public ones) as an
+    Atom feed (RFC 4287), newest first."""
     now = utcnow()
-    query = (
-        select_views()
-        .where(_active(now, "Actual"), _alerts.c.scope == "Public")
-        .order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
-    )
+    newest_first = (_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    query = select_views().where(_active(now, "Actual")).order_by(*newest_first)
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, None, MAX_LIST))
     body = atom.alerts_feed(views, base_url=str(request.base_url), self_url=str(request.url), now=now)
     return Response(content=body, media_type="application/atom+xml")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from cap.errors import Finding
+from contact_points.registry import Registry
 from contact_points.requests import (
     RequestInvalid,
     RequestState,
@@ -25,8 +25,7 @@ from contact_points.requests import (
     parse_status,
     route_request,
 )
-from geo.reference import REGIONS, ReferenceTables
-from service.alerts.ingest import contact_registry
+from geo.reference import REGIONS
 from service.assistance.store import (
     StoredRequest,
     acknowledge,
@@ -151,20 +150,14 @@ def requests_router() -> APIRouter:
 RequestId = Annotated[int, Path(ge=1, le=2**62, description="The id given when it was filed")]
 
 
-@cache
-def reference_tables() -> ReferenceTables:
-    """The Member State and ITU-D region tables, read once."""
-    return ReferenceTables.load()
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def request_json(stored: StoredRequest, *, with_history: bool = True) -> dict[str, Any]:
-    """The JSON of a request: what was asked, its state, routing and (optionally) history."""
+def request_json(stored: StoredRequest, *, registry: Registry, with_history: bool = True) -> dict[str, Any]:
+    """The JSON of a request: what was asked, its state, routing and (optionally) history;
+    `registry` gives each recipient's region and country."""
     row = stored.row
-    registry = contact_registry()
     recipients = []
     for r in stored.recipients:
         contact = registry.get(r.contact_id)
@@ -234,8 +227,8 @@ async def get_request(
     request_id: RequestId, runtime: RuntimeDep, principal: RequiredPrincipal
 ) -> JSONResponse:
     """One request, with its routing and history; 404 when absent or not visible."""
-    body = await runtime.db.read(lambda conn: request_json(visible_request(conn, principal, request_id)))
-    return JSONResponse(body)
+    stored = await runtime.db.read(lambda conn: visible_request(conn, principal, request_id))
+    return JSONResponse(request_json(stored, registry=runtime.contacts))
 
 
 async def list_requests(
@@ -264,7 +257,8 @@ async def list_requests(
     items = await runtime.db.read(
         lambda conn: find_requests(conn, principal, state=state, country=country, region=region, limit=limit)
     )
-    return JSONResponse({"requests": [request_json(stored, with_history=False) for stored in items]})
+    requests = [request_json(stored, registry=runtime.contacts, with_history=False) for stored in items]
+    return JSONResponse({"requests": requests})
 
 
 # --- filing -----------------------------------------------------------------------------------------
@@ -286,7 +280,7 @@ async def post_request(request: Request, runtime: RuntimeDep, principal: Require
             "request.role", "requests are filed by an administration, BDT or the operator", "/"
         )
     body = _json_body(await read_body(request, MAX_BODY_BYTES))
-    tables = reference_tables()
+    tables = runtime.reference
     own = principal.country if principal.role == ADMINISTRATION else None
     try:
         asked = parse_request(body, default_country=own, member_states=tables.member_states)
@@ -299,13 +293,13 @@ async def post_request(request: Request, runtime: RuntimeDep, principal: Require
             "/country",
         )
     region = tables.region_of(asked.country)
-    recipients = route_request(asked.country, region, asked.urgency, registry=contact_registry())
+    recipients = route_request(asked.country, region, asked.urgency, registry=runtime.contacts)
     stored = await runtime.db.write(
         lambda conn: file_request(conn, principal, asked, region=region, recipients=recipients, now=utcnow())
     )
     return JSONResponse(
         status_code=201,
-        content=request_json(stored),
+        content=request_json(stored, registry=runtime.contacts),
         headers={"Location": f"/api/v1/requests/{stored.row.id}"},
     )
 
@@ -326,7 +320,7 @@ async def post_ack(
     stored = await runtime.db.write(
         lambda conn: acknowledge(conn, principal, request_id, note=note, now=utcnow())
     )
-    return JSONResponse(request_json(stored))
+    return JSONResponse(request_json(stored, registry=runtime.contacts))
 
 
 async def post_status(
@@ -342,4 +336,4 @@ async def post_status(
     stored = await runtime.db.write(
         lambda conn: change_state(conn, principal, request_id, target, note=note, now=utcnow())
     )
-    return JSONResponse(request_json(stored))
+    return JSONResponse(request_json(stored, registry=runtime.contacts))

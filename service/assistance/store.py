@@ -3,13 +3,14 @@ acknowledging it, moving it along, and escalating it when nobody acknowledges in
 
 Who may do what:
 - see: the requesting administration (and whoever filed it), the offices it is routed to,
-  BDT and the operator; to anyone else it does not exist;
+  BDT and the operator; to anyone else it does not exist (decided by `service.visibility`);
 - acknowledge: an office or BDT among the recipients, once (again is a no-op);
 - move: recipients take it in progress and fulfil it, the requester cancels it, either
   closes it once fulfilled (`contact_points.requests.MOVES`); the operator may act as both.
 
 Every change writes the request, a history step, an event (audience: the country and its
-ITU-D region, scope Restricted) and an audit link in the caller's one write transaction.
+ITU-D region, scope Restricted, and the request's parties, so that the event stream shows it
+to whoever may see the request) and an audit link in the caller's one write transaction.
 Refusals are typed `service.errors` (`NotFound`, `Forbidden`, `Conflict`, `Invalid`).
 """
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from cap.errors import Finding
 from contact_points.registry import BDT as BDT_KIND
@@ -41,8 +42,7 @@ from contact_points.requests import (
 )
 from contact_points.routing import Recipient
 from service import audit
-from service.alerts.ingest import contact_registry
-from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR, Principal, may_see
+from service.auth import BDT, OFFICE, OPERATOR, Principal
 from service.db.models import (
     AlertRecord,
     AssistanceRecipient,
@@ -51,6 +51,7 @@ from service.db.models import (
 )
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.events import log as event_log
+from service.visibility import RequestParties, is_requester, may_see_alert, may_see_request, request_clause
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,15 @@ class StoredRequest:
         return RequestState(self.row.state)
 
     @property
+    def parties(self) -> RequestParties:
+        """Who the request concerns: what `service.visibility` decides on."""
+        return RequestParties(
+            requester_id=self.row.requester_id,
+            country=self.row.country,
+            contacts=tuple(r.contact_id for r in self.recipients),
+        )
+
+    @property
     def acknowledged(self) -> frozenset[str]:
         """The contact ids that have acknowledged it."""
         return frozenset(r.contact_id for r in self.recipients if r.acknowledged_at is not None)
@@ -107,41 +117,11 @@ def parties_of(principal: Principal, stored: StoredRequest) -> set[str]:
     if principal.role == OPERATOR:
         return {REQUESTER, RECIPIENT}
     parties = set()
-    row = stored.row
-    if principal.id == row.requester_id or (
-        principal.role == ADMINISTRATION and principal.country == row.country
-    ):
+    if is_requester(principal, stored.parties):
         parties.add(REQUESTER)
     if own_recipient(principal, stored.recipients) is not None:
         parties.add(RECIPIENT)
     return parties
-
-
-def may_see_request(principal: Principal, stored: StoredRequest) -> bool:
-    """The requester's side, its recipients, BDT and the operator see a request."""
-    return principal.role in (BDT, OPERATOR) or bool(parties_of(principal, stored))
-
-
-def _office_ids(principal: Principal) -> set[str]:
-    """The contact ids an office principal may be stored under (its id as the registry spells it)."""
-    assert principal.office is not None
-    wanted = principal.office.casefold()
-    return {principal.office} | {c.id for c in contact_registry() if c.id.casefold() == wanted}
-
-
-def _visible_clause(principal: Principal) -> Any:
-    """A SQL condition on requests: those this principal may see (see `may_see_request`)."""
-    if principal.role in (BDT, OPERATOR):
-        return None
-    if principal.role == ADMINISTRATION:
-        return or_(_req.c.country == principal.country, _req.c.requester_id == principal.id)
-    routed = exists().where(_rcp.c.request_id == _req.c.id)
-    if principal.role == OFFICE and principal.office:
-        return or_(
-            _req.c.requester_id == principal.id,
-            routed.where(_rcp.c.contact_id.in_(_office_ids(principal))),
-        )
-    return _req.c.requester_id == principal.id
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -166,7 +146,7 @@ def load_request(conn: Connection, request_id: int, *, history: bool = True) -> 
 def visible_request(conn: Connection, principal: Principal, request_id: int) -> StoredRequest:
     """The request if this principal may see it; else `NotFound`, as for one that is absent."""
     stored = load_request(conn, request_id)
-    if stored is None or not may_see_request(principal, stored):
+    if stored is None or not may_see_request(principal, stored.parties):
         # The same answer for "absent" and "not yours": a request's existence is not public.
         raise NotFound.one("request.not-found", f"no request {request_id}", "/")
     return stored
@@ -183,7 +163,7 @@ def find_requests(
 ) -> list[StoredRequest]:
     """The requests this principal may see, newest first, with their recipients (no history)."""
     query = select(_req).order_by(_req.c.created_at.desc(), _req.c.id.desc()).limit(limit)
-    clause = _visible_clause(principal)
+    clause = request_clause(principal)
     if clause is not None:
         query = query.where(clause)
     if state:
@@ -218,13 +198,7 @@ def _related_alerts(
     a = _alerts.c
     columns = (a.id, a.identifier, a.scope, a.poster_id, a.sender, a.addresses)
     condition = or_(a.id.in_(ids), a.identifier.in_(identifiers))
-    rows = [
-        row
-        for row in conn.execute(select(*columns).where(condition))
-        if may_see(
-            principal, scope=row.scope, poster_id=row.poster_id, sender=row.sender, addresses=row.addresses
-        )
-    ]
+    rows = [row for row in conn.execute(select(*columns).where(condition)) if may_see_alert(principal, row)]
     by_id = {row.id: row for row in rows}
     findings = [
         # The same refusal for absent and not visible: a Private alert's existence is not told.
@@ -305,6 +279,7 @@ def file_request(
     _record(
         conn,
         {**values, "id": request_id},
+        RequestParties(requester_id=principal.id, country=asked.country, contacts=tuple(contacts)),
         at=now,
         action="created",
         state=RequestState.OPEN,
@@ -323,6 +298,7 @@ def file_request(
 def _record(
     conn: Connection,
     subject: Mapping[str, Any],
+    parties: RequestParties,
     *,
     at: datetime,
     action: str,
@@ -359,6 +335,7 @@ def _record(
         regions=[region] if region else [],
         countries=[country],
         scope=EVENT_SCOPE,
+        parties=parties.as_json(),
     )
     audit.record(
         conn,
@@ -400,6 +377,7 @@ def acknowledge(
     _record(
         conn,
         stored.row._mapping,
+        stored.parties,
         at=now,
         action="acknowledged",
         state=state,
@@ -438,6 +416,7 @@ def change_state(
     _record(
         conn,
         stored.row._mapping,
+        stored.parties,
         at=now,
         action="status",
         state=target,
@@ -504,6 +483,7 @@ def _escalate(conn: Connection, stored: StoredRequest, now: datetime) -> None:
         _record(
             conn,
             row._mapping,
+            stored.parties,
             at=now,
             action="escalated",
             state=stored.state,

@@ -184,6 +184,9 @@ class Event(Base):
     countries: Mapped[list[Any]] = mapped_column(JSON)
     scope: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
+    # Of an event about an assistance request: who the request concerns (requester principal,
+    # country, recipient contact ids), what `service.visibility` needs to decide as REST does.
+    parties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditEntry(Base):

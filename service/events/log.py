@@ -29,6 +29,8 @@ ALERT_REFERENCE_REFUSED = "alert.reference-refused"
 # The stored impact of an alert changed: a status report or a new connectivity layer.
 ALERT_IMPACT = "alert.impact"
 PREFIX = "alert."
+# Events about an assistance request (service.assistance.store) begin so.
+REQUEST_PREFIX = "request."
 NETWORK_STATUS = "network.status"
 
 
@@ -55,6 +57,7 @@ def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict
             "countries": list(alert.countries),
             "scope": alert.scope,
             "status": alert.status,
+            "parties": None,
         },
     )
     _notify(conn)
@@ -69,8 +72,10 @@ def append_event(
     countries: list[str],
     scope: str = "Public",
     status: str = "Actual",
+    parties: dict[str, Any] | None = None,
 ) -> None:
-    """Append one event that is not about an alert (e.g. a network status report)."""
+    """Append one event that is not about an alert (e.g. a network status report); `parties`
+    are those of the request it is about (`service.visibility.RequestParties.as_json`)."""
     conn.execute(
         _INSERT_EVENT,
         {
@@ -82,6 +87,7 @@ def append_event(
             "countries": countries,
             "scope": scope,
             "status": status,
+            "parties": parties,
         },
     )
     _notify(conn)

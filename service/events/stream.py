@@ -31,11 +31,12 @@ from fastapi import WebSocket
 from sqlalchemy import Connection, bindparam, func, select
 
 from geo.reference import ISO3
-from service.auth import Principal, may_see
+from service.auth import Principal
 from service.db import Database
 from service.db.models import AlertRecord, Event
 from service.events.log import NOTIFY_CHANNEL
 from service.settings import Settings
+from service.visibility import RequestParties, may_see_event
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ LISTEN_RETRY_SECONDS = 5.0
 CLOSE_TIMEOUT_SECONDS = 5.0
 # Events are ids of a BigInteger column; larger is not an id this service hands out.
 MAX_EVENT_ID = 2**62
-# No principal has id 0 (ids start at 1): the poster of an event that is not about an alert.
-NO_POSTER = 0
 CAP_STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MAX_TYPES = 32
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9.\-]{0,63}$")
@@ -70,7 +69,8 @@ _alerts = AlertRecord.__table__
 
 @dataclass(slots=True, frozen=True)
 class StoredEvent:
-    """One row of the event log with its audience, and what visibility needs of its alert."""
+    """One row of the event log with its audience, and what visibility needs of its alert or
+    request (`service.visibility.may_see_event`)."""
 
     id: int
     at: datetime
@@ -84,6 +84,8 @@ class StoredEvent:
     poster_id: int | None
     sender: str | None
     addresses: list[str] | None
+    # Of the request the event is about (None for other events).
+    parties: RequestParties | None
 
 
 # Built once: the page query runs once per commit per instance.
@@ -97,6 +99,7 @@ _PAGE = (
         _events.c.countries,
         _events.c.scope,
         _events.c.status,
+        _events.c.parties,
         _alerts.c.poster_id,
         _alerts.c.sender,
         _alerts.c.addresses,
@@ -111,7 +114,23 @@ _LATEST = select(func.max(_events.c.id))
 
 def read_events(conn: Connection, *, after: int, limit: int) -> list[StoredEvent]:
     """Up to `limit` events with id > `after`, in id order."""
-    return [StoredEvent(*row) for row in conn.execute(_PAGE, {"after": after, "limit": limit})]
+    return [
+        StoredEvent(
+            id=row.id,
+            at=row.at,
+            type=row.type,
+            payload=row.payload,
+            regions=row.regions,
+            countries=row.countries,
+            scope=row.scope,
+            status=row.status,
+            poster_id=row.poster_id,
+            sender=row.sender,
+            addresses=row.addresses,
+            parties=RequestParties.from_json(row.parties),
+        )
+        for row in conn.execute(_PAGE, {"after": after, "limit": limit})
+    ]
 
 
 def latest_event_id(conn: Connection) -> int:
@@ -131,17 +150,6 @@ def event_message(event: StoredEvent) -> str:
         "status": event.status,
     }
     return json.dumps(body, separators=(",", ":"), default=str)
-
-
-def event_visible(principal: Principal, event: StoredEvent) -> bool:
-    """The REST rule (`service.auth.may_see`, CAP 1.2 §3.2.1 scope) applied to one event."""
-    return may_see(
-        principal,
-        scope=event.scope,
-        poster_id=event.poster_id if event.poster_id is not None else NO_POSTER,
-        sender=event.sender or "",
-        addresses=event.addresses or (),
-    )
 
 
 # --- what a subscriber asked for ---------------------------------------------------------------
@@ -223,8 +231,8 @@ class Subscription:
         self.overflowed = asyncio.Event()
 
     def wants(self, event: StoredEvent) -> bool:
-        """Whether this subscriber is to receive the event (filters, then scope)."""
-        return self.selection.matches(event) and event_visible(self.principal, event)
+        """Whether this subscriber is to receive the event (filters, then who may see it)."""
+        return self.selection.matches(event) and may_see_event(self.principal, event)
 
     def offer(self, event_id: int, message: str) -> bool:
         """Queue a live event without waiting; False (and `overflowed` set) when full."""

@@ -68,9 +68,7 @@ class GazetteerReloader:
 
 async def gazetteer_watcher(runtime: Runtime) -> None:
     """Every `layer_check_seconds`: reload the gazetteer when its tables changed."""
-    reloader: GazetteerReloader | None = runtime.geocodes
-    if reloader is None:
-        return
+    reloader = runtime.geocodes
     while True:
         await asyncio.sleep(runtime.settings.layer_check_seconds)
         try:

@@ -22,7 +22,6 @@ from sqlalchemy import true
 from geo.layers import ConnectivityLayer
 from service.alerts.impacts import RECOMPUTE_BATCH, Recomputed, recompute
 from service.layers.files import list_layers, load_connectivity
-from service.network.reports import network_book
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,7 @@ class LayerReloader:
 
 async def recompute_all(runtime: Runtime, layer: ConnectivityLayer) -> Recomputed:
     """Re-assess every active alert against `layer`, RECOMPUTE_BATCH alerts per transaction."""
-    book = network_book(runtime)
+    book = runtime.network
     total = Recomputed()
     # Bounded: each pass moves past the ids it read, and stops at the first short batch.
     while True:
@@ -125,8 +124,8 @@ async def recompute_all(runtime: Runtime, layer: ConnectivityLayer) -> Recompute
 
 async def layer_watcher(runtime: Runtime) -> None:
     """Every `layer_check_seconds`: reload a changed layer, read other instances' reports."""
-    reloader: LayerReloader = runtime.layers
-    book = network_book(runtime)
+    reloader = runtime.layers
+    book = runtime.network
     while True:
         await asyncio.sleep(runtime.settings.layer_check_seconds)
         try:

@@ -19,7 +19,6 @@ from service.auth import OPERATOR
 from service.bbox import BBox, bbox_geometry, parse_bbox
 from service.errors import Forbidden, Invalid, NotFound
 from service.layers.files import list_layers
-from service.network.reports import network_book
 from service.runtime import RequiredPrincipal, RuntimeDep
 
 KINDS = ("cells", "ookla", "landings", "population")
@@ -63,7 +62,7 @@ def layers_router() -> APIRouter:
 
 async def list_layer_tables(runtime: RuntimeDep) -> dict[str, Any]:
     """The tables imported (as written at import) and what the running service has loaded."""
-    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    layer = runtime.connectivity
     loaded = {
         "cells": len(layer.cells) if layer.cells is not None else None,
         "ookla": {period: len(tiles) for period, tiles in layer.performance.items()},
@@ -101,9 +100,9 @@ async def layer_features(
     if as_of is not None and as_of.tzinfo is None:
         raise Invalid.one("layer.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
     box = parse_bbox(bbox)
-    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    layer = runtime.connectivity
     table, chosen_period = _table(layer, kind, period)
-    status = network_book(runtime).near(box) if kind == "cells" else None
+    status = runtime.network.near(box) if kind == "cells" else None
     body = await anyio.to_thread.run_sync(
         lambda: _collection(kind, table, box, limit=limit, grid=grid, status=status, as_of=as_of)
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,6 @@ from service.db.models import AlertRecord, NetworkStatusReport, utcnow
 from service.errors import Forbidden
 from service.events import log as event_log
 from service.network.report_body import StatusInput
-from service.runtime import Runtime
 
 _reports = NetworkStatusReport.__table__
 _r = _reports.c
@@ -156,15 +154,9 @@ def site_points(cells: CellSites | None, positions: np.ndarray) -> BaseGeometry 
 # --- who may report where ----------------------------------------------------------------------
 
 
-@cache
-def _reference() -> ReferenceTables:
-    return ReferenceTables.load()
-
-
-@cache
-def territory_of(country: str) -> tuple[BaseGeometry, ...]:
+def territory_of(country: str, reference: ReferenceTables) -> tuple[BaseGeometry, ...]:
     """The land of a Member State and of the territories it administers (Natural Earth)."""
-    countries, reference = default_countries(), _reference()
+    countries = default_countries()
     chosen = [
         geometry
         for geometry, iso3, adm0 in zip(countries.geometries, countries.iso3, countries.adm0_a3, strict=True)
@@ -184,15 +176,21 @@ def refuse_role() -> Forbidden:
 
 
 def check_reporter(
-    principal: Principal, parsed: StatusInput, positions: np.ndarray, cells: CellSites | None
+    principal: Principal,
+    parsed: StatusInput,
+    positions: np.ndarray,
+    cells: CellSites | None,
+    *,
+    reference: ReferenceTables,
 ) -> None:
     """The operator reports anywhere; an administration only inside its own country (its
-    area must reach its land, each named site be on or next to it); others not at all."""
+    area must reach its land, each named site be on or next to it; `reference` says which
+    territories it administers); others not at all."""
     if not may_report(principal):
         raise refuse_role()
     if principal.role == OPERATOR or principal.country is None:
         return
-    land = territory_of(principal.country)
+    land = territory_of(principal.country, reference)
     problems: list[Finding] = []
     if parsed.area is not None and not any(shapely.intersects(g, parsed.area) for g in land):
         problems.append(
@@ -320,11 +318,3 @@ def footprint_of(parsed: StatusInput, located: BaseGeometry | None) -> Footprint
     # The same countries and regions an alert over this footprint would be given.
     touched = assess(geometry, layer=ConnectivityLayer())
     return Footprint(geometry, bbox_of(geometry), list(touched.countries), list(touched.regions))
-
-
-def network_book(runtime: Runtime) -> StatusBook:
-    """The instance's StatusBook (made on first use when the app did not make one)."""
-    if runtime.network is None:
-        runtime.network = StatusBook()
-    book: StatusBook = runtime.network
-    return book

@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, select
 
 from geo.areas import geometry_to_geojson
-from geo.layers import RADIOS, CellSites, ConnectivityLayer, SiteKey, SiteState
+from geo.layers import RADIOS, CellSites, SiteKey, SiteState
 from service.bbox import BBox, bbox_geometry, overlaps_sql, parse_bbox
 from service.db.models import NetworkStatusReport, utcnow
 from service.errors import Invalid
@@ -25,7 +25,6 @@ from service.network.reports import (
     footprint_of,
     locate_sites,
     may_report,
-    network_book,
     record_report,
     refuse_role,
     site_points,
@@ -113,11 +112,11 @@ async def post_network_status(
         raise refuse_role()  # before reading the body: no point checking what is refused anyway
     raw = await read_body(request, MAX_BODY_BYTES)
     parsed = parse_status_request(raw, now=utcnow())
-    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    layer = runtime.connectivity
     positions = locate_sites(layer.cells, parsed.sites)
-    check_reporter(principal, parsed, positions, layer.cells)
+    check_reporter(principal, parsed, positions, layer.cells, reference=runtime.reference)
     footprint = await anyio.to_thread.run_sync(footprint_of, parsed, site_points(layer.cells, positions))
-    book = network_book(runtime)
+    book = runtime.network
     recorded = await runtime.db.write(
         lambda conn: record_report(
             conn, principal=principal, parsed=parsed, footprint=footprint, layer=layer, book=book
@@ -176,7 +175,7 @@ async def list_network_status(
     when = as_of or utcnow()
     box = parse_bbox(bbox) if bbox else None
     rows = await runtime.db.read(lambda conn: _list_reports(conn, when, box, limit))
-    layer = runtime.connectivity if runtime.connectivity is not None else ConnectivityLayer()
+    layer = runtime.connectivity
     features = []
     for row in rows:
         located = None
@@ -187,7 +186,7 @@ async def list_network_status(
     body: dict[str, Any] = {"type": "FeatureCollection", "as_of": when.isoformat(), "features": features}
     if box is not None:
         body["bbox"] = list(box)
-        body["summary"] = _site_summary(layer.cells, network_book(runtime), box, when)
+        body["summary"] = _site_summary(layer.cells, runtime.network, box, when)
     return JSONResponse(body, media_type="application/geo+json")
 
 

@@ -6,7 +6,8 @@ what goes wrong is recorded on the source as `last_error` (rule id and message),
 poll backs off exponentially from the source's interval, with jitter, up to a cap.
 
 Each poll sends the validators of the last complete poll (If-None-Match, If-Modified-Since;
-304 means nothing new), streams the feed up to a size cap within a total time limit, reads it
+304 means nothing new), fetches the feed (`service.sources.fetch`: a size cap, a total time
+limit, no internal addresses), reads it
 with `cap.feeds.read_feed`, and hands each message it has not handled before to the ingest
 seam as the source's owner: an administration posts only as its registered senders, so a
 message from another sender is refused and counted, once. Entries already handled (by the
@@ -18,16 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import hashlib
-import ipaddress
 import logging
 import random
-import socket
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -53,23 +50,17 @@ from service.alerts.ingest import (
 from service.auth import Principal, load_principal
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.runtime import Runtime
+from service.sources.fetch import RULE_URL, FeedFetcher, PollError
 
 log = logging.getLogger(__name__)
 _sources = FeedSource.__table__
 _seen = FeedEntrySeen.__table__
 
-# Rule ids of what a poll can run into (the feed's own faults keep their feed.* / xml.* ids,
-# a refused message its cap.* id).
-RULE_TIMEOUT = "service.poll.timeout"
-RULE_NETWORK = "service.poll.network"
-RULE_HTTP_STATUS = "service.poll.http-status"
-RULE_TOO_LARGE = "service.poll.too-large"
-RULE_REDIRECTS = "service.poll.redirects"
-RULE_URL = "service.poll.url"
+# Rule ids of what a poll can run into besides a failed fetch (service.sources.fetch); the
+# feed's own faults keep their feed.* / xml.* ids, a refused message its cap.* id.
 RULE_SENDER = "service.poll.sender-not-registered"
 RULE_NOT_ALLOWED = "service.poll.not-allowed"
 RULE_INTERNAL = "service.poll.internal"
-RULE_ADDRESS = "service.poll.forbidden-address"
 
 # What a poll came to.
 OK = "ok"
@@ -88,35 +79,6 @@ FORBIDDEN = "forbidden"
 LINK_SCHEMES = ("http", "https")
 _MESSAGE_CHARS = 1000
 _RULE_CHARS = 64
-
-
-class PollError(Exception):
-    """A fetch that failed: the rule id, what happened, and the HTTP status if one came."""
-
-    def __init__(
-        self, rule: str, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
-
-    @property
-    def finding(self) -> Finding:
-        """The error as the source records it."""
-        return Finding(self.rule, self.message, "/")
-
-
-@dataclass(slots=True)
-class Fetched:
-    """A document fetched: status, body, the final URL (after redirects) and its validators."""
-
-    status: int
-    body: bytes
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass(slots=True)
@@ -152,7 +114,7 @@ class _Item:
 
 
 class FeedPoller:
-    """Polls the registered feeds of one app instance with one shared httpx client."""
+    """Polls the registered feeds of one app instance with one shared fetcher (one httpx client)."""
 
     def __init__(self, runtime: Runtime, *, rng: random.Random | None = None) -> None:
         self.runtime = runtime
@@ -161,19 +123,7 @@ class FeedPoller:
         self.metrics = runtime.metrics
         self.rng = rng or random.Random()
         settings = self.settings
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.poll_timeout_seconds),
-            follow_redirects=True,
-            max_redirects=settings.poll_max_redirects,
-            limits=httpx.Limits(max_connections=max(2, 2 * settings.poll_concurrency)),
-            # Every request, redirects included, passes the address check first.
-            event_hooks={"request": [self._check_address]},
-            headers={
-                "User-Agent": "Tampere feed poller",
-                "Accept": "application/atom+xml, application/rss+xml, application/cap+xml, "
-                "application/xml;q=0.9, application/geo+json;q=0.8, application/json;q=0.8, */*;q=0.5",
-            },
-        )
+        self.fetcher = FeedFetcher(settings)
         # A claimed source stays claimed this long if its poll never finishes (a killed process).
         self.lease = timedelta(seconds=settings.poll_total_seconds * (2 + settings.poll_max_links) + 60)
         self._wake = asyncio.Event()
@@ -182,7 +132,7 @@ class FeedPoller:
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        await self.client.aclose()
+        await self.fetcher.aclose()
 
     def wake(self) -> None:
         """Look for due sources now (a source was just registered)."""
@@ -269,7 +219,7 @@ class FeedPoller:
         if source.last_modified:
             headers["If-Modified-Since"] = source.last_modified
         try:
-            fetched = await self.fetch(source.url, headers)
+            fetched = await self.fetcher.fetch(source.url, headers)
         except PollError as exc:
             return await self._failed(source.id, started, exc)
         if fetched.status == 304:
@@ -353,7 +303,7 @@ class FeedPoller:
             message = f"{item.where}: link {url} is not http(s); not fetched"
             item.refusal = Finding(RULE_URL, message, item.where)
             return None
-        return (await self.fetch(url)).body
+        return (await self.fetcher.fetch(url)).body
 
     async def _ingest(self, source_id: int, principal: Principal, item: _Item) -> tuple[str, datetime | None]:
         """Hand one message to the ingest seam as the source's owner; remember and count it."""
@@ -389,97 +339,21 @@ class FeedPoller:
 
     async def _prepare(self, raw: bytes) -> PreparedMessage:
         # As POST /api/v1/alerts does: the same layers, large messages validated off the loop.
-        connectivity = self.runtime.connectivity
-        status = self.runtime.network.status if self.runtime.network is not None else None
-        gazetteer = self.runtime.gazetteer
+        runtime = self.runtime
+        registry, connectivity, gazetteer = runtime.contacts, runtime.connectivity, runtime.gazetteer
+        status = runtime.network.status
         if len(raw) <= INLINE_BYTES:
-            return prepare_message(raw, connectivity=connectivity, status=status, gazetteer=gazetteer)
-        return await asyncio.to_thread(
-            prepare_message, raw, connectivity=connectivity, status=status, gazetteer=gazetteer
-        )
-
-    # --- HTTP ------------------------------------------------------------------------------------
-
-    async def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
-        """GET one document within the per-operation timeout, the total time limit and the size
-        cap (streamed, abandoned past it); raises PollError. 304 only when `headers` asked."""
-        total = self.settings.poll_total_seconds
-        try:
-            async with asyncio.timeout(total):
-                return await self._get(url, headers or {})
-        except PollError:
-            raise
-        except TimeoutError:
-            raise PollError(RULE_TIMEOUT, f"{url} was not fetched within {total:g} s") from None
-        except httpx.TimeoutException as exc:
-            limit = self.settings.poll_timeout_seconds
-            raise PollError(RULE_TIMEOUT, f"{type(exc).__name__} after {limit:g} s from {url}") from None
-        except httpx.TooManyRedirects:
-            limit = self.settings.poll_max_redirects
-            raise PollError(RULE_REDIRECTS, f"{url} redirects more than {limit} times") from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise PollError(RULE_URL, f"{url}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise PollError(RULE_NETWORK, f"{type(exc).__name__} from {url}: {exc}") from None
-
-    async def _check_address(self, request: httpx.Request) -> None:
-        """Refuse feeds on loopback, private, link-local or otherwise internal addresses.
-
-        A feed URL comes from an administration: without this it could make the service read
-        its own network (cloud metadata at 169.254.169.254, databases on 127.0.0.1). An
-        installation that polls feeds inside its own network says so with
-        TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES.
-        """
-        if self.settings.poll_allow_private_addresses:
-            return
-        host = request.url.host
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise PollError(RULE_NETWORK, f"cannot resolve {host}: {exc}") from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global or address.is_multicast:
-                raise PollError(
-                    RULE_ADDRESS,
-                    f"{host} resolves to {address}, an internal address; feeds must be on the "
-                    "public network (TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES allows internal ones)",
-                )
-
-    async def _get(self, url: str, headers: Mapping[str, str]) -> Fetched:
-        limit = self.settings.poll_max_bytes
-        async with self.client.stream("GET", url, headers=headers) as response:
-            status = response.status_code
-            final = str(response.url)
-            if status == 304 and headers:
-                return Fetched(304, b"", final)
-            if not 200 <= status < 300:
-                raise PollError(
-                    RULE_HTTP_STATUS,
-                    f"HTTP {status} {response.reason_phrase} from {final}",
-                    status=status,
-                    retry_after=_retry_after(response.headers.get("retry-after")),
-                )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise PollError(
-                    RULE_TOO_LARGE, f"{final} declares {declared} bytes; the limit is {limit}", status=status
-                )
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise PollError(
-                        RULE_TOO_LARGE, f"{final} sent more than {limit} bytes; abandoned", status=status
-                    )
-            return Fetched(
-                status,
-                bytes(body),
-                final,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
+            return prepare_message(
+                raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
             )
+        return await asyncio.to_thread(
+            prepare_message,
+            raw,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
+        )
 
     # --- recording -------------------------------------------------------------------------------
 
@@ -605,22 +479,6 @@ def _is_fatal(finding: Finding) -> bool:
 def _clip(value: str | None, size: int) -> str | None:
     # A validator too long for its column is dropped, not cut: a cut one would never match.
     return value if value is None or len(value) <= size else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (RFC 9110 §10.2.3: seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - utcnow()).total_seconds())
 
 
 # --- the store ---------------------------------------------------------------------------------

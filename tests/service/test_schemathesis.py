@@ -13,6 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
+from contact_points.registry import Registry
 from service.alerts.ingest import ingest
 from service.app import create_app
 from service.auth import create_token
@@ -45,8 +46,9 @@ async def _operator_token(url: str, messages: list[bytes]) -> str:
     try:
         await upgrade(db)
         token, operator = await db.write(lambda conn: create_token(conn, role="operator"))
+        registry = Registry.load()
         for raw in messages:
-            await ingest(db, operator, raw)
+            await ingest(db, operator, raw, registry=registry)
         return token
     finally:
         await db.close()

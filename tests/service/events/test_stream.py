@@ -279,16 +279,94 @@ async def test_scope_is_enforced_as_in_the_rest_reads(
         "responder": [public["id"]],
         "bdt": [restricted["id"], public["id"]],
     }
-    # Exactly what GET /api/v1/alerts/{id} lets each of them read.
+    # Exactly what every REST output lets each of them read: the item, its CAP, its impact, the list.
+    posted = [restricted["id"], private["id"], public["id"]]
     for name, token in subscribers.items():
-        readable = []
-        for alert in (restricted, private, public):
-            response = await served.http.get(
-                f"/api/v1/alerts/{alert['id']}", headers={"Authorization": f"Bearer {token}"}
-            )
-            if response.status_code == 200:
-                readable.append(alert["id"])
-        assert readable == delivered[name], name
+        auth = {"Authorization": f"Bearer {token}"}
+        for path in ("/api/v1/alerts/{}", "/api/v1/alerts/{}/cap", "/api/v1/alerts/{}/impact"):
+            readable = []
+            for alert_id in posted:
+                response = await served.http.get(path.format(alert_id), headers=auth)
+                assert response.status_code in (200, 404), (name, path, response.status_code)
+                if response.status_code == 200:
+                    readable.append(alert_id)
+            assert readable == delivered[name], (name, path)
+        listed = (await served.http.get("/api/v1/alerts", headers=auth)).json()["features"]
+        assert sorted(f["id"] for f in listed if f["id"] in posted) == sorted(delivered[name]), name
+    # Anonymous readers and the Atom feed: the Public alert only.
+    anonymous = (await served.http.get("/api/v1/alerts")).json()["features"]
+    assert [f["id"] for f in anonymous if f["id"] in posted] == [public["id"]]
+    assert [(await served.http.get(f"/api/v1/alerts/{i}")).status_code for i in posted] == [404, 404, 200]
+    atom = (await served.http.get("/api/v1/feeds/alerts.atom")).text
+    assert [i for i in posted if f"/api/v1/alerts/{i}/cap" in atom] == [public["id"]]
+
+
+async def test_request_events_reach_exactly_who_may_see_the_request(
+    served: Served, cap_message: Callable[..., bytes]
+) -> None:
+    kenya = await served.token("administration", country="KEN", senders=[KEN])
+    subscribers = {
+        "kenya": kenya,
+        "addis": await served.token("office", office="ro-addis-ababa"),
+        "bdt": await served.token("bdt"),
+        "operator": await served.token("operator"),
+        # Not concerned: another region's office, another administration, a responder.
+        "bangkok": await served.token("office", office="ro-bangkok"),
+        "uganda": await served.token("administration", country="UGA"),
+        "responder": await served.token("responder"),
+    }
+    request = {
+        "kind": "equipment",
+        "title": "Satellite terminals for Garissa after the floods",
+        "description": "Terrestrial backhaul down in three counties; need temporary links.",
+        "urgency": "immediate",
+        "items": [{"item": "Inmarsat BGAN terminal", "quantity": 10}],
+        "contact": {"name": "Jane Wanjiru", "email": "noc@ca.go.ke"},
+    }
+
+    async def as_(who: str, method: str, path: str, body: Any) -> dict[str, Any]:
+        auth = {"Authorization": f"Bearer {subscribers[who]}"}
+        response = await served.http.request(method, path, json=body, headers=auth)
+        assert response.status_code in (200, 201), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async with streams_of(served, subscribers) as streams:
+        filed = await as_("kenya", "POST", "/api/v1/requests", request)
+        path = f"/api/v1/requests/{filed['id']}"
+        assert [r["contact"]["id"] for r in filed["routing"]["recipients"]] == ["ro-addis-ababa", "bdt"]
+        await as_("addis", "POST", f"{path}/ack", {"note": "terminals leaving Addis tonight"})
+        await as_("addis", "POST", f"{path}/status", {"state": "in-progress", "note": "shipping"})
+        # A Public alert last: everyone sees it, so once it arrives nothing else is coming.
+        sentinel = await served.post(cap_message("REQ-SENTINEL"), kenya)
+        delivered: dict[str, list[str]] = {}
+        for name, ws in streams.items():
+            got: list[dict[str, Any]] = []
+            while not got or got[-1].get("alert_id") != sentinel["id"]:
+                got.append(await next_event(ws))
+            delivered[name] = [m["type"] for m in got[:-1]]
+            assert all(m["request_id"] == filed["id"] for m in got[:-1]), name
+
+    steps = ["request.created", "request.acknowledged", "request.status"]
+    assert delivered == {
+        "kenya": steps,
+        "addis": steps,
+        "bdt": steps,
+        "operator": steps,
+        "bangkok": [],
+        "uganda": [],
+        "responder": [],
+    }
+    # The stream and REST agree: whoever got the events reads the request; the others get 404.
+    for name, token in subscribers.items():
+        response = await served.http.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == (200 if delivered[name] else 404), name
+    # A reconnecting subscriber replays under the same rule.
+    async with served.subscribe(subscribers["bangkok"], since=0) as ws:
+        replayed = await next_event(ws)
+        assert not replayed["type"].startswith("request.")
+    async with served.subscribe(subscribers["addis"], since=0, types=",".join(steps)) as ws:
+        assert [m["type"] for m in await events(ws, 3)] == steps
 
 
 async def test_filters_by_type_region_and_country(served: Served, cap_message: Callable[..., bytes]) -> None:

@@ -1,0 +1,167 @@
+"""Polled CAP feeds in the store: what a source may be (URL, interval, owner), registering,
+listing and deleting one. The HTTP views are in `service.sources.routes`, the polling in
+`service.sources.poller`; `tampere source add|list` uses this module too.
+
+An administration registers feeds for itself; the operator for itself (a relay, any sender) or
+for an administration named by `country`. The poller ingests each feed's messages as the
+source's owner, so the sender registry applies as it does to POST /api/v1/alerts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, delete, insert, select
+
+from service import audit
+from service.auth import ADMINISTRATION, OPERATOR, Principal, principal_key
+from service.db.models import FeedEntrySeen, FeedSource, utcnow
+from service.db.models import Principal as PrincipalRow
+from service.errors import Conflict, Forbidden, Invalid
+from service.settings import Settings
+
+_sources = FeedSource.__table__
+_seen = FeedEntrySeen.__table__
+_principals = PrincipalRow.__table__
+
+# Rule ids of refused registrations.
+RULE_URL = "service.source.url"
+RULE_INTERVAL = "service.source.interval"
+RULE_OWNER = "service.source.owner"
+RULE_DUPLICATE = "service.source.duplicate"
+RULE_FORBIDDEN = "service.source.forbidden"
+
+MAX_URL_CHARS = 2000
+# A feed polled less than daily is not watched; one polled more often is asked via the settings.
+MAX_INTERVAL_SECONDS = 86_400.0
+FEED_SCHEMES = ("http", "https")
+
+
+def check_feed_url(url: str) -> str:
+    """The URL of a feed as it will be polled: absolute http(s) with a host, no fragment."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL_CHARS:
+        raise Invalid.one(RULE_URL, f"the feed URL must have 1 to {MAX_URL_CHARS} characters", "/url")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise Invalid.one(RULE_URL, f"not a URL: {exc}", "/url") from None
+    if parsed.scheme not in FEED_SCHEMES or not parsed.host:
+        raise Invalid.one(
+            RULE_URL, "the feed URL must be absolute http:// or https:// with a host", "/url"
+        )
+    return str(parsed.copy_with(fragment=None))
+
+
+def check_interval(seconds: float | None, settings: Settings) -> float:
+    """The polling interval: the default when not given, refused outside the allowed range."""
+    if seconds is None:
+        return max(settings.poll_default_interval_seconds, settings.poll_min_interval_seconds)
+    low = settings.poll_min_interval_seconds
+    if not low <= seconds <= MAX_INTERVAL_SECONDS:
+        raise Invalid.one(
+            RULE_INTERVAL,
+            f"interval_seconds must be between {low:g} and {MAX_INTERVAL_SECONDS:g}",
+            "/interval_seconds",
+        )
+    return float(seconds)
+
+
+def owner_of_new_source(conn: Connection, principal: Principal, country: str | None) -> int:
+    """The principal a new source will ingest as: the caller, or (operator) an administration."""
+    if principal.role == ADMINISTRATION:
+        if country is not None and country.upper() != principal.country:
+            raise Forbidden.one(RULE_OWNER, "an administration registers feeds for itself only", "/country")
+        return principal.id
+    if principal.role != OPERATOR:
+        raise Forbidden.one(RULE_FORBIDDEN, "only administrations and the operator register feeds")
+    if country is None:
+        return principal.id
+    return principal_id_by_key(conn, principal_key(ADMINISTRATION, country=country.strip().upper()))
+
+
+def principal_id_by_key(conn: Connection, key: str) -> int:
+    """The id of a principal by key ("administration:KEN", "operator"); refused when unknown."""
+    found = conn.execute(select(_principals.c.id).where(_principals.c.key == key)).scalar()
+    if found is None:
+        raise Invalid.one(
+            RULE_OWNER,
+            f"no principal {key!r} is known; issue it a token first (tampere token create)",
+            "/country",
+        )
+    return int(found)
+
+
+def register_source(
+    conn: Connection,
+    *,
+    owner_id: int,
+    url: str,
+    name: str | None,
+    interval_seconds: float,
+    actor: str,
+) -> int:
+    """Add a source, due at once; audited. `Conflict` for a URL the owner already registered."""
+    s = _sources.c
+    existing = conn.execute(select(s.id).where(s.principal_id == owner_id, s.url == url)).scalar()
+    if existing is not None:
+        raise Conflict.one(RULE_DUPLICATE, f"this feed is already registered as source {existing}", "/url")
+    now = utcnow()
+    source_id = conn.execute(
+        insert(_sources)
+        .values(
+            principal_id=owner_id,
+            url=url,
+            name=name,
+            interval_seconds=interval_seconds,
+            created_at=now,
+            next_poll_at=now,
+            consecutive_failures=0,
+            messages_ingested=0,
+            messages_replayed=0,
+            messages_rejected=0,
+        )
+        .returning(s.id)
+    ).scalar_one()
+    audit.record(
+        conn,
+        actor=actor,
+        action="source.register",
+        obj=f"source:{source_id}",
+        payload_hash=audit.json_digest(
+            {"url": url, "name": name, "interval_seconds": interval_seconds, "owner": owner_id}
+        ),
+    )
+    return int(source_id)
+
+
+def delete_source(conn: Connection, source_id: int, *, actor: str) -> None:
+    """Remove a source and what it remembered; audited. The ingested alerts stay."""
+    conn.execute(delete(_seen).where(_seen.c.source_id == source_id))
+    conn.execute(delete(_sources).where(_sources.c.id == source_id))
+    audit.record(
+        conn,
+        actor=actor,
+        action="source.delete",
+        obj=f"source:{source_id}",
+        payload_hash=audit.json_digest({"source": source_id}),
+    )
+
+
+_SELECT = select(_sources, _principals.c.key.label("owner")).join(
+    _principals, _principals.c.id == _sources.c.principal_id
+)
+
+
+def sources_of(conn: Connection, principal: Principal | None) -> list[Any]:
+    """The source rows a principal may see (None: all of them), oldest first."""
+    query = _SELECT.order_by(_sources.c.id)
+    if principal is not None and principal.role != OPERATOR:
+        query = query.where(_sources.c.principal_id == principal.id)
+    return list(conn.execute(query).all())
+
+
+def source_row(conn: Connection, source_id: int) -> Any | None:
+    """One source row with its owner's key, or None."""
+    return conn.execute(_SELECT.where(_sources.c.id == source_id)).first()
