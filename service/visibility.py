@@ -6,6 +6,8 @@
   its own.
 - An assistance request (WTDC Res. 34): the requesting administration (and whoever filed it),
   the offices it is routed to, BDT and the operator; to anyone else it does not exist.
+- A polled feed source: its owner (an administration) and the operator; feed URLs can carry
+  credentials (query tokens), so no other principal sees any.
 - An event: the rule of what it is about. A request's event is seen by who may see that
   request, an alert's event by who may see that alert, any other event (a network status
   report) by its own scope.
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, exists, func, or_
 
 from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR, RESPONDER, Principal
-from service.db.models import AlertRecord, AssistanceRecipient, AssistanceRequestRecord
+from service.db.models import AlertRecord, AssistanceRecipient, AssistanceRequestRecord, FeedSource
 from service.events.log import REQUEST_PREFIX
 
 PUBLIC = "Public"
@@ -39,6 +41,7 @@ NO_POSTER = 0
 _alerts = AlertRecord.__table__
 _requests = AssistanceRequestRecord.__table__
 _recipients = AssistanceRecipient.__table__
+_sources = FeedSource.__table__
 
 
 # --- alerts --------------------------------------------------------------------------------------
@@ -204,3 +207,30 @@ def may_see_event(principal: Principal, event: EventFacts) -> bool:
         sender=event.sender or "",
         addresses=event.addresses or (),
     )
+
+
+# --- feed sources ------------------------------------------------------------------------------
+
+# Who may list feed sources at all: administrations see their own, the operator every one.
+SEE_SOURCES = frozenset({ADMINISTRATION, OPERATOR})
+
+
+def may_see_sources(principal: Principal) -> bool:
+    """Whether this principal may see any feed source (its own or, the operator, all)."""
+    return principal.role in SEE_SOURCES
+
+
+def may_see_source(principal: Principal, owner_id: int) -> bool:
+    """Whether this principal may see the feed source owned by principal `owner_id`."""
+    return principal.role == OPERATOR or (principal.role == ADMINISTRATION and principal.id == owner_id)
+
+
+def source_clause(principal: Principal | None) -> ColumnElement[bool] | None:
+    """SQL cut of the feed sources a principal may see (None: all of them; `None` as the
+    principal is the command line, which runs the installation)."""
+    if principal is None or principal.role == OPERATOR:
+        return None
+    if principal.role != ADMINISTRATION:
+        return _sources.c.id.is_(None)
+    return _sources.c.principal_id == principal.id
+

@@ -4,7 +4,9 @@ The import graph of `cap/`, `geo/` and `contact_points/` is built from the AST: 
 level and inside functions alike (a function-local import is still a dependency; it only moves
 the failure to run time). Within each package there is no cycle; `cap` imports nothing of ours,
 `geo` only `cap`'s value types, `contact_points` only `cap` and `geo`; none of them reaches the
-service or a web, database or HTTP library.
+service or a web, database or HTTP library. Inside `service/`, the house of "Inside service/":
+a route module never imports another resource's routes, a store knows nothing of HTTP, and
+the platform on top stays a few modules.
 """
 
 from __future__ import annotations
@@ -166,6 +168,55 @@ def test_the_package_reaches_no_service_web_database_or_http_library(graph: Grap
         if _top(target) in FORBIDDEN
     )
     assert wrong == []
+
+
+# --- service/: the platform on top, one folder per resource ---------------------------------------
+
+# Modules that speak HTTP: a store that imports one of these answers HTTP instead of raising.
+HTTP_LIBRARIES = ("fastapi", "starlette")
+MAX_PLATFORM_MODULES = 16
+
+
+@pytest.fixture(scope="module")
+def service_graph() -> Graph:
+    return import_graph(ROOT, ["service"])
+
+
+def _resource(module: str) -> str | None:
+    """`alerts` for service.alerts.routes; None for a platform module (service.auth)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else None
+
+
+def test_no_route_module_imports_another_resources_routes(service_graph: Graph) -> None:
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in service_graph.items()
+        for target in targets
+        if target.startswith("service.")
+        and target.endswith(".routes")
+        and _resource(target) != _resource(module)
+        and module != "service.app"  # the app's table of contents mounts every router
+    )
+    assert wrong == []
+
+
+def test_stores_know_nothing_of_http(service_graph: Graph) -> None:
+    stores = [m for m in service_graph if m.endswith(".store") or m.endswith(".lifecycle")]
+    assert stores, "no store modules found: has service/ moved?"
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module in stores
+        for target in service_graph[module]
+        if _top(target) in HTTP_LIBRARIES
+        or (target.startswith("service.") and target.rsplit(".", 1)[-1] in ("routes", "http", "runtime"))
+    )
+    assert wrong == []
+
+
+def test_the_platform_on_top_of_service_stays_small() -> None:
+    platform = sorted(p.name for p in (ROOT / "service").glob("*.py"))
+    assert len(platform) <= MAX_PLATFORM_MODULES, platform
 
 
 # --- the guard itself finds what it is for ------------------------------------------------------

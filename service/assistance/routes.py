@@ -27,25 +27,26 @@ from contact_points.requests import (
 )
 from geo.reference import REGIONS
 from service.assistance.store import (
+    ACKNOWLEDGE,
+    FILE,
+    MOVE,
     StoredRequest,
     acknowledge,
     change_state,
+    check_role,
     file_request,
     find_requests,
     visible_request,
 )
-from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR
+from service.auth import ADMINISTRATION
 from service.db.models import utcnow
-from service.errors import Forbidden, Invalid
+from service.errors import Invalid
 from service.http import read_body
 from service.runtime import RequiredPrincipal, RuntimeDep
 
 # A request is a few kB; 64 KiB leaves room for a hundred items with long names.
 MAX_BODY_BYTES = 64 * 1024
 MAX_LIST = 1000
-FILERS = frozenset({ADMINISTRATION, OPERATOR, BDT})
-ACKERS = frozenset({OFFICE, BDT})
-MOVERS = frozenset({ADMINISTRATION, OFFICE, BDT, OPERATOR})
 
 _ERRORS = {
     401: {"description": "No token, or a token that is not known"},
@@ -275,10 +276,7 @@ def _json_body(raw: bytes) -> Any:
 
 async def post_request(request: Request, runtime: RuntimeDep, principal: RequiredPrincipal) -> JSONResponse:
     """Check, route and store a request; 201 with its id, state, routing and history."""
-    if principal.role not in FILERS:
-        raise Forbidden.one(
-            "request.role", "requests are filed by an administration, BDT or the operator", "/"
-        )
+    check_role(principal, FILE)
     body = _json_body(await read_body(request, MAX_BODY_BYTES))
     tables = runtime.reference
     own = principal.country if principal.role == ADMINISTRATION else None
@@ -286,12 +284,6 @@ async def post_request(request: Request, runtime: RuntimeDep, principal: Require
         asked = parse_request(body, default_country=own, member_states=tables.member_states)
     except RequestInvalid as exc:
         raise Invalid(exc.findings) from None
-    if own is not None and asked.country != own:
-        raise Forbidden.one(
-            "request.country.not-own",
-            f"an administration requests assistance for its own country ({own}), not {asked.country}",
-            "/country",
-        )
     region = tables.region_of(asked.country)
     recipients = route_request(asked.country, region, asked.urgency, registry=runtime.contacts)
     stored = await runtime.db.write(
@@ -311,8 +303,7 @@ async def post_ack(
     request_id: RequestId, request: Request, runtime: RuntimeDep, principal: RequiredPrincipal
 ) -> JSONResponse:
     """An office or BDT among the recipients acknowledges; again by the same one changes nothing."""
-    if principal.role not in ACKERS:
-        raise Forbidden.one("request.ack.role", "requests are acknowledged by the offices and BDT", "/")
+    check_role(principal, ACKNOWLEDGE)
     try:
         note = parse_ack(_json_body(await read_body(request, MAX_BODY_BYTES)))
     except RequestInvalid as exc:
@@ -327,8 +318,7 @@ async def post_status(
     request_id: RequestId, request: Request, runtime: RuntimeDep, principal: RequiredPrincipal
 ) -> JSONResponse:
     """Move a request: {state: in-progress|fulfilled|closed|cancelled, note}."""
-    if principal.role not in MOVERS:
-        raise Forbidden.one("request.status.role", "a responder neither files nor works requests", "/")
+    check_role(principal, MOVE)
     try:
         target, note = parse_status(_json_body(await read_body(request, MAX_BODY_BYTES)))
     except RequestInvalid as exc:

@@ -42,7 +42,7 @@ from contact_points.requests import (
 )
 from contact_points.routing import Recipient
 from service import audit
-from service.auth import BDT, OFFICE, OPERATOR, Principal
+from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR, Principal
 from service.db.models import (
     AlertRecord,
     AssistanceRecipient,
@@ -100,6 +100,38 @@ class StoredRequest:
     def acknowledged(self) -> frozenset[str]:
         """The contact ids that have acknowledged it."""
         return frozenset(r.contact_id for r in self.recipients if r.acknowledged_at is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something a principal does to a request, the roles that may, and the refusal's words."""
+
+    roles: frozenset[str]
+    rule: str
+    message: str
+
+
+FILE = Action(
+    frozenset({ADMINISTRATION, OPERATOR, BDT}),
+    "request.role",
+    "requests are filed by an administration, BDT or the operator",
+)
+ACKNOWLEDGE = Action(
+    frozenset({OFFICE, BDT}), "request.ack.role", "requests are acknowledged by the offices and BDT"
+)
+MOVE = Action(
+    frozenset({ADMINISTRATION, OFFICE, BDT, OPERATOR}),
+    "request.status.role",
+    "a responder neither files nor works requests",
+)
+
+
+def check_role(principal: Principal, action: Action) -> None:
+    """`Forbidden` when no principal of this role may do `action` to any request (asked before
+    the body is read: the rest of the decision is `own_recipient`, `parties_of` and
+    `contact_points.requests.check_transition`)."""
+    if principal.role not in action.roles:
+        raise Forbidden.one(action.rule, action.message, "/")
 
 
 def own_recipient(principal: Principal, recipients: Sequence[Any]) -> Any | None:
@@ -232,7 +264,15 @@ def file_request(
     recipients: Sequence[Recipient],
     now: datetime,
 ) -> StoredRequest:
-    """Store a checked, routed request with its history, event and audit link (one transaction)."""
+    """Store a checked, routed request with its history, event and audit link (one transaction);
+    `Forbidden` for an administration asking for another country."""
+    if principal.role == ADMINISTRATION and asked.country != principal.country:
+        raise Forbidden.one(
+            "request.country.not-own",
+            f"an administration requests assistance for its own country ({principal.country}), "
+            f"not {asked.country}",
+            "/country",
+        )
     related = _related_alerts(conn, principal, asked.related_alerts)
     values = {
         "kind": str(asked.kind),

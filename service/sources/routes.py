@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from service.auth import ADMINISTRATION, OPERATOR, Principal
+from service.auth import Principal
 from service.db.models import utcnow
 from service.errors import Forbidden, NotFound
 from service.runtime import RequiredPrincipal, Runtime, RuntimeDep
@@ -28,6 +28,7 @@ from service.sources.store import (
     sources_of,
 )
 from service.sources.view import source_json
+from service.visibility import may_see_source, may_see_sources
 
 
 class SourceRequest(BaseModel):
@@ -94,8 +95,7 @@ def sources_router() -> APIRouter:
 
 
 def _may_read_sources(principal: Principal) -> None:
-    # Feed URLs can carry credentials (query tokens): only their owner and the operator see them.
-    if principal.role not in (ADMINISTRATION, OPERATOR):
+    if not may_see_sources(principal):
         raise Forbidden.one(RULE_FORBIDDEN, "sources are visible to their administration and the operator")
 
 
@@ -140,7 +140,7 @@ async def list_sources(runtime: RuntimeDep, principal: RequiredPrincipal) -> JSO
 async def _owned_row(runtime: Runtime, principal: Principal, source_id: int) -> Any:
     _may_read_sources(principal)
     row = await runtime.db.read(lambda conn: source_row(conn, source_id))
-    if row is None or (principal.role != OPERATOR and row.principal_id != principal.id):
+    if row is None or not may_see_source(principal, row.principal_id):
         raise _not_found(source_id)
     return row
 

@@ -20,6 +20,7 @@ from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.db.models import Principal as PrincipalRow
 from service.errors import Conflict, Forbidden, Invalid
 from service.settings import Settings
+from service.visibility import source_clause
 
 _sources = FeedSource.__table__
 _seen = FeedEntrySeen.__table__
@@ -157,8 +158,9 @@ _SELECT = select(_sources, _principals.c.key.label("owner")).join(
 def sources_of(conn: Connection, principal: Principal | None) -> list[Any]:
     """The source rows a principal may see (None: all of them), oldest first."""
     query = _SELECT.order_by(_sources.c.id)
-    if principal is not None and principal.role != OPERATOR:
-        query = query.where(_sources.c.principal_id == principal.id)
+    clause = source_clause(principal)
+    if clause is not None:
+        query = query.where(clause)
     return list(conn.execute(query).all())
 
 
