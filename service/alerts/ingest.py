@@ -36,6 +36,7 @@ from service.alerts.view import AlertView, select_views
 from service.auth import Principal, may_post_as
 from service.db.database import Database
 from service.db.models import AlertRecord, AlertTag, utcnow
+from service.errors import Forbidden, Invalid
 from service.events import log as event_log
 
 _alerts = AlertRecord.__table__
@@ -58,18 +59,26 @@ INLINE_BYTES = 64 * 1024
 
 # Rule ids of the service's own refusals (the CAP library owns cap.*).
 RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
+RULE_SENDER_NOT_REGISTERED = "alert.sender.not-registered"
 
 
-class IngestRejected(Exception):
-    """The message cannot be ingested (HTTP 422); `report` says why, rule by rule."""
+class IngestRejected(Invalid):
+    """The message cannot be ingested; `report` says why, rule by rule. Its findings are the
+    validator's as `tampere validate` prints them, and the rest of the verdict (version,
+    warnings, signature...) rides along as members of the problem."""
 
     def __init__(self, report: Report) -> None:
-        super().__init__("; ".join(f"{f.rule} at {f.path}: {f.message}" for f in report.errors))
+        verdict = report.as_json()
+        verdict.pop("file", None)
+        super().__init__(report.errors, detail="the message cannot be ingested", extensions=verdict)
         self.report = report
 
 
-class IngestForbidden(Exception):
-    """The principal may not post this message (HTTP 403)."""
+class IngestForbidden(Forbidden):
+    """The principal may not post as this message's sender (the sender registry)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Finding(RULE_SENDER_NOT_REGISTERED, message, "/alert/sender")])
 
 
 @dataclass(slots=True)

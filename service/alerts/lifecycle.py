@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from cap.errors import Finding
 from cap.model import Alert, Reference
 from service import audit
 from service.auth import ADMINISTRATION, Principal, load_principal, may_modify
 from service.db.models import AlertRecord, PendingReference, utcnow
+from service.errors import Forbidden
 from service.events import log as event_log
 
 ACTIVE = "active"
@@ -34,8 +36,15 @@ _alerts = AlertRecord.__table__
 _pending = PendingReference.__table__
 
 
-class NotAllowed(Exception):
-    """A message would change an alert its poster does not own (HTTP 403)."""
+# Rule id of an Update, Cancel, Ack or Error that references an alert its poster does not own.
+RULE_REFERENCE_NOT_OWNED = "alert.reference.not-owned"
+
+
+class NotAllowed(Forbidden):
+    """A message would change an alert its poster does not own."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Finding(RULE_REFERENCE_NOT_OWNED, message, "/alert/references")])
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from service.alerts.view import AlertView, alert_json, feature_json, select_view
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
-from service.errors import Forbidden, Invalid, NotFound, TooLarge
+from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
 from service.http import read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
@@ -36,8 +36,6 @@ MAX_LIST = 5000
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
 RULE_NOT_FOUND = "alert.not-found"
-RULE_SENDER = "alert.sender.not-registered"
-RULE_REFERENCE = "alert.reference.not-owned"
 RULE_SINCE_NO_OFFSET = "alert.since.no-offset"
 
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
@@ -143,13 +141,11 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         metrics.ingest.labels("rejected").inc()
         rules = sorted({f.rule for f in exc.report.errors})
         log.info("CAP message rejected", extra={"actor": principal.actor, "rules": rules})
-        raise rejection(exc) from None
+        raise
     except (IngestForbidden, lifecycle.NotAllowed) as exc:
         metrics.ingest.labels("forbidden").inc()
         log.info("CAP message refused", extra={"actor": principal.actor, "reason": str(exc)})
-        if isinstance(exc, IngestForbidden):
-            raise Forbidden.one(RULE_SENDER, str(exc), "/alert/sender") from None
-        raise Forbidden.one(RULE_REFERENCE, str(exc), "/alert/references") from None
+        raise
     metrics.ingest.labels("created" if outcome.created else "replayed").inc()
     metrics.ingest_seconds.observe(time.perf_counter() - started)
     return JSONResponse(
@@ -157,14 +153,6 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         content=alert_json(outcome.alert, now=utcnow()),
         headers={"Location": f"/api/v1/alerts/{outcome.alert.id}"},
     )
-
-
-def rejection(exc: IngestRejected) -> Invalid:
-    """The 422: the validator's findings as `tampere validate` reports them, and the rest of its
-    verdict (version, warnings, signature...) as extension members of the problem."""
-    report = exc.report.as_json()
-    report.pop("file", None)
-    return Invalid(exc.report.errors, detail="the message cannot be ingested", extensions=report)
 
 
 # --- reads -----------------------------------------------------------------------------------
