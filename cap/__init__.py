@@ -5,6 +5,7 @@ from cap.errors import CapError, Finding
 from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource, event_time
 from cap.report import Report
 from cap.serialize import from_json, to_json, to_json_bytes, to_xml
+from cap.trust import TrustAnchors
 
 __all__ = [
     "Alert",
@@ -17,6 +18,7 @@ __all__ = [
     "Reference",
     "Report",
     "Resource",
+    "TrustAnchors",
     "check_alert_element",
     "event_time",
     "from_json",

@@ -11,7 +11,7 @@ library always has: a Report, or for `parse` a CapError, never a TypeError.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cap import parsing
@@ -19,6 +19,7 @@ from cap.errors import CapError
 from cap.feeds import is_feed_root, looks_like_json, validate_feed
 from cap.model import Alert
 from cap.report import Report
+from cap.trust import Anchor, TrustAnchors
 from cap.xmlsafe import as_bytes
 
 
@@ -27,14 +28,22 @@ def validate(
     *,
     profiles: Sequence[str] = (),
     verify_signature: bool = True,
-    trusted_certs: Sequence[bytes] = (),
+    trusted_certs: Sequence[Anchor] = (),
+    trust_anchors: TrustAnchors | Mapping[str, Sequence[Anchor]] | None = None,
 ) -> Report:
-    """Validate a CAP message (or a feed of them); never raises on bad input."""
+    """Validate a CAP message (or a feed of them); never raises on bad input.
+
+    A signature is `verified` only when its certificate chains to a trust anchor of the
+    alert's sender: `trust_anchors` maps senders to their anchors (PEM or DER bytes, or
+    certificates), `trusted_certs` are anchors for any sender. Raises ValueError only when an
+    anchor itself is not a certificate (configuration, not input).
+    """
     try:
         raw = as_bytes(data)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
-    profiles, verify, trusted = profiles or (), bool(verify_signature), trusted_certs or ()
+    profiles, verify = profiles or (), bool(verify_signature)
+    trusted = TrustAnchors.of(trust_anchors, trusted_certs or ())
     # Which kind of document it is decides who reads it: a feed goes to `cap.feeds`, which
     # hands each CAP message it carries back to `cap.parsing` (so the parser knows no feed).
     if looks_like_json(raw):
@@ -55,14 +64,15 @@ def check_alert_element(
     *,
     verify_signature: bool = True,
     profiles: Sequence[str] = (),
-    trusted_certs: Sequence[bytes] = (),
+    trusted_certs: Sequence[Anchor] = (),
+    trust_anchors: TrustAnchors | Mapping[str, Sequence[Anchor]] | None = None,
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
     return parsing.check_alert_element(
         root,
         verify_signature=bool(verify_signature),
         profiles=profiles or (),
-        trusted_certs=trusted_certs or (),
+        trusted_certs=TrustAnchors.of(trust_anchors, trusted_certs or ()),
     )
 
 

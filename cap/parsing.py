@@ -36,6 +36,7 @@ from cap.report import (
     Report,
 )
 from cap.rules import FATAL, RULES
+from cap.trust import Trust
 from cap.xmlsafe import lean_parse, secure_parse
 
 # One polygon may carry tens of thousands of pairs (national boundaries); past this it is an
@@ -1008,7 +1009,7 @@ def check_alert_element(
     *,
     verify_signature: bool = True,
     profiles: Sequence[str] = (),
-    trusted_certs: Sequence[bytes] = (),
+    trusted_certs: Trust = (),
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
     return _check_alert(root, None, verify_signature, profiles, trusted_certs)
@@ -1019,7 +1020,7 @@ def _check_alert(
     lean_data: bytes | None,
     verify_signature: bool,
     profiles: Sequence[str],
-    trusted_certs: Sequence[bytes],
+    trusted_certs: Trust,
 ) -> Report:
     """`check_alert_element`; `lean_data` as `data` of `_read`."""
     tag = root.tag
@@ -1059,12 +1060,13 @@ def _check_alert(
     )
 
 
-def _verify(root: etree._Element, alert: Alert, trusted: Sequence[bytes], f: _Findings) -> str:
-    # Not a cycle (cap.signature reads cap.report only): importing it loads cryptography and
-    # signxml, which a process that never meets a signed message need not pay for.
+def _verify(root: etree._Element, alert: Alert, trusted: Trust, f: _Findings) -> str:
+    # Not a cycle (cap.signature reads cap.report and cap.trust only): importing it loads
+    # cryptography and signxml, which a process that never meets a signed message need not pay for.
     from cap.signature import verify_signature
 
-    result = verify_signature(root, at=alert.sent, trusted_certs=trusted)
+    # Trust anchors per sender apply to the sender the alert names (cap.trust).
+    result = verify_signature(root, at=alert.sent, trusted_certs=trusted, sender=alert.sender)
     status = result.status
     if status in (BAD_DIGEST, BAD_SIGNATURE, UNTRUSTED_OR_EXPIRED_CERT, UNVERIFIABLE):
         f.add(f"cap.signature.{status}", result.detail or status, "/alert/Signature")
@@ -1091,7 +1093,7 @@ def check_read(
     lean: bool,
     verify_signature: bool,
     profiles: Sequence[str],
-    trusted_certs: Sequence[bytes],
+    trusted_certs: Trust,
 ) -> Report:
     """Validate the root `read_xml` returned for `data` as one CAP <alert>."""
     return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs)
@@ -1102,7 +1104,7 @@ def validate(
     *,
     profiles: Sequence[str] = (),
     verify_signature: bool = True,
-    trusted_certs: Sequence[bytes] = (),
+    trusted_certs: Trust = (),
 ) -> Report:
     """Validate one CAP XML <alert> message; never raises on bad input (feeds: `cap.api`)."""
     try:

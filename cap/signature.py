@@ -3,9 +3,18 @@
 CAP 1.2 §3.3.2.1 (and CAP 1.1 §3.3.2.1) let an <alert> carry enveloped XML Signatures
 (`ds:Signature`, http://www.w3.org/2000/09/xmldsig#) as its last children. This module checks
 each one offline: reference digests first, then the SignatureValue over SignedInfo, then the
-signing certificate's validity at the alert's <sent> time and, when trust anchors are given,
-its chain (XML-DSig 1.1 §3.2 core validation order). Nothing is fetched from the network:
-the key comes from the signature itself (X509Certificate, KeyValue or DEREncodedKeyValue).
+signing certificate's validity at the alert's <sent> time and its chain to a trust anchor
+configured for the alert's sender (XML-DSig 1.1 §3.2 core validation order). Nothing is
+fetched from the network: the key comes from the signature itself (X509Certificate, KeyValue or
+DEREncodedKeyValue) or, when it carries none, from the sender's trust anchors.
+
+`verified` means all of it held: the content is what was signed, the SignatureValue verifies,
+and the signing certificate chains (RFC 5280 path validation at <sent>, `cryptography`'s
+X.509 verifier) to an anchor configured for that sender (`cap.trust.TrustAnchors`), or is one.
+A signature that verifies with a self-signed or unknown certificate, or with a certificate
+that chains only to another sender's anchor, is `untrusted-or-expired-cert`: anyone can make
+a certificate named like a real issuer. Trust is checked last, so a tampered message is
+`bad-digest` or `bad-signature` whatever its certificate.
 
 Decisions a reader of the status should know:
 - A malformed signature block (missing SignedInfo/SignatureValue, values that are not
@@ -13,8 +22,13 @@ Decisions a reader of the status should know:
   not merely uncheckable. A DigestValue that is not base64Binary is `bad-digest`. Values whose
   unused base64 padding bits are set are not base64Binary (XML Schema Part 2 §3.2.16); this is
   how altered signatures often look, since lenient decoders read them as the original bytes.
-- `unverifiable` means we could not check at all: no key material, an algorithm or transform we
-  do not support (HMAC needs a shared secret), a reference that does not cover the whole alert.
+- `unverifiable` means we could not check at all: no key material (neither in the signature
+  nor among the sender's anchors), an algorithm or transform we do not support (HMAC needs a
+  shared secret), a reference that does not cover the whole alert.
+- A ds:Reference without URI covers the whole alert. XML-DSig §4.4.3.1: when URI is omitted
+  "the receiving application is expected to know the identity of the object"; for an
+  enveloped CAP signature that object is the enveloping <alert> (CAP 1.2 §3.3.2.1), read as
+  for URI="" (the WMO Alert Hub re-signs alerts this way).
 - SHA-1 (rsa-sha1, dsa-sha1, sha1 digests) is deprecated but still used by CAP signers
   (NAADS 2013, NWS, USGS); it is accepted and named in `detail`.
 - Two tolerances for real signers, both named in `detail` when used: (1) several parallel
@@ -51,6 +65,12 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
     load_der_public_key,
 )
+from cryptography.x509.verification import (
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 from lxml import etree
 from signxml.algorithms import (
     CanonicalizationMethod,
@@ -67,6 +87,7 @@ from cap.report import (
     UNVERIFIABLE,
     VERIFIED,
 )
+from cap.trust import Anchor, TrustAnchors
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 DSIG11 = "http://www.w3.org/2009/xmldsig11#"
@@ -118,16 +139,20 @@ def verify_signature(
     root: etree._Element,
     *,
     at: datetime | None = None,
-    trusted_certs: Sequence[bytes | str] = (),
-    require_trust: bool = False,
+    trusted_certs: Sequence[Anchor] | TrustAnchors = (),
+    sender: str | None = None,
 ) -> SignatureResult:
     """Verify every enveloped ds:Signature of a CAP <alert> element; never raises on bad input.
 
     `at` is when the signing certificate must have been valid (default: the alert's <sent>).
-    `trusted_certs` (PEM or DER, CA or leaf) make a chain to one of them required;
-    `require_trust` makes it required even when none are given (then nothing is trusted).
+    `trusted_certs` are the trust anchors (PEM or DER, CA or leaf): a sequence applies to this
+    alert whoever sent it; a `TrustAnchors` gives those of the alert's `sender` (default: the
+    alert's own <sender>). Without an anchor a signature is at best `untrusted-or-expired-cert`.
     Raises ValueError only when a trusted certificate itself cannot be read.
     """
+    if isinstance(trusted_certs, TrustAnchors):
+        sender = sender if sender is not None else _child_text(root, "sender")
+        trusted_certs = trusted_certs.for_sender(sender)
     anchors = _load_anchors(trusted_certs)
     signatures = [el for el in root if el.tag == f"{{{DS}}}Signature"]
     if not signatures:
@@ -138,7 +163,9 @@ def verify_signature(
             UNVERIFIABLE, f"{count} signatures; at most {MAX_SIGNATURES} are checked", None, count
         )
     when = _utc(at) if at is not None else _sent_time(root)
-    policy = _TrustPolicy(anchors=anchors, require_trust=require_trust, at=when)
+    if sender is None:
+        sender = _child_text(root, "sender")
+    policy = _TrustPolicy(anchors=anchors, at=when, sender=sender)
     try:
         tree, reread = _private_copy(root)
         alert = _SignedAlert(tree, count, reread=reread)
@@ -159,9 +186,12 @@ def verify_signature(
 
 @dataclass(frozen=True, slots=True)
 class _TrustPolicy:
-    anchors: tuple[x509.Certificate, ...]
-    require_trust: bool
+    anchors: tuple[x509.Certificate, ...]  # those of this alert's sender
     at: datetime | None
+    sender: str | None
+
+    def whose(self) -> str:
+        return f"sender {self.sender!r}" if self.sender else "the alert's sender"
 
 
 def _label(signature: etree._Element) -> str:
@@ -196,7 +226,20 @@ def _verify_one(alert: _SignedAlert, index: int, policy: _TrustPolicy) -> _Outco
             raise _Verdict(UNVERIFIABLE, f"{method.name} needs a shared secret; none is known")
         if "SHA1" in method.name:
             notes.append(f"uses {method.name} (SHA-1, deprecated; accepted for legacy CAP)")
-        key, certs = _key_material(signature)
+        try:
+            key, certs = _key_material(signature)
+        except _Verdict as missing:
+            if missing.status != UNVERIFIABLE or not policy.anchors:
+                raise
+            # XML-DSig §4.5: KeyInfo is optional, the recipient may know the key. The sender's
+            # anchors are the keys we know for it: the value is computed, not left unchecked.
+            layout, key, certs = _check_with_anchor_keys(
+                alert, index, itertools.chain((first,), readings), method, c14n_uri, policy, missing
+            )
+            notes.insert(0, layout.note())
+            notes.append(f"key taken from a trust anchor of {policy.whose()} (the signature names none)")
+            _check_validity(certs[0], policy.at, "trusted certificate")
+            return _Outcome(VERIFIED, "; ".join(n for n in notes if n), _subject(certs[0]))
         layout = _check_signature_value(
             alert, index, itertools.chain((first,), readings), method, c14n_uri, key
         )
@@ -205,7 +248,7 @@ def _verify_one(alert: _SignedAlert, index: int, policy: _TrustPolicy) -> _Outco
         signer = _subject(certs[0]) if certs else None
         return _Outcome(VERIFIED, "; ".join(n for n in notes if n), signer)
     except _Verdict as verdict:
-        detail = "; ".join([verdict.detail, *notes])
+        detail = "; ".join(n for n in (verdict.detail, *notes) if n)
         return _Outcome(verdict.status, detail, _claimed_signer(signature))
     except (ValueError, TypeError, OverflowError, UnsupportedAlgorithm, etree.LxmlError) as exc:
         # Whatever the libraries refuse in hostile input becomes a status, never an exception.
@@ -455,9 +498,11 @@ def _digest_failure(
     for position, reference in enumerate(references):
         if _reference_digest(alert, index, reference, layout) != _digest_value(reference):
             name = _digest_method(reference).name
+            uri = reference.get("URI")
+            where = "no URI" if uri is None else f"URI={uri!r}"
             return _Verdict(
                 BAD_DIGEST,
-                f'digest mismatch for Reference {position} (URI="", {name}): the alert content '
+                f"digest mismatch for Reference {position} ({where}, {name}): the alert content "
                 "is not what was signed",
             )
     return _Verdict(BAD_DIGEST, "digest mismatch")
@@ -467,10 +512,13 @@ def _reference_digest(
     alert: _SignedAlert, index: int, reference: etree._Element, layout: _Layout
 ) -> bytes:
     uri = reference.get("URI")
-    if uri != "":
-        # CAP 1.2 §3.3.2.1: the signature is enveloped and covers the whole <alert>.
+    # CAP 1.2 §3.3.2.1: the signature is enveloped and covers the whole <alert>. An omitted URI
+    # is the object the application knows (XML-DSig §4.4.3.1): for CAP, that same <alert>.
+    if uri is not None and uri != "":
         raise _Verdict(UNVERIFIABLE, f"Reference URI={uri!r} does not cover the whole alert")
-    enveloped = False
+    # Without a URI the object is the alert its signature is enveloped in, so this signature
+    # is never part of it: the enveloped transform applies whether or not it is listed.
+    enveloped = uri is None
     exclusive, prefixes = False, None
     transforms = reference.find(f"{{{DS}}}Transforms")
     for transform in [] if transforms is None else transforms.findall(f"{{{DS}}}Transform"):
@@ -785,25 +833,28 @@ def _key_kind(key: PublicKey) -> str:
 
 
 def _check_trust(key: PublicKey, certs: list[x509.Certificate], policy: _TrustPolicy) -> str:
-    """Check validity at `policy.at` and the chain to trust anchors; returns a note."""
+    """Check validity at `policy.at` and the chain to the sender's anchors; returns a note."""
     if certs:
         _check_validity(certs[0], policy.at, "signing certificate")
-    if policy.anchors:
-        if certs:
-            _check_chain(certs[0], certs[1:], policy)
-            return "certificate chains to a trusted certificate"
-        pinned = _key_bytes(key)
-        if any(_key_bytes(anchor.public_key()) == pinned for anchor in policy.anchors):
-            return "key is that of a trusted certificate"
-        raise _Verdict(UNTRUSTED_OR_EXPIRED_CERT, "bare KeyValue matches no trusted certificate")
-    if policy.require_trust:
-        raise _Verdict(
-            UNTRUSTED_OR_EXPIRED_CERT, "trust is required but no trusted certificates are set"
+    if not policy.anchors:
+        signed_by = (
+            f"the embedded certificate {_subject(certs[0])}"
+            if certs
+            else "a bare KeyValue (the signer is not identified)"
         )
-    if not certs:
-        return "key taken from KeyValue: integrity only, the signer is not identified"
-    when = "" if policy.at is not None else " (validity not checked: no <sent> time)"
-    return f"signed by the embedded certificate; no trust anchors configured{when}"
+        raise _Verdict(
+            UNTRUSTED_OR_EXPIRED_CERT,
+            f"the signature value verifies with {signed_by}, but no trust anchor is configured "
+            f"for {policy.whose()}: nothing says that key is the sender's",
+        )
+    if certs:
+        return _check_chain(certs[0], certs[1:], policy)
+    pinned = _key_bytes(key)
+    if any(_key_bytes(anchor.public_key()) == pinned for anchor in policy.anchors):
+        return f"key is that of a trust anchor of {policy.whose()}"
+    raise _Verdict(
+        UNTRUSTED_OR_EXPIRED_CERT, f"bare KeyValue matches no trust anchor of {policy.whose()}"
+    )
 
 
 def _check_validity(cert: x509.Certificate, at: datetime | None, role: str) -> None:
@@ -814,30 +865,62 @@ def _check_validity(cert: x509.Certificate, at: datetime | None, role: str) -> N
             UNTRUSTED_OR_EXPIRED_CERT,
             f"{role} {_subject(cert)} is not valid at {at.isoformat()} "
             f"(valid {cert.not_valid_before_utc.isoformat()} to "
-            f"{cert.not_valid_after_utc.isoformat()})",
+            f"{cert.not_valid_after_utc.isoformat()}): expired or not yet valid",
         )
 
 
-def _check_chain(
-    leaf: x509.Certificate, pool: list[x509.Certificate], policy: _TrustPolicy
-) -> None:
-    anchors = {_fingerprint(a): a for a in policy.anchors}
-    current = leaf
-    for _ in range(MAX_CHAIN_DEPTH):
-        if _fingerprint(current) in anchors:
-            return
-        anchor = next((a for a in policy.anchors if _issued_by(current, a)), None)
-        if anchor is not None:
-            _check_validity(anchor, policy.at, "trusted certificate")
-            return
-        issuer = next((c for c in pool if c is not current and _issued_by(current, c)), None)
-        if issuer is None:
-            break
-        _check_validity(issuer, policy.at, "intermediate certificate")
-        current = issuer
+def _check_chain(leaf: x509.Certificate, pool: list[x509.Certificate], policy: _TrustPolicy) -> str:
+    """RFC 5280 path validation from the signing certificate to one of the sender's anchors."""
+    if _fingerprint(leaf) in {_fingerprint(a) for a in policy.anchors}:
+        # The signing certificate itself is configured (pinned): nothing to build.
+        return f"signing certificate is a trust anchor of {policy.whose()}"
+    # Issuers must be CAs (basicConstraints, keyCertSign) and sign with current algorithms, as
+    # in the Web PKI; the signing certificate itself is a document signer's, not a TLS
+    # client's, so its extensions (EKU, AKI, SAN) are not held to the Web PKI's profile.
+    when = policy.at if policy.at is not None else datetime.now(UTC)
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(policy.anchors)))
+        .time(when)
+        .max_chain_depth(MAX_CHAIN_DEPTH)
+        .extension_policies(
+            ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all()
+        )
+        .build_client_verifier()
+    )
+    try:
+        verified = verifier.verify(leaf, pool)
+    except VerificationError as exc:
+        at = "" if policy.at is not None else " (no <sent> time: checked at the present time)"
+        raise _Verdict(
+            UNTRUSTED_OR_EXPIRED_CERT,
+            f"certificate {_subject(leaf)} does not chain to a trust anchor of {policy.whose()}"
+            f"{at}: {exc}",
+        ) from None
+    anchor = verified.chain[-1]
+    return f"certificate chains to {_subject(anchor)}, a trust anchor of {policy.whose()}"
+
+
+def _check_with_anchor_keys(
+    alert: _SignedAlert,
+    index: int,
+    readings: Iterable[_Layout],
+    method: SignatureMethod,
+    c14n_uri: str,
+    policy: _TrustPolicy,
+    missing: _Verdict,
+) -> tuple[_Layout, PublicKey, list[x509.Certificate]]:
+    """Verify a signature that carries no key with each key of the sender's anchors."""
+    readings = list(readings)
+    for anchor in policy.anchors:
+        try:
+            key = _public_key(anchor.public_key())
+            return _check_signature_value(alert, index, readings, method, c14n_uri, key), key, [anchor]
+        except _Verdict:
+            continue
     raise _Verdict(
-        UNTRUSTED_OR_EXPIRED_CERT,
-        f"certificate {_subject(leaf)} does not chain to a trusted certificate",
+        UNVERIFIABLE,
+        f"{missing.detail}; no trust anchor of {policy.whose()} has the key it was signed with",
     )
 
 
@@ -847,21 +930,16 @@ def _fingerprint(cert: x509.Certificate) -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
-
-
 def _key_bytes(key: CertificatePublicKeyTypes) -> bytes:
     return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
-def _load_anchors(trusted: Sequence[bytes | str]) -> tuple[x509.Certificate, ...]:
+def _load_anchors(trusted: Sequence[Anchor]) -> tuple[x509.Certificate, ...]:
     anchors: list[x509.Certificate] = []
     for position, blob in enumerate(trusted):
+        if isinstance(blob, x509.Certificate):
+            anchors.append(blob)
+            continue
         data = blob.encode("ascii") if isinstance(blob, str) else bytes(blob)
         try:
             anchors.extend(_anchor_certificates(data))
@@ -876,6 +954,14 @@ def _anchor_certificates(data: bytes) -> tuple[x509.Certificate, ...]:
     if b"-----BEGIN" in data:
         return tuple(x509.load_pem_x509_certificates(data))
     return (x509.load_der_x509_certificate(data),)
+
+
+def _child_text(alert: etree._Element, name: str) -> str | None:
+    # A CAP child of <alert> in whatever CAP namespace, as the parser would read it.
+    for child in alert:
+        if isinstance(child.tag, str) and child.tag.rpartition("}")[2] == name:
+            return (child.text or "").strip() or None
+    return None
 
 
 def _sent_time(alert: etree._Element) -> datetime | None:

@@ -11,6 +11,7 @@ from cap.feeds.document import read_feed
 from cap.feeds.model import Feed, FeedEntry
 from cap.parsing import check_alert_element
 from cap.report import Report
+from cap.trust import Trust
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class MessageChecks:
 
     profiles: Sequence[str] = ()
     verify_signature: bool = True
-    trusted_certs: Sequence[bytes] = ()
+    trusted_certs: Trust = ()
 
 
 def _placed(findings: list[Finding], alert_path: str) -> list[Finding]:
@@ -103,7 +104,7 @@ def validate_feed(
     now: datetime | None = None,
     profiles: Sequence[str] = (),
     verify_signature: bool = True,
-    trusted_certs: Sequence[bytes] = (),
+    trusted_certs: Trust = (),
 ) -> Report:
     """Validate a feed of CAP messages; never raises on bad input.
 
