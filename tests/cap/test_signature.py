@@ -56,6 +56,17 @@ ALERT = b"""<?xml version="1.0" encoding="UTF-8"?>
 </alert>"""
 
 NOT_BEFORE = datetime(2025, 1, 1, tzinfo=UTC)
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
 NOT_AFTER = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -92,6 +103,9 @@ def _certificate(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
+    if ca:
+        # RFC 5280 §4.2.1.3: a CA certificate says it signs certificates (keyCertSign).
+        builder = builder.add_extension(CA_KEY_USAGE, critical=True)
     return builder.sign(issuer.key if issuer else key, hashes.SHA256())
 
 
@@ -145,16 +159,28 @@ def _ds(root: etree._Element, path: str) -> etree._Element:
 # --- messages we sign ourselves -----------------------------------------------------------
 
 
-def test_signed_alert_verifies_and_names_the_signer(signer: Signer) -> None:
-    result = verify_signature(_root(_sign(signer)))
+def test_signed_alert_verifies_and_names_the_signer(signer: Signer, ca: Signer) -> None:
+    result = verify_signature(_root(_sign(signer)), trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
     assert result.signer == "CN=met.example.org"
     assert result.count == 1
 
 
+def test_signature_without_a_trust_anchor_is_untrusted_but_its_value_checked(signer: Signer) -> None:
+    # A signature proves a key signed; that the key is the sender's is configuration.
+    result = verify_signature(_root(_sign(signer)))
+    assert result.status == UNTRUSTED_OR_EXPIRED_CERT
+    assert "no trust anchor is configured for sender 'met@example.org'" in result.detail
+    assert "signature value verifies" in result.detail
+    assert result.signer == "CN=met.example.org"
+
+
 def test_ecdsa_signature_verifies(ec_signer: Signer) -> None:
-    result = verify_signature(_root(_sign(ec_signer, method=SignatureMethod.ECDSA_SHA256)))
+    # ec.example.org's certificate is self-signed: configured as its own anchor (pinned).
+    signed = _root(_sign(ec_signer, method=SignatureMethod.ECDSA_SHA256))
+    result = verify_signature(signed, trusted_certs=[ec_signer.cert_pem])
     assert result.status == VERIFIED, result.detail
+    assert "signing certificate is a trust anchor" in result.detail
 
 
 def test_changed_text_is_bad_digest(signer: Signer) -> None:
@@ -164,11 +190,11 @@ def test_changed_text_is_bad_digest(signer: Signer) -> None:
     assert "Reference 0" in result.detail
 
 
-def test_comments_are_outside_what_an_enveloped_signature_covers(signer: Signer) -> None:
+def test_comments_are_outside_what_an_enveloped_signature_covers(signer: Signer, ca: Signer) -> None:
     # XML-DSig §4.4.3.3: URI="" selects the document without its comments.
     root = _root(_sign(signer))
     root.insert(0, etree.Comment(" relayed by a feed aggregator "))
-    assert verify_signature(root).status == VERIFIED
+    assert verify_signature(root, trusted_certs=[ca.cert_pem]).status == VERIFIED
 
 
 def test_altered_signature_value_is_bad_signature(signer: Signer) -> None:
@@ -205,46 +231,52 @@ def test_certificate_not_valid_at_sent_time_is_untrusted_or_expired(ca: Signer) 
             key,
             ca,
             ca=False,
-            not_before=datetime(2020, 1, 1, tzinfo=UTC),
-            not_after=datetime(2021, 1, 1, tzinfo=UTC),
+            not_before=NOT_BEFORE,
+            not_after=datetime(2025, 2, 1, tzinfo=UTC),
         ),
     )
     root = _root(_sign(expired))
-    result = verify_signature(root)  # <sent> 2025-03-01 is after the certificate expired
+    # <sent> 2025-03-01 is after the certificate expired, although it chains to the anchor.
+    result = verify_signature(root, trusted_certs=[ca.cert_pem])
     assert result.status == UNTRUSTED_OR_EXPIRED_CERT
     assert "not valid at 2025-03-01T08:00:00+00:00" in result.detail
-    # The caller may check at another time, e.g. when the message was received.
-    in_window = verify_signature(root, at=datetime(2020, 6, 1, tzinfo=UTC))
+    assert "expired" in result.detail
+    # The caller may check at another time, e.g. when the message was received (RFC 5280:
+    # then every certificate of the chain must be valid at that time, the anchor's too).
+    in_window = verify_signature(root, at=datetime(2025, 1, 15, tzinfo=UTC), trusted_certs=[ca.cert_pem])
     assert in_window.status == VERIFIED, in_window.detail
 
 
-def test_explicit_time_outside_validity_is_untrusted(signer: Signer) -> None:
+def test_expired_certificate_with_tampered_content_is_bad_digest(ca: Signer) -> None:
+    # The value is checked before trust: tampering is named as tampering, not as an old key.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    old = _certificate("old.example.org", key, ca, ca=False, not_after=datetime(2025, 2, 1, tzinfo=UTC))
+    signed = _sign(Signer(key, old)).replace(b"Severe storm", b"Mild storm")
+    assert verify_signature(_root(signed), trusted_certs=[ca.cert_pem]).status == BAD_DIGEST
+
+
+def test_explicit_time_outside_validity_is_untrusted(signer: Signer, ca: Signer) -> None:
     root = _root(_sign(signer))
-    result = verify_signature(root, at=NOT_AFTER + timedelta(days=1))
+    result = verify_signature(root, at=NOT_AFTER + timedelta(days=1), trusted_certs=[ca.cert_pem])
     assert result.status == UNTRUSTED_OR_EXPIRED_CERT
 
 
 def test_chain_to_the_configured_ca_verifies(signer: Signer, ca: Signer) -> None:
     result = verify_signature(_root(_sign(signer)), trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
-    assert "chains to a trusted certificate" in result.detail
+    assert "chains to CN=Tampere Test Root CA, a trust anchor of sender 'met@example.org'" in result.detail
 
 
 def test_trusted_der_leaf_certificate_verifies(signer: Signer) -> None:
     der = signer.cert.public_bytes(serialization.Encoding.DER)
-    result = verify_signature(_root(_sign(signer)), trusted_certs=[der], require_trust=True)
+    result = verify_signature(_root(_sign(signer)), trusted_certs=[der])
     assert result.status == VERIFIED, result.detail
 
 
 def test_chain_to_another_ca_is_untrusted(signer: Signer, other_ca: Signer) -> None:
     result = verify_signature(_root(_sign(signer)), trusted_certs=[other_ca.cert_pem])
     assert result.status == UNTRUSTED_OR_EXPIRED_CERT
-    assert "does not chain to a trusted certificate" in result.detail
-
-
-def test_required_trust_without_anchors_is_untrusted(signer: Signer) -> None:
-    result = verify_signature(_root(_sign(signer)), require_trust=True)
-    assert result.status == UNTRUSTED_OR_EXPIRED_CERT
+    assert "does not chain to a trust anchor" in result.detail
 
 
 def test_unreadable_trust_anchor_is_a_configuration_error(signer: Signer) -> None:
@@ -272,11 +304,11 @@ def test_certificate_named_but_not_embedded_is_unverifiable(signer: Signer) -> N
     assert "X509SubjectName" in result.detail
 
 
-def test_bare_key_value_verifies_without_naming_a_signer(signer: Signer, ca: Signer) -> None:
+def test_bare_key_value_verifies_only_against_a_pinned_key(signer: Signer, ca: Signer) -> None:
     root = _root(_sign(signer, with_cert=False))
     assert root.find(f".//{{{DS}}}RSAKeyValue") is not None
     result = verify_signature(root)
-    assert result.status == VERIFIED, result.detail
+    assert result.status == UNTRUSTED_OR_EXPIRED_CERT, result.detail
     assert result.signer is None
     assert "signer is not identified" in result.detail
     # A bare key proves nothing about who signed once trust is asked for.
@@ -300,29 +332,32 @@ def test_signature_nested_below_the_alert_does_not_count(signer: Signer) -> None
     assert verify_signature(root).status == UNSIGNED
 
 
-def test_without_sent_time_validity_is_not_checked_and_said_so(signer: Signer) -> None:
+def test_without_sent_time_the_chain_is_checked_now_and_said_so(signer: Signer, ca: Signer) -> None:
     no_sent = ALERT.replace(b"  <sent>2025-03-01T10:00:00+02:00</sent>\n", b"")
-    result = verify_signature(_root(_sign(signer, no_sent)))
-    assert result.status == VERIFIED, result.detail
-    assert "validity not checked" in result.detail
+    signed = _root(_sign(signer, no_sent))
+    # The test certificates are valid in 2025 only: at any later present they have expired.
+    result = verify_signature(signed, trusted_certs=[ca.cert_pem])
+    assert result.status == UNTRUSTED_OR_EXPIRED_CERT, result.detail
+    assert "no <sent> time: checked at the present time" in result.detail
+    assert verify_signature(signed, trusted_certs=[ca.cert_pem], at=NOT_BEFORE).status == VERIFIED
 
 
-def test_legacy_sha1_signature_is_accepted_and_named(signer: Signer) -> None:
+def test_legacy_sha1_signature_is_accepted_and_named(signer: Signer, ca: Signer) -> None:
     xml_signer = XMLSigner()
     # signxml refuses to create SHA-1 signatures; CAP signers (NAADS, NWS, USGS) still do.
     xml_signer.sign_alg = SignatureMethod.RSA_SHA1
     xml_signer.digest_alg = DigestAlgorithm.SHA1
     signed = xml_signer.sign(_root(ALERT), key=signer.key, cert=[signer.cert_pem])
-    result = verify_signature(_root(etree.tostring(signed)))
+    result = verify_signature(_root(etree.tostring(signed)), trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
     assert "RSA_SHA1" in result.detail and "reference digest uses SHA-1" in result.detail
 
 
-def test_signed_then_pretty_printed_alert_verifies_with_a_note(signer: Signer) -> None:
+def test_signed_then_pretty_printed_alert_verifies_with_a_note(signer: Signer, ca: Signer) -> None:
     compact = etree.tostring(etree.fromstring(ALERT, etree.XMLParser(remove_blank_text=True)))
     root = _root(_sign(signer, compact))
     etree.indent(root)
-    result = verify_signature(root)
+    result = verify_signature(root, trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
     assert "whitespace between elements ignored" in result.detail
     headline = root.find(f".//{{{CAP12}}}headline")
@@ -331,27 +366,33 @@ def test_signed_then_pretty_printed_alert_verifies_with_a_note(signer: Signer) -
     assert verify_signature(root).status == BAD_DIGEST
 
 
-def test_co_signed_alert_reports_the_worst_signature(signer: Signer, ec_signer: Signer) -> None:
+def test_co_signed_alert_reports_the_worst_signature(
+    signer: Signer, ec_signer: Signer, ca: Signer
+) -> None:
     # Two parties sign the same alert independently and both signatures are attached (NAADS).
     first = _ds(_root(_sign(signer)), "ds:Signature")
     second = _ds(_root(_sign(ec_signer, method=SignatureMethod.ECDSA_SHA256)), "ds:Signature")
     root = _root(ALERT)
     root.append(first)
     root.append(second)
-    result = verify_signature(root)
+    # Both are the sender's: the CA of one, the (self-signed, pinned) certificate of the other.
+    anchors = [ca.cert_pem, ec_signer.cert_pem]
+    result = verify_signature(root, trusted_certs=anchors)
     assert result.status == VERIFIED, result.detail
     assert result.count == 2
     assert result.signer == "CN=met.example.org; CN=ec.example.org"
+    # One signature without its anchor makes the alert untrusted: the worst one counts.
+    assert verify_signature(root, trusted_certs=[ca.cert_pem]).status == UNTRUSTED_OR_EXPIRED_CERT
     value = _ds(second, "ds:SignatureValue")
     raw = bytearray(base64.b64decode(value.text or ""))
     raw[-1] ^= 0x01
     value.text = base64.b64encode(bytes(raw)).decode()
-    result = verify_signature(root)
+    result = verify_signature(root, trusted_certs=anchors)
     assert result.status == BAD_SIGNATURE
     assert "signature 2: SignatureValue does not verify" in result.detail
 
 
-def test_signed_alert_inside_a_feed_verifies(signer: Signer) -> None:
+def test_signed_alert_inside_a_feed_verifies(signer: Signer, ca: Signer) -> None:
     feed = etree.fromstring(
         b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:georss="http://www.georss.org/georss">'
         b'<entry><content type="text/xml"/></entry></feed>'
@@ -359,34 +400,36 @@ def test_signed_alert_inside_a_feed_verifies(signer: Signer) -> None:
     content = feed.find("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}content")
     assert content is not None
     content.append(_root(_sign(signer)))
-    result = verify_signature(content[0])
+    result = verify_signature(content[0], trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
 
 
 
-def test_verifying_leaves_the_callers_tree_as_it_was(signer: Signer, ec_signer: Signer) -> None:
+def test_verifying_leaves_the_callers_tree_as_it_was(
+    signer: Signer, ec_signer: Signer, ca: Signer
+) -> None:
     # Signatures are cut out of a private copy: the caller's tree is never edited, not briefly.
     root = _root(ALERT)
     for signed in (_sign(signer), _sign(ec_signer, method=SignatureMethod.ECDSA_SHA256)):
         root.append(_ds(_root(signed), "ds:Signature"))
     root.addprevious(etree.ProcessingInstruction("xml-stylesheet", 'href="cap.xsl"'))
     before = etree.tostring(root.getroottree())
-    result = verify_signature(root)
+    result = verify_signature(root, trusted_certs=[ca.cert_pem, ec_signer.cert_pem])
     assert result.status == VERIFIED, result.detail
     assert etree.tostring(root.getroottree()) == before
 
 
-def test_signed_alert_beside_a_stylesheet_instruction_verifies(signer: Signer) -> None:
+def test_signed_alert_beside_a_stylesheet_instruction_verifies(signer: Signer, ca: Signer) -> None:
     # WMO alerts start with <?xml-stylesheet?>: libxml2 canonicalises a root with siblings
     # through a temporary document and would write xmlns="" on its grandchildren.
     stylesheet = b'<?xml-stylesheet href="cap.xsl" type="text/xsl"?>\n'
     root = _root(stylesheet + _sign(signer))
     assert root.getprevious() is not None
-    result = verify_signature(root)
+    result = verify_signature(root, trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
 
 
-def test_alert_copied_out_of_a_feed_verifies(signer: Signer) -> None:
+def test_alert_copied_out_of_a_feed_verifies(signer: Signer, ca: Signer) -> None:
     # cap.feeds checks a deep copy of each embedded alert; lxml copies the text after it too,
     # which leaves the copy beside a text node (the same temporary-document trap as above).
     feed = etree.fromstring(
@@ -396,9 +439,9 @@ def test_alert_copied_out_of_a_feed_verifies(signer: Signer) -> None:
     )
     copied = copy.deepcopy(feed[0][0][0])
     assert copied.getparent() is None and copied.tail
-    result = verify_signature(copied)
+    result = verify_signature(copied, trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
-    assert verify_signature(feed[0][0][0]).status == VERIFIED
+    assert verify_signature(feed[0][0][0], trusted_certs=[ca.cert_pem]).status == VERIFIED
 
 
 _C14N = '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
@@ -559,7 +602,7 @@ def _sign_with_inclusive_prefix(signer: Signer, prefix: str) -> etree._Element:
     return root
 
 
-def test_inclusive_prefix_declared_but_unused_verifies_in_another_thread(signer: Signer) -> None:
+def test_inclusive_prefix_declared_but_unused_verifies_in_another_thread(signer: Signer, ca: Signer) -> None:
     # Exclusive c14n renders PrefixList namespaces even when unused. lxml only keeps prefixes
     # its thread's name dictionary knows, and a tree read by another thread may not be known
     # here: the verifier must not lose the declaration (the digest would then mismatch).
@@ -569,9 +612,10 @@ def test_inclusive_prefix_declared_but_unused_verifies_in_another_thread(signer:
     )
     worker.start()
     worker.join()
-    result = verify_signature(built[0])
+    result = verify_signature(built[0], trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
-    result = verify_signature(_sign_with_inclusive_prefix(signer, "tampereunusedpfx"))
+    signed_here = _sign_with_inclusive_prefix(signer, "tampereunusedpfx")
+    result = verify_signature(signed_here, trusted_certs=[ca.cert_pem])
     assert result.status == VERIFIED, result.detail
 
 
@@ -595,6 +639,14 @@ def _signed_rows(corpus: Path) -> list[dict[str, str]]:
         for row in rows
         if row["file"].endswith(".xml")
         and (row["layer"] == "signature" or "signed" in row["file"] or "sign" in row["reason"])
+    ]
+
+
+def _embedded_certificates(root: etree._Element) -> list[bytes]:
+    """The DER certificates a message carries: pinned as its sender's anchors where a test says so."""
+    return [
+        base64.b64decode("".join((el.text or "").split()))
+        for el in root.iter(f"{{{DS}}}X509Certificate")
     ]
 
 
@@ -634,14 +686,23 @@ def test_corpus_signature_statuses_follow_the_manifest(corpus: Path) -> None:
     assert statuses["invalid/wmo_seychelles-bad-certificate.xml"] == BAD_SIGNATURE
     assert statuses["invalid/wmo_synthetic-circle-polygons-digest-mismatch.xml"] == BAD_DIGEST
     assert statuses["valid/wmo_seychelles-unsigned.xml"] == UNSIGNED
-    # Real signers verified offline: NAADS co-signatures (SHA-1), IPAWS, USGS KeyValue, WMO ECDSA.
+    # Without anchors, no real signer is verified: their values verify, their keys are unknown.
+    assert VERIFIED not in statuses.values()
+    # Real signers verified offline once their own embedded certificates are configured as the
+    # sender's anchors (pinned; this test vouches for them): NAADS co-signatures (SHA-1),
+    # IPAWS, WMO ECDSA.
     for name in (
         "valid/naads_canada-signed.xml",
         "valid/ipaws_civil-emergency-large-signed.xml",
-        "valid/usgs_earthquake-cap11-signed.xml",
         "valid/wmo_burkina-faso-signed-large-polygon.xml",
     ):
-        assert statuses[name] == VERIFIED, name
+        root = etree.parse(str(corpus / name)).getroot()
+        pinned = verify_signature(root, trusted_certs=_embedded_certificates(root))
+        assert pinned.status == VERIFIED, f"{name}: {pinned.detail}"
+    # USGS signs with a bare KeyValue: its value verifies, but nothing names the signer.
+    usgs = verify_signature(etree.parse(str(corpus / "valid/usgs_earthquake-cap11-signed.xml")).getroot())
+    assert usgs.status == UNTRUSTED_OR_EXPIRED_CERT
+    assert "signature value verifies with a bare KeyValue" in usgs.detail
 
 
 @pytest.mark.corpus
@@ -654,7 +715,10 @@ def test_certificates_outside_their_validity_at_sent_time(corpus: Path) -> None:
     assert seychelles.signer == "CN=www.meteo.sc"
     at_signing = datetime(2024, 8, 1, tzinfo=UTC)
     root = etree.parse(str(corpus / "valid/wmo_seychelles-signed.xml")).getroot()
-    assert verify_signature(root, at=at_signing).status == VERIFIED
+    # Pinned explicitly: the embedded certificate is configured as the sender's own anchor.
+    anchors = _embedded_certificates(root)
+    assert verify_signature(root, trusted_certs=anchors).status == UNTRUSTED_OR_EXPIRED_CERT
+    assert verify_signature(root, at=at_signing, trusted_certs=anchors).status == VERIFIED
     # Pelmorex 2019: NAADS signature good, Environment Canada's certificate expired in 2018.
     pelmorex = verify_signature(
         etree.parse(str(corpus / "valid/pelmorex-naads_wind-update-signed.xml")).getroot()
@@ -690,6 +754,7 @@ def test_signed_alert_embedded_in_an_atom_feed_verifies(corpus: Path) -> None:
     alerts = list(feed.iter(f"{{{CAP12}}}alert"))
     assert alerts
     for alert in alerts:
-        result = verify_signature(alert)
+        # Each alert's own certificates pinned as its sender's anchors (this test vouches).
+        result = verify_signature(alert, trusted_certs=_embedded_certificates(alert))
         assert result.status == VERIFIED, result.detail
         assert result.count == 2
