@@ -1,5 +1,5 @@
 """The `tampere` command: serve, validate, token create, source add/list, layer import/list,
-geocodes import/list, audit verify."""
+geocodes import/list, trust add/list/remove/require, audit verify."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(PROFILES),
         help="also check a CAP profile's rules, as warnings (repeatable)",
     )
+    validate.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="SENDER=FILE.pem",
+        help="trust anchors of one sender: its signatures verify only if they chain to one (repeatable)",
+    )
+    validate.add_argument(
+        "--trust-anchor",
+        action="append",
+        default=[],
+        metavar="FILE.pem",
+        help="trust anchors for every sender (repeatable); without any, no signature is verified",
+    )
     validate.set_defaults(run=_validate)
 
     token = commands.add_parser("token", help="issue bearer tokens").add_subparsers(metavar="ACTION")
@@ -104,6 +118,30 @@ def _parser() -> argparse.ArgumentParser:
     sources = source.add_parser("list", help="sources and their health, one JSON object a line")
     sources.set_defaults(run=_source_list)
 
+    trust = commands.add_parser(
+        "trust", help="trust anchors per CAP sender, and senders that must sign"
+    ).add_subparsers(metavar="ACTION")
+    tadd = trust.add_parser("add", help="trust the certificates of a PEM file for one sender's signatures")
+    tadd.add_argument("--sender", required=True, help="the CAP <sender> they sign for")
+    tadd.add_argument("file", type=Path, metavar="FILE.pem", help="PEM certificates (CAs or signers)")
+    tadd.add_argument("--require", action="store_true", help="also refuse this sender's unverified messages")
+    tadd.set_defaults(run=_trust_add)
+    tlist = trust.add_parser("list", help="trust anchors, one JSON object a line")
+    tlist.add_argument("--sender", help="only this sender's")
+    tlist.set_defaults(run=_trust_list)
+    tremove = trust.add_parser("remove", help="stop trusting one anchor of a sender")
+    tremove.add_argument("--sender", required=True)
+    tremove.add_argument("fingerprint", metavar="FINGERPRINT", help="SHA-256, as `trust list` prints it")
+    tremove.set_defaults(run=_trust_remove)
+    trequire = trust.add_parser(
+        "require", help="refuse a sender's messages unless their signature is verified"
+    )
+    trequire.add_argument("--sender", required=True)
+    trequire.add_argument(
+        "--no-require", dest="required", action="store_false", help="stop requiring it"
+    )
+    trequire.set_defaults(run=_trust_require, required=True)
+
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
     return parser
@@ -138,6 +176,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import cap
 
+    try:
+        anchors = _validate_anchors(args.trust, args.trust_anchor)
+    except ValueError as exc:
+        print(f"tampere validate: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     any_invalid = False
     any_unreadable = False
     for name in args.files:
@@ -147,7 +190,7 @@ def _validate(args: argparse.Namespace) -> int:
             any_unreadable = True
             _print_unreadable(name, exc, as_json=args.json)
             continue
-        report = cap.validate(data, profiles=args.profile or ())
+        report = cap.validate(data, profiles=args.profile or (), trust_anchors=anchors)
         any_invalid = any_invalid or not report.valid
         if args.json:
             print(json.dumps(report.as_json(name), ensure_ascii=False), flush=True)
@@ -163,6 +206,33 @@ def _validate(args: argparse.Namespace) -> int:
     if any_unreadable:
         return EXIT_UNREADABLE
     return EXIT_INVALID if any_invalid else EXIT_OK
+
+
+def _validate_anchors(per_sender: list[str], any_sender: list[str]) -> Any:
+    """`--trust SENDER=FILE` and `--trust-anchor FILE` as cap.TrustAnchors; ValueError names
+    the argument that is not a readable PEM certificate file."""
+    import cap
+
+    by_sender: dict[str, list[Any]] = {}
+    for value in per_sender:
+        sender, sep, file = value.rpartition("=")
+        if not sep or not sender.strip() or not file:
+            raise ValueError(f"--trust {value!r}: expected SENDER=FILE.pem")
+        by_sender.setdefault(sender.strip(), []).extend(_anchor_file(file, f"--trust {value}"))
+    everyone = [c for file in any_sender for c in _anchor_file(file, f"--trust-anchor {file}")]
+    return cap.TrustAnchors.of(by_sender, everyone)
+
+
+def _anchor_file(file: str, argument: str) -> list[Any]:
+    from service.errors import ServiceError
+    from service.trust.store import read_certificates
+
+    try:
+        return list(read_certificates(Path(file).read_bytes()))
+    except OSError as exc:
+        raise ValueError(f"{argument}: cannot be read: {exc.strerror or exc}") from None
+    except ServiceError as exc:
+        raise ValueError(f"{argument}: {exc.detail}") from None
 
 
 def _print_unreadable(name: str, exc: OSError, *, as_json: bool) -> None:
@@ -258,6 +328,100 @@ def _audit_verify(_args: argparse.Namespace) -> int:
         f"({verdict.links} links before it hold)"
     )
     return EXIT_INVALID
+
+
+# --- trust -------------------------------------------------------------------------------------
+
+
+def _trust_add(args: argparse.Namespace) -> int:
+    from service.errors import ServiceError
+    from service.trust.store import add_anchors, read_certificates, set_required
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"tampere trust add: {args.file}: cannot be read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+
+    async def work(db: Any) -> list[Any]:
+        def add(conn: Any) -> list[Any]:
+            added = add_anchors(conn, sender=args.sender, certificates=certificates, actor="cli")
+            if args.require:
+                set_required(conn, sender=args.sender, required=True, actor="cli")
+            return added
+
+        added: list[Any] = await db.write(add)
+        return added
+
+    try:
+        certificates = read_certificates(data, where=str(args.file))
+        added = _with_db(work)
+    except ServiceError as exc:
+        print(f"tampere trust add: {args.file}: {exc.detail}", file=sys.stderr)
+        return EXIT_INVALID
+    for anchor in added:
+        print(json.dumps(anchor.as_json(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _trust_list(args: argparse.Namespace) -> int:
+    from service.trust.store import list_anchors, required_senders
+
+    async def work(db: Any) -> tuple[list[Any], frozenset[str]]:
+        def read(conn: Any) -> tuple[list[Any], frozenset[str]]:
+            return list_anchors(conn, sender=args.sender), required_senders(conn)
+
+        found: tuple[list[Any], frozenset[str]] = await db.read(read)
+        return found
+
+    anchors, required = _with_db(work)
+    for anchor in anchors:
+        print(json.dumps({**anchor.as_json(), "required": anchor.sender in required}, ensure_ascii=False))
+    # A sender that must sign but has no anchor yet: all its messages are refused; say so.
+    listed = {a.sender for a in anchors}
+    for sender in sorted(required - listed):
+        if args.sender is None or sender == args.sender.strip():
+            print(json.dumps({"sender": sender, "fingerprint": None, "required": True}))
+    return EXIT_OK
+
+
+def _trust_remove(args: argparse.Namespace) -> int:
+    from service.errors import ServiceError
+    from service.trust.store import remove_anchor
+
+    async def work(db: Any) -> None:
+        await db.write(
+            lambda conn: remove_anchor(conn, sender=args.sender, fingerprint=args.fingerprint, actor="cli")
+        )
+
+    try:
+        _with_db(work)
+    except ServiceError as exc:
+        print(f"tampere trust remove: {exc.detail}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"removed trust anchor {args.fingerprint} of {args.sender}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _trust_require(args: argparse.Namespace) -> int:
+    from service.errors import ServiceError
+    from service.trust.store import set_required
+
+    async def work(db: Any) -> bool:
+        changed: bool = await db.write(
+            lambda conn: set_required(conn, sender=args.sender, required=args.required, actor="cli")
+        )
+        return changed
+
+    try:
+        changed = _with_db(work)
+    except ServiceError as exc:
+        print(f"tampere trust require: {exc.detail}", file=sys.stderr)
+        return EXIT_INVALID
+    state = "required" if args.required else "not required"
+    note = "" if changed else " (unchanged)"
+    print(f"{args.sender}: a verified signature is {state}{note}", file=sys.stderr)
+    return EXIT_OK
 
 
 # --- sources -----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from service.db.database import Database
 from service.db.models import AlertRecord, AlertTag, utcnow
 from service.errors import Forbidden, Invalid
 from service.events import log as event_log
+from service.trust.store import TrustPolicy, load_trust
 
 _alerts = AlertRecord.__table__
 # Built once: a statement made per call (`insert(t).values(...)`) costs more in SQLAlchemy's
@@ -198,9 +199,15 @@ def prepare_message(
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
+    trust: TrustPolicy | None = None,
 ) -> PreparedMessage:
-    """Validate and assess a message; raises IngestRejected when it cannot be ingested."""
-    report = cap.validate(raw)
+    """Validate and assess a message; raises IngestRejected when it cannot be ingested.
+
+    `trust` holds the anchors each sender's signatures must chain to and the senders that
+    must sign (`service.trust.store.load_trust`; default: none, so no signature is verified).
+    """
+    trust = trust or TrustPolicy()
+    report = cap.validate(raw, trust_anchors=trust.anchors)
     if report.ingestible and report.kind != "alert":
         report = dataclasses.replace(
             report,
@@ -216,6 +223,11 @@ def prepare_message(
         )
     if not report.ingestible or report.alert is None:
         raise IngestRejected(report)
+    refusal = trust.refusal(report)
+    if refusal is not None:
+        # 422, not 403: the poster may post as this sender; this message fails the sender's
+        # configured rule, and the same message signed with the sender's key would be taken.
+        raise IngestRejected(dataclasses.replace(report, ingestible=False, errors=[*report.errors, refusal]))
     return PreparedMessage(
         raw=raw,
         report=report,
@@ -250,7 +262,12 @@ def ingest_message(
     `ingest` below does the same but validates before taking the writer.
     """
     prepared = prepare_message(
-        raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+        raw,
+        registry=registry,
+        connectivity=connectivity,
+        status=status,
+        gazetteer=gazetteer,
+        trust=load_trust(conn),
     )
     authorise(principal, prepared.alert)
     return store_message(conn, principal, prepared)
@@ -270,9 +287,11 @@ async def ingest(
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
     lifecycle.NotAllowed."""
     small = len(raw) <= INLINE_BYTES
+    # Read for every message: an anchor removed a moment ago is not trusted any more.
+    trust = await db.read(load_trust)
     if small:
         prepared = prepare_message(
-            raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+            raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer, trust=trust
         )
     else:
         prepared = await asyncio.to_thread(
@@ -282,6 +301,7 @@ async def ingest(
             connectivity=connectivity,
             status=status,
             gazetteer=gazetteer,
+            trust=trust,
         )
     authorise(principal, prepared.alert)
     return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)

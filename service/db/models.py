@@ -1,5 +1,5 @@
 """The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log, polled
-feeds, assistance requests."""
+feeds, assistance requests, trust anchors."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
@@ -341,3 +342,29 @@ class AssistanceStep(Base):
     by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(1000))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TrustAnchor(Base):
+    """A certificate a sender's signing certificates must chain to (`tampere trust add`)."""
+
+    __tablename__ = "trust_anchors"
+    __table_args__ = (UniqueConstraint("sender", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the DER certificate, lower-case hex: how an operator names it to remove it.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(1000))
+    pem: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[str] = mapped_column(String(200))
+
+
+class SignatureRequirement(Base):
+    """A sender whose messages are refused unless their signature is verified."""
+
+    __tablename__ = "signature_requirements"
+
+    sender: Mapped[str] = mapped_column(String(255), primary_key=True)
+    required_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    required_by: Mapped[str] = mapped_column(String(200))

@@ -51,6 +51,7 @@ from service.auth import Principal, load_principal
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.runtime import Runtime
 from service.sources.fetch import RULE_URL, FeedFetcher, PollError
+from service.trust.store import load_trust
 
 log = logging.getLogger(__name__)
 _sources = FeedSource.__table__
@@ -342,9 +343,16 @@ class FeedPoller:
         runtime = self.runtime
         registry, connectivity, gazetteer = runtime.contacts, runtime.connectivity, runtime.gazetteer
         status = runtime.network.status
+        # The senders' trust anchors and signature requirements, as they stand now.
+        trust = await self.db.read(load_trust)
         if len(raw) <= INLINE_BYTES:
             return prepare_message(
-                raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+                raw,
+                registry=registry,
+                connectivity=connectivity,
+                status=status,
+                gazetteer=gazetteer,
+                trust=trust,
             )
         return await asyncio.to_thread(
             prepare_message,
@@ -353,6 +361,7 @@ class FeedPoller:
             connectivity=connectivity,
             status=status,
             gazetteer=gazetteer,
+            trust=trust,
         )
 
     # --- recording -------------------------------------------------------------------------------
