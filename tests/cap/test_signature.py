@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureMethod, XMLSigner
 
+import cap
 from cap.report import (
     BAD_DIGEST,
     BAD_SIGNATURE,
@@ -29,6 +30,7 @@ from cap.report import (
     VERIFIED,
 )
 from cap.signature import DS, verify_signature
+from cap.trust import TrustAnchors
 from tests.conftest import SHARED
 
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -758,3 +760,91 @@ def test_signed_alert_embedded_in_an_atom_feed_verifies(corpus: Path) -> None:
         result = verify_signature(alert, trusted_certs=_embedded_certificates(alert))
         assert result.status == VERIFIED, result.detail
         assert result.count == 2
+
+
+# --- trust per sender, references without URI, keys known only to the receiver ----------------
+
+
+def _forged_like(signer: Signer) -> Signer:
+    """A self-signed certificate with the same name as `signer`'s: what anyone can make."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return Signer(key, _certificate(signer.cert.subject.rfc4514_string()[3:], key, None, ca=False))
+
+
+def test_forged_self_signed_certificate_named_like_the_issuer_is_untrusted(
+    signer: Signer, ca: Signer
+) -> None:
+    forged = _forged_like(signer)
+    assert forged.cert.subject == signer.cert.subject
+    anchors = TrustAnchors({"met@example.org": (ca.cert_pem,)})
+    result = verify_signature(_root(_sign(forged)), trusted_certs=anchors)
+    assert result.status == UNTRUSTED_OR_EXPIRED_CERT
+    assert "does not chain to a trust anchor of sender 'met@example.org'" in result.detail
+    assert verify_signature(_root(_sign(signer)), trusted_certs=anchors).status == VERIFIED
+
+
+def test_anchor_of_another_sender_does_not_verify(signer: Signer, ca: Signer) -> None:
+    signed = _sign(signer)
+    elsewhere = TrustAnchors({"alerts@elsewhere.example": (ca.cert_pem,)})
+    result = verify_signature(_root(signed), trusted_certs=elsewhere)
+    assert result.status == UNTRUSTED_OR_EXPIRED_CERT
+    assert "no trust anchor is configured for sender 'met@example.org'" in result.detail
+    # cap.validate picks the anchors of the sender the alert names, in feeds too.
+    assert cap.validate(signed, trust_anchors={"alerts@elsewhere.example": [ca.cert]}).signature == (
+        UNTRUSTED_OR_EXPIRED_CERT
+    )
+    report = cap.validate(signed, trust_anchors={"met@example.org": [ca.cert]})
+    assert report.signature == VERIFIED and report.valid
+
+
+def _without_reference_uri(signer: Signer, alert: bytes = ALERT) -> etree._Element:
+    """Signed as the WMO Alert Hub re-signs: ds:Reference with no URI attribute at all."""
+    root = _root(_sign(signer, alert))
+    reference = _ds(root, "ds:Signature/ds:SignedInfo/ds:Reference")
+    del reference.attrib["URI"]
+    # SignedInfo changed, so its value is computed again (signxml writes URI="" always).
+    signed_info = etree.fromstring(etree.tostring(_ds(root, "ds:Signature/ds:SignedInfo")))
+    method = _ds(root, "ds:Signature/ds:SignedInfo/ds:CanonicalizationMethod").get("Algorithm", "")
+    data = etree.tostring(signed_info, method="c14n", exclusive=method.startswith(_EXC))
+    assert isinstance(signer.key, rsa.RSAPrivateKey)
+    value = signer.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    _ds(root, "ds:Signature/ds:SignatureValue").text = base64.b64encode(value).decode()
+    return root
+
+
+def test_reference_without_uri_covers_the_whole_alert(signer: Signer, ca: Signer) -> None:
+    root = _without_reference_uri(signer)
+    assert "URI" not in _ds(root, "ds:Signature/ds:SignedInfo/ds:Reference").attrib
+    result = verify_signature(root, trusted_certs=[ca.cert_pem])
+    assert result.status == VERIFIED, result.detail
+    headline = root.find(f".//{{{CAP12}}}headline")
+    assert headline is not None
+    headline.text = "All clear"
+    tampered = verify_signature(root, trusted_certs=[ca.cert_pem])
+    assert tampered.status == BAD_DIGEST
+    assert "Reference 0 (no URI" in tampered.detail
+
+
+def test_reference_without_uri_with_an_altered_value_is_bad_signature(signer: Signer) -> None:
+    root = _without_reference_uri(signer)
+    value = _ds(root, "ds:Signature/ds:SignatureValue")
+    raw = bytearray(base64.b64decode(value.text or ""))
+    raw[0] ^= 0x01
+    value.text = base64.b64encode(bytes(raw)).decode()
+    # No anchors at all: the value is still computed, and found altered.
+    assert verify_signature(root).status == BAD_SIGNATURE
+
+
+def test_signature_without_key_info_is_checked_with_the_senders_anchor(signer: Signer) -> None:
+    # XML-DSig §4.5: KeyInfo may be omitted when the recipient knows the key.
+    root = _root(_sign(signer))
+    signature = _ds(root, "ds:Signature")
+    signature.remove(_ds(signature, "ds:KeyInfo"))
+    assert verify_signature(root).status == UNVERIFIABLE  # nobody's key is known
+    result = verify_signature(root, trusted_certs=[signer.cert_pem])
+    assert result.status == VERIFIED, result.detail
+    assert "key taken from a trust anchor" in result.detail
+    headline = root.find(f".//{{{CAP12}}}headline")
+    assert headline is not None
+    headline.text = "All clear"
+    assert verify_signature(root, trusted_certs=[signer.cert_pem]).status == BAD_DIGEST
