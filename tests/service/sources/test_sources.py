@@ -5,6 +5,7 @@ their failures recorded with backoff, and their health reported."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import subprocess
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from sqlalchemy import select
 
 from service import audit
 from service.db.models import AlertRecord
 from service.sources.poller import FAILED, NOT_MODIFIED, OK, PARTIAL, FeedPoller, PollOutcome
+from service.trust.store import add_anchors
 from tests.conftest import ServiceUnderTest, free_port, make_cap, run_tampere, running_service
 
 KEN = "alerts@meteo.go.ke"
@@ -497,6 +500,19 @@ async def test_registering_and_seeing_sources_is_limited_to_owner_and_operator(t
 async def test_signed_atom_feed_is_ingested_with_signature_and_lag(tampere, feeds, corpus_feeds) -> None:
     canada = await tampere.token("administration", country="CAN", senders=["cap-pac@ec.gc.ca"])
     body = (corpus_feeds / "google_canada-signed.atom").read_bytes()
+    # Pinned explicitly: the two certificates the alert carries (Pelmorex's and Environment
+    # Canada's) are configured as the sender's anchors, as an operator would after checking them.
+    await tampere.runtime.db.write(
+        lambda conn: add_anchors(
+            conn,
+            sender="cap-pac@ec.gc.ca",
+            certificates=[
+                x509.load_der_x509_certificate(base64.b64decode(b"".join(der.split())))
+                for der in re.findall(rb"<X509Certificate>([^<]+)</X509Certificate>", body)
+            ],
+            actor="test",
+        )
+    )
     source = await register(tampere, canada, feeds.serve("/naads.atom", body))
     outcome = await poll(tampere, source["id"])
     assert outcome.messages == {"created": 1}
