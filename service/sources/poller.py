@@ -262,11 +262,10 @@ class FeedPoller:
             fatal = next(f for f in feed.errors if _is_fatal(f))
             outcome.error = Finding(fatal.rule, _at(fatal), fatal.path)
         handled = await self._handle_entries(source, principal, feed, fetched.url, outcome, budget)
-        if handled.failed and not handled.handled:
+        if handled.failed and not handled.handled and outcome.error is not None:
             # Every new entry failed (never answered, too large, over the budget): the feed
             # served nothing, so the poll failed and backs off, or a feed of junk links would be
             # fetched again at every interval.
-            assert outcome.error is not None
             error = PollError(outcome.error.rule, outcome.error.message, status=fetched.status)
             return await self._failed(source.id, started, error)
         if outcome.error is not None:
@@ -306,10 +305,8 @@ class FeedPoller:
             if item.key not in seen:
                 new.append(item)
         links = [item for item in new if item.link is not None]
-        due, later = (
-            links[: self.settings.poll_max_links],
-            {i.key for i in links[self.settings.poll_max_links :]},
-        )
+        due = links[: self.settings.poll_max_links]
+        waiting = {item.key for item in links[len(due) :]}
         await self._fetch_links(due, base_url, budget)
         failed = [item for item in due if item.failure is not None]
         if budget.exceeded is not None:
@@ -319,7 +316,7 @@ class FeedPoller:
             outcome.error = outcome.error or failed[0].failure
         handled = 0
         for item in new:
-            if item.failure is not None or item.key in later:
+            if item.failure is not None or item.key in waiting:
                 # Not remembered: the next poll (which sends no validators) tries again.
                 continue
             result, sent = await self._ingest(source.id, principal, item)
@@ -331,7 +328,7 @@ class FeedPoller:
         if stale:
             # Entries gone from the feed are forgotten: what is remembered stays the feed's size.
             await self.db.write(lambda conn: _forget(conn, source.id, stale))
-        return _Handled(newest, complete=not failed and not later, handled=handled, failed=len(failed))
+        return _Handled(newest, complete=not failed and not waiting, handled=handled, failed=len(failed))
 
     async def _fetch_links(self, items: list[_Item], base_url: str, budget: PollBudget) -> None:
         """Fetch the linked messages, `poll_link_concurrency` at a time, within the poll's
