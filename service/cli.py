@@ -432,6 +432,7 @@ def _source_add(args: argparse.Namespace) -> int:
     from service.db.models import utcnow
     from service.errors import ServiceError
     from service.sources.store import (
+        check_feed_address,
         check_feed_url,
         check_interval,
         principal_id_by_key,
@@ -447,6 +448,9 @@ def _source_add(args: argparse.Namespace) -> int:
         key = principal_key(ADMINISTRATION, country=args.country.strip().upper())
 
     async def work(db: Any) -> dict[str, Any]:
+        for warning in await check_feed_address(url, settings):
+            print(f"tampere source add: warning: {warning.rule}: {warning.message}", file=sys.stderr)
+
         def add(conn: Any) -> dict[str, Any]:
             source_id = register_source(
                 conn,

@@ -62,6 +62,11 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.polled_bytes = Counter(
+            "tampere_source_bytes",
+            "Bytes read by feed polls, feeds and linked CAP files together",
+            registry=self.registry,
+        )
         self.source_lag = Gauge(
             "tampere_source_lag_seconds",
             "Seconds since the newest entry seen in a polled feed (sources this instance polled)",

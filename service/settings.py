@@ -41,14 +41,21 @@ class Settings(BaseSettings):
     poll_default_interval_seconds: float = 60.0
     # The shortest interval a source may ask for: other people's servers are polled politely.
     poll_min_interval_seconds: float = 10.0
-    # Per network operation (connect, read, write), then for the whole of one document.
+    # Per network operation (connect, read, write), then for the whole poll of one source: its
+    # feed and every linked CAP file together, so a source whose server never answers holds a
+    # polling slot this long at most.
     poll_timeout_seconds: float = 10.0
     poll_total_seconds: float = 30.0
     # A feed or linked CAP file larger than this is abandoned mid-stream.
     poll_max_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Bytes one poll of one source may read, feed and linked files together (never less than
+    # poll_max_bytes: a feed within the size limit is always read).
+    poll_max_bytes_per_poll: int = 4 * DEFAULT_MAX_BODY_BYTES
     poll_max_redirects: int = 3
     # Linked CAP files (index feeds) fetched per poll of one source; the rest wait for the next.
     poll_max_links: int = 20
+    # Linked CAP files of one source fetched at the same time.
+    poll_link_concurrency: int = 4
     # Failures back off exponentially from the source's interval, with jitter, up to this.
     poll_backoff_max_seconds: float = 3600.0
     # Sources polled at the same time by one instance.

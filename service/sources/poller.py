@@ -6,13 +6,19 @@ what goes wrong is recorded on the source as `last_error` (rule id and message),
 poll backs off exponentially from the source's interval, with jitter, up to a cap.
 
 Each poll sends the validators of the last complete poll (If-None-Match, If-Modified-Since;
-304 means nothing new), fetches the feed (`service.sources.fetch`: a size cap, a total time
-limit, no internal addresses), reads it
-with `cap.feeds.read_feed`, and hands each message it has not handled before to the ingest
-seam as the source's owner: an administration posts only as its registered senders, so a
+304 means nothing new), fetches the feed (`service.sources.fetch`: a size cap per document, no
+internal addresses), reads it with `cap.feeds.read_feed`, fetches the linked CAP files of an
+index feed a few at a time, and hands each message it has not handled before, in feed order, to
+the ingest seam as the source's owner: an administration posts only as its registered senders, so a
 message from another sender is refused and counted, once. Entries already handled (by the
 digest of the embedded message, or by link and <updated> for index feeds) are remembered, so
 later polls neither refetch their CAP files nor count them again.
+
+A poll has one budget (`PollBudget`) of time and bytes for the feed and every linked file
+together: a source whose server never answers, or answers with junk, holds its polling slot
+no longer than TAMPERE_POLL_TOTAL_SECONDS and reads no more than
+TAMPERE_POLL_MAX_BYTES_PER_POLL, and a poll in which no new entry could be had is a failed poll
+that backs off like any other.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from service.alerts.ingest import (
 from service.auth import Principal, load_principal
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.runtime import Runtime
-from service.sources.fetch import RULE_URL, FeedFetcher, PollError
+from service.sources.fetch import RULE_URL, FeedFetcher, PollBudget, PollError
 from service.trust.store import load_trust
 
 log = logging.getLogger(__name__)
@@ -91,6 +97,8 @@ class PollOutcome:
     status: int | None = None
     messages: Counter[str] = field(default_factory=Counter)
     error: Finding | None = None
+    # Bytes read: the feed and its linked files.
+    bytes: int = 0
 
 
 @dataclass(slots=True, frozen=True)
@@ -112,6 +120,19 @@ class _Item:
     raw: bytes | None = None
     link: str | None = None
     refusal: Finding | None = None
+    # Why a linked message could not be had this time (it is tried again at the next poll).
+    failure: Finding | None = None
+
+
+@dataclass(slots=True)
+class _Handled:
+    """What became of a feed's entries: the newest date seen, whether every entry was had, and
+    how many new entries were handled (ingested or refused) and how many could not be had."""
+
+    newest: datetime | None
+    complete: bool
+    handled: int
+    failed: int
 
 
 class FeedPoller:
@@ -125,8 +146,9 @@ class FeedPoller:
         self.rng = rng or random.Random()
         settings = self.settings
         self.fetcher = FeedFetcher(settings)
-        # A claimed source stays claimed this long if its poll never finishes (a killed process).
-        self.lease = timedelta(seconds=settings.poll_total_seconds * (2 + settings.poll_max_links) + 60)
+        # A claimed source stays claimed this long if its poll never finishes (a killed process):
+        # its fetching is bounded by the poll budget; ingesting what it fetched gets the margin.
+        self.lease = timedelta(seconds=2 * settings.poll_total_seconds + 300)
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         self._newest: dict[int, float] = {}
@@ -190,8 +212,9 @@ class FeedPoller:
             return PollOutcome(source_id, BUSY)
         self._busy.add(source_id)
         started = utcnow()
+        budget = PollBudget.for_poll(self.settings)
         try:
-            outcome = await self._poll(source_id, started)
+            outcome = await self._poll(source_id, started, budget)
         except Exception as exc:
             log.exception("feed poll failed", extra={"source": source_id})
             error = PollError(RULE_INTERNAL, f"{type(exc).__name__}: {exc}")
@@ -200,6 +223,8 @@ class FeedPoller:
                 await self.db.write(lambda conn: self._record_failure(conn, source_id, started, error))
         finally:
             self._busy.discard(source_id)
+        outcome.bytes = budget.spent
+        self.metrics.polled_bytes.inc(budget.spent)
         if outcome.result == GONE:
             self._newest.pop(source_id, None)
             self.metrics.forget_source(source_id)
@@ -209,7 +234,7 @@ class FeedPoller:
                 self.metrics.polled_messages.labels(result).inc(count)
         return outcome
 
-    async def _poll(self, source_id: int, started: datetime) -> PollOutcome:
+    async def _poll(self, source_id: int, started: datetime, budget: PollBudget) -> PollOutcome:
         loaded = await self.db.read(lambda conn: _load(conn, source_id))
         if loaded is None:
             return PollOutcome(source_id, GONE)
@@ -220,7 +245,7 @@ class FeedPoller:
         if source.last_modified:
             headers["If-Modified-Since"] = source.last_modified
         try:
-            fetched = await self.fetcher.fetch(source.url, headers)
+            fetched = await self.fetcher.fetch(source.url, budget, headers)
         except PollError as exc:
             return await self._failed(source.id, started, exc)
         if fetched.status == 304:
@@ -237,12 +262,20 @@ class FeedPoller:
             # An entry that neither embeds nor links a message: the others are still ingested.
             fatal = next(f for f in feed.errors if _is_fatal(f))
             outcome.error = Finding(fatal.rule, _at(fatal), fatal.path)
-        newest, complete = await self._handle_entries(source, principal, feed, fetched.url, outcome)
+        handled = await self._handle_entries(source, principal, feed, fetched.url, outcome, budget)
+        if handled.failed and not handled.handled and outcome.error is not None:
+            # Every new entry failed (never answered, too large, over the budget): the feed
+            # served nothing, so the poll failed and backs off, or a feed of junk links would be
+            # fetched again at every interval.
+            error = PollError(outcome.error.rule, outcome.error.message, status=fetched.status)
+            return await self._failed(source.id, started, error)
         if outcome.error is not None:
             outcome.result = PARTIAL
         # Validators are kept only when every entry was had: a 304 must not hide a link still due.
-        validators = (fetched.etag, fetched.last_modified) if complete else (None, None)
-        await self._succeeded(source, started, outcome, validators=validators, feed=feed, newest=newest)
+        validators = (fetched.etag, fetched.last_modified) if handled.complete else (None, None)
+        await self._succeeded(
+            source, started, outcome, validators=validators, feed=feed, newest=handled.newest
+        )
         return outcome
 
     async def _read(self, body: bytes) -> Feed:
@@ -251,36 +284,44 @@ class FeedPoller:
         return await asyncio.to_thread(read_feed, body)
 
     async def _handle_entries(
-        self, source: _Source, principal: Principal, feed: Feed, base_url: str, outcome: PollOutcome
-    ) -> tuple[datetime | None, bool]:
-        """Ingest every entry not handled before; returns the newest date seen and whether
-        every entry was had (False when a link failed or the per-poll link budget ran out)."""
+        self,
+        source: _Source,
+        principal: Principal,
+        feed: Feed,
+        base_url: str,
+        outcome: PollOutcome,
+        budget: PollBudget,
+    ) -> _Handled:
+        """Ingest every entry not handled before, in feed order, once the linked messages due
+        this poll were fetched (`poll_max_links` of them; the rest wait for the next poll)."""
         seen = await self.db.read(lambda conn: _seen_keys(conn, source.id))
         current: set[str] = set()
         newest = max((e.updated for e in feed.entries if e.updated is not None), default=None)
-        links_left = self.settings.poll_max_links
-        complete = True
+        new: list[_Item] = []
         for entry in feed.entries:
             item = entry_item(entry)
-            if item is None:
+            if item is None or item.key in current:
                 continue
             current.add(item.key)
-            if item.key in seen:
+            if item.key not in seen:
+                new.append(item)
+        links = [item for item in new if item.link is not None]
+        due = links[: self.settings.poll_max_links]
+        waiting = {item.key for item in links[len(due) :]}
+        await self._fetch_links(due, base_url, budget)
+        failed = [item for item in due if item.failure is not None]
+        if budget.exceeded is not None:
+            # The budget is why the poll stopped fetching: that is its error.
+            outcome.error = Finding(budget.exceeded.rule, budget.exceeded.message, "/")
+        elif failed:
+            outcome.error = outcome.error or failed[0].failure
+        handled = 0
+        for item in new:
+            if item.failure is not None or item.key in waiting:
+                # Not remembered: the next poll (which sends no validators) tries again.
                 continue
-            if item.link is not None:
-                if links_left <= 0:
-                    complete = False
-                    continue
-                links_left -= 1
-                try:
-                    item.raw = await self._fetch_link(item, base_url)
-                except PollError as exc:
-                    # Not remembered: the next poll (which sends no validators) tries again.
-                    complete = False
-                    outcome.error = outcome.error or Finding(exc.rule, exc.message, item.where)
-                    continue
             result, sent = await self._ingest(source.id, principal, item)
-            seen.add(item.key)
+            handled += 1
             outcome.messages[result] += 1
             if sent is not None and (newest is None or sent > newest):
                 newest = sent
@@ -288,9 +329,23 @@ class FeedPoller:
         if stale:
             # Entries gone from the feed are forgotten: what is remembered stays the feed's size.
             await self.db.write(lambda conn: _forget(conn, source.id, stale))
-        return newest, complete
+        return _Handled(newest, complete=not failed and not waiting, handled=handled, failed=len(failed))
 
-    async def _fetch_link(self, item: _Item, base_url: str) -> bytes | None:
+    async def _fetch_links(self, items: list[_Item], base_url: str, budget: PollBudget) -> None:
+        """Fetch the linked messages, `poll_link_concurrency` at a time, within the poll's
+        budget: each gets its message (`raw`), a refusal, or the failure that kept it."""
+        slots = asyncio.Semaphore(max(1, self.settings.poll_link_concurrency))
+
+        async def fetch(item: _Item) -> None:
+            async with slots:
+                try:
+                    item.raw = await self._fetch_link(item, base_url, budget)
+                except PollError as exc:
+                    item.failure = Finding(exc.rule, exc.message, item.where)
+
+        await asyncio.gather(*(fetch(item) for item in items))
+
+    async def _fetch_link(self, item: _Item, base_url: str, budget: PollBudget) -> bytes | None:
         """The linked CAP message (raises PollError); None, with `item.refusal` set, for a link
         that is never to be fetched."""
         assert item.link is not None
@@ -304,7 +359,7 @@ class FeedPoller:
             message = f"{item.where}: link {url} is not http(s); not fetched"
             item.refusal = Finding(RULE_URL, message, item.where)
             return None
-        return (await self.fetcher.fetch(url)).body
+        return (await self.fetcher.fetch(url, budget)).body
 
     async def _ingest(self, source_id: int, principal: Principal, item: _Item) -> tuple[str, datetime | None]:
         """Hand one message to the ingest seam as the source's owner; remember and count it."""

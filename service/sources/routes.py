@@ -19,6 +19,7 @@ from service.errors import Forbidden, NotFound
 from service.runtime import RequiredPrincipal, Runtime, RuntimeDep
 from service.sources.store import (
     RULE_FORBIDDEN,
+    check_feed_address,
     check_feed_url,
     check_interval,
     delete_source,
@@ -65,7 +66,10 @@ def sources_router() -> APIRouter:
         responses={
             **_REFUSALS,
             409: {"description": "The owner already registered this URL"},
-            422: {"description": "Bad URL, interval or owner: `errors` names rule and path"},
+            422: {
+                "description": "Bad URL (an internal address among them), interval or owner: "
+                "`errors` names rule and path"
+            },
         },
     )
     router.add_api_route(
@@ -108,8 +112,11 @@ async def post_source(
     body: SourceRequest, request: Request, runtime: RuntimeDep, principal: RequiredPrincipal
 ) -> JSONResponse:
     """Register a feed; it is polled at once, then every `interval_seconds`."""
+    # Who may register comes first: nobody else makes the service resolve names.
+    _may_read_sources(principal)
     url = check_feed_url(body.url)
     interval = check_interval(body.interval_seconds, runtime.settings)
+    warnings = await check_feed_address(url, runtime.settings)
 
     def work(conn: Connection) -> Any:
         owner = owner_of_new_source(conn, principal, body.country)
@@ -124,7 +131,7 @@ async def post_source(
         poller.wake()
     return JSONResponse(
         status_code=201,
-        content=source_json(row, now=utcnow()),
+        content={**source_json(row, now=utcnow()), "warnings": [w.as_dict() for w in warnings]},
         headers={"Location": f"/api/v1/sources/{row.id}"},
     )
 

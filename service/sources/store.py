@@ -9,17 +9,20 @@ source's owner, so the sender registry applies as it does to POST /api/v1/alerts
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 from sqlalchemy import Connection, delete, insert, select
 
+from cap.errors import Finding
 from service import audit
 from service.auth import ADMINISTRATION, OPERATOR, Principal, principal_key
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.db.models import Principal as PrincipalRow
 from service.errors import Conflict, Forbidden, Invalid
 from service.settings import Settings
+from service.sources.fetch import RULE_ADDRESS, forbidden_address_message, internal_address
 from service.visibility import source_clause
 
 _sources = FeedSource.__table__
@@ -32,11 +35,15 @@ RULE_INTERVAL = "service.source.interval"
 RULE_OWNER = "service.source.owner"
 RULE_DUPLICATE = "service.source.duplicate"
 RULE_FORBIDDEN = "service.source.forbidden"
+# A warning, not a refusal: the feed's name does not resolve at registration.
+RULE_UNRESOLVED = "service.source.unresolved"
 
 MAX_URL_CHARS = 2000
 # A feed polled less than daily is not watched; one polled more often is asked via the settings.
 MAX_INTERVAL_SECONDS = 86_400.0
 FEED_SCHEMES = ("http", "https")
+# How long registration waits for the feed's name to resolve: an answer, not a poll.
+RESOLVE_SECONDS = 3.0
 
 
 def check_feed_url(url: str) -> str:
@@ -49,10 +56,33 @@ def check_feed_url(url: str) -> str:
     except (httpx.InvalidURL, ValueError) as exc:
         raise Invalid.one(RULE_URL, f"not a URL: {exc}", "/url") from None
     if parsed.scheme not in FEED_SCHEMES or not parsed.host:
-        raise Invalid.one(
-            RULE_URL, "the feed URL must be absolute http:// or https:// with a host", "/url"
-        )
+        raise Invalid.one(RULE_URL, "the feed URL must be absolute http:// or https:// with a host", "/url")
     return str(parsed.copy_with(fragment=None))
+
+
+async def check_feed_address(url: str, settings: Settings) -> list[Finding]:
+    """Refuse a feed (checked by `check_feed_url`) whose host resolves to an internal address,
+    unless TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES; the warnings of the registration.
+
+    Refused now rather than accepted and failing at every poll. A name that does not resolve
+    within RESOLVE_SECONDS is accepted with a warning (its DNS may come later, or be down for a
+    moment): the poller checks the address of every request again, so nothing internal is ever
+    fetched either way."""
+    if settings.poll_allow_private_addresses:
+        return []
+    parsed = httpx.URL(url)
+    host = parsed.host
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            internal = await internal_address(host, port)
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc) or f"no answer within {RESOLVE_SECONDS:g} s"
+        message = f"{host} does not resolve now ({reason}); registered, polls will fail until it does"
+        return [Finding(RULE_UNRESOLVED, message, "/url")]
+    if internal is not None:
+        raise Invalid.one(RULE_ADDRESS, forbidden_address_message(host, internal), "/url")
+    return []
 
 
 def check_interval(seconds: float | None, settings: Settings) -> float:

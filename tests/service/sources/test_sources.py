@@ -9,12 +9,8 @@ import base64
 import json
 import re
 import subprocess
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,227 +20,24 @@ from sqlalchemy import select
 
 from service import audit
 from service.db.models import AlertRecord
-from service.sources.poller import FAILED, NOT_MODIFIED, OK, PARTIAL, FeedPoller, PollOutcome
+from service.sources.poller import FAILED, NOT_MODIFIED, OK, PARTIAL
+from service.sources.store import principal_id_by_key, register_source
 from service.trust.store import add_anchors
-from tests.conftest import ServiceUnderTest, free_port, make_cap, run_tampere, running_service
-
-KEN = "alerts@meteo.go.ke"
-UGA = "alerts@unma.go.ug"
-USGS = "http://earthquake.usgs.gov/research/monitoring/anss/neic/"
-# Fast, bounded polling; the loop is off so that each test drives polls itself (`poll`).
-POLL_ENV = {
-    "TAMPERE_POLL_ENABLED": "false",
-    # The test feeds are served on 127.0.0.1 (see test_internal_addresses_are_refused...).
-    "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "true",
-    "TAMPERE_POLL_MIN_INTERVAL_SECONDS": "0.05",
-    "TAMPERE_POLL_TICK_SECONDS": "0.05",
-    "TAMPERE_POLL_TIMEOUT_SECONDS": "0.5",
-    "TAMPERE_POLL_TOTAL_SECONDS": "3",
-    "TAMPERE_POLL_MAX_BYTES": "1000000",
-    "TAMPERE_POLL_MAX_REDIRECTS": "3",
-    "TAMPERE_POLL_MAX_LINKS": "2",
-}
-
-
-# --- a real HTTP server ----------------------------------------------------------------------------
-
-
-@dataclass
-class Route:
-    """What the server answers on one path."""
-
-    body: bytes = b""
-    status: int = 200
-    content_type: str = "application/xml"
-    etag: str | None = None
-    last_modified: str | None = None
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    # False: no Content-Length, the body ends when the connection closes.
-    declare_length: bool = True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def do_GET(self) -> None:
-        feeds = self.server.feeds
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        with feeds.lock:
-            feeds.requests.append((self.path, headers))
-            route = feeds.routes.get(self.path)
-        if route is None:
-            self._answer(404, b"", {})
-            return
-        if route.delay:
-            time.sleep(route.delay)
-        fresh = (route.etag is not None and headers.get("if-none-match") == route.etag) or (
-            route.last_modified is not None and headers.get("if-modified-since") == route.last_modified
-        )
-        extra = dict(route.headers)
-        if route.etag:
-            extra["ETag"] = route.etag
-        if route.last_modified:
-            extra["Last-Modified"] = route.last_modified
-        if fresh:
-            self._answer(304, b"", extra)
-            return
-        extra["Content-Type"] = route.content_type
-        self._answer(route.status, route.body, extra, declare_length=route.declare_length)
-
-    def _answer(
-        self, status: int, body: bytes, headers: dict[str, str], *, declare_length: bool = True
-    ) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if declare_length:
-            self.send_header("Content-Length", str(len(body)))
-        else:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if body and status != 304:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    feeds: FeedServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that gave up (the poller's timeout) is expected here
-
-
-class FeedServer:
-    """An HTTP/1.1 server on 127.0.0.1 in a thread: serves routes, honours If-None-Match and
-    If-Modified-Since, and records every request with its headers."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.lock = threading.Lock()
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
-        self.httpd.feeds = self
-        # A short poll interval: shutdown() waits up to one of them.
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        """The absolute URL of a path on this server."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def serve(self, path: str, body: bytes = b"", **kwargs: Any) -> str:
-        """Answer `path` with `body` (and the Route options); returns its URL."""
-        with self.lock:
-            self.routes[path] = Route(body=body, **kwargs)
-        return self.url(path)
-
-    def hits(self, path: str) -> list[dict[str, str]]:
-        """The headers of every request made for `path`."""
-        with self.lock:
-            return [headers for p, headers in self.requests if p == path]
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    """A real HTTP server on loopback serving feeds the test puts on it."""
-    server = FeedServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-async def tampere(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    """The service with fast polling settings and its loop off (tests call `poll`)."""
-    for name, value in POLL_ENV.items():
-        monkeypatch.setenv(name, value)
-    async with running_service(database_url, tmp_path / "var") as running:
-        yield running
-
-
-@pytest.fixture
-def corpus_feeds(shared_dir: Path) -> Path:
-    """../shared/corpus/cap/feeds (the test is skipped when ../shared is absent)."""
-    return shared_dir / "corpus" / "cap" / "feeds"
-
-
-# --- helpers ---------------------------------------------------------------------------------------
-
-
-def atom(*alerts: bytes, links: tuple[str, ...] = (), updated: str = "2026-03-01T12:00:00Z") -> bytes:
-    """A hand-written Atom feed: one entry embedding each alert, one entry linking each URL."""
-    entries = []
-    for n, alert in enumerate(alerts):
-        body = re.sub(rb"^<\?xml[^>]*\?>\s*", b"", alert).decode()
-        entries.append(
-            f"<entry><id>urn:test:entry:{n}</id><title>Alert {n}</title><updated>{updated}</updated>"
-            f'<content type="text/xml">{body}</content></entry>'
-        )
-    for n, link in enumerate(links):
-        entries.append(
-            f"<entry><id>urn:test:link:{n}</id><title>Link {n}</title><updated>{updated}</updated>"
-            f'<link rel="related" type="application/cap+xml" href="{link}"/></entry>'
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-        "<id>urn:test:feed</id><title>Test alerts</title>"
-        f"<updated>{updated}</updated><author><name>Test</name></author>{''.join(entries)}</feed>"
-    ).encode()
-
-
-async def register(service: ServiceUnderTest, token: str, url: str, **body: Any) -> dict[str, Any]:
-    """POST /api/v1/sources, expecting 201."""
-    response = await _post_source(service, token, url, **body)
-    assert response.status_code == 201, response.text
-    source: dict[str, Any] = response.json()
-    return source
-
-
-async def _post_source(service: ServiceUnderTest, token: str, url: str, **body: Any) -> Any:
-    return await service.client.post(
-        "/api/v1/sources", json={"url": url, **body}, headers={"Authorization": f"Bearer {token}"}
-    )
-
-
-async def health(service: ServiceUnderTest, token: str, source_id: int) -> dict[str, Any]:
-    """GET /api/v1/sources/{id}, expecting 200."""
-    response = await service.client.get(
-        f"/api/v1/sources/{source_id}", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert response.status_code == 200, response.text
-    source: dict[str, Any] = response.json()
-    return source
-
-
-async def poll(service: ServiceUnderTest, source_id: int) -> PollOutcome:
-    """One poll of one source, as the loop makes it."""
-    poller: FeedPoller = service.app.state.poller
-    return await poller.poll_once(source_id)
-
-
-async def alert_ids(service: ServiceUnderTest) -> list[str]:
-    """Identifiers of every stored alert (active or, for old corpus messages, expired)."""
-    rows = await service.runtime.db.read(
-        lambda conn: conn.execute(select(AlertRecord.identifier)).scalars().all()
-    )
-    return sorted(rows)
-
-
-def seconds(a: str, b: str) -> float:
-    """b - a, for two ISO 8601 date-times."""
-    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
-
+from tests.conftest import free_port, make_cap, run_tampere, running_service
+from tests.service.sources.feeds import (
+    KEN,
+    POLL_ENV,
+    UGA,
+    USGS,
+    FeedServer,
+    alert_ids,
+    atom,
+    health,
+    poll,
+    post_source,
+    register,
+    seconds,
+)
 
 # --- ingesting once --------------------------------------------------------------------------------
 
@@ -387,18 +180,66 @@ async def test_unreachable_server_is_a_network_error(tampere) -> None:
     assert (await health(tampere, operator, source["id"]))["last_status"] is None
 
 
-async def test_internal_addresses_are_refused_unless_allowed(
+async def test_internal_addresses_are_refused_at_registration(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer
 ) -> None:
-    # Without the setting, a feed on loopback (or a redirect to one) is never fetched (SSRF).
+    # Without the setting, a feed whose host is (or resolves to) an internal address is refused
+    # when it is registered, naming the rule, instead of answering 201 and failing every poll.
     for name, value in {**POLL_ENV, "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "false"}.items():
         monkeypatch.setenv(name, value)
-    url = feeds.serve("/internal.atom", b"<feed xmlns=\"http://www.w3.org/2005/Atom\"/>")
+    url = feeds.serve("/internal.atom", b'<feed xmlns="http://www.w3.org/2005/Atom"/>')
+    internal = (
+        url,
+        url.replace("127.0.0.1", "localhost"),
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/feed",
+        "https://10.1.2.3/cap.atom",
+    )
     async with running_service(database_url, tmp_path / "var") as service:
         operator = await service.token("operator")
+        for target in internal:
+            refused = await post_source(service, operator, target)
+            assert refused.status_code == 422, (target, refused.text)
+            errors = refused.json()["errors"]
+            assert [(e["rule"], e["path"]) for e in errors] == [("service.poll.forbidden-address", "/url")]
+            assert "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES" in errors[0]["message"]
+        listed = await service.client.get("/api/v1/sources", headers={"Authorization": f"Bearer {operator}"})
+        assert listed.json()["sources"] == []
+
+        # A public address is registered; a name that does not resolve (RFC 6761 .invalid) too,
+        # with a warning: its DNS may come later, and every poll checks the address again.
+        public = await post_source(service, operator, "http://8.8.8.8/cap.atom")
+        assert (public.status_code, public.json()["warnings"]) == (201, [])
+        started = time.monotonic()
+        unresolved = await post_source(service, operator, "https://feeds.tampere.invalid/cap.atom")
+        assert time.monotonic() - started < 4, "registration waits a few seconds for DNS at most"
+        assert unresolved.status_code == 201, unresolved.text
+        warnings = unresolved.json()["warnings"]
+        assert [(w["rule"], w["path"]) for w in warnings] == [("service.source.unresolved", "/url")]
+    assert feeds.hits("/internal.atom") == []
+
+
+async def test_internal_addresses_are_never_fetched(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: FeedServer
+) -> None:
+    # A name that was public when it was registered can resolve to an internal address later:
+    # every request of a poll (redirects included) is checked again (SSRF). The sources are put
+    # in the store directly, as registration would now refuse them.
+    for name, value in {**POLL_ENV, "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "false"}.items():
+        monkeypatch.setenv(name, value)
+    url = feeds.serve("/internal.atom", b'<feed xmlns="http://www.w3.org/2005/Atom"/>')
+    async with running_service(database_url, tmp_path / "var") as service:
+        await service.token("operator")  # the operator principal the sources belong to
         for target in (url, "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/feed"):
-            source = await register(service, operator, target)
-            outcome = await poll(service, source["id"])
+
+            def add(conn: Any, target: str = target) -> int:
+                owner = principal_id_by_key(conn, "operator")
+                return register_source(
+                    conn, owner_id=owner, url=target, name=None, interval_seconds=60, actor="test"
+                )
+
+            source_id = await service.runtime.db.write(add)
+            outcome = await poll(service, source_id)
             assert outcome.result == FAILED and outcome.error is not None, target
             assert outcome.error.rule == "service.poll.forbidden-address", target
     assert feeds.hits("/internal.atom") == []
@@ -447,18 +288,18 @@ async def test_registering_and_seeing_sources_is_limited_to_owner_and_operator(t
     responder = await tampere.token("responder")
     url = feeds.serve("/k.atom", atom(make_cap("K-1")))
 
-    bad = await _post_source(tampere, kenya, "file:///etc/passwd")
+    bad = await post_source(tampere, kenya, "file:///etc/passwd")
     assert bad.status_code == 422
     assert [(e["rule"], e["path"]) for e in bad.json()["errors"]] == [("service.source.url", "/url")]
-    fast = await _post_source(tampere, kenya, url, interval_seconds=0.001)
+    fast = await post_source(tampere, kenya, url, interval_seconds=0.001)
     assert fast.status_code == 422 and fast.json()["errors"][0]["rule"] == "service.source.interval"
-    assert (await _post_source(tampere, responder, url)).status_code == 403
-    assert (await _post_source(tampere, kenya, url, country="UGA")).status_code == 403
-    assert (await _post_source(tampere, operator, url, country="FRA")).status_code == 422
+    assert (await post_source(tampere, responder, url)).status_code == 403
+    assert (await post_source(tampere, kenya, url, country="UGA")).status_code == 403
+    assert (await post_source(tampere, operator, url, country="FRA")).status_code == 422
     assert (await tampere.client.post("/api/v1/sources", json={"url": url})).status_code == 401
 
     mine = await register(tampere, kenya, url)
-    assert (await _post_source(tampere, kenya, url)).status_code == 409
+    assert (await post_source(tampere, kenya, url)).status_code == 409
     for_uganda = await register(tampere, operator, url, country="UGA")
     assert for_uganda["owner"] == "administration:UGA"
 
@@ -681,5 +522,7 @@ def test_cli_registers_and_lists_sources(tmp_path: Path) -> None:
     assert json.loads(added.stdout)["owner"] == "administration:KEN"
     refused = tampere("source", "add", "--url", "ftp://meteo.go.ke/cap.atom", "--operator")
     assert refused.returncode == 1 and "service.source.url" in refused.stderr
+    internal = tampere("source", "add", "--url", "http://127.0.0.1:8080/cap.atom", "--operator")
+    assert internal.returncode == 1 and "service.poll.forbidden-address" in internal.stderr
     listed = [json.loads(line) for line in tampere("source", "list").stdout.splitlines()]
     assert [(s["url"], s["interval_seconds"]) for s in listed] == [("https://meteo.go.ke/cap.atom", 60.0)]
