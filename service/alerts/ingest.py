@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -265,6 +265,7 @@ async def ingest(
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
+    lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
 ) -> IngestOutcome:
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
@@ -284,14 +285,24 @@ async def ingest(
             gazetteer=gazetteer,
         )
     authorise(principal, prepared.alert)
-    return await db.write(lambda conn: store_message(conn, principal, prepared), long=not small)
+    return await db.write(
+        lambda conn: store_message(conn, principal, prepared, lifetime=lifetime), long=not small
+    )
 
 
-def store_message(conn: Connection, principal: Principal, prepared: PreparedMessage) -> IngestOutcome:
-    """Store a prepared, authorised message; a known (sender, identifier, sent) is a replay."""
+def store_message(
+    conn: Connection,
+    principal: Principal,
+    prepared: PreparedMessage,
+    *,
+    lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
+) -> IngestOutcome:
+    """Store a prepared, authorised message; a known (sender, identifier, sent) is a replay.
+    An <info> without <expires> ends `lifetime` after it takes effect (`lifecycle.lifetime_of`)."""
     alert = prepared.alert
     a = prepared.assessment
     now = utcnow()
+    expires_at, defaulted = lifecycle.lifetime_of(alert, lifetime)
     bbox = a.bbox or (None, None, None, None)
     view = AlertView(
         id=0,
@@ -303,7 +314,7 @@ def store_message(conn: Connection, principal: Principal, prepared: PreparedMess
         scope=alert.scope,
         version=prepared.report.version,
         state=lifecycle.ACTIVE,
-        expires_at=lifecycle.expires_of(alert),
+        expires_at=expires_at,
         received_at=now,
         poster_id=principal.id,
         signature=prepared.report.signature,
@@ -313,7 +324,9 @@ def store_message(conn: Connection, principal: Principal, prepared: PreparedMess
         regions=a.regions,
         impact=a.impact,
         routing=a.routing,
-        warnings=[f.as_dict() for f in (*prepared.report.errors, *prepared.report.warnings, *a.findings)],
+        warnings=[
+            f.as_dict() for f in (*prepared.report.errors, *prepared.report.warnings, *a.findings, *defaulted)
+        ],
         geometry=a.geometry,
     )
     values = {f.name: getattr(view, f.name) for f in dataclasses.fields(AlertView) if f.name != "id"}

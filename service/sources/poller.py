@@ -320,9 +320,11 @@ class FeedPoller:
                 refusal, result = Finding(RULE_SENDER, f"{item.where}: {exc}", item.where), FORBIDDEN
             else:
                 small = len(item.raw) <= INLINE_BYTES
+                lifetime = self.settings.alert_lifetime()
                 try:
                     stored = await self.db.write(
-                        lambda conn: _store(conn, source_id, item.key, principal, prepared), long=not small
+                        lambda conn: _store(conn, source_id, item.key, principal, prepared, lifetime),
+                        long=not small,
                     )
                 except lifecycle.NotAllowed as exc:
                     refusal, result = Finding(RULE_NOT_ALLOWED, f"{item.where}: {exc}", item.where), FORBIDDEN
@@ -533,10 +535,15 @@ def _remember(conn: Connection, source_id: int, key: str, outcome: str) -> None:
 
 
 def _store(
-    conn: Connection, source_id: int, key: str, principal: Principal, prepared: PreparedMessage
+    conn: Connection,
+    source_id: int,
+    key: str,
+    principal: Principal,
+    prepared: PreparedMessage,
+    lifetime: timedelta,
 ) -> str:
     """Store the message, remember its entry and count it, in one transaction."""
-    outcome = store_message(conn, principal, prepared)
+    outcome = store_message(conn, principal, prepared, lifetime=lifetime)
     result = CREATED if outcome.created else REPLAYED
     _remember(conn, source_id, key, result)
     s = _sources.c
