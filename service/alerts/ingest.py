@@ -56,6 +56,16 @@ _INSERT_TAG = insert(AlertTag.__table__)
 # Messages above this size are validated and stored off the event loop, so that one signed
 # multi-MB alert does not stall every other request; below it, a thread costs more than it saves.
 INLINE_BYTES = 64 * 1024
+# ... and so are messages with more than a few areas to draw, whatever their size: a geodesic
+# circle becomes a polygon of many vertices, a geocode a boundary lookup (1,000 circles fit in
+# 30 KiB and took 1.6 s of CPU: on the loop, every other client would wait that long).
+INLINE_SHAPES = 8
+
+
+def runs_inline(raw: bytes) -> bool:
+    """Whether validating and assessing `raw` is cheap enough for the event loop (see
+    INLINE_BYTES): small, with few circles and geocodes."""
+    return len(raw) <= INLINE_BYTES and raw.count(b"circle>") + raw.count(b"geocode>") <= 2 * INLINE_SHAPES
 
 # Rule ids of the service's own refusals (the CAP library owns cap.*).
 RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
@@ -270,7 +280,7 @@ async def ingest(
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
     lifecycle.NotAllowed."""
-    small = len(raw) <= INLINE_BYTES
+    small = runs_inline(raw)
     if small:
         prepared = prepare_message(
             raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
@@ -302,7 +312,7 @@ def store_message(
     alert = prepared.alert
     a = prepared.assessment
     now = utcnow()
-    expires_at, defaulted = lifecycle.lifetime_of(alert, lifetime)
+    expires_at, defaulted = lifecycle.lifetime_of(alert, lifetime, received=now)
     bbox = a.bbox or (None, None, None, None)
     view = AlertView(
         id=0,

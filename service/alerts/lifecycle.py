@@ -117,19 +117,22 @@ def expires_of(alert: Alert) -> datetime | None:
     return max(info.expires for info in alert.infos if info.expires is not None)
 
 
-def lifetime_of(alert: Alert, lifetime: timedelta) -> tuple[datetime | None, list[Finding]]:
+def lifetime_of(
+    alert: Alert, lifetime: timedelta, *, received: datetime
+) -> tuple[datetime | None, list[Finding]]:
     """When an alert (Alert or Update) ends, each <info> without <expires> ending `lifetime`
-    after it takes effect (the latest of <sent>, <effective>, <onset>: a forecast event does
-    not end before it begins); with a warning per such info, so the poster sees it. CAP 1.2
-    §3.2.2 leaves an info without <expires> to the recipient's policy; "never" would keep a
-    forgotten alert on every map for years. Cancel, Ack and Error are never listed: they keep
-    `expires_of`."""
+    after it takes effect here: the latest of its arrival (`received`), <effective> and <onset>
+    (a forecast event does not end before it begins); with a warning per such info, so the
+    poster sees it. CAP 1.2 §3.2.2 leaves an info without <expires> to the recipient's policy;
+    "never" kept a forgotten alert on every map for years. Counted from arrival rather than
+    <sent>: a relay may pass on a current alert first sent long ago, and a sender's clock is
+    not ours. Cancel, Ack and Error are never listed: they keep `expires_of`."""
     if alert.msg_type not in LISTED_MSG_TYPES:
         return expires_of(alert), []
     hours = f"{lifetime.total_seconds() / 3600:g} h"
     if not alert.infos:
-        end = alert.sent + lifetime
-        message = f"no <info>, so no <expires>: the alert ends {hours} after <sent>, at {end.isoformat()}"
+        end = received + lifetime
+        message = f"no <info>, so no <expires>: the alert ends {hours} after arrival, at {end.isoformat()}"
         return end, [Finding(RULE_EXPIRES_DEFAULTED, message, "/alert")]
     ends: list[datetime] = []
     findings: list[Finding] = []
@@ -137,7 +140,7 @@ def lifetime_of(alert: Alert, lifetime: timedelta) -> tuple[datetime | None, lis
         if info.expires is not None:
             ends.append(info.expires)
             continue
-        start = max(t for t in (alert.sent, info.effective, info.onset) if t is not None)
+        start = max(t for t in (received, info.effective, info.onset) if t is not None)
         end = start + lifetime
         ends.append(end)
         message = (

@@ -45,6 +45,7 @@ from service.alerts.ingest import (
     PreparedMessage,
     authorise,
     prepare_message,
+    runs_inline,
     store_message,
 )
 from service.auth import Principal, load_principal
@@ -319,7 +320,7 @@ class FeedPoller:
             except IngestForbidden as exc:
                 refusal, result = Finding(RULE_SENDER, f"{item.where}: {exc}", item.where), FORBIDDEN
             else:
-                small = len(item.raw) <= INLINE_BYTES
+                small = runs_inline(item.raw)
                 lifetime = self.settings.alert_lifetime()
                 try:
                     stored = await self.db.write(
@@ -344,7 +345,7 @@ class FeedPoller:
         runtime = self.runtime
         registry, connectivity, gazetteer = runtime.contacts, runtime.connectivity, runtime.gazetteer
         status = runtime.network.status
-        if len(raw) <= INLINE_BYTES:
+        if runs_inline(raw):
             return prepare_message(
                 raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
             )
