@@ -229,6 +229,7 @@ def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[HttpTo
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             self._head_bytes = 0
             self._in_head = True
+            self._refused = False
             self._head_timer: asyncio.TimerHandle | None = None
             super().connection_made(transport)
             self._arm_head_timer()
@@ -238,17 +239,14 @@ def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[HttpTo
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
             super().data_received(data)
-            if self._in_head and not self.transport.is_closing():
-                # The parser holds an unfinished head in memory: count what it was given.
+            if self._in_head and not self._refused and not self.transport.is_closing():
+                # An unfinished head is held by the parser: count what it was given.
                 self._head_bytes += len(data)
                 if self._head_bytes > max_head_bytes:
-                    self._refuse(
-                        431,
-                        "Request Header Fields Too Large",
-                        RULE_HEAD_TOO_LARGE,
-                        f"the request line and headers exceed {max_head_bytes} bytes",
-                    )
+                    self._refuse_head_size()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -257,10 +255,38 @@ def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[HttpTo
             if self._head_timer is None:
                 self._arm_head_timer()
 
+        def on_url(self, url: bytes) -> None:
+            self._head_bytes += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_bytes += len(name) + len(value) + 4  # ": " and CRLF
+            super().on_header(name, value)
+
         def on_headers_complete(self) -> None:
             self._in_head = False
             self._cancel_head_timer()
+            if self._head_bytes > max_head_bytes:
+                # A whole head arrived at once: refused as it stands, no request started.
+                self._refuse_head_size()
+                return
             super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            if not self._refused:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if not self._refused:
+                super().on_message_complete()
+
+        def _refuse_head_size(self) -> None:
+            self._refuse(
+                431,
+                "Request Header Fields Too Large",
+                RULE_HEAD_TOO_LARGE,
+                f"the request line and headers exceed {max_head_bytes} bytes",
+            )
 
         def _arm_head_timer(self) -> None:
             self._head_timer = self.loop.call_later(head_timeout, self._head_timed_out)
@@ -283,6 +309,7 @@ def bounded_protocol(*, max_head_bytes: int, head_timeout: float) -> type[HttpTo
         def _refuse(self, status: int, phrase: str, rule: str, message: str) -> None:
             self._cancel_head_timer()
             self._in_head = False
+            self._refused = True
             self.transport.write(_raw_problem(status, phrase, rule, message))
             self.transport.close()
 
