@@ -62,6 +62,13 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
 class BodyLimit:
     """ASGI middleware: every request body bounded by its route's limit before the app runs.
 
@@ -93,13 +100,15 @@ class BodyLimit:
             return
         received = 0
         started = answered = False
+        body_done = not _has_body(scope)
 
         async def bounded_receive() -> Message:
-            nonlocal received, answered
+            nonlocal received, answered, body_done
             if answered:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
                     if not started:
@@ -114,6 +123,10 @@ class BodyLimit:
                 return  # the 413 went out; what the app says after it has nowhere to go
             if message["type"] == "http.response.start":
                 started = True
+                if not body_done:
+                    # Answered without reading the body (a 401 before a large upload): close
+                    # rather than read and discard the rest to keep the connection.
+                    message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             await send(message)
 
         await self.app(scope, bounded_receive, guarded_send)

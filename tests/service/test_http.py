@@ -149,6 +149,20 @@ def test_a_streamed_body_past_the_limit_is_cut_off(server: Server) -> None:
     assert posted.status_code == 201, posted.text[:300]
 
 
+def test_a_body_refused_unread_closes_the_connection(server: Server) -> None:
+    # No token: 401 before the body is read; the rest of it is not read to keep the connection.
+    head = (
+        b"POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/cap+xml\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(head + b"10000\r\n" + b"x" * 65536 + b"\r\n")  # and never the last chunk
+        answer = read_until_closed(sock)
+    status, body = status_and_body(answer)
+    assert status == 401 and body["errors"][0]["rule"].startswith("auth.")
+    assert b"connection: close" in answer.lower()
+
+
 def test_a_client_leaving_mid_body_is_no_error(server: Server) -> None:
     cap = make_cap("EDGE-GONE")
     head = (
