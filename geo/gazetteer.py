@@ -121,6 +121,15 @@ class Countries:
     def __len__(self) -> int:
         return len(self.adm0_a3)
 
+    def alpha3_of(self, code: str) -> str | None:
+        """The alpha-3 code (ISO 3166-1, else the ADM0_A3) of the country an ISO 3166-1
+        alpha-2/alpha-3/numeric code or an ADM0_A3 names, or None when none is known."""
+        found = self._by_code.get(code.strip().upper())
+        if not found:
+            return None
+        i = found[0]
+        return self.iso3[i] or self.adm0_a3[i]
+
     def geometry_of(self, code: str) -> BaseGeometry | None:
         """The land of an ISO 3166-1 alpha-2/alpha-3/numeric code or an ADM0_A3, or None."""
         found = self._by_code.get(code.strip().upper())

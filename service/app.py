@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Connection, func, select, text
 
+from cap.errors import Finding
 from contact_points.registry import Registry
 from geo.gazetteer import default_countries
 from geo.layers.connectivity import ConnectivityLayer
@@ -26,17 +29,19 @@ from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference
 from service.docs import add_documentation
-from service.errors import RULE_STORE_UNREACHABLE, Unavailable, add_error_handlers
+from service.errors import RULE_STORE_FULL, RULE_STORE_UNREACHABLE, Unavailable, add_error_handlers
 from service.events.routes import events_router
 from service.events.stream import EventBroadcaster
 from service.geocodes.files import load_gazetteer
 from service.geocodes.reload import GazetteerReloader, gazetteer_watcher, geocodes_fingerprint
+from service.http import BodyLimit
 from service.layers.files import load_connectivity
 from service.layers.reload import LayerReloader, layer_watcher, layers_fingerprint
 from service.layers.routes import layers_router
 from service.logging import RequestContextMiddleware
 from service.metrics import Metrics
 from service.network.reports import StatusBook
+from service.network.routes import MAX_BODY_BYTES as STATUS_REPORT_MAX_BYTES
 from service.network.routes import network_status_router
 from service.runtime import Runtime, RuntimeDep
 from service.settings import Settings
@@ -46,6 +51,9 @@ from service.sources.routes import sources_router
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0
+# How long /healthz keeps saying "full" after a write found the store full: long enough for a
+# load balancer to see it, short enough that a freed disk is noticed without a write.
+FULL_REMEMBERED_SECONDS = 30.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -100,13 +108,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         healthz,
         methods=["GET"],
         tags=["operations"],
-        responses={503: {"description": "The store is not reachable"}},
+        responses={503: {"description": "Not ready: the store unreachable, full, or low on disk"}},
     )
     app.add_api_route(
         "/metrics", metrics_endpoint, methods=["GET"], tags=["operations"], response_class=Response
     )
     # Before the request context: faults are answered inside it, under the request's id.
     add_error_handlers(app)
+    # Every body bounded before any route runs (authentication included); CAP messages and
+    # status reports are larger than the JSON records of every other route.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_json_body_bytes,
+        routes={"/api/v1/alerts": settings.max_body_bytes, "/api/v1/network-status": STATUS_REPORT_MAX_BYTES},
+    )
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
     return app
 
@@ -171,14 +186,34 @@ def _ping(conn: Connection) -> None:
 
 
 async def healthz(runtime: RuntimeDep) -> JSONResponse:
-    """200 when the store answers; 503 (a problem, with Retry-After) when it does not."""
+    """200 when ready: the store answers, no write found it full lately, and the data
+    directory has room; otherwise 503 (a problem, with Retry-After) naming each thing wrong."""
+    findings: list[Finding] = []
+    checks: dict[str, object] = {}
     try:
         await runtime.db.read(_ping)
+        checks["store_reachable"] = True
     except Exception as exc:
         # Whatever the store says (refused, timed out, no such file), it is not ready.
         log.warning("health check failed: %s", exc)
-        raise Unavailable.one(RULE_STORE_UNREACHABLE, "the store does not answer") from exc
-    return JSONResponse({"status": "ok"})
+        checks["store_reachable"] = False
+        findings.append(Finding(RULE_STORE_UNREACHABLE, "the store does not answer", "/"))
+    full_at = runtime.db.full_at
+    checks["store_writable"] = full_at is None or time.monotonic() - full_at > FULL_REMEMBERED_SECONDS
+    if not checks["store_writable"]:
+        findings.append(Finding(RULE_STORE_FULL, "a write found the store full; nothing can be saved", "/"))
+    settings = runtime.settings
+    free = shutil.disk_usage(settings.data_dir).free
+    checks["data_dir_free_bytes"] = free
+    if free < settings.min_free_bytes:
+        message = (
+            f"the data directory has {free} bytes free, less than {settings.min_free_bytes} "
+            "(TAMPERE_MIN_FREE_BYTES)"
+        )
+        findings.append(Finding(RULE_STORE_FULL, message, "/"))
+    if findings:
+        raise Unavailable(findings, extensions={"checks": checks})
+    return JSONResponse({"status": "ok", "checks": checks})
 
 
 def _pending_count(conn: Connection) -> int:

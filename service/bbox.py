@@ -18,25 +18,38 @@ RULE_FORMAT = "query.bbox.format"
 RULE_RANGE = "query.bbox.range"
 
 
+_NAMES = ("west", "south", "east", "north")
+
+
 def parse_bbox(text: str, *, param: str = "bbox") -> BBox:
-    """A bbox query parameter; `Invalid` naming the rule when it is not one."""
-    try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise Invalid.one(
-            RULE_FORMAT, "bbox is four numbers west,south,east,north in degrees (RFC 7946 §5)", f"?{param}"
-        ) from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise Invalid.one(RULE_RANGE, "bbox values must be finite numbers", f"?{param}")
-    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
-        raise Invalid.one(
-            RULE_RANGE,
-            "bbox is out of range: longitudes within ±180, latitudes within ±90 "
-            "(order west,south,east,north; lat,lon order is a common mistake)",
-            f"?{param}",
-        )
+    """A bbox query parameter; `Invalid` naming the rule and what is wrong when it is not one."""
+    where = f"?{param}"
+    parts = text.split(",")
+    shape = "bbox is four numbers west,south,east,north in degrees (RFC 7946 §5)"
+    if len(parts) != 4:
+        raise Invalid.one(RULE_FORMAT, f"{shape}; got {len(parts)} value(s)", where)
+    values: list[float] = []
+    for name, part in zip(_NAMES, parts, strict=True):
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise Invalid.one(RULE_FORMAT, f"{shape}; {name} {part[:40]!r} is not a number", where) from None
+    west, south, east, north = values
+    for name, value in zip(_NAMES, values, strict=True):
+        if not math.isfinite(value):
+            raise Invalid.one(RULE_RANGE, f"bbox {name} must be a finite number, got {value}", where)
+    for name, value in zip(_NAMES, values, strict=True):
+        bound = 90 if name in ("south", "north") else 180
+        if not -bound <= value <= bound:
+            kind = "a latitude" if bound == 90 else "a longitude"
+            raise Invalid.one(
+                RULE_RANGE,
+                f"bbox {name} {value:g} is out of range: {kind} within ±{bound} "
+                "(order west,south,east,north; lat,lon order is a common mistake)",
+                where,
+            )
     if south > north:
-        raise Invalid.one(RULE_RANGE, "bbox south is north of its north", f"?{param}")
+        raise Invalid.one(RULE_RANGE, f"bbox south {south:g} is north of its north {north:g}", where)
     return west, south, east, north
 
 

@@ -154,9 +154,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.http import bounded_protocol
     from service.logging import configure_logging
 
     settings = Settings()
+    if not settings.public_base_url:
+        settings = settings.model_copy(update={"public_base_url": served_base_url(args.host, args.port)})
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
@@ -164,10 +167,29 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_config=None,
         access_log=False,
-        # Bodies are bounded by the app (413); keep idle clients from holding sockets for ever.
+        # The request head bounded in size and time (uvicorn bounds neither); bodies are
+        # bounded by the app (service.http.BodyLimit, 413).
+        http=bounded_protocol(
+            max_head_bytes=settings.max_head_bytes, head_timeout=settings.head_timeout_seconds
+        ),
+        # Keep idle clients from holding sockets for ever.
         timeout_keep_alive=30,
+        # What a subscriber sends on the event stream is an ack of a few bytes, not 16 MiB.
+        ws_max_size=64 * 1024,
     )
     return EXIT_OK
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The public base URL `tampere serve --host H --port P` stands for when
+    TAMPERE_PUBLIC_BASE_URL is unset: http://H:P, the machine's name for a wildcard address."""
+    import socket
+
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal (RFC 3986 §3.2.2)
+    return f"http://{host}:{port}"
 
 
 # --- validate ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -329,6 +330,10 @@ class FaultBarrier:
 
         try:
             await self.app(scope, receive, watch)
+        except ClientDisconnect:
+            # The client went away mid-body (or BodyLimit answered 413 and cut it off): nobody
+            # is left to answer, and it is the client's doing, not a fault of the service.
+            log.info("client gone before the body was read: %s %s", scope.get("method"), scope.get("path"))
         except Exception as exc:
             if started:
                 raise  # half an answer is out: nothing sensible can follow it

@@ -83,7 +83,9 @@ class RequestContextMiddleware:
         rid = _incoming_id(scope) or next(self._ids)
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
+        # 499 (nginx's "client closed request") when nothing was answered because the client
+        # left; an exception that escapes is a 500.
+        status = 499
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -96,6 +98,9 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = 500 if status == 499 else status
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"

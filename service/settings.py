@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A legitimate CAP message with an embedded resource runs to a few MB (IPAWS audio, WMO polygons
 # of 100k vertices near 1 MB); the hardened parser refuses past 8 MiB, so the HTTP edge does too.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# Where the service answers when nothing else is said: `tampere serve`'s own default address.
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -25,6 +30,26 @@ class Settings(BaseSettings):
     # FULL adds an fsync per commit and survives power loss too, at a cost in throughput.
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Every other body (JSON records: a request, a status report, a source) is far smaller.
+    max_json_body_bytes: int = 256 * 1024
+    # The request line and headers: a bearer token and a few headers are well under 1 KiB;
+    # 16 KiB is what h11 and Node allow.
+    max_head_bytes: int = 16 * 1024
+    # The whole request head must arrive within this long (slow-header clients, "slowloris").
+    # A head is one packet; even over a satellite link it takes well under a second.
+    head_timeout_seconds: float = 10.0
+    # The service's address as its users reach it (scheme, host, port, path prefix, e.g.
+    # https://tampere.example.org): absolute links (the Atom feed) are made from it, never from
+    # a request's Host header. Unset: `tampere serve` derives it from --host/--port, anything
+    # else uses DEFAULT_PUBLIC_BASE_URL.
+    public_base_url: str = ""
+    # An alert with an <info> without <expires> ends this long after it takes effect (CAP 1.2
+    # §3.2.2 leaves the lifetime to the recipient). 48 h outlasts the warnings of multi-day
+    # events, which issuers re-send or update every few hours anyway, and takes a forgotten
+    # alert off the map within two days instead of never.
+    alert_default_lifetime_hours: float = Field(default=48.0, gt=0)
+    # /healthz reports "not ready" when the data directory's file system has less free space.
+    min_free_bytes: int = 64 * 1024 * 1024
     # How often the expiry sweep runs; reads also treat expires < now as expired in between.
     expiry_interval_seconds: float = 5.0
     # A token's principal is cached this long, so a busy poster does not cost a lookup a request.
@@ -74,6 +99,24 @@ class Settings(BaseSettings):
     # How often the events table is read for commits that sent no wake-up: on SQLite those of
     # other processes; on PostgreSQL only while the LISTEN connection is down.
     events_poll_seconds: float = 0.5
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("public_base_url is an absolute http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+    def base_url(self) -> str:
+        """The public base URL in force (no trailing slash)."""
+        return self.public_base_url or DEFAULT_PUBLIC_BASE_URL
+
+    def alert_lifetime(self) -> timedelta:
+        """How long an alert without <expires> lasts."""
+        return timedelta(hours=self.alert_default_lifetime_hours)
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""

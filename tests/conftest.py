@@ -81,9 +81,12 @@ def tampere_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    env: dict[str, str], log: Path, *, ready_within: float = 30, ready_status: int = 200
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start `tampere serve` on a free loopback port, its output appended to `log`; returns the
-    process and its base URL once /healthz answers 200."""
+    process and its base URL once /healthz answers `ready_status` (200: ready; 503 for a server
+    meant to start unready) within `ready_within` seconds."""
     import httpx
 
     port = free_port()
@@ -95,18 +98,18 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_within
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == ready_status:
                 return proc, base
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     proc.kill()
-    raise AssertionError("server did not become healthy within 30 s")
+    raise AssertionError(f"/healthz did not answer {ready_status} within {ready_within} s")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

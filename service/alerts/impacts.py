@@ -131,6 +131,10 @@ def recompute(
     for row in conn.execute(query).all():
         done.seen += 1
         done.last_id = row.id
+        if row.geometry is None:
+            # No area could be drawn (a geocode nobody imported, an area given only in words):
+            # stored as JSON null, which SQL's IS NOT NULL lets through. Nothing to re-assess.
+            continue
         geometry = alert_shape(row.geometry)
         if touches is None or shapely.intersects(touches, geometry):
             targets.append((row, geometry))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -31,6 +31,10 @@ MODIFYING = frozenset({"Update", "Cancel"})
 # The message types that stand as alerts (lists, feeds, kept-current impacts); Cancel, Ack and
 # Error act on other messages.
 LISTED_MSG_TYPES = ("Alert", "Update")
+# How long an alert lasts when an <info> gives no <expires> (TAMPERE_ALERT_DEFAULT_LIFETIME_HOURS
+# overrides it; see service.settings for why 48 h).
+DEFAULT_LIFETIME = timedelta(hours=48)
+RULE_EXPIRES_DEFAULTED = "alert.expires.defaulted"
 
 _alerts = AlertRecord.__table__
 _pending = PendingReference.__table__
@@ -111,6 +115,40 @@ def expires_of(alert: Alert) -> datetime | None:
     if not alert.infos or any(info.expires is None for info in alert.infos):
         return None
     return max(info.expires for info in alert.infos if info.expires is not None)
+
+
+def lifetime_of(
+    alert: Alert, lifetime: timedelta, *, received: datetime
+) -> tuple[datetime | None, list[Finding]]:
+    """When an alert (Alert or Update) ends, each <info> without <expires> ending `lifetime`
+    after it takes effect here: the latest of its arrival (`received`), <effective> and <onset>
+    (a forecast event does not end before it begins); with a warning per such info, so the
+    poster sees it. CAP 1.2 §3.2.2 leaves an info without <expires> to the recipient's policy;
+    "never" kept a forgotten alert on every map for years. Counted from arrival rather than
+    <sent>: a relay may pass on a current alert first sent long ago, and a sender's clock is
+    not ours. Cancel, Ack and Error are never listed: they keep `expires_of`."""
+    if alert.msg_type not in LISTED_MSG_TYPES:
+        return expires_of(alert), []
+    hours = f"{lifetime.total_seconds() / 3600:g} h"
+    if not alert.infos:
+        end = received + lifetime
+        message = f"no <info>, so no <expires>: the alert ends {hours} after arrival, at {end.isoformat()}"
+        return end, [Finding(RULE_EXPIRES_DEFAULTED, message, "/alert")]
+    ends: list[datetime] = []
+    findings: list[Finding] = []
+    for i, info in enumerate(alert.infos, 1):
+        if info.expires is not None:
+            ends.append(info.expires)
+            continue
+        start = max(t for t in (received, info.effective, info.onset) if t is not None)
+        end = start + lifetime
+        ends.append(end)
+        message = (
+            f"no <expires>: this info ends {hours} after it takes effect, at {end.isoformat()} "
+            "(TAMPERE_ALERT_DEFAULT_LIFETIME_HOURS); send an Update to extend it"
+        )
+        findings.append(Finding(RULE_EXPIRES_DEFAULTED, message, f"/alert/info[{i}]/expires"))
+    return max(ends), findings
 
 
 def effective_state(state: str, expires_at: datetime | None, now: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,10 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
 
 from cap.redaction import redact_password
+from contact_points.routing import SEVERITIES
 from geo.areas import bbox_of
+from geo.gazetteer import default_countries
+from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
@@ -24,7 +28,7 @@ from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
 from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
-from service.http import read_body
+from service.http import query_time, read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
 from service.visibility import alert_clause, may_see_alert
 
@@ -36,8 +40,10 @@ MAX_LIST = 5000
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
 RULE_NOT_FOUND = "alert.not-found"
-RULE_SINCE_NO_OFFSET = "alert.since.no-offset"
+RULE_SINCE = "alert.since"
+RULE_FILTER = "alert.filter.unknown"
 
+ATOM_PATH = "/api/v1/feeds/alerts.atom"
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
 
 _CAP_BODY = {
@@ -104,7 +110,7 @@ def alerts_router() -> APIRouter:
         },
     )
     router.add_api_route(
-        "/api/v1/feeds/alerts.atom",
+        ATOM_PATH,
         alerts_atom,
         methods=["GET"],
         summary="Atom feed of active public alerts",
@@ -136,6 +142,7 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
             connectivity=runtime.connectivity,
             status=status,
             gazetteer=runtime.gazetteer,
+            lifetime=runtime.settings.alert_lifetime(),
         )
     except IngestRejected as exc:
         metrics.ingest.labels("rejected").inc()
@@ -278,8 +285,7 @@ async def get_alert_impact(
 ) -> dict[str, Any]:
     """The stored impact and when it was computed; with `as_of`, the connectivity part
     recomputed against the status reports known at that time (the layer as loaded now)."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise Invalid.one("impact.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    as_of = query_time(as_of, param="as_of", rule="impact.as_of")
     found = await runtime.db.read(lambda conn: _impact_source(conn, alert_id, principal))
     if found is None:
         raise alert_not_found(alert_id)
@@ -302,6 +308,26 @@ async def get_alert_impact(
         "recomputed": True,
         "impact": {**impact, **fresh},
     }
+
+
+def _known(value: str, allowed: Sequence[str], param: str, what: str) -> str:
+    """A filter value among `allowed` (exact, as stored); else 422 naming them."""
+    if value not in allowed:
+        message = f"{param} {value[:64]!r} is not {what}: one of {', '.join(allowed)}"
+        raise Invalid.one(RULE_FILTER, message, f"?{param}")
+    return value
+
+
+def country_filter(value: str) -> str:
+    """A `country` filter as stored on alerts: an ISO 3166-1 alpha-3 code of a known country
+    (any case); else 422 saying what is wrong (an alpha-2 code is answered with its alpha-3)."""
+    code = value.strip().upper()
+    alpha3 = default_countries().alpha3_of(code)
+    if alpha3 == code:
+        return code
+    hint = f"; {code} names {alpha3}" if alpha3 else ""
+    message = f"country {value[:64]!r} is not a known ISO 3166-1 alpha-3 code (e.g. KEN, FJI){hint}"
+    raise Invalid.one(RULE_FILTER, message, "?country")
 
 
 def _tagged(kind: str, value: str) -> Any:
@@ -349,15 +375,14 @@ async def list_alerts(
     """Active alerts the caller may see, as an RFC 7946 FeatureCollection."""
     now = utcnow()
     query = select_views().where(_active(now, status)).order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
-    if region:
-        query = query.where(_tagged("region", region))
-    if country:
-        query = query.where(_tagged("country", country.upper()))
-    if severity:
-        query = query.where(_tagged("severity", severity))
+    if region is not None:
+        query = query.where(_tagged("region", _known(region, REGIONS, "region", "an ITU-D region")))
+    if country is not None:
+        query = query.where(_tagged("country", country_filter(country)))
+    if severity is not None:
+        query = query.where(_tagged("severity", _known(severity, SEVERITIES, "severity", "CAP 1.2 §3.2.2")))
+    since = query_time(since, param="since", rule=RULE_SINCE)
     if since is not None:
-        if since.tzinfo is None:
-            raise Invalid.one(RULE_SINCE_NO_OFFSET, "since needs a UTC offset (e.g. +00:00)", "?since")
         query = query.where(_alerts.c.sent_at >= since)
     if bbox:
         c = _alerts.c
@@ -370,12 +395,14 @@ async def list_alerts(
     )
 
 
-async def alerts_atom(request: Request, runtime: RuntimeDep) -> Response:
+async def alerts_atom(runtime: RuntimeDep) -> Response:
     """Active, Actual alerts anyone may see (the feed is unauthenticated: Public ones) as an
-    Atom feed (RFC 4287), newest first."""
+    Atom feed (RFC 4287), newest first. Its links are made from TAMPERE_PUBLIC_BASE_URL, never
+    from the request's Host header (which any client may set)."""
     now = utcnow()
     newest_first = (_alerts.c.sent_at.desc(), _alerts.c.id.desc())
     query = select_views().where(_active(now, "Actual")).order_by(*newest_first)
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, None, MAX_LIST))
-    body = atom.alerts_feed(views, base_url=str(request.base_url), self_url=str(request.url), now=now)
+    base = runtime.settings.base_url()
+    body = atom.alerts_feed(views, base_url=base, self_url=f"{base}{ATOM_PATH}", now=now)
     return Response(content=body, media_type="application/atom+xml")

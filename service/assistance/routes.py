@@ -8,7 +8,6 @@ What a caller may not see answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -41,7 +40,7 @@ from service.assistance.store import (
 from service.auth import ADMINISTRATION
 from service.db.models import utcnow
 from service.errors import Invalid
-from service.http import read_body
+from service.http import parse_json, read_body
 from service.runtime import RequiredPrincipal, RuntimeDep
 
 # A request is a few kB; 64 KiB leaves room for a hundred items with long names.
@@ -266,12 +265,7 @@ async def list_requests(
 
 
 def _json_body(raw: bytes) -> Any:
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Invalid.one("request.body.json", f"the body is not JSON: {exc}") from None
+    return parse_json(raw) if raw.strip() else None
 
 
 async def post_request(request: Request, runtime: RuntimeDep, principal: RequiredPrincipal) -> JSONResponse:

@@ -55,10 +55,11 @@ from service.visibility import RequestParties, is_requester, may_see_alert, may_
 
 log = logging.getLogger(__name__)
 
-REQUEST_CREATED = "request.created"
-REQUEST_ACKNOWLEDGED = "request.acknowledged"
-REQUEST_STATUS = "request.status"
-REQUEST_ESCALATED = "request.escalated"
+# The event types of requests are named with the others, in the event log.
+REQUEST_CREATED = event_log.REQUEST_CREATED
+REQUEST_ACKNOWLEDGED = event_log.REQUEST_ACKNOWLEDGED
+REQUEST_STATUS = event_log.REQUEST_STATUS
+REQUEST_ESCALATED = event_log.REQUEST_ESCALATED
 # Requests name people and what a state lacks: for the ITU coordinators and the requester,
 # not for the public map (CAP 1.2 §3.2.1 scope semantics, reused for the event audience).
 EVENT_SCOPE = "Restricted"

@@ -20,6 +20,7 @@ import asyncio
 import json
 import shlex
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +31,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from service.errors import StorageFull, storage_fault
 
 T = TypeVar("T")
 
@@ -52,6 +55,9 @@ class Database:
         self._turn = asyncio.Lock()
         self._waiting = 0
         self._commit_listeners: list[Callable[[], None]] = []
+        # When a write last failed because the store was full (monotonic), None after a write
+        # succeeds: /healthz says so (a full PostgreSQL disk shows nowhere else).
+        self.full_at: float | None = None
         if self.is_sqlite:
             sync_url = self.url.set(drivername="sqlite+pysqlite")
             self.sync_writer = _sqlite_engine(sync_url, synchronous=sqlite_synchronous, writer=True)
@@ -79,7 +85,13 @@ class Database:
     async def write(self, fn: Callable[[Connection], T], *, long: bool = False) -> T:
         """Run `fn(conn)` in a write transaction, serialised with every other writer; commit
         when it returns, roll back when it raises. `long`: run it off the event loop."""
-        result = await self._write(fn, long=long)
+        try:
+            result = await self._write(fn, long=long)
+        except Exception as exc:
+            if isinstance(storage_fault(exc), StorageFull):
+                self.full_at = time.monotonic()
+            raise
+        self.full_at = None
         for callback in self._commit_listeners:
             callback()
         return result

@@ -31,7 +31,28 @@ ALERT_IMPACT = "alert.impact"
 PREFIX = "alert."
 # Events about an assistance request (service.assistance.store) begin so.
 REQUEST_PREFIX = "request."
+REQUEST_CREATED = "request.created"
+REQUEST_ACKNOWLEDGED = "request.acknowledged"
+REQUEST_STATUS = "request.status"
+REQUEST_ESCALATED = "request.escalated"
 NETWORK_STATUS = "network.status"
+# Every type of event the log holds: what a subscriber may filter on (`types=`). A new kind of
+# event is added here, or subscribers cannot ask for it.
+EVENT_TYPES = (
+    ALERT_RECEIVED,
+    ALERT_UPDATED,
+    ALERT_CANCELLED,
+    ALERT_EXPIRED,
+    ALERT_ACKNOWLEDGED,
+    ALERT_ERROR,
+    ALERT_REFERENCE_REFUSED,
+    ALERT_IMPACT,
+    REQUEST_CREATED,
+    REQUEST_ACKNOWLEDGED,
+    REQUEST_STATUS,
+    REQUEST_ESCALATED,
+    NETWORK_STATUS,
+)
 
 
 def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict[str, Any]) -> None:

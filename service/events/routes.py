@@ -67,10 +67,17 @@ async def _subscription_request(
         selection = parse_selection(websocket.query_params)
     except SelectionError as exc:
         return SubscriptionRefused(CLOSE_BAD_REQUEST, str(exc))
+    # Read before the handshake completes: whatever commits after the client sees the
+    # connection open is delivered.
+    newest = await runtime.db.read(latest_event_id)
     if since is None:
-        # Read before the handshake completes: whatever commits after the client sees the
-        # connection open is delivered.
-        since = await runtime.db.read(latest_event_id)
+        since = newest
+    elif since > newest:
+        # Ids are handed out in order: a position past the newest is not one this log gave
+        # (another installation's, or a restored database). Streaming from it would skip every
+        # event up to it without a word.
+        reason = f"since: {since} is beyond the newest event {newest}; resume with since <= {newest}"
+        return SubscriptionRefused(CLOSE_BAD_REQUEST, reason)
     return principal, selection, since
 
 

@@ -18,6 +18,7 @@ from geo.layers.index import polygon_parts
 from service.auth import OPERATOR
 from service.bbox import BBox, bbox_geometry, parse_bbox
 from service.errors import Forbidden, Invalid, NotFound
+from service.http import query_time
 from service.layers.files import list_layers
 from service.runtime import RequiredPrincipal, RuntimeDep
 
@@ -97,8 +98,7 @@ async def layer_features(
     for them aggregated per grid cell)."""
     if kind not in KINDS:
         raise NotFound.one("layer.kind.unknown", f"no layer {kind!r}; one of {', '.join(KINDS)}", "{kind}")
-    if as_of is not None and as_of.tzinfo is None:
-        raise Invalid.one("layer.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    as_of = query_time(as_of, param="as_of", rule="layer.as_of")
     box = parse_bbox(bbox)
     layer = runtime.connectivity
     table, chosen_period = _table(layer, kind, period)

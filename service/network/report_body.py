@@ -8,10 +8,9 @@ rule (network.*, or geo.circle.* from `geo.areas`) and its place as a JSON point
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import shapely
@@ -23,6 +22,7 @@ from cap.model import Area, Circle
 from geo.areas import area_geometry, geometry_to_geojson
 from geo.layers import RADIOS, SiteKey, SiteState
 from service.errors import Invalid
+from service.http import parse_json
 
 # Bounds on what one report may carry: a country's worth of named sites, and polygons as
 # detailed as an admin-1 boundary (more vertices only cost time in every later point test).
@@ -57,10 +57,7 @@ class StatusInput:
 
 def parse_status_request(raw: bytes, *, now: datetime) -> StatusInput:
     """Check a posted report; raises `Invalid` listing every broken rule found."""
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Invalid.one("network.body.json", f"the body is not JSON: {exc}") from None
+    body = parse_json(raw, rule="network.body.json")
     if not isinstance(body, dict):
         raise Invalid.one("network.body.object", "the body must be a JSON object")
     findings: list[Finding] = [
@@ -107,6 +104,13 @@ def _time(value: Any, now: datetime, findings: list[Finding]) -> datetime | None
     if when.tzinfo is None:
         findings.append(
             Finding("network.time.no-offset", "time needs a UTC offset (e.g. +00:00 or Z)", "/time")
+        )
+        return None
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:
+        findings.append(
+            Finding("network.time.range", f"time {value} is outside the years 1 to 9999 in UTC", "/time")
         )
         return None
     if when > now + CLOCK_SKEW:

@@ -16,8 +16,7 @@ from geo.areas import geometry_to_geojson
 from geo.layers import RADIOS, CellSites, SiteKey, SiteState
 from service.bbox import BBox, bbox_geometry, overlaps_sql, parse_bbox
 from service.db.models import NetworkStatusReport, utcnow
-from service.errors import Invalid
-from service.http import read_body
+from service.http import query_time, read_body
 from service.network.report_body import MAX_SITES, parse_status_request
 from service.network.reports import (
     StatusBook,
@@ -170,8 +169,7 @@ async def list_network_status(
 ) -> JSONResponse:
     """Status reports up to a time (newest first), inside a bbox when given, as an RFC 7946
     FeatureCollection; with a bbox, `summary` counts the cells there by state at that time."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise Invalid.one("network.as_of.no-offset", "as_of needs a UTC offset (e.g. +00:00)", "?as_of")
+    as_of = query_time(as_of, param="as_of", rule="network.as_of")
     when = as_of or utcnow()
     box = parse_bbox(bbox) if bbox else None
     rows = await runtime.db.read(lambda conn: _list_reports(conn, when, box, limit))

@@ -51,6 +51,7 @@ from service.alerts.ingest import (
     PreparedMessage,
     authorise,
     prepare_message,
+    runs_inline,
     store_message,
 )
 from service.auth import Principal, load_principal
@@ -375,10 +376,12 @@ class FeedPoller:
             except IngestForbidden as exc:
                 refusal, result = Finding(RULE_SENDER, f"{item.where}: {exc}", item.where), FORBIDDEN
             else:
-                small = len(item.raw) <= INLINE_BYTES
+                small = runs_inline(item.raw)
+                lifetime = self.settings.alert_lifetime()
                 try:
                     stored = await self.db.write(
-                        lambda conn: _store(conn, source_id, item.key, principal, prepared), long=not small
+                        lambda conn: _store(conn, source_id, item.key, principal, prepared, lifetime),
+                        long=not small,
                     )
                 except lifecycle.NotAllowed as exc:
                     refusal, result = Finding(RULE_NOT_ALLOWED, f"{item.where}: {exc}", item.where), FORBIDDEN
@@ -400,7 +403,7 @@ class FeedPoller:
         status = runtime.network.status
         # The senders' trust anchors and signature requirements, as they stand now.
         trust = await self.db.read(load_trust)
-        if len(raw) <= INLINE_BYTES:
+        if runs_inline(raw):
             return prepare_message(
                 raw,
                 registry=registry,
@@ -597,10 +600,15 @@ def _remember(conn: Connection, source_id: int, key: str, outcome: str) -> None:
 
 
 def _store(
-    conn: Connection, source_id: int, key: str, principal: Principal, prepared: PreparedMessage
+    conn: Connection,
+    source_id: int,
+    key: str,
+    principal: Principal,
+    prepared: PreparedMessage,
+    lifetime: timedelta,
 ) -> str:
     """Store the message, remember its entry and count it, in one transaction."""
-    outcome = store_message(conn, principal, prepared)
+    outcome = store_message(conn, principal, prepared, lifetime=lifetime)
     result = CREATED if outcome.created else REPLAYED
     _remember(conn, source_id, key, result)
     s = _sources.c

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection
 
 from service.auth import Principal
 from service.db.models import utcnow
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden, Invalid, NotFound, validation_findings
+from service.http import read_json
 from service.runtime import RequiredPrincipal, Runtime, RuntimeDep
 from service.sources.store import (
     RULE_FORBIDDEN,
@@ -45,6 +46,14 @@ class SourceRequest(BaseModel):
     )
 
 
+# A source is a URL, a name and two short fields.
+MAX_BODY_BYTES = 16 * 1024
+_SOURCE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": SourceRequest.model_json_schema()}},
+}
+
+
 # --- the HTTP edge -----------------------------------------------------------------------------
 
 SourceId = Annotated[int, Path(ge=1, le=2**62, description="The id given when it was registered")]
@@ -63,9 +72,11 @@ def sources_router() -> APIRouter:
         methods=["POST"],
         status_code=201,
         summary="Register a CAP feed to poll",
+        openapi_extra={"requestBody": _SOURCE_BODY},
         responses={
             **_REFUSALS,
             409: {"description": "The owner already registered this URL"},
+            413: {"description": "The body is too large"},
             422: {
                 "description": "Bad URL (an internal address among them), interval or owner: "
                 "`errors` names rule and path"
@@ -108,12 +119,21 @@ def _not_found(source_id: int) -> NotFound:
     return NotFound.one("service.source.not-found", f"no source {source_id}", "{source_id}")
 
 
-async def post_source(
-    body: SourceRequest, request: Request, runtime: RuntimeDep, principal: RequiredPrincipal
-) -> JSONResponse:
+async def _source_request(request: Request) -> SourceRequest:
+    # Read here, after authentication, within the limit and the JSON depth of service.http.
+    data = await read_json(request, MAX_BODY_BYTES)
+    try:
+        return SourceRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise Invalid(validation_findings(errors)) from None
+
+
+async def post_source(request: Request, runtime: RuntimeDep, principal: RequiredPrincipal) -> JSONResponse:
     """Register a feed; it is polled at once, then every `interval_seconds`."""
     # Who may register comes first: nobody else makes the service resolve names.
     _may_read_sources(principal)
+    body = await _source_request(request)
     url = check_feed_url(body.url)
     interval = check_interval(body.interval_seconds, runtime.settings)
     warnings = await check_feed_address(url, runtime.settings)

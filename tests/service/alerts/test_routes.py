@@ -225,7 +225,8 @@ async def test_atom_feed_lists_active_public_alerts(service, cap_message) -> Non
 
 async def test_health_metrics_and_request_ids(service, cap_message) -> None:
     health = await service.client.get("/healthz")
-    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["checks"]["store_reachable"] and health.json()["checks"]["store_writable"]
     assert len(health.headers["x-request-id"]) == 32
     echoed = await service.client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"
