@@ -95,9 +95,10 @@ async def optional_credential(
     runtime: Runtime = request.app.state.runtime
     token = bearer_token(request)
     if token is not None:
+        # Revoked and expired tokens are unknown here as well: the same answer, the same rule.
         credential = await runtime.authenticator.authenticate(runtime.db, token)
         if credential is None:
-            raise unauthorized(RULE_TOKEN_UNKNOWN, "unknown, revoked or expired token")
+            raise unauthorized(RULE_TOKEN_UNKNOWN, "unknown token")
         return credential
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
