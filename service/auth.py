@@ -582,6 +582,10 @@ class Authenticator:
         self._cache[key] = (now, credential)
         return credential
 
+    def forget_session(self, value: str) -> None:
+        """Drop the cached credential of a session cookie (it was just ended here)."""
+        self._cache.pop("s:" + token_digest(value), None)
+
     def forget_token(self, token_id: int) -> None:
         """Drop every cached credential of a token (it was just revoked here)."""
         for key in [k for k, (_, c) in self._cache.items() if c.token_id == token_id]:

@@ -242,4 +242,5 @@ async def delete_session(request: Request, runtime: RuntimeDep) -> Response:
     value = request.cookies.get(SESSION_COOKIE)
     if value:
         await runtime.db.write(lambda conn: close_session(conn, value))
+        runtime.authenticator.forget_session(value)
     return Response(status_code=204, headers={"Set-Cookie": expired_session_cookie()})

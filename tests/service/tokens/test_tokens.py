@@ -51,7 +51,9 @@ async def test_operator_issues_lists_and_revokes_tokens_over_http(service: Servi
     operator = {"Authorization": f"Bearer {await service.token('operator')}"}
     client = service.client
     created = await client.post(
-        "/api/v1/tokens", json={"role": "office", "office": "ro-brasilia", "expires_days": 30}, headers=operator
+        "/api/v1/tokens",
+        json={"role": "office", "office": "ro-brasilia", "expires_days": 30},
+        headers=operator,
     )
     assert created.status_code == 201, created.text
     body = created.json()
