@@ -113,9 +113,19 @@ async def test_a_token_revoked_by_another_process_is_refused_within_a_second(
     assert (await service.client.get("/api/v1/alerts", headers=headers)).status_code == 200  # cached now
     listed = await run_tampere_async("token", "list", database_url=database_url, data_dir=tmp_path / "var")
     [entry] = [json.loads(line) for line in listed.stdout.splitlines()]
-    revoked = await run_tampere_async(
-        "token", "revoke", str(entry["id"]), database_url=database_url, data_dir=tmp_path / "var"
-    )
+
+    async def keep_using() -> None:  # keeps the credential cache warm while the CLI runs
+        while True:
+            await service.client.get("/api/v1/alerts", headers=headers)
+            await asyncio.sleep(0.05)
+
+    user = asyncio.create_task(keep_using())
+    try:
+        revoked = await run_tampere_async(
+            "token", "revoke", str(entry["id"]), database_url=database_url, data_dir=tmp_path / "var"
+        )
+    finally:
+        user.cancel()
     assert revoked.returncode == 0, revoked.stderr
     done = time.monotonic()
     while (await service.client.get("/api/v1/alerts", headers=headers)).status_code == 200:
