@@ -213,7 +213,8 @@ class RateLimitMiddleware:
             nonlocal opened
             if message["type"] == "websocket.send":
                 opened = True
-            # A refusal at the handshake (service.events.stream: 4401) before anything was sent.
+            # A refusal at the handshake (service.events.stream: 4401) before anything was sent
+            # (a stream revoked before its first message counts too: one in the allowance).
             elif message["type"] == "websocket.close" and message.get("code") == 4401 and not opened:
                 self.limits.authentication_failed(address)
             await send(message)

@@ -12,7 +12,10 @@ Guarantees: ids strictly increasing on a connection; nothing skipped and nothing
 across the replay-to-live switch (see `EventBroadcaster._catch_up`); a subscriber that cannot
 keep up is closed with 4408 and told where to resume, never silently skipped. Dead peers are
 found by the server's WebSocket pings (uvicorn `ws_ping_interval`/`ws_ping_timeout`); an idle
-stream also sends a `heartbeat` message, so a client notices a dead server or proxy.
+stream also sends a `heartbeat` message, so a client notices a dead server or proxy. Every
+`credential_check_seconds` the broadcaster re-reads the tokens and sessions its connections were
+opened with (one query for all of them), so a revocation or an expiry, by any process, closes
+them with 4401 (`EventBroadcaster.watch_credentials`).
 """
 
 from __future__ import annotations
