@@ -43,10 +43,12 @@ from service.metrics import Metrics
 from service.network.reports import StatusBook
 from service.network.routes import MAX_BODY_BYTES as STATUS_REPORT_MAX_BYTES
 from service.network.routes import network_status_router
+from service.ratelimit import RateLimitMiddleware, RateLimits
 from service.runtime import Runtime, RuntimeDep
 from service.settings import Settings
 from service.sources.poller import FeedPoller
 from service.sources.routes import sources_router
+from service.tokens.routes import tokens_router
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
             asyncio.create_task(broadcaster.run(), name="event-broadcaster"),
+            asyncio.create_task(
+                broadcaster.watch_credentials(settings.credential_check_seconds), name="event-credentials"
+            ),
             asyncio.create_task(checkpointer(runtime), name="wal-checkpointer"),
             asyncio.create_task(layer_watcher(runtime), name="layer-watcher"),
             asyncio.create_task(escalation_sweeper(runtime), name="request-escalator"),
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sources_router())
     app.include_router(events_router())
     app.include_router(requests_router())
+    app.include_router(tokens_router())
     app.add_api_route(
         "/healthz",
         healthz,
@@ -122,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default=settings.max_json_body_bytes,
         routes={"/api/v1/alerts": settings.max_body_bytes, "/api/v1/network-status": STATUS_REPORT_MAX_BYTES},
     )
+    # Inside the request context (a 429 carries the request id), before any route's work.
+    app.state.rate_limits = RateLimits(settings)
+    app.add_middleware(RateLimitMiddleware, limits=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
     return app
 

@@ -1,23 +1,34 @@
-"""Principals, bearer tokens, the sender registry, and who may post and modify what (who may
-see what is `service.visibility`)."""
+"""Principals, bearer tokens (issued, listed, expiring, revoked), browser sessions, the sender
+registry, and who may post and modify what (who may see what is `service.visibility`).
+
+A token and a session cookie are opaque random strings stored only as their SHA-256. A session
+is exchanged for a token and tied to it: it never outlives the token, and revoking the token
+ends its sessions. A revoked or expired credential is refused on REST within
+`auth_cache_seconds` (the cache below) and its open websockets are closed by the event stream's
+credential watch (service.events.stream).
+"""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
 
 from fastapi import Request
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
 
-from geo.reference import ISO3
+from contact_points.registry import AREA_OFFICE, REGIONAL_OFFICE, Registry
+from geo.reference import ISO3, ReferenceTables
 from service import audit
 from service.db.database import Database
+from service.db.models import BrowserSession, Sender, Token, utcnow
 from service.db.models import Principal as PrincipalRow
-from service.db.models import Sender, Token, utcnow
-from service.errors import Unauthorized
+from service.errors import Conflict, Invalid, NotFound, Unauthorized
 
 ADMINISTRATION = "administration"
 OFFICE = "office"
@@ -30,15 +41,41 @@ ROLES = (ADMINISTRATION, OFFICE, BDT, RESPONDER, OPERATOR)
 RULE_TOKEN_MISSING = "auth.token.missing"
 RULE_TOKEN_MALFORMED = "auth.token.malformed"
 RULE_TOKEN_UNKNOWN = "auth.token.unknown"
+RULE_SESSION_UNKNOWN = "auth.session.unknown"
 AUTHORIZATION_PATH = "header:authorization"
+# The browser's session cookie (POST /api/v1/session); its value is as opaque as a token.
+SESSION_COOKIE = "tampere_session"
+SESSION_PATH = f"cookie:{SESSION_COOKIE}"
+
+# Rule ids of token requests that cannot be made (CLI and POST /api/v1/tokens).
+RULE_ROLE_UNKNOWN = "token.role.unknown"
+RULE_COUNTRY_MISSING = "token.country.missing"
+RULE_COUNTRY_UNKNOWN = "token.country.unknown"
+RULE_COUNTRY_NOT_ALLOWED = "token.country.not-allowed"
+RULE_OFFICE_MISSING = "token.office.missing"
+RULE_OFFICE_UNKNOWN = "token.office.unknown"
+RULE_OFFICE_NOT_ALLOWED = "token.office.not-allowed"
+RULE_SENDER_NOT_ALLOWED = "token.sender.not-allowed"
+RULE_SENDER_INVALID = "token.sender.invalid"
+RULE_SENDER_TAKEN = "token.sender.taken"
+RULE_EXPIRES_INVALID = "token.expires.invalid"
+RULE_TOKEN_NOT_FOUND = "token.not-found"
+# The longest lifetime `--expires DAYS` may ask for (ten years); no expiry is said by omitting it.
+MAX_EXPIRES_DAYS = 3650
 
 _principals = PrincipalRow.__table__
 _senders = Sender.__table__
 _tokens = Token.__table__
+_sessions = BrowserSession.__table__
 
 
-class RegistryError(ValueError):
-    """A token or sender registration that cannot be made (bad role, sender taken...)."""
+class RegistryError(Invalid):
+    """A token or sender registration that cannot be made (bad role, unknown office...); the
+    finding's path is the field of POST /api/v1/tokens (`/office`), the CLI's option alike."""
+
+
+class SenderTaken(Conflict, RegistryError):
+    """The sender is registered to another principal (answers 409)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -106,6 +143,63 @@ def may_modify(principal: Principal, *, sender: str, poster_id: int) -> bool:
 # --- the registry ------------------------------------------------------------------------------
 
 
+@dataclass(slots=True, frozen=True)
+class IssuedToken:
+    """A token just issued: the secret (shown once), its id and what it stands for."""
+
+    token: str
+    id: int
+    principal: Principal
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(slots=True, frozen=True)
+class TokenInfo:
+    """What is known of an issued token, never the token itself."""
+
+    id: int
+    principal: str
+    role: str
+    country: str | None
+    office: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        """`revoked`, `expired` or `active`."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def as_json(self, now: datetime) -> dict[str, object]:
+        """The listing's JSON (CLI and GET /api/v1/tokens)."""
+        return {
+            "id": self.id,
+            "principal": self.principal,
+            "role": self.role,
+            "country": self.country,
+            "office": self.office,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "state": self.state(now),
+        }
+
+
+@cache
+def _packaged_offices() -> Registry:
+    return Registry.load()
+
+
+@cache
+def _packaged_reference() -> ReferenceTables:
+    return ReferenceTables.load()
+
+
 def create_token(
     conn: Connection,
     *,
@@ -113,11 +207,39 @@ def create_token(
     country: str | None = None,
     office: str | None = None,
     senders: Iterable[str] = (),
+    expires_days: float | None = None,
 ) -> tuple[str, Principal]:
     """Issue a token for a principal (made on first use) and register senders to it."""
+    issued = issue_token(
+        conn, role=role, country=country, office=office, senders=senders, expires_days=expires_days
+    )
+    return issued.token, issued.principal
+
+
+def issue_token(
+    conn: Connection,
+    *,
+    role: str,
+    country: str | None = None,
+    office: str | None = None,
+    senders: Iterable[str] = (),
+    expires_days: float | None = None,
+    actor: str = "cli",
+    offices: Registry | None = None,
+    reference: ReferenceTables | None = None,
+) -> IssuedToken:
+    """Issue a token after checking the request against the packaged offices and Member States
+    (`RegistryError`, with the fix in its message, for an unknown role, office or country)."""
     senders = list(dict.fromkeys(s.strip() for s in senders if s.strip()))
-    country = country.upper() if country else None
-    _check_request(role, country=country, office=office, senders=senders)
+    country = country.strip().upper() if country else None
+    office = office.strip() if office else None
+    _check_request(role, country=country, office=office, senders=senders, expires_days=expires_days)
+    if role == ADMINISTRATION:
+        assert country is not None
+        _check_country(country, reference or _packaged_reference())
+    if role == OFFICE:
+        assert office is not None
+        office = _known_office(office, offices or _packaged_offices())
     key = principal_key(role, country=country, office=office)
     principal_id = conn.execute(select(_principals.c.id).where(_principals.c.key == key)).scalar()
     if principal_id is None:
@@ -134,42 +256,163 @@ def create_token(
             )
         elif owner != principal_id:
             other = conn.execute(select(_principals.c.key).where(_principals.c.id == owner)).scalar()
-            raise RegistryError(f"sender {sender!r} is registered to {other or owner}")
+            raise SenderTaken.one(
+                RULE_SENDER_TAKEN, f"sender {sender!r} is registered to {other or owner}", "/senders"
+            )
     token = new_token()
-    conn.execute(
-        insert(_tokens).values(principal_id=principal_id, token_hash=token_digest(token), created_at=utcnow())
-    )
+    now = utcnow()
+    expires_at = now + timedelta(days=expires_days) if expires_days is not None else None
+    token_id = conn.execute(
+        insert(_tokens)
+        .values(
+            principal_id=principal_id, token_hash=token_digest(token), created_at=now, expires_at=expires_at
+        )
+        .returning(_tokens.c.id)
+    ).scalar_one()
     audit.record(
         conn,
-        actor="cli",
+        actor=actor,
         action="token.create",
-        obj=f"principal:{principal_id}",
-        payload_hash=audit.json_digest({"principal": key, "senders": senders}),
+        obj=f"token:{token_id}",
+        payload_hash=audit.json_digest(
+            {"principal": key, "senders": senders, "expires_at": expires_at and expires_at.isoformat()}
+        ),
     )
     principal = load_principal(conn, principal_id)
     assert principal is not None
-    return token, principal
+    return IssuedToken(token=token, id=token_id, principal=principal, created_at=now, expires_at=expires_at)
 
 
-def _check_request(role: str, *, country: str | None, office: str | None, senders: list[str]) -> None:
+def _check_request(
+    role: str, *, country: str | None, office: str | None, senders: list[str], expires_days: float | None
+) -> None:
     if role not in ROLES:
-        raise RegistryError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        raise RegistryError.one(
+            RULE_ROLE_UNKNOWN, f"unknown role {role!r}; one of {', '.join(ROLES)}", "/role"
+        )
     if role == ADMINISTRATION:
         if not country or not ISO3.match(country):
-            raise RegistryError("an administration needs --country with an ISO 3166-1 alpha-3 code")
+            raise RegistryError.one(
+                RULE_COUNTRY_MISSING,
+                "an administration needs --country with an ISO 3166-1 alpha-3 code (e.g. KEN)",
+                "/country",
+            )
     elif country:
-        raise RegistryError("--country is for administrations only")
+        raise RegistryError.one(RULE_COUNTRY_NOT_ALLOWED, "--country is for administrations only", "/country")
     if role == OFFICE:
         if not office:
-            raise RegistryError("an office needs --office ID")
+            raise RegistryError.one(
+                RULE_OFFICE_MISSING, "an office needs --office ID (e.g. ro-bangkok)", "/office"
+            )
     elif office:
-        raise RegistryError("--office is for offices only")
+        raise RegistryError.one(RULE_OFFICE_NOT_ALLOWED, "--office is for offices only", "/office")
     if senders and role != ADMINISTRATION:
-        raise RegistryError("senders are registered to administrations only")
+        raise RegistryError.one(
+            RULE_SENDER_NOT_ALLOWED, "senders are registered to administrations only", "/senders"
+        )
     for sender in senders:
         # CAP 1.2 §3.2.1: a sender has no spaces, commas or restricted characters.
         if any(c in sender for c in " ,<&"):
-            raise RegistryError(f"sender {sender!r} has spaces, commas, < or & (CAP 1.2 §3.2.1)")
+            raise RegistryError.one(
+                RULE_SENDER_INVALID,
+                f"sender {sender!r} has spaces, commas, < or & (CAP 1.2 §3.2.1)",
+                "/senders",
+            )
+    if expires_days is not None and not 0 < expires_days <= MAX_EXPIRES_DAYS:
+        raise RegistryError.one(
+            RULE_EXPIRES_INVALID,
+            f"--expires is a number of days above 0 and at most {MAX_EXPIRES_DAYS}; "
+            "leave it out for a token that does not expire",
+            "/expires_days",
+        )
+
+
+def _check_country(country: str, reference: ReferenceTables) -> None:
+    """An administration is an ITU Member State's: a territory or an unknown code is refused."""
+    if country in reference.member_states:
+        return
+    administering = reference.member_state_of(country)
+    if administering and administering != country:
+        message = (
+            f"{country} ({reference.name_of(country)}) is not an ITU Member State; it is administered "
+            f"by {administering} ({reference.name_of(administering)}): use --country {administering}"
+        )
+    else:
+        codes = sorted(reference.member_states)
+        near = difflib.get_close_matches(country, codes, n=5, cutoff=0.5)
+        hint = ", ".join(f"{c} ({reference.member_states[c].name})" for c in near)
+        message = f"unknown country {country!r}: not an ITU Member State's ISO 3166-1 alpha-3 code" + (
+            f"; the nearest: {hint}" if hint else " (e.g. KEN for Kenya)"
+        )
+    raise RegistryError.one(RULE_COUNTRY_UNKNOWN, message, "/country")
+
+
+def _known_office(office: str, offices: Registry) -> str:
+    """The office's id as the registry spells it (ids are matched case-insensitively)."""
+    kinds = (REGIONAL_OFFICE, AREA_OFFICE)
+    known = {c.id.casefold(): c for c in offices if c.kind in kinds}
+    found = known.get(office.casefold())
+    if found is not None:
+        return found.id
+    wanted = office.casefold()
+    near = [c for c in known.values() if wanted in c.id.casefold() or wanted in c.name.casefold()]
+    for match in difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6):
+        if known[match] not in near:
+            near.append(known[match])
+    if near:
+        hint = "the nearest: " + ", ".join(f"{c.id} ({c.name})" for c in near[:5])
+    else:
+        hint = "office ids: " + ", ".join(sorted(c.id for c in known.values()))
+    extra = " (BDT has its own role: --role bdt)" if wanted == "bdt" else ""
+    raise RegistryError.one(RULE_OFFICE_UNKNOWN, f"unknown office {office!r}{extra}; {hint}", "/office")
+
+
+def list_tokens(conn: Connection) -> list[TokenInfo]:
+    """Every token issued, oldest first (ids, principals and dates, never the token)."""
+    t, p = _tokens.c, _principals.c
+    rows = conn.execute(
+        select(t.id, p.key, p.role, p.country, p.office, t.created_at, t.expires_at, t.revoked_at)
+        .select_from(_tokens.join(_principals, p.id == t.principal_id))
+        .order_by(t.id)
+    )
+    return [
+        TokenInfo(
+            id=row.id,
+            principal=row.key,
+            role=row.role,
+            country=row.country,
+            office=row.office,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+def revoke_token(conn: Connection, token_id: int, *, actor: str) -> TokenInfo:
+    """Revoke a token and end its sessions (revoking again changes nothing); `NotFound` when no
+    token has this id."""
+    found = next((info for info in list_tokens(conn) if info.id == token_id), None)
+    if found is None:
+        raise NotFound.one(RULE_TOKEN_NOT_FOUND, f"no token {token_id}", "{token_id}")
+    conn.execute(delete(_sessions).where(_sessions.c.token_id == token_id))
+    if found.revoked_at is not None:
+        return found
+    now = utcnow()
+    conn.execute(update(_tokens).where(_tokens.c.id == token_id).values(revoked_at=now))
+    audit.record(
+        conn,
+        actor=actor,
+        action="token.revoke",
+        obj=f"token:{token_id}",
+        payload_hash=audit.json_digest({"principal": found.principal, "revoked_at": now.isoformat()}),
+    )
+    return TokenInfo(**{**_fields(found), "revoked_at": now})
+
+
+def _fields(info: TokenInfo) -> dict[str, object]:
+    return {name: getattr(info, name) for name in TokenInfo.__slots__}
 
 
 def load_principal(conn: Connection, principal_id: int) -> Principal | None:
@@ -184,37 +427,169 @@ def load_principal(conn: Connection, principal_id: int) -> Principal | None:
     )
 
 
+# --- credentials: a token, or a session tied to one ---------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Credential:
+    """What authenticated a caller: its principal, the token (and session) behind it, and when
+    it stops being good."""
+
+    principal: Principal
+    token_id: int
+    expires_at: datetime | None
+    session_id: int | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the credential's lifetime is over."""
+        return self.expires_at is not None and self.expires_at <= now
+
+
+def _usable(now: datetime) -> ColumnElement[bool]:
+    """The tokens that are neither revoked nor expired at `now`."""
+    t = _tokens.c
+    return (t.revoked_at.is_(None)) & or_(t.expires_at.is_(None), t.expires_at > now)
+
+
+def credential_for_token(conn: Connection, token: str, *, now: datetime | None = None) -> Credential | None:
+    """The credential of a bearer token; None when unknown, revoked or expired."""
+    now = now or utcnow()
+    t = _tokens.c
+    row = conn.execute(
+        select(t.id, t.principal_id, t.expires_at).where(t.token_hash == token_digest(token), _usable(now))
+    ).first()
+    if row is None:
+        return None
+    principal = load_principal(conn, row.principal_id)
+    if principal is None:
+        return None
+    return Credential(principal=principal, token_id=row.id, expires_at=row.expires_at)
+
+
 def principal_for_token(conn: Connection, token: str) -> Principal | None:
-    """The principal a bearer token belongs to, or None."""
-    principal_id = conn.execute(
-        select(_tokens.c.principal_id).where(_tokens.c.token_hash == token_digest(token))
-    ).scalar_one_or_none()
-    return None if principal_id is None else load_principal(conn, principal_id)
+    """The principal a bearer token belongs to, or None (unknown, revoked or expired)."""
+    credential = credential_for_token(conn, token)
+    return None if credential is None else credential.principal
+
+
+def open_session(conn: Connection, credential: Credential, *, lifetime: timedelta) -> tuple[str, datetime]:
+    """A new session for an authenticated token: the cookie value (shown once) and its end,
+    never later than the token's own."""
+    now = utcnow()
+    expires_at = now + lifetime
+    if credential.expires_at is not None:
+        expires_at = min(expires_at, credential.expires_at)
+    value = new_token()
+    conn.execute(
+        insert(_sessions).values(
+            token_id=credential.token_id,
+            session_hash=token_digest(value),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return value, expires_at
+
+
+def close_session(conn: Connection, value: str) -> None:
+    """End the session with this cookie value (nothing when there is none)."""
+    conn.execute(delete(_sessions).where(_sessions.c.session_hash == token_digest(value)))
+
+
+def credential_for_session(conn: Connection, value: str, *, now: datetime | None = None) -> Credential | None:
+    """The credential of a session cookie; None when unknown, ended or its token unusable."""
+    now = now or utcnow()
+    s, t = _sessions.c, _tokens.c
+    row = conn.execute(
+        select(s.id, s.expires_at, t.id.label("token_id"), t.principal_id)
+        .select_from(_sessions.join(_tokens, t.id == s.token_id))
+        .where(s.session_hash == token_digest(value), s.expires_at > now, _usable(now))
+    ).first()
+    if row is None:
+        return None
+    principal = load_principal(conn, row.principal_id)
+    if principal is None:
+        return None
+    return Credential(
+        principal=principal, token_id=row.token_id, expires_at=row.expires_at, session_id=row.id
+    )
+
+
+def unusable_credentials(
+    conn: Connection, token_ids: Iterable[int], session_ids: Iterable[int]
+) -> tuple[set[int], set[int]]:
+    """Of these tokens and sessions, the ones no longer good (revoked, expired, ended): one
+    query each, however many connections hold them."""
+    now = utcnow()
+    tokens, sessions = set(token_ids), set(session_ids)
+    bad_tokens: set[int] = set()
+    bad_sessions: set[int] = set()
+    if tokens:
+        good = conn.execute(select(_tokens.c.id).where(_tokens.c.id.in_(tokens), _usable(now))).scalars()
+        bad_tokens = tokens - set(good)
+    if sessions:
+        good = conn.execute(
+            select(_sessions.c.id).where(_sessions.c.id.in_(sessions), _sessions.c.expires_at > now)
+        ).scalars()
+        bad_sessions = sessions - set(good)
+    return bad_tokens, bad_sessions
 
 
 # --- the HTTP edge -----------------------------------------------------------------------------
 
 
 class Authenticator:
-    """Resolves `Authorization: Bearer T` to a principal, caching hits for a few seconds."""
+    """Resolves a bearer token or a session cookie to its credential, caching hits briefly.
+
+    The cache is what makes a revocation take a moment: keep `cache_seconds` under a second
+    (the contract: a revoked token is refused within a second). Within this instance a
+    revocation evicts at once (`forget_token`); an expiry is checked on every hit."""
 
     def __init__(self, *, cache_seconds: float) -> None:
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._cache: dict[str, tuple[float, Credential]] = {}
 
     async def resolve(self, db: Database, token: str) -> Principal | None:
-        """The principal of a token (from the cache when fresh)."""
-        digest = token_digest(token)
+        """The principal of a bearer token (from the cache when fresh)."""
+        credential = await self.authenticate(db, token)
+        return None if credential is None else credential.principal
+
+    async def authenticate(self, db: Database, token: str) -> Credential | None:
+        """The credential of a bearer token, None when it is not good."""
+        return await self._cached(
+            db, "t:" + token_digest(token), lambda conn: credential_for_token(conn, token)
+        )
+
+    async def authenticate_session(self, db: Database, value: str) -> Credential | None:
+        """The credential of a session cookie, None when it is not good."""
+        return await self._cached(
+            db, "s:" + token_digest(value), lambda conn: credential_for_session(conn, value)
+        )
+
+    async def _cached(
+        self, db: Database, key: str, lookup: Callable[[Connection], Credential | None]
+    ) -> Credential | None:
         now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is not None and now - hit[0] < self.cache_seconds:
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.cache_seconds and not hit[1].expired(utcnow()):
             return hit[1]
-        principal = await db.read(lambda conn: principal_for_token(conn, token))
-        if principal is not None:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now, principal)
-        return principal
+        credential = await db.read(lookup)
+        if credential is None:
+            self._cache.pop(key, None)
+            return None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now, credential)
+        return credential
+
+    def forget_session(self, value: str) -> None:
+        """Drop the cached credential of a session cookie (it was just ended here)."""
+        self._cache.pop("s:" + token_digest(value), None)
+
+    def forget_token(self, token_id: int) -> None:
+        """Drop every cached credential of a token (it was just revoked here)."""
+        for key in [k for k, (_, c) in self._cache.items() if c.token_id == token_id]:
+            self._cache.pop(key, None)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -235,3 +610,15 @@ def bearer_token(request: Request) -> str | None:
 def unauthorized(rule: str, message: str) -> Unauthorized:
     """The refusal of a request without a usable bearer token (the answer names the scheme)."""
     return Unauthorized.one(rule, message, AUTHORIZATION_PATH)
+
+
+def session_cookie(value: str, *, max_age: int, secure: bool) -> str:
+    """The Set-Cookie value of a session: script cannot read it (HttpOnly), no other site's page
+    makes the browser send it (SameSite=Strict), only over TLS when the service is reached so."""
+    cookie = f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max(0, max_age)}; HttpOnly; SameSite=Strict"
+    return cookie + "; Secure" if secure else cookie
+
+
+def expired_session_cookie() -> str:
+    """The Set-Cookie value that makes the browser forget its session cookie."""
+    return session_cookie("", max_age=0, secure=False)

@@ -1,5 +1,5 @@
-"""The `tampere` command: serve, validate, token create, source add/list, layer import/list,
-geocodes import/list, trust add/list/remove/require, audit verify."""
+"""The `tampere` command: serve, validate, token create/list/revoke, source add/list, layer
+import/list, geocodes import/list, trust add/list/remove/require, audit verify."""
 
 from __future__ import annotations
 
@@ -79,7 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--sender", action="append", default=[], help="a CAP sender this administration posts as (repeatable)"
     )
+    create.add_argument(
+        "--expires", type=float, metavar="DAYS", help="days until it expires (default: never)"
+    )
     create.set_defaults(run=_token_create)
+    tokens = token.add_parser("list", help="issued tokens, one JSON object a line (never the token)")
+    tokens.set_defaults(run=_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token: refused at once, its websockets closed")
+    revoke.add_argument("id", type=int, help="the token's id (from `tampere token list`)")
+    revoke.set_defaults(run=_token_revoke)
 
     layer = commands.add_parser("layer", help="the connectivity layer").add_subparsers(metavar="ACTION")
     imp = layer.add_parser("import", help="import a layer file into the data directory")
@@ -300,21 +308,27 @@ def _with_db(work: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from service.auth import RegistryError, create_token
+    from service.auth import RegistryError, issue_token
 
     async def work(db: Any) -> str:
-        token, principal = await db.write(
-            lambda conn: create_token(
+        issued = await db.write(
+            lambda conn: issue_token(
                 conn,
                 role=args.role,
                 country=args.country,
                 office=args.office,
                 senders=args.sender,
+                expires_days=args.expires,
             )
         )
-        senders = ", ".join(sorted(principal.senders)) or "none"
-        print(f"token for {principal.actor} (senders: {senders}); shown once", file=sys.stderr)
-        return token
+        senders = ", ".join(sorted(issued.principal.senders)) or "none"
+        expires = issued.expires_at.isoformat() if issued.expires_at else "never"
+        print(
+            f"token {issued.id} for {issued.principal.actor} (senders: {senders}; expires: {expires}); "
+            "shown once",
+            file=sys.stderr,
+        )
+        return str(issued.token)
 
     try:
         token = _with_db(work)
@@ -322,6 +336,41 @@ def _token_create(args: argparse.Namespace) -> int:
         print(f"tampere token create: {exc}", file=sys.stderr)
         return EXIT_INVALID
     print(token)
+    return EXIT_OK
+
+
+def _token_list(_args: argparse.Namespace) -> int:
+    from service.auth import list_tokens
+    from service.db.models import utcnow
+
+    async def work(db: Any) -> list[Any]:
+        found: list[Any] = await db.read(list_tokens)
+        return found
+
+    now = utcnow()
+    for info in _with_db(work):
+        print(json.dumps(info.as_json(now), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from service.auth import revoke_token
+    from service.db.models import utcnow
+    from service.errors import NotFound
+
+    async def work(db: Any) -> Any:
+        return await db.write(lambda conn: revoke_token(conn, args.id, actor="cli"))
+
+    try:
+        info = _with_db(work)
+    except NotFound as exc:
+        print(f"tampere token revoke: {exc} (see `tampere token list`)", file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps(info.as_json(utcnow()), ensure_ascii=False))
+    print(
+        "refused from now on; a running service closes its open streams within a second",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

@@ -113,6 +113,10 @@ class TooLarge(ServiceError):
     """The body is larger than the limit; refused before it is read whole."""
 
 
+class TooManyRequests(ServiceError):
+    """Over a rate limit (service.ratelimit); `Retry-After` says when to ask again."""
+
+
 class Unavailable(ServiceError):
     """The store (or another service the request needs) cannot be reached now; ask again."""
 
@@ -142,6 +146,8 @@ PROBLEMS: Mapping[type[ServiceError], Problem] = {
     Conflict: Problem(409, "Conflict"),
     TooLarge: Problem(413, "Content Too Large"),
     Invalid: Problem(422, "Unprocessable Content"),
+    # RFC 6585 §4; each refusal adds its own Retry-After.
+    TooManyRequests: Problem(429, "Too Many Requests"),
     # RFC 9110 §10.2.3: when to ask again.
     Unavailable: Problem(503, "Service Unavailable", {"Retry-After": str(RETRY_AFTER_SECONDS)}),
     StorageFull: Problem(507, "Insufficient Storage"),

@@ -1,10 +1,12 @@
-"""Structured JSON logs, one object a line, each carrying the id of the request it belongs to."""
+"""Structured JSON logs, one object a line, each carrying the id of the request it belongs to,
+with credentials redacted from every line (ours, uvicorn's, any library's)."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -26,6 +28,21 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 access_log = logging.getLogger("tampere.access")
 
+REDACTED = "[redacted]"
+# Credentials as they can reach a log line: a websocket's `?token=` in the request line uvicorn
+# logs, an Authorization header or a session cookie echoed by a library or an exception. Tokens
+# and session values are URL-safe base64 (service.auth.new_token).
+_CREDENTIALS = re.compile(
+    r"(?P<key>(?:[?&;]|\b)(?:token|access_token|tampere_session)=|\b(?:bearer|basic)\s+)"
+    r"(?P<secret>[^\s&;\"',]+)",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """The text with every credential it carries replaced by [redacted]."""
+    return _CREDENTIALS.sub(lambda m: m.group("key") + REDACTED, text)
+
 
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, logger, message, request_id, extras."""
@@ -36,17 +53,18 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         rid = request_id.get()
         if rid is not None:
             out["request_id"] = rid
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
+                out[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+            out["exception"] = redact(self.formatException(record.exc_info))
+        # Last, over the whole line: what an extra's nested value or repr may still carry.
+        return redact(json.dumps(out, default=str))
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -16,14 +16,20 @@ from geo.gazetteer import Gazetteer
 from geo.layers import ConnectivityLayer
 from geo.reference import ReferenceTables
 from service.auth import (
+    RULE_SESSION_UNKNOWN,
     RULE_TOKEN_MISSING,
     RULE_TOKEN_UNKNOWN,
+    SESSION_COOKIE,
+    SESSION_PATH,
     Authenticator,
+    Credential,
     Principal,
     bearer_token,
+    expired_session_cookie,
     unauthorized,
 )
 from service.db import Database
+from service.errors import Forbidden, Unauthorized
 from service.metrics import Metrics
 from service.settings import Settings
 
@@ -70,19 +76,56 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def optional_principal(
+# Browsers send the session cookie with every request to this origin; SameSite=Strict keeps
+# other sites' pages from making them send it, and a write authenticated by the cookie must also
+# carry this header, which a page of another origin cannot add without a CORS preflight this
+# service never grants (defence in depth for browsers without SameSite and for sibling
+# subdomains, which count as the same site).
+CSRF_HEADER = "x-requested-with"
+RULE_SESSION_CSRF = "auth.session.csrf"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def optional_credential(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer_scheme)],
+) -> Credential | None:
+    """What authenticates the caller: the bearer token, else the session cookie; None when
+    neither was sent; 401 for one that is not good (unknown, revoked, expired)."""
+    runtime: Runtime = request.app.state.runtime
+    token = bearer_token(request)
+    if token is not None:
+        # Revoked and expired tokens are unknown here as well: the same answer, the same rule.
+        credential = await runtime.authenticator.authenticate(runtime.db, token)
+        if credential is None:
+            raise unauthorized(RULE_TOKEN_UNKNOWN, "unknown token")
+        return credential
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        return None
+    credential = await runtime.authenticator.authenticate_session(runtime.db, session)
+    if credential is None:
+        # The browser forgets the cookie, so its next requests are anonymous, not refused.
+        raise Unauthorized.one(
+            RULE_SESSION_UNKNOWN,
+            "the session has ended (signed out, expired or its token revoked): sign in again",
+            SESSION_PATH,
+            headers={"Set-Cookie": expired_session_cookie()},
+        )
+    if request.method not in _SAFE_METHODS and not request.headers.get(CSRF_HEADER):
+        raise Forbidden.one(
+            RULE_SESSION_CSRF,
+            f"a write authenticated by the session cookie must carry the {CSRF_HEADER} header",
+            f"header:{CSRF_HEADER}",
+        )
+    return credential
+
+
+async def optional_principal(
+    credential: Annotated[Credential | None, Depends(optional_credential)],
 ) -> Principal | None:
     """The caller's principal; None when no token was sent; 401 for a token that is not known."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    runtime: Runtime = request.app.state.runtime
-    principal = await runtime.authenticator.resolve(runtime.db, token)
-    if principal is None:
-        raise unauthorized(RULE_TOKEN_UNKNOWN, "unknown token")
-    return principal
+    return None if credential is None else credential.principal
 
 
 async def required_principal(
@@ -94,5 +137,6 @@ async def required_principal(
     return principal
 
 
+OptionalCredential = Annotated[Credential | None, Depends(optional_credential)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 RequiredPrincipal = Annotated[Principal, Depends(required_principal)]

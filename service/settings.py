@@ -52,8 +52,35 @@ class Settings(BaseSettings):
     min_free_bytes: int = 64 * 1024 * 1024
     # How often the expiry sweep runs; reads also treat expires < now as expired in between.
     expiry_interval_seconds: float = 5.0
-    # A token's principal is cached this long, so a busy poster does not cost a lookup a request.
-    auth_cache_seconds: float = 5.0
+    # A token's principal is cached this long, so a busy poster does not cost a lookup a request;
+    # a revocation made by another process (the CLI, another instance) takes effect within it,
+    # and the contract says within a second.
+    auth_cache_seconds: float = 0.5
+    # How often the event stream re-checks the tokens and sessions of its open websockets: a
+    # revoked or expired one is closed (4401) within this, whichever instance or process revoked.
+    credential_check_seconds: float = 0.5
+    # A browser session (POST /api/v1/session) lasts this long, never past its token's expiry.
+    session_hours: float = 12.0
+    # Rate limits (service.ratelimit), token buckets held in memory by each instance: behind N
+    # instances a client may get N times these. Writes (POST, PUT, PATCH, DELETE) per token and
+    # per client address: a burst allowance, then a sustained rate. During a large event an
+    # alerting authority posts hundreds of alerts and updates in minutes (a tropical cyclone's
+    # warnings per district, each updated hourly; a relay catching up after an outage posts its
+    # backlog at once): 600 at once and 10 a second after that (36,000 an hour) never hold it
+    # back. One address may carry several principals (an office's or a ministry's NAT): twice that.
+    write_burst_per_token: int = 600
+    write_per_second_per_token: float = 10.0
+    write_burst_per_address: int = 1200
+    write_per_second_per_address: float = 20.0
+    # Failed authentications (401 to a request carrying a token or session) per client address:
+    # 20 a minute sustained, after a first allowance of 100 (a client retrying with a stale
+    # token, a sweep of every endpoint as the test-suite makes). The sustained rate is what
+    # bounds guessing: 28,800 guesses a day against 2^256 tokens. Past it, every request
+    # carrying credentials from that address is answered 429 until the bucket refills, a valid
+    # token too (otherwise the answer would tell which guess hit); requests without credentials
+    # (the public map) are still served.
+    auth_failures_burst_per_address: int = 100
+    auth_failures_per_second_per_address: float = 20 / 60
     log_level: str = "INFO"
     # How often a running service looks for layers imported since it loaded them (and for
     # status reports other instances stored).

@@ -91,6 +91,23 @@ class Token(Base):
     principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None: the token does not expire. Past it, the token (and its sessions) is refused.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set once by `tampere token revoke` or DELETE /api/v1/tokens/{id}; kept for the listing.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BrowserSession(Base):
+    """A browser's session, exchanged for a token (POST /api/v1/session): the cookie's value is
+    stored only as its SHA-256, and the session lives no longer than its token."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Sender(Base):

@@ -4,10 +4,11 @@ stream itself is `service.events.stream.EventBroadcaster`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 
-from service.auth import Principal
+from service.auth import SESSION_COOKIE, Credential
 from service.events.stream import (
     CLOSE_BAD_REQUEST,
     CLOSE_UNAUTHORIZED,
@@ -36,8 +37,10 @@ def events_router() -> APIRouter:
         if isinstance(request, SubscriptionRefused):
             await close_websocket(websocket, request.code, request.reason)
             return
-        principal, selection, since = request
-        sub = Subscription(principal, selection, queue_size=broadcaster.queue_size)
+        credential, selection, since = request
+        sub = Subscription(
+            credential.principal, selection, queue_size=broadcaster.queue_size, credential=credential
+        )
         await broadcaster.stream(websocket, sub, since=since)
 
     router.add_api_websocket_route("/api/v1/events", stream_events, name="events")
@@ -54,13 +57,24 @@ class SubscriptionRefused:
 
 async def _subscription_request(
     websocket: WebSocket,
-) -> tuple[Principal, Selection, int] | SubscriptionRefused:
+) -> tuple[Credential, Selection, int] | SubscriptionRefused:
     """The caller, its filters and its starting point, or why it is refused."""
     runtime: Runtime = websocket.app.state.runtime
     token = _bearer_token(websocket)
-    principal = await runtime.authenticator.resolve(runtime.db, token) if token else None
-    if principal is None:
-        reason = "unknown or missing token: send Authorization: Bearer <token> or ?token=<token>"
+    credential: Credential | None = None
+    if token:
+        credential = await runtime.authenticator.authenticate(runtime.db, token)
+    elif session := websocket.cookies.get(SESSION_COOKIE):
+        if not _same_origin(websocket):
+            # Browsers send cookies on a cross-origin websocket handshake (no CORS here): a page
+            # of another origin must not ride on the session (cross-site websocket hijacking).
+            return SubscriptionRefused(CLOSE_UNAUTHORIZED, "a session is honoured from its own origin only")
+        credential = await runtime.authenticator.authenticate_session(runtime.db, session)
+    if credential is None:
+        reason = (
+            "unknown, revoked, expired or missing token: send Authorization: Bearer <token>, "
+            "?token=<token> or the session cookie"
+        )
         return SubscriptionRefused(CLOSE_UNAUTHORIZED, reason)
     try:
         since = parse_since(websocket.query_params.get("since"))
@@ -78,7 +92,7 @@ async def _subscription_request(
         # event up to it without a word.
         reason = f"since: {since} is beyond the newest event {newest}; resume with since <= {newest}"
         return SubscriptionRefused(CLOSE_BAD_REQUEST, reason)
-    return principal, selection, since
+    return credential, selection, since
 
 
 def _bearer_token(websocket: WebSocket) -> str | None:
@@ -88,3 +102,10 @@ def _bearer_token(websocket: WebSocket) -> str | None:
         scheme, _, token = header.partition(" ")
         return token.strip() or None if scheme.lower() == "bearer" else None
     return websocket.query_params.get("token") or None
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Whether the handshake's Origin is the host the browser connected to."""
+    origin = websocket.headers.get("origin")
+    host = websocket.headers.get("host")
+    return bool(origin and host) and urlsplit(origin).netloc.lower() == (host or "").lower()

@@ -12,7 +12,10 @@ Guarantees: ids strictly increasing on a connection; nothing skipped and nothing
 across the replay-to-live switch (see `EventBroadcaster._catch_up`); a subscriber that cannot
 keep up is closed with 4408 and told where to resume, never silently skipped. Dead peers are
 found by the server's WebSocket pings (uvicorn `ws_ping_interval`/`ws_ping_timeout`); an idle
-stream also sends a `heartbeat` message, so a client notices a dead server or proxy.
+stream also sends a `heartbeat` message, so a client notices a dead server or proxy. Every
+`credential_check_seconds` the broadcaster re-reads the tokens and sessions its connections were
+opened with (one query for all of them), so a revocation or an expiry, by any process, closes
+them with 4401 (`EventBroadcaster.watch_credentials`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from geo.gazetteer import default_countries
 from geo.reference import REGIONS
-from service.auth import Principal
+from service.auth import Credential, Principal, unusable_credentials
 from service.db import Database
 from service.db.models import AlertRecord, Event
 from service.events.log import EVENT_TYPES, NOTIFY_CHANNEL
@@ -223,9 +226,20 @@ def parse_selection(params: Mapping[str, str]) -> Selection:
 class Subscription:
     """One connection's principal, filters, position and bounded queue of unsent events."""
 
-    def __init__(self, principal: Principal, selection: Selection, *, queue_size: int) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        selection: Selection,
+        *,
+        queue_size: int,
+        credential: Credential | None = None,
+    ) -> None:
         self.principal = principal
         self.selection = selection
+        # The token (and session) the connection was opened with: when it is revoked, expires
+        # or ends, `revoked` is set and the connection is closed with 4401.
+        self.credential = credential
+        self.revoked = asyncio.Event()
         self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(max(1, queue_size))
         # Where the stream began (`since`), and the last event id examined for this subscriber
         # (queued, sent or filtered out).
@@ -380,6 +394,39 @@ class EventBroadcaster:
                     self._live.discard(sub)
             self._cursor = max(self._cursor, event.id)
 
+    # --- credentials of open connections ---------------------------------------------------------
+
+    async def watch_credentials(self, interval: float) -> None:
+        """Every `interval` seconds, close the connections whose token was revoked or expired, or
+        whose session ended, until cancelled. One query per round for all of this instance's
+        connections; it sees revocations by any process (the CLI, another instance)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check_credentials()
+            except Exception:  # the store may be away a moment; the next round looks again
+                log.exception("checking the credentials of event subscribers failed")
+
+    async def check_credentials(self) -> None:
+        """Set `revoked` on each connection whose credential is no longer good."""
+        held = [sub for sub in self._connected if sub.credential is not None and not sub.revoked.is_set()]
+        if not held:
+            return
+        tokens = {sub.credential.token_id for sub in held if sub.credential is not None}
+        sessions = {
+            sub.credential.session_id
+            for sub in held
+            if sub.credential is not None and sub.credential.session_id is not None
+        }
+        bad_tokens, bad_sessions = await self.db.read(
+            lambda conn: unusable_credentials(conn, tokens, sessions)
+        )
+        for sub in held:
+            credential = sub.credential
+            assert credential is not None
+            if credential.token_id in bad_tokens or credential.session_id in bad_sessions:
+                sub.revoked.set()
+
     # --- PostgreSQL LISTEN -------------------------------------------------------------------
 
     async def _listen(self) -> None:
@@ -428,6 +475,7 @@ class EventBroadcaster:
                 "send": asyncio.create_task(self._send(websocket, sub)),
                 "receive": asyncio.create_task(_drain_incoming(websocket)),
                 "overflow": asyncio.create_task(sub.overflowed.wait()),
+                "revoked": asyncio.create_task(sub.revoked.wait()),
             }
             waiting = set(tasks.values())
             while True:
@@ -440,7 +488,11 @@ class EventBroadcaster:
             for task in tasks.values():
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
-        if sub.overflowed.is_set():
+        if sub.revoked.is_set():
+            reason = "the token was revoked or expired, or the session ended"
+            log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
+            await close_websocket(websocket, CLOSE_UNAUTHORIZED, reason)
+        elif sub.overflowed.is_set():
             reason = f"too slow: reconnect with since={sub.resume_from}"
             log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
             await close_websocket(websocket, CLOSE_TOO_SLOW, reason)

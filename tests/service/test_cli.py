@@ -93,7 +93,7 @@ async def test_token_create_prints_a_token_that_authenticates(
     assert other.status_code == 403
 
     for role_args in (
-        ["--role", "office", "--office", "RO-AFR"],
+        ["--role", "office", "--office", "ro-addis-ababa"],
         ["--role", "bdt"],
         ["--role", "responder"],
         ["--role", "operator"],

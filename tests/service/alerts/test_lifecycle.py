@@ -201,7 +201,7 @@ async def test_test_and_exercise_messages_are_kept_apart(service, cap_message) -
 async def test_scope_is_enforced_on_every_read(service, cap_message) -> None:
     kenya = await service.token("administration", country="KEN", senders=[KEN])
     uganda = await service.token("administration", country="UGA", senders=[UGA])
-    office = await service.token("office", office="RO-AFR")
+    office = await service.token("office", office="ro-addis-ababa")
     bdt = await service.token("bdt")
     responder = await service.token("responder")
     public = (await service.post(cap_message("V-1"), kenya)).json()["id"]

@@ -65,7 +65,7 @@ async def test_missing_or_unknown_token_is_401(service, cap_message) -> None:
 async def test_administration_posts_only_as_registered_senders(service, cap_message) -> None:
     kenya = await service.token("administration", country="KEN", senders=[KEN])
     responder = await service.token("responder")
-    office = await service.token("office", office="RO-AFR")
+    office = await service.token("office", office="ro-addis-ababa")
     foreign = cap_message("UG-1", sender="alerts@unma.go.ug")
     response = await service.post(foreign, kenya)
     assert response.status_code == 403

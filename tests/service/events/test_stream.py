@@ -254,14 +254,14 @@ async def test_scope_is_enforced_as_in_the_rest_reads(
     subscribers = {
         "kenya": kenya,
         "uganda": await served.token("administration", country="UGA"),
-        "africa-office": await served.token("office", office="RO-AFR"),
-        "europe-office": await served.token("office", office="RO-EUR"),
+        "africa-office": await served.token("office", office="ro-addis-ababa"),
+        "europe-office": await served.token("office", office="ro-geneva"),
         "responder": await served.token("responder"),
         "bdt": await served.token("bdt"),
     }
     async with streams_of(served, subscribers) as streams:
         restricted = await served.post(cap_message("S-R", scope="Restricted", restriction="ITU only"), kenya)
-        private = await served.post(cap_message("S-P", scope="Private", addresses=["RO-AFR"]), kenya)
+        private = await served.post(cap_message("S-P", scope="Private", addresses=["ro-addis-ababa"]), kenya)
         public = await served.post(cap_message("S-PUB"), kenya)
         delivered: dict[str, list[int]] = {}
         for name, ws in streams.items():

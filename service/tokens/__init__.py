@@ -1,0 +1,1 @@
+"""Bearer tokens (issue, list, revoke) and browser sessions over HTTP."""
