@@ -8,12 +8,14 @@ such as the WMO Alert Hub adds its own `ds:Signature`). The digest leaves all of
 1. parse (hardened, `cap.xmlsafe`);
 2. drop the whitespace-only text between elements (the blanks of indentation; the text of a
    leaf element, blank or not, is content and stays);
-3. drop every XML-DSig `Signature` element (http://www.w3.org/2000/09/xmldsig#), and comments;
+3. drop every XML-DSig `Signature` element (http://www.w3.org/2000/09/xmldsig#), comments, and
+   what stands outside the root element (comments, processing instructions);
 4. Canonical XML 1.0 (W3C C14N, without comments), SHA-256, hex.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 from lxml import etree
@@ -35,7 +37,10 @@ def content_digest(data: bytes) -> str:
             element.text = None
         if element.tail is not None and not element.tail.strip():
             element.tail = None
-    canonical = etree.tostring(root, method="c14n", with_comments=False)
+    # The root alone, in a document of its own: comments and processing instructions before or
+    # after it (a relay's stylesheet) are not content either.
+    alone = copy.deepcopy(root).getroottree()
+    canonical = etree.tostring(alone, method="c14n", with_comments=False)
     return hashlib.sha256(canonical).hexdigest()
 
 
