@@ -390,7 +390,7 @@ async def test_internal_addresses_are_refused_unless_allowed(
     # Without the setting, a feed on loopback (or a redirect to one) is never fetched (SSRF).
     for name, value in {**POLL_ENV, "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "false"}.items():
         monkeypatch.setenv(name, value)
-    url = feeds.serve("/internal.atom", b"<feed xmlns=\"http://www.w3.org/2005/Atom\"/>")
+    url = feeds.serve("/internal.atom", b'<feed xmlns="http://www.w3.org/2005/Atom"/>')
     async with running_service(database_url, tmp_path / "var") as service:
         operator = await service.token("operator")
         for target in (url, "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/feed"):
@@ -435,6 +435,39 @@ async def test_foreign_sender_refusal_is_reported_with_its_rule(tampere, feeds) 
     rejection = (await health(tampere, kenya, source["id"]))["last_rejection"]
     assert rejection["rule"] == "service.poll.sender-not-registered"
     assert UGA in rejection["message"] and rejection["at"]
+
+
+async def test_an_administrations_feed_is_held_to_its_territory(tampere, feeds) -> None:
+    kenya = await tampere.token("administration", country="KEN", senders=[KEN])
+    operator = await tampere.token("operator")
+    lagos = "6.40,3.30 6.40,3.50 6.60,3.50 6.60,3.30 6.40,3.30"
+    url = feeds.serve("/ken.atom", atom(make_cap("KE-HOME"), make_cap("KE-LAGOS", polygon=lagos)))
+    source = await register(tampere, kenya, url)
+    assert (await poll(tampere, source["id"])).messages == {"created": 1, "forbidden": 1}
+    rejection = (await health(tampere, kenya, source["id"]))["last_rejection"]
+    assert rejection["rule"] == "alert.area.outside-jurisdiction"
+    assert "/feed/entry[2]" in rejection["message"] and "/alert/info[1]/area[1]" in rejection["message"]
+    assert await alert_ids(tampere) == ["KE-HOME"]
+    # The operator relaying the same feed is exempt, and named as the relay.
+    relay = await register(tampere, operator, url)
+    assert (await poll(tampere, relay["id"])).messages == {"replayed": 1, "created": 1}
+    relayed = await tampere.runtime.db.read(
+        lambda conn: conn.execute(
+            select(AlertRecord.relayed_by).where(AlertRecord.identifier == "KE-LAGOS")
+        ).scalar_one()
+    )
+    assert relayed == "operator"
+
+
+async def test_a_changed_message_under_a_known_key_is_refused_as_a_conflict(tampere, feeds) -> None:
+    kenya = await tampere.token("administration", country="KEN", senders=[KEN])
+    first = await register(tampere, kenya, feeds.serve("/a.atom", atom(make_cap("KE-C"))))
+    assert (await poll(tampere, first["id"])).messages == {"created": 1}
+    changed = atom(make_cap("KE-C", headline="Flash flood warning, corrected"))
+    second = await register(tampere, kenya, feeds.serve("/b.atom", changed))
+    assert (await poll(tampere, second["id"])).messages == {"rejected": 1}
+    rejection = (await health(tampere, kenya, second["id"]))["last_rejection"]
+    assert rejection["rule"] == "alert.key.conflict"
 
 
 async def test_registering_and_seeing_sources_is_limited_to_owner_and_operator(tampere, feeds) -> None:

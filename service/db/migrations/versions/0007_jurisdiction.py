@@ -60,8 +60,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the columns."""
-    with op.batch_alter_table("events") as batch:
-        batch.drop_constraint("fk_events_by_alert_id_alerts", type_="foreignkey")
-        batch.drop_column("by_alert_id")
+    if op.get_bind().dialect.name == "sqlite":
+        # The table is rebuilt without the column (and its REFERENCES), keeping AUTOINCREMENT.
+        with op.batch_alter_table("events", table_kwargs={"sqlite_autoincrement": True}) as batch:
+            batch.drop_column("by_alert_id")
+    else:
+        op.drop_constraint("fk_events_by_alert_id_alerts", "events", type_="foreignkey")
+        op.drop_column("events", "by_alert_id")
     op.drop_column("alerts", "relayed_by")
     op.drop_column("alerts", "digest")
