@@ -25,10 +25,10 @@ EXPIRED = "expired"
 # arrives after it, and an alert superseded by an Update is not brought back by its expiry.
 _RANK = {ACTIVE: 0, EXPIRED: 1, UPDATED: 2, CANCELLED: 3}
 
-# Message types an administration may send only about its own alerts: Update and Cancel,
-# which change what they reference, and Ack and Error, which report on it and so write into
-# its history (CAP 1.2 §3.2.1 msgType) (the security model: "update, cancel, ack
-# or error only its own alerts"). The operator, relaying feeds, is held to none of them.
+# Message types an administration may send only about its own alerts (the security model:
+# "update, cancel, ack or error only its own alerts"): Update and Cancel change what they
+# reference, Ack and Error report on it and so write into its history (CAP 1.2 §3.2.1
+# msgType). The operator, relaying feeds, is held to none of them.
 OWNER_ONLY = frozenset({"Update", "Cancel", "Ack", "Error"})
 # The message types that stand as alerts (lists, feeds, kept-current impacts); Cancel, Ack and
 # Error act on other messages.
