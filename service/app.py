@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select, text
 from cap.errors import Finding
 from contact_points.registry import Registry
 from geo.gazetteer import default_countries
+from geo.jurisdiction import Jurisdictions
 from geo.layers.connectivity import ConnectivityLayer
 from geo.reference import ReferenceTables
 from service.alerts.expiry import expiry_sweeper
@@ -165,6 +166,7 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         layers=LayerReloader(settings.data_dir, fingerprint),
         gazetteer=gazetteer,
         geocodes=GazetteerReloader(settings.data_dir, geocodes),
+        jurisdictions=Jurisdictions(reference, margin_km=settings.jurisdiction_margin_km),
     )
 
 

@@ -132,7 +132,8 @@ def may_post_as(principal: Principal, sender: str) -> bool:
 
 
 def may_modify(principal: Principal, *, sender: str, poster_id: int) -> bool:
-    """Update or cancel only one's own alerts (posted by one, or from a registered sender)."""
+    """Update, cancel, ack or error only one's own alerts (posted by one, or from a registered
+    sender); the operator any."""
     if principal.role == OPERATOR:
         return True
     if principal.role != ADMINISTRATION:

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contact_points.registry import Registry
 from geo.gazetteer import Gazetteer
+from geo.jurisdiction import Jurisdictions
 from geo.layers import ConnectivityLayer
 from geo.reference import ReferenceTables
 from service.auth import (
@@ -64,6 +65,8 @@ class Runtime:
     gazetteer: Gazetteer
     # Reloads it when `tampere geocodes import` changed a table.
     geocodes: GazetteerReloader
+    # Where each administration may post alerts and outage reports (territory + sea margin).
+    jurisdictions: Jurisdictions
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     alert_default_lifetime_hours: float = Field(default=48.0, gt=0)
     # /healthz reports "not ready" when the data directory's file system has less free space.
     min_free_bytes: int = 64 * 1024 * 1024
+    # How far over the sea an administration's alerts and outage reports may reach beyond its
+    # land (geo.jurisdiction). 370.4 km is 200 nautical miles, the outer limit of a coastal
+    # State's exclusive economic zone (UNCLOS art. 57): the waters a national meteorological or
+    # tsunami service issues marine, cyclone and storm-surge warnings for. Over a neighbour's
+    # land the margin never applies (only a 25 km border tolerance), so the sea is all it widens.
+    jurisdiction_margin_km: float = 370.4
     # How often the expiry sweep runs; reads also treat expires < now as expired in between.
     expiry_interval_seconds: float = 5.0
     # A token's principal is cached this long, so a busy poster does not cost a lookup a request;

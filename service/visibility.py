@@ -10,7 +10,9 @@
   credentials (query tokens), so no other principal sees any.
 - An event: the rule of what it is about. A request's event is seen by who may see that
   request, an alert's event by who may see that alert, any other event (a network status
-  report) by its own scope.
+  report) by its own scope. An alert's event caused by another message (a Private Cancel of a
+  Public alert) says which message only to who may see that message too: the others are told
+  what happened ("cancelled"), not by what (`event_payload`), on the stream and in REST history.
 
 Each rule is a Python predicate; where lists are cut in SQL, the clause comes from here too, so
 the two can never drift apart.
@@ -102,6 +104,36 @@ def alert_clause(principal: Principal | None) -> ColumnElement[bool] | None:
     if principal.senders:
         own.append(c.sender.in_(sorted(principal.senders)))
     return or_(c.scope == PUBLIC, c.scope == PRIVATE, *own)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """The facts `may_see_alert` needs, read from a row (e.g. the message behind an event)."""
+
+    scope: str
+    poster_id: int
+    sender: str
+    addresses: Sequence[str]
+
+
+# The members of an alert event's payload that name the message that caused it
+# (service.alerts.lifecycle): withheld from who may not see that message.
+CAUSE_MEMBERS = frozenset({"by", "by_identifier", "by_msgType", "note"})
+
+
+def may_see_cause(principal: Principal | None, cause: AlertFacts | None) -> bool:
+    """Whether the principal may be told which message caused an event (None: no message did)."""
+    return cause is None or may_see_alert(principal, cause)
+
+
+def event_payload(payload: Mapping[str, Any], *, with_cause: bool) -> dict[str, Any]:
+    """An alert event's payload as told: whole, or without the message that caused it (`by`
+    stays, as null, so the shape is the same for everyone)."""
+    if with_cause or not CAUSE_MEMBERS & payload.keys():
+        return dict(payload)
+    told = {key: value for key, value in payload.items() if key not in CAUSE_MEMBERS}
+    told["by"] = None
+    return told
 
 
 # --- assistance requests -------------------------------------------------------------------------
@@ -233,4 +265,3 @@ def source_clause(principal: Principal | None) -> ColumnElement[bool] | None:
     if principal.role != ADMINISTRATION:
         return _sources.c.id.is_(None)
     return _sources.c.principal_id == principal.id
-

@@ -248,6 +248,8 @@ async def service(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceUnd
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
 # A small square over Nairobi, as CAP writes polygons: lat,lon pairs, first equals last.
 NAIROBI = "-1.40,36.70 -1.40,36.95 -1.15,36.95 -1.15,36.70 -1.40,36.70"
+# For alerts of the Ugandan administration (held to its own territory).
+KAMPALA = "0.20,32.45 0.20,32.70 0.45,32.70 0.45,32.45 0.20,32.45"
 
 
 def cap_time(value: datetime) -> str:

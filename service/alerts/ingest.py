@@ -10,35 +10,40 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 import cap
-from cap.errors import Finding
+from cap.digest import content_digest
+from cap.errors import CapError, Finding
 from cap.model import Alert, event_time
 from cap.report import Report
 from contact_points.registry import Registry
 from contact_points.routing import most_severe, most_urgent, route_alert
 from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
 from geo.impact import assess
+from geo.jurisdiction import Jurisdictions
 from geo.layers.connectivity import ConnectivityLayer
 from geo.layers.status import NetworkStatus
 from service import audit
 from service.alerts import lifecycle
 from service.alerts.view import AlertView, select_views
-from service.auth import Principal, may_post_as
+from service.auth import ADMINISTRATION, OPERATOR, Principal, may_post_as
 from service.db.database import Database
 from service.db.models import AlertRecord, AlertTag, utcnow
-from service.errors import Forbidden, Invalid
+from service.errors import Conflict, Forbidden, Invalid
 from service.events import log as event_log
 from service.trust.store import TrustPolicy, load_trust
+from service.visibility import may_see_alert
 
 _alerts = AlertRecord.__table__
 # Built once: a statement made per call (`insert(t).values(...)`) costs more in SQLAlchemy's
@@ -71,6 +76,8 @@ def runs_inline(raw: bytes) -> bool:
 # Rule ids of the service's own refusals (the CAP library owns cap.*).
 RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
 RULE_SENDER_NOT_REGISTERED = "alert.sender.not-registered"
+RULE_OUTSIDE_JURISDICTION = "alert.area.outside-jurisdiction"
+RULE_KEY_CONFLICT = "alert.key.conflict"
 
 
 class IngestRejected(Invalid):
@@ -92,6 +99,45 @@ class IngestForbidden(Forbidden):
         super().__init__([Finding(RULE_SENDER_NOT_REGISTERED, message, "/alert/sender")])
 
 
+class OutsideJurisdiction(Forbidden):
+    """An administration's alert has areas beyond its territory and sea margin (one finding
+    per area, at its place)."""
+
+    def __init__(self, principal: Principal, margin_km: float, paths: list[str]) -> None:
+        super().__init__(
+            [
+                Finding(
+                    RULE_OUTSIDE_JURISDICTION,
+                    f"the area reaches beyond {principal.country} and {margin_km:g} km of sea around "
+                    "it: an administration alerts only about its own territory",
+                    path,
+                )
+                for path in paths
+            ]
+        )
+
+
+class KeyConflict(Conflict):
+    """The key (sender, identifier, sent) names a stored message with other content. The
+    stored alert's id and link are members of the problem when the principal may see it."""
+
+    def __init__(self, alert_id: int | None) -> None:
+        message = (
+            "sender, identifier and sent name a message already stored with other content "
+            "(CAP 1.2 §3.2.1: a new or changed message needs a new identifier, or an Update)"
+        )
+        extensions: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if alert_id is not None:
+            link = f"/api/v1/alerts/{alert_id}"
+            extensions = {"alert_id": alert_id, "links": {"alert": link}}
+            headers = {"Link": f'<{link}>; rel="duplicate"'}
+        super().__init__(
+            [Finding(RULE_KEY_CONFLICT, message, "/alert/identifier")], extensions=extensions, headers=headers
+        )
+        self.alert_id = alert_id
+
+
 @dataclass(slots=True)
 class Assessment:
     """What an alert means on the ground: geometry, countries, regions, impact and routing."""
@@ -103,6 +149,8 @@ class Assessment:
     geometry: dict[str, Any] | None = None
     bbox: tuple[float, float, float, float] | None = None
     findings: list[Finding] = field(default_factory=list)
+    # Each area's place (/alert/info[i]/area[j]) and geometry: what jurisdiction is judged on.
+    areas: list[tuple[str, BaseGeometry]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -113,6 +161,8 @@ class PreparedMessage:
     report: Report
     assessment: Assessment
     model: dict[str, Any]
+    # The content digest (cap.digest): equal for the same message re-indented or re-signed.
+    digest: str
 
     @property
     def alert(self) -> Alert:
@@ -163,6 +213,7 @@ def assess_alert(
         geometry=geometry_to_geojson(shapes.geometry),
         bbox=shapes.bbox,
         findings=list(shapes.findings),
+        areas=[(area.path, area.geometry) for area in shapes.areas],
     )
 
 
@@ -247,13 +298,41 @@ def prepare_message(
         # The CAP library's own JSON (`cap.to_json`): CAP element names, and no CAP 1.0
         # <password>, which is stored nowhere but in the raw bytes (see routes.get_alert_cap).
         model=cap.to_json(report.alert),
+        digest=digest_of(raw),
     )
 
 
-def authorise(principal: Principal, alert: Alert) -> None:
-    """Refuse a sender the principal may not post as (the sender registry)."""
+def digest_of(raw: bytes) -> str:
+    """The content digest of stored or received bytes; the digest of the bytes themselves when
+    they cannot be read as XML (a tolerant reading the strict parser refuses)."""
+    try:
+        return content_digest(raw)
+    except CapError:
+        return hashlib.sha256(raw).hexdigest()
+
+
+def authorise(principal: Principal, prepared: PreparedMessage, *, jurisdictions: Jurisdictions) -> None:
+    """Refuse a sender the principal may not post as (the sender registry), and an
+    administration's areas beyond its territory (`geo.jurisdiction`: any part outside its
+    land plus the sea margin). The operator relays for anyone, anywhere: exempt, and recorded
+    as the relay (`relayed_by`). An area without geometry (an unknown geocode, only an
+    <areaDesc>) places the alert nowhere and cannot be judged: it passes."""
+    alert = prepared.alert
     if not may_post_as(principal, alert.sender):
         raise IngestForbidden(f"sender {alert.sender!r} is not registered to {principal.actor}")
+    if principal.role != ADMINISTRATION or not principal.country:
+        return
+    jurisdiction = jurisdictions.of(principal.country)
+    outside = [path for path, geometry in prepared.assessment.areas if jurisdiction.outside(geometry)]
+    if outside:
+        raise OutsideJurisdiction(principal, jurisdictions.margin_km, outside)
+
+
+async def ready_jurisdiction(principal: Principal, jurisdictions: Jurisdictions) -> None:
+    """Build the principal's jurisdiction off the event loop the first time (up to seconds for
+    a Member State of many islands), so that `authorise` then costs a lookup."""
+    if principal.role == ADMINISTRATION and principal.country and not jurisdictions.ready(principal.country):
+        await asyncio.to_thread(jurisdictions.of, principal.country)
 
 
 def ingest_message(
@@ -265,6 +344,7 @@ def ingest_message(
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
+    jurisdictions: Jurisdictions,
 ) -> IngestOutcome:
     """Validate, authorise, dedupe and store one CAP message in the caller's write transaction.
 
@@ -279,7 +359,7 @@ def ingest_message(
         gazetteer=gazetteer,
         trust=load_trust(conn),
     )
-    authorise(principal, prepared.alert)
+    authorise(principal, prepared, jurisdictions=jurisdictions)
     return store_message(conn, principal, prepared)
 
 
@@ -293,10 +373,11 @@ async def ingest(
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
     lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
+    jurisdictions: Jurisdictions,
 ) -> IngestOutcome:
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
-    lifecycle.NotAllowed."""
+    OutsideJurisdiction, lifecycle.NotAllowed, KeyConflict."""
     small = runs_inline(raw)
     # Read for every message: an anchor removed a moment ago is not trusted any more.
     trust = await db.read(load_trust)
@@ -314,7 +395,8 @@ async def ingest(
             gazetteer=gazetteer,
             trust=trust,
         )
-    authorise(principal, prepared.alert)
+    await ready_jurisdiction(principal, jurisdictions)
+    authorise(principal, prepared, jurisdictions=jurisdictions)
     return await db.write(
         lambda conn: store_message(conn, principal, prepared, lifetime=lifetime), long=not small
     )
@@ -358,6 +440,7 @@ def store_message(
             f.as_dict() for f in (*prepared.report.errors, *prepared.report.warnings, *a.findings, *defaulted)
         ],
         geometry=a.geometry,
+        relayed_by=principal.actor if principal.role == OPERATOR else None,
     )
     values = {f.name: getattr(view, f.name) for f in dataclasses.fields(AlertView) if f.name != "id"}
     inserted = conn.execute(
@@ -366,6 +449,7 @@ def store_message(
             **values,
             "raw": prepared.raw,
             "model": prepared.model,
+            "digest": prepared.digest,
             "min_lon": bbox[0],
             "min_lat": bbox[1],
             "max_lon": bbox[2],
@@ -374,11 +458,7 @@ def store_message(
     )
     alert_id = inserted.scalar_one_or_none()
     if alert_id is None:
-        # CAP 1.2 §3.2.1: the same (sender, identifier, sent) is the same message: a replay.
-        existing = conn.execute(
-            _FIND_BY_KEY, {"sender": alert.sender, "identifier": alert.identifier, "sent_at": alert.sent}
-        ).one()
-        return IngestOutcome(AlertView(*existing), created=False)
+        return _replay(conn, principal, prepared)
     view.id = int(alert_id)
     tags = _tags(alert, a)
     if tags:
@@ -406,6 +486,28 @@ def store_message(
         payload_hash=audit.payload_digest(prepared.raw),
     )
     return IngestOutcome(view, created=True)
+
+
+def _replay(conn: Connection, principal: Principal, prepared: PreparedMessage) -> IngestOutcome:
+    """CAP 1.2 §3.2.1: (sender, identifier, sent) names one message. The same content again is
+    a replay (the stored alert, 200); other content under the same key is a conflict (409),
+    never silently dropped. Content is compared without blanks between elements and without
+    signatures (cap.digest), so a relay that re-indents or re-signs is still a replay."""
+    alert = prepared.alert
+    key = {"sender": alert.sender, "identifier": alert.identifier, "sent_at": alert.sent}
+    existing = AlertView(*conn.execute(_FIND_BY_KEY, key).one())
+    visible = may_see_alert(principal, existing)
+    stored = conn.execute(select(_alerts.c.digest, _alerts.c.raw).where(_alerts.c.id == existing.id)).one()
+    digest = stored.digest
+    if digest is None:
+        # Stored before digests were kept (0007_jurisdiction): computed once, then kept.
+        digest = digest_of(stored.raw)
+        conn.execute(update(_alerts).where(_alerts.c.id == existing.id).values(digest=digest))
+    if digest != prepared.digest or not visible:
+        # A message the principal may not see is not handed back, even for the same bytes:
+        # the key is taken, and that is all it is told.
+        raise KeyConflict(existing.id if visible else None)
+    return IngestOutcome(existing, created=False)
 
 
 def summary_of(alert: Alert) -> dict[str, Any]:

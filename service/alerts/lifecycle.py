@@ -25,9 +25,11 @@ EXPIRED = "expired"
 # arrives after it, and an alert superseded by an Update is not brought back by its expiry.
 _RANK = {ACTIVE: 0, EXPIRED: 1, UPDATED: 2, CANCELLED: 3}
 
-# Message types that change what they reference, as opposed to Ack and Error, which only
-# report on it (CAP 1.2 §3.2.1 msgType).
-MODIFYING = frozenset({"Update", "Cancel"})
+# Message types an administration may send only about its own alerts (the security model:
+# "update, cancel, ack or error only its own alerts"): Update and Cancel change what they
+# reference, Ack and Error report on it and so write into its history (CAP 1.2 §3.2.1
+# msgType). The operator, relaying feeds, is held to none of them.
+OWNER_ONLY = frozenset({"Update", "Cancel", "Ack", "Error"})
 # The message types that stand as alerts (lists, feeds, kept-current impacts); Cancel, Ack and
 # Error act on other messages.
 LISTED_MSG_TYPES = ("Alert", "Update")
@@ -45,7 +47,8 @@ RULE_REFERENCE_NOT_OWNED = "alert.reference.not-owned"
 
 
 class NotAllowed(Forbidden):
-    """A message would change an alert its poster does not own."""
+    """A message would change (or write into the history of) an alert its poster does not own.
+    Its message names only what the poster wrote in <references>, never a stored alert's id."""
 
     def __init__(self, message: str) -> None:
         super().__init__([Finding(RULE_REFERENCE_NOT_OWNED, message, "/alert/references")])
@@ -174,11 +177,18 @@ def get_message(conn: Connection, alert_id: int) -> StoredMessage | None:
 def apply_references(
     conn: Connection, principal: Principal, message: StoredMessage, references: Iterable[Reference]
 ) -> None:
-    """Apply an Update/Cancel/Ack/Error to every alert it references; keep the rest pending."""
+    """Apply an Update/Cancel/Ack/Error to every alert it references; keep the rest pending.
+
+    An administration references only its own messages: one of a sender not registered to it
+    is refused (403) whether that message is stored, not yet received, or stored but not
+    visible to it, with the same answer in each case, so the refusal tells nothing of another
+    administration's alerts. A reference to one of its own senders' messages that has not
+    arrived yet stays pending (CAP allows a reference to a message not yet received) and
+    applies when it does."""
     effect = EFFECTS.get(message.msg_type)
     if effect is None:
         return
-    modifying = message.msg_type in MODIFYING
+    owner_only = message.msg_type in OWNER_ONLY
     seen: set[tuple[str, str, datetime]] = set()
     for ref in references:
         key = (ref.sender, ref.identifier, ref.sent)
@@ -186,12 +196,12 @@ def apply_references(
             continue
         seen.add(key)
         target = find_alert(conn, sender=ref.sender, identifier=ref.identifier, sent=ref.sent)
+        if owner_only and not _may_reference(principal, ref, target):
+            raise NotAllowed(
+                f"{message.msg_type} references {ref.sender},{ref.identifier}: an administration "
+                "updates, cancels, acknowledges or reports errors only on its own senders' alerts"
+            )
         if target is None:
-            if modifying and principal.role == ADMINISTRATION and ref.sender not in principal.senders:
-                raise NotAllowed(
-                    f"{message.msg_type} references {ref.sender},{ref.identifier}, a message of "
-                    "a sender not registered to this administration"
-                )
             conn.execute(
                 _INSERT_PENDING,
                 {
@@ -203,12 +213,17 @@ def apply_references(
                 },
             )
             continue
-        if modifying and not may_modify(principal, sender=target.sender, poster_id=target.poster_id):
-            raise NotAllowed(
-                f"{message.msg_type} references alert {target.id} ({target.sender},"
-                f"{target.identifier}), which this principal does not own"
-            )
         _apply(conn, effect, target, by=message)
+
+
+def _may_reference(principal: Principal, ref: Reference, target: StoredMessage | None) -> bool:
+    """Whether the principal may act on the referenced message (stored or not yet): its own
+    sender's, or one it posted itself; the operator on any."""
+    if principal.role != ADMINISTRATION:
+        return target is None or may_modify(principal, sender=target.sender, poster_id=target.poster_id)
+    if ref.sender in principal.senders:
+        return True
+    return target is not None and target.poster_id == principal.id
 
 
 def resolve_pending(conn: Connection, message: StoredMessage) -> None:
@@ -224,7 +239,7 @@ def resolve_pending(conn: Connection, message: StoredMessage) -> None:
 
 def _apply_late(conn: Connection, message: StoredMessage, referencing: StoredMessage) -> None:
     effect = EFFECTS[referencing.msg_type]
-    if referencing.msg_type in MODIFYING:
+    if referencing.msg_type in OWNER_ONLY:
         poster = load_principal(conn, referencing.poster_id)
         if poster is None or not may_modify(poster, sender=message.sender, poster_id=message.poster_id):
             note = f"{referencing.msg_type} {referencing.id} came from a principal not owning it"
@@ -233,6 +248,7 @@ def _apply_late(conn: Connection, message: StoredMessage, referencing: StoredMes
                 kind=event_log.ALERT_REFERENCE_REFUSED,
                 alert=message,
                 payload={"by": referencing.id, "note": note},
+                by=referencing,
             )
             return
     _apply(conn, effect, message, by=referencing)
@@ -247,6 +263,7 @@ def _apply(conn: Connection, effect: Effect, target: StoredMessage, *, by: Store
         kind=effect.event,
         alert=target,
         payload={"by": by.id, "by_identifier": by.identifier, "by_msgType": by.msg_type},
+        by=by,
     )
 
 

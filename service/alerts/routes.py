@@ -21,7 +21,7 @@ from geo.gazetteer import default_countries
 from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
-from service.alerts.ingest import IngestForbidden, IngestRejected, ingest
+from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
@@ -30,12 +30,14 @@ from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
 from service.http import query_time, read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
-from service.visibility import alert_clause, may_see_alert
+from service.visibility import MessageFacts, alert_clause, event_payload, may_see_alert, may_see_cause
 
 log = logging.getLogger(__name__)
 _alerts = AlertRecord.__table__
 _events = Event.__table__
 _tags = AlertTag.__table__
+# The message that caused an event (events.by_alert_id), for who may be told which it was.
+_causes = _alerts.alias("cause")
 MAX_LIST = 5000
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
@@ -56,7 +58,11 @@ _CAP_BODY = {
 }
 _ERRORS = {
     401: {"description": "No token, or a token that is not known"},
-    403: {"description": "The principal may not post as this sender, or modify that alert"},
+    403: {
+        "description": "The principal may not post as this sender, about that territory, or "
+        "update, cancel, ack or error that alert"
+    },
+    409: {"description": "The key (sender, identifier, sent) names a stored message with other content"},
     413: {"description": "The body is larger than TAMPERE_MAX_BODY_BYTES"},
     422: {"description": "Not ingestible: `errors` lists rule, message and path"},
 }
@@ -143,13 +149,18 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
             status=status,
             gazetteer=runtime.gazetteer,
             lifetime=runtime.settings.alert_lifetime(),
+            jurisdictions=runtime.jurisdictions,
         )
     except IngestRejected as exc:
         metrics.ingest.labels("rejected").inc()
         rules = sorted({f.rule for f in exc.report.errors})
         log.info("CAP message rejected", extra={"actor": principal.actor, "rules": rules})
         raise
-    except (IngestForbidden, lifecycle.NotAllowed) as exc:
+    except KeyConflict:
+        metrics.ingest.labels("conflict").inc()
+        log.info("CAP message conflicts with a stored one", extra={"actor": principal.actor})
+        raise
+    except (IngestForbidden, OutsideJurisdiction, lifecycle.NotAllowed) as exc:
         metrics.ingest.labels("forbidden").inc()
         log.info("CAP message refused", extra={"actor": principal.actor, "reason": str(exc)})
         raise
@@ -188,34 +199,53 @@ def _alert_detail(
     if view is None:
         return None
     model = connection.execute(select(_alerts.c.model).where(_alerts.c.id == alert_id)).scalar_one()
+    cause = _causes.c
     history = connection.execute(
-        select(_events.c.id, _events.c.at, _events.c.type, _events.c.payload)
+        select(
+            _events.c.id,
+            _events.c.at,
+            _events.c.type,
+            _events.c.payload,
+            cause.scope,
+            cause.poster_id,
+            cause.sender,
+            cause.addresses,
+        )
+        .select_from(_events.outerjoin(_causes, cause.id == _events.c.by_alert_id))
         .where(_events.c.alert_id == alert_id)
         .order_by(_events.c.id)
     ).all()
     references = []
+    a = _alerts.c
     for ref in model.get("references", []):
         target = connection.execute(
-            select(_alerts.c.id).where(
-                _alerts.c.sender == ref["sender"],
-                _alerts.c.identifier == ref["identifier"],
-                _alerts.c.sent_at == datetime.fromisoformat(ref["sent"]),
+            select(a.id, a.scope, a.poster_id, a.sender, a.addresses).where(
+                a.sender == ref["sender"],
+                a.identifier == ref["identifier"],
+                a.sent_at == datetime.fromisoformat(ref["sent"]),
             )
-        ).scalar_one_or_none()
-        references.append({**ref, "alert_id": target})
+        ).first()
+        # The reference itself is this message's content; the id of what it names is told
+        # only to who may see that alert (to the others it reads as not received).
+        seen = target is not None and may_see_alert(principal, target)
+        references.append({**ref, "alert_id": target.id if seen else None})
     now = utcnow()
     body = alert_json(view, now=now)
-    steps = [
-        {
-            "event": event_id,
-            "at": at.isoformat(),
-            "action": kind.removeprefix(event_log.PREFIX),
-            "state": payload.get("state"),
-            "by": payload.get("by"),
-            **({"note": payload["note"]} if payload.get("note") else {}),
-        }
-        for event_id, at, kind, payload in history
-    ]
+    steps = []
+    for event_id, at, kind, stored, *facts in history:
+        # As the event stream tells it: which message caused it only to who may see that one.
+        cause = None if facts[0] is None else MessageFacts(*facts)
+        payload = event_payload(stored, with_cause=may_see_cause(principal, cause))
+        steps.append(
+            {
+                "event": event_id,
+                "at": at.isoformat(),
+                "action": kind.removeprefix(event_log.PREFIX),
+                "state": payload.get("state"),
+                "by": payload.get("by"),
+                **({"note": payload["note"]} if payload.get("note") else {}),
+            }
+        )
     if body["state"] == lifecycle.EXPIRED and view.state == lifecycle.ACTIVE:
         # Past its expiry, the sweep has not written it yet.
         steps.append(

@@ -39,6 +39,7 @@ class AlertView:
     routing: list[Any]
     warnings: list[Any]
     geometry: dict[str, Any] | None
+    relayed_by: str | None
 
 
 VIEW_COLUMNS = [getattr(_alerts.c, f.name) for f in fields(AlertView)]
@@ -72,6 +73,7 @@ def alert_json(view: AlertView, *, now: datetime) -> dict[str, Any]:
         "event": view.summary.get("event"),
         "headline": view.summary.get("headline"),
         "severity": view.summary.get("severity"),
+        "relayed_by": view.relayed_by,
         "links": {"self": f"/api/v1/alerts/{view.id}", "cap": f"/api/v1/alerts/{view.id}/cap"},
     }
 

@@ -192,7 +192,7 @@ def request_json(stored: StoredRequest, *, registry: Registry, with_history: boo
         "description": row.description,
         "urgency": row.urgency,
         "items": row.items,
-        "related_alerts": row.related_alerts,
+        "related_alerts": stored.related_alerts,
         "contact": row.contact,
         "state": row.state,
         "requested_by": row.requested_by,

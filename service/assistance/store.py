@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,11 +77,15 @@ _alerts = AlertRecord.__table__
 
 @dataclass(slots=True)
 class StoredRequest:
-    """A request as stored: its row, its recipients in routing order, its history if read."""
+    """A request as stored: its row, its recipients in routing order, its history if read, and
+    its related alerts as the principal it is read for may see them (`seen_by`)."""
 
     row: Any
     recipients: list[Any]
     history: list[Any]
+    # Filled by `seen_by` for the principal a store function answers; empty until then, so
+    # an answer that skipped it shows too little rather than too much.
+    related_alerts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def state(self) -> RequestState:
@@ -182,7 +186,27 @@ def visible_request(conn: Connection, principal: Principal, request_id: int) -> 
     if stored is None or not may_see_request(principal, stored.parties):
         # The same answer for "absent" and "not yours": a request's existence is not public.
         raise NotFound.one("request.not-found", f"no request {request_id}", "/")
-    return stored
+    return seen_by(conn, principal, [stored])[0]
+
+
+def seen_by(conn: Connection, principal: Principal, requests: list[StoredRequest]) -> list[StoredRequest]:
+    """Fill in each request's related alerts as this principal may see them: a request is seen
+    by its recipients and BDT, who may not see every alert its filer linked (a Private alert
+    addressed to the filer). An entry naming an alert the principal may not see is left out,
+    identifier and all; an identifier that named no stored alert is the filer's own text."""
+    wanted = {r["alert_id"] for s in requests for r in s.row.related_alerts if r.get("alert_id") is not None}
+    visible: set[int] = set()
+    if wanted:
+        a = _alerts.c
+        rows = conn.execute(
+            select(a.id, a.scope, a.poster_id, a.sender, a.addresses).where(a.id.in_(sorted(wanted)))
+        )
+        visible = {row.id for row in rows if may_see_alert(principal, row)}
+    for stored in requests:
+        stored.related_alerts = [
+            r for r in stored.row.related_alerts if r.get("alert_id") is None or r["alert_id"] in visible
+        ]
+    return requests
 
 
 def find_requests(
@@ -214,7 +238,7 @@ def find_requests(
     )
     for r in recipients:
         by_request[r.request_id].append(r)
-    return [StoredRequest(row, by_request[row.id], []) for row in rows]
+    return seen_by(conn, principal, [StoredRequest(row, by_request[row.id], []) for row in rows])
 
 
 # --- filing -----------------------------------------------------------------------------------------
@@ -333,7 +357,7 @@ def file_request(
     )
     stored = load_request(conn, request_id)
     assert stored is not None
-    return stored
+    return seen_by(conn, principal, [stored])[0]
 
 
 def _record(
@@ -431,7 +455,7 @@ def acknowledge(
     )
     refreshed = load_request(conn, request_id)
     assert refreshed is not None
-    return refreshed
+    return seen_by(conn, principal, [refreshed])[0]
 
 
 def change_state(
@@ -470,7 +494,7 @@ def change_state(
     )
     refreshed = load_request(conn, request_id)
     assert refreshed is not None
-    return refreshed
+    return seen_by(conn, principal, [refreshed])[0]
 
 
 # --- escalation -------------------------------------------------------------------------------------

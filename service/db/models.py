@@ -158,6 +158,13 @@ class AlertRecord(Base):
     min_lat: Mapped[float | None] = mapped_column(Float)
     max_lon: Mapped[float | None] = mapped_column(Float)
     max_lat: Mapped[float | None] = mapped_column(Float)
+    # SHA-256 of the content without blanks between elements and signatures (cap.digest): the
+    # same key with another digest is a conflict, not a replay. NULL for rows stored before
+    # 0007_jurisdiction: computed from `raw` the first time it is needed.
+    digest: Mapped[str | None] = mapped_column(String(64))
+    # The principal that relayed the message (the operator posting for a sender, e.g. from a
+    # feed), held to no territory; NULL when an administration posted its own.
+    relayed_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class AlertTag(Base):
@@ -205,6 +212,9 @@ class Event(Base):
     # Of an event about an assistance request: who the request concerns (requester principal,
     # country, recipient contact ids), what `service.visibility` needs to decide as REST does.
     parties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Of an event an Update, Cancel, Ack or Error caused: that message. Whoever may not see it
+    # is told what happened, not which message did it (service.visibility.event_payload).
+    by_alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
 
 
 class AuditEntry(Base):

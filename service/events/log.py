@@ -55,9 +55,13 @@ EVENT_TYPES = (
 )
 
 
-def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict[str, Any]) -> None:
+def append_alert_event(
+    conn: Connection, *, kind: str, alert: Any, payload: dict[str, Any], by: Any | None = None
+) -> None:
     """Append one event about an alert (an `AlertRecord` or a row with the same fields); its
-    audience is the alert's ITU-D regions, countries, CAP scope and status."""
+    audience is the alert's ITU-D regions, countries, CAP scope and status. `by` is the
+    message that caused it (an Update, Cancel, Ack or Error), recorded as `by_alert_id`: its
+    own scope decides who is told which message it was (service.visibility.event_payload)."""
     body = {
         "alert_id": alert.id,
         "identifier": alert.identifier,
@@ -79,6 +83,7 @@ def append_alert_event(conn: Connection, *, kind: str, alert: Any, payload: dict
             "scope": alert.scope,
             "status": alert.status,
             "parties": None,
+            "by_alert_id": None if by is None else by.id,
         },
     )
     _notify(conn)
@@ -109,6 +114,7 @@ def append_event(
             "scope": scope,
             "status": status,
             "parties": parties,
+            "by_alert_id": None,
         },
     )
     _notify(conn)

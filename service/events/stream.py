@@ -39,7 +39,7 @@ from service.db import Database
 from service.db.models import AlertRecord, Event
 from service.events.log import EVENT_TYPES, NOTIFY_CHANNEL
 from service.settings import Settings
-from service.visibility import RequestParties, may_see_event
+from service.visibility import MessageFacts, RequestParties, event_payload, may_see_cause, may_see_event
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ MAX_TYPES = 32
 
 _events = Event.__table__
 _alerts = AlertRecord.__table__
+# The message that caused an event (events.by_alert_id): its scope decides who is told which.
+_causes = _alerts.alias("cause")
 
 
 # --- reading the log -----------------------------------------------------------------------------
@@ -88,6 +90,8 @@ class StoredEvent:
     addresses: list[str] | None
     # Of the request the event is about (None for other events).
     parties: RequestParties | None
+    # Of the message that caused it (an Update, Cancel, Ack or Error), if one did.
+    cause: MessageFacts | None = None
 
 
 # Built once: the page query runs once per commit per instance.
@@ -105,8 +109,16 @@ _PAGE = (
         _alerts.c.poster_id,
         _alerts.c.sender,
         _alerts.c.addresses,
+        _causes.c.scope.label("cause_scope"),
+        _causes.c.poster_id.label("cause_poster_id"),
+        _causes.c.sender.label("cause_sender"),
+        _causes.c.addresses.label("cause_addresses"),
     )
-    .select_from(_events.outerjoin(_alerts, _alerts.c.id == _events.c.alert_id))
+    .select_from(
+        _events.outerjoin(_alerts, _alerts.c.id == _events.c.alert_id).outerjoin(
+            _causes, _causes.c.id == _events.c.by_alert_id
+        )
+    )
     .where(_events.c.id > bindparam("after"))
     .order_by(_events.c.id)
     .limit(bindparam("limit"))
@@ -130,6 +142,9 @@ def read_events(conn: Connection, *, after: int, limit: int) -> list[StoredEvent
             sender=row.sender,
             addresses=row.addresses,
             parties=RequestParties.from_json(row.parties),
+            cause=None
+            if row.cause_scope is None
+            else MessageFacts(row.cause_scope, row.cause_poster_id, row.cause_sender, row.cause_addresses),
         )
         for row in conn.execute(_PAGE, {"after": after, "limit": limit})
     ]
@@ -140,10 +155,11 @@ def latest_event_id(conn: Connection) -> int:
     return int(conn.execute(_LATEST).scalar() or 0)
 
 
-def event_message(event: StoredEvent) -> str:
-    """The JSON text a subscriber receives: id, type, time, the payload and the audience."""
+def event_message(event: StoredEvent, *, with_cause: bool = True) -> str:
+    """The JSON text a subscriber receives: id, type, time, the payload and the audience;
+    `with_cause` False leaves out which message caused it (`service.visibility.event_payload`)."""
     body: dict[str, Any] = {"id": event.id, "type": event.type, "at": event.at.isoformat()}
-    for key, value in event.payload.items():
+    for key, value in event_payload(event.payload, with_cause=with_cause).items():
         body.setdefault(key, value)
     body["audience"] = {
         "regions": event.regions,
@@ -252,6 +268,16 @@ class Subscription:
     def wants(self, event: StoredEvent) -> bool:
         """Whether this subscriber is to receive the event (filters, then who may see it)."""
         return self.selection.matches(event) and may_see_event(self.principal, event)
+
+    def message(self, event: StoredEvent, told: dict[bool, str] | None = None) -> str:
+        """The event as this subscriber is told it (without the message that caused it when
+        it may not see that one); `told` caches the two forms across subscribers."""
+        with_cause = may_see_cause(self.principal, event.cause)
+        if told is None:
+            return event_message(event, with_cause=with_cause)
+        if with_cause not in told:
+            told[with_cause] = event_message(event, with_cause=with_cause)
+        return told[with_cause]
 
     def offer(self, event_id: int, message: str) -> bool:
         """Queue a live event without waiting; False (and `overflowed` set) when full."""
@@ -382,15 +408,14 @@ class EventBroadcaster:
     def _fan_out(self, page: list[StoredEvent]) -> None:
         live = list(self._live)
         for event in page:
-            message: str | None = None
+            told: dict[bool, str] = {}
             for sub in live:
                 if event.id <= sub.position or sub.overflowed.is_set():
                     continue  # had it while catching up, or is being closed
                 sub.position = event.id
                 if not sub.wants(event):
                     continue
-                message = message or event_message(event)
-                if not sub.offer(event.id, message):
+                if not sub.offer(event.id, sub.message(event, told)):
                     self._live.discard(sub)
             self._cursor = max(self._cursor, event.id)
 
@@ -510,7 +535,7 @@ class EventBroadcaster:
             for event in page:
                 if sub.wants(event):
                     # Waits while the queue is full: a slow reader slows its own replay.
-                    await sub.queue.put((event.id, event_message(event)))
+                    await sub.queue.put((event.id, sub.message(event)))
                 sub.position = event.id
             if len(page) < self.page_size and await self._catch_up(sub):
                 return
@@ -528,7 +553,7 @@ class EventBroadcaster:
             page = await self.db.read(lambda conn: read_events(conn, after=sub.position, limit=limit))
             for event in page:
                 if sub.wants(event):
-                    sub.offer(event.id, event_message(event))  # fits: the queue was empty
+                    sub.offer(event.id, sub.message(event))  # fits: the queue was empty
                 sub.position = event.id
             if len(page) == limit:
                 return False

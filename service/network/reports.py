@@ -24,10 +24,9 @@ from sqlalchemy import Connection, insert, select
 
 from cap.errors import Finding
 from geo.areas import bbox_of
-from geo.gazetteer import default_countries
 from geo.impact import assess
+from geo.jurisdiction import Jurisdictions, territory_of
 from geo.layers import RADIOS, CellSites, ConnectivityLayer, NetworkStatus, SiteKey, SiteState, StatusReport
-from geo.reference import ReferenceTables
 from service import audit
 from service.alerts.impacts import Recomputed, recompute
 from service.auth import ADMINISTRATION, OPERATOR, Principal
@@ -43,6 +42,8 @@ _a = AlertRecord.__table__.c
 # OpenCelliD positions are the centroid of measurements, not the mast: a coastal cell can sit
 # offshore. A site this close (in degrees, ~5 km) to a country's land counts as in it.
 BORDER_TOLERANCE_DEG = 0.05
+# An administration's report (its area, or a named site) outside its territory and sea margin.
+RULE_AREA_OUTSIDE = "network.country.outside"
 
 
 # --- the reports held in memory --------------------------------------------------------------------
@@ -154,17 +155,6 @@ def site_points(cells: CellSites | None, positions: np.ndarray) -> BaseGeometry 
 # --- who may report where ----------------------------------------------------------------------
 
 
-def territory_of(country: str, reference: ReferenceTables) -> tuple[BaseGeometry, ...]:
-    """The land of a Member State and of the territories it administers (Natural Earth)."""
-    countries = default_countries()
-    chosen = [
-        geometry
-        for geometry, iso3, adm0 in zip(countries.geometries, countries.iso3, countries.adm0_a3, strict=True)
-        if (iso3 or adm0) == country or reference.member_state_of(iso3 or adm0) == country
-    ]
-    return tuple(chosen)
-
-
 def may_report(principal: Principal) -> bool:
     """Whether a principal may report network status at all (administrations and the operator)."""
     return principal.role == OPERATOR or (principal.role == ADMINISTRATION and bool(principal.country))
@@ -181,20 +171,25 @@ def check_reporter(
     positions: np.ndarray,
     cells: CellSites | None,
     *,
-    reference: ReferenceTables,
+    jurisdictions: Jurisdictions,
 ) -> None:
-    """The operator reports anywhere; an administration only inside its own country (its
-    area must reach its land, each named site be on or next to it; `reference` says which
-    territories it administers); others not at all."""
+    """The operator reports anywhere; an administration only about its own territory: every
+    part of its area within its land plus the sea margin (`geo.jurisdiction`, the rule alerts
+    follow), each named site on or next to its land; others not at all."""
     if not may_report(principal):
         raise refuse_role()
     if principal.role == OPERATOR or principal.country is None:
         return
-    land = territory_of(principal.country, reference)
+    land = territory_of(principal.country, jurisdictions.reference)
     problems: list[Finding] = []
-    if parsed.area is not None and not any(shapely.intersects(g, parsed.area) for g in land):
+    if parsed.area is not None and jurisdictions.of(principal.country).outside(parsed.area):
         problems.append(
-            Finding("network.country.outside", f"the area does not reach {principal.country}", "/area")
+            Finding(
+                RULE_AREA_OUTSIDE,
+                f"the area reaches beyond {principal.country} and {jurisdictions.margin_km:g} km of sea "
+                "around it: an administration reports only about its own territory",
+                "/area",
+            )
         )
     for i in np.flatnonzero(positions < 0).tolist()[:20]:
         problems.append(
@@ -211,9 +206,7 @@ def check_reporter(
         for geometry in land:
             near |= shapely.dwithin(geometry, points, BORDER_TOLERANCE_DEG)
         for i in located[~near].tolist()[:20]:
-            problems.append(
-                Finding("network.country.outside", f"site is outside {principal.country}", f"/sites/{i}")
-            )
+            problems.append(Finding(RULE_AREA_OUTSIDE, f"site is outside {principal.country}", f"/sites/{i}"))
     if problems:
         raise Forbidden(problems)
 

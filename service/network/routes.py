@@ -113,7 +113,10 @@ async def post_network_status(
     parsed = parse_status_request(raw, now=utcnow())
     layer = runtime.connectivity
     positions = locate_sites(layer.cells, parsed.sites)
-    check_reporter(principal, parsed, positions, layer.cells, reference=runtime.reference)
+    # Building an administration's jurisdiction the first time takes up to seconds: not on the loop.
+    if principal.country and not runtime.jurisdictions.ready(principal.country):
+        await anyio.to_thread.run_sync(runtime.jurisdictions.of, principal.country)
+    check_reporter(principal, parsed, positions, layer.cells, jurisdictions=runtime.jurisdictions)
     footprint = await anyio.to_thread.run_sync(footprint_of, parsed, site_points(layer.cells, positions))
     book = runtime.network
     recorded = await runtime.db.write(

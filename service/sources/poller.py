@@ -48,9 +48,12 @@ from service.alerts.ingest import (
     RULE_NOT_AN_ALERT,
     IngestForbidden,
     IngestRejected,
+    KeyConflict,
+    OutsideJurisdiction,
     PreparedMessage,
     authorise,
     prepare_message,
+    ready_jurisdiction,
     runs_inline,
     store_message,
 )
@@ -369,12 +372,17 @@ class FeedPoller:
         if refusal is None and item.raw is not None:
             try:
                 prepared = await self._prepare(item.raw)
-                authorise(principal, prepared.alert)
+                # The source's owner is held to its territory as when it posts (the operator not).
+                await ready_jurisdiction(principal, self.runtime.jurisdictions)
+                authorise(principal, prepared, jurisdictions=self.runtime.jurisdictions)
             except IngestRejected as exc:
                 first = next(iter(exc.report.errors), Finding(RULE_NOT_AN_ALERT, "not ingestible", "/"))
                 refusal = Finding(first.rule, f"{item.where}: {_at(first)}", item.where)
             except IngestForbidden as exc:
                 refusal, result = Finding(RULE_SENDER, f"{item.where}: {exc}", item.where), FORBIDDEN
+            except OutsideJurisdiction as exc:
+                first = exc.findings[0]
+                refusal, result = Finding(first.rule, f"{item.where}: {_at(first)}", item.where), FORBIDDEN
             else:
                 small = runs_inline(item.raw)
                 lifetime = self.settings.alert_lifetime()
@@ -385,6 +393,11 @@ class FeedPoller:
                     )
                 except lifecycle.NotAllowed as exc:
                     refusal, result = Finding(RULE_NOT_ALLOWED, f"{item.where}: {exc}", item.where), FORBIDDEN
+                except KeyConflict as exc:
+                    # The same key with other content: the stored message stays, the entry is
+                    # counted as refused with why (and remembered, so not fetched again).
+                    first = exc.findings[0]
+                    refusal = Finding(first.rule, f"{item.where}: {first.message}", item.where)
                 else:
                     return stored, prepared.alert.sent
         if refusal is None:

@@ -16,7 +16,7 @@ import cap
 from service.db import Database, upgrade
 from service.db.database import postgres_connect_args
 from service.db.migrate import alembic_config, include_object
-from service.db.models import AlertRecord, Base, Principal
+from service.db.models import AlertRecord, Base, Event, Principal
 from service.settings import Settings
 from tests.cap.test_rules import CAP10
 
@@ -214,5 +214,43 @@ async def test_migration_0005_rewrites_stored_models_as_cap_json_without_the_pas
         await db.write(_migrate_to(OLD_HEAD, down=True), long=True)
         first, _ = await db.read(models)
         assert first == {**old_model, "password": None}
+    finally:
+        await db.close()
+
+
+async def test_migration_0007_records_the_message_behind_each_stored_event(database_url: str) -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def insert(conn) -> None:
+        conn.execute(Principal.__table__.insert().values(id=1, key="k", role="operator", created_at=now))
+        for alert_id, msg_type in ((1, "Alert"), (2, "Cancel")):
+            conn.execute(
+                AlertRecord.__table__.insert().values(
+                    id=alert_id, sender="s", identifier=f"m{alert_id}", sent_at=now, status="Actual",
+                    msg_type=msg_type, scope="Public", version="1.2", state="active", received_at=now,
+                    poster_id=1, signature="unsigned", addresses=[], raw=b"<alert/>", model={},
+                    summary={}, countries=[], regions=[], impact={}, routing=[], warnings=[],
+                )
+            )  # fmt: skip
+        events = Event.__table__
+        audience = {"regions": [], "countries": [], "scope": "Public", "status": "Actual", "at": now}
+        conn.execute(events.insert().values(id=1, type="alert.received", alert_id=1, payload={}, **audience))
+        conn.execute(
+            events.insert().values(id=2, type="alert.cancelled", alert_id=1, payload={"by": 2}, **audience)
+        )
+
+    def causes(conn) -> list:
+        table = Event.__table__
+        return list(conn.execute(select(table.c.by_alert_id).order_by(table.c.id)).scalars())
+
+    db = Database(database_url)
+    try:
+        await db.write(_migrate_to("0006_event_parties"), long=True)
+        await db.write(insert, long=True)
+        await upgrade(db)
+        assert await db.read(causes) == [None, 2]
+        digests = await db.read(lambda conn: list(conn.execute(select(AlertRecord.digest)).scalars()))
+        assert digests == [None, None]  # computed from `raw` when first needed
+        await db.write(_migrate_to("0006_event_parties", down=True), long=True)
     finally:
         await db.close()

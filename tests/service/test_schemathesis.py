@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from contact_points.registry import Registry
+from geo.jurisdiction import Jurisdictions
+from geo.reference import ReferenceTables
 from service.alerts.ingest import ingest
 from service.app import create_app
 from service.auth import create_token
@@ -47,8 +49,9 @@ async def _operator_token(url: str, messages: list[bytes]) -> str:
         await upgrade(db)
         token, operator = await db.write(lambda conn: create_token(conn, role="operator"))
         registry = Registry.load()
+        jurisdictions = Jurisdictions(ReferenceTables.load(), margin_km=Settings().jurisdiction_margin_km)
         for raw in messages:
-            await ingest(db, operator, raw, registry=registry)
+            await ingest(db, operator, raw, registry=registry, jurisdictions=jurisdictions)
         return token
     finally:
         await db.close()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from service.db.models import Event
+from tests.conftest import KAMPALA, NAIROBI
 
 KEN = "alerts@meteo.go.ke"
 UGA = "alerts@unma.go.ug"
@@ -91,8 +92,9 @@ async def test_cancel_of_another_administrations_alert_is_403(service, cap_messa
     response = await service.post(hijack, uganda)
     assert response.status_code == 403
     assert await state_of(service, target) == "active"
-    # Nothing of the refused message was stored.
-    assert (await service.post(hijack.replace(b"Cancel", b"Alert"), uganda)).status_code == 201
+    # Nothing of the refused message was stored (posted again as an alert over Uganda).
+    own = hijack.replace(b"Cancel", b"Alert").replace(NAIROBI.encode(), KAMPALA.encode())
+    assert (await service.post(own, uganda)).status_code == 201
     # A pending cancel of a message of someone else's sender is refused too.
     early = cap_message("U-2", sender=UGA, sent=at(2), msg_type="Cancel", references=[(KEN, "K-9", at(0))])
     assert (await service.post(early, uganda)).status_code == 403
@@ -111,26 +113,13 @@ async def test_operator_may_cancel_anything(service, cap_message) -> None:
 
 async def test_ack_and_error_are_recorded_against_what_they_reference(service, cap_message) -> None:
     kenya = await service.token("administration", country="KEN", senders=[KEN])
-    uganda = await service.token("administration", country="UGA", senders=[UGA])
     target = (await service.post(cap_message("K-1", sent=at(0)), kenya)).json()["id"]
-    ack = cap_message(
-        "ACK-1",
-        sender=UGA,
-        sent=at(1),
-        msg_type="Ack",
-        references=[(KEN, "K-1", at(0))],
-        with_info=False,
-    )
+    ack = cap_message("ACK-1", sent=at(1), msg_type="Ack", references=[(KEN, "K-1", at(0))], with_info=False)
     err = cap_message(
-        "ERR-1",
-        sender=UGA,
-        sent=at(2),
-        msg_type="Error",
-        references=[(KEN, "K-1", at(0))],
-        with_info=False,
+        "ERR-1", sent=at(2), msg_type="Error", references=[(KEN, "K-1", at(0))], with_info=False
     )
-    assert (await service.post(ack, uganda)).status_code == 201
-    assert (await service.post(err, uganda)).status_code == 201
+    assert (await service.post(ack, kenya)).status_code == 201
+    assert (await service.post(err, kenya)).status_code == 201
     detail = (await service.client.get(f"/api/v1/alerts/{target}")).json()
     assert detail["state"] == "active"
     assert [h["action"] for h in detail["history"]] == ["received", "acknowledged", "error"]
@@ -139,6 +128,26 @@ async def test_ack_and_error_are_recorded_against_what_they_reference(service, c
         "alert.acknowledged",
         "alert.error",
     ]
+
+
+async def test_ack_and_error_into_another_administrations_alert_are_403(service, cap_message) -> None:
+    kenya = await service.token("administration", country="KEN", senders=[KEN])
+    uganda = await service.token("administration", country="UGA", senders=[UGA])
+    target = (await service.post(cap_message("K-1", sent=at(0)), kenya)).json()["id"]
+    for n, msg_type in enumerate(("Ack", "Error"), 1):
+        reply = cap_message(
+            f"U-{msg_type}", sender=UGA, sent=at(n), msg_type=msg_type, references=[(KEN, "K-1", at(0))]
+        )
+        refused = await service.post(reply.replace(NAIROBI.encode(), KAMPALA.encode()), uganda)
+        assert refused.status_code == 403, refused.text
+        [error] = refused.json()["errors"]
+        assert (error["rule"], error["path"]) == ("alert.reference.not-owned", "/alert/references")
+        # Told nothing of the alert it named: not its id, not whether it exists.
+        assert f"alert {target}" not in refused.text and f"/alerts/{target}" not in refused.text
+        absent = reply.replace(b"K-1", b"K-404").replace(NAIROBI.encode(), KAMPALA.encode())
+        [unknown] = (await service.post(absent, uganda)).json()["errors"]
+        assert {**unknown, "message": unknown["message"].replace("K-404", "K-1")} == error
+    assert await event_types(service, target) == ["alert.received"]
 
 
 async def test_expiry_is_written_on_time_by_the_sweeper(service, cap_message) -> None:

@@ -194,8 +194,8 @@ async def test_administration_reports_only_inside_its_own_country(service, cap_m
     uganda_area = {"circle": {"lat": 0.31, "lon": 32.58, "radius_km": 10}}
     refused = await report(service, kenya, {"state": "down", "area": uganda_area})
     assert refused.status_code == 403
-    assert refused.json()["errors"] == [
-        {"rule": "network.country.outside", "message": "the area does not reach KEN", "path": "/area"}
+    assert [(e["rule"], e["path"]) for e in refused.json()["errors"]] == [
+        ("network.country.outside", "/area")
     ]
     refused = await report(service, kenya, {"state": "down", "sites": [site("LTE", 1), KAMPALA_SITE]})
     assert refused.status_code == 403

@@ -5,7 +5,7 @@ alert's sender (`tampere trust add`); a sender can require a verified signature
 (`tampere trust require`).
 
 Revision ID: 0008_trust_anchors
-Revises: 0006_event_parties
+Revises: 0007_jurisdiction
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_trust_anchors"
-down_revision: str | None = "0006_event_parties"
+down_revision: str | None = "0007_jurisdiction"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
