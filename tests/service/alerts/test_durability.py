@@ -60,6 +60,10 @@ async def test_sigkill_loses_no_acknowledged_alert(tmp_path: Path, cap_message) 
         "TAMPERE_DATA_DIR": str(data_dir),
         "TAMPERE_DATABASE_URL": "",
         "TAMPERE_LOG_LEVEL": "WARNING",
+        # The test replays 1,000 alerts twice from one token as fast as it can: durability, not
+        # the write rate limit (tests/service/tokens/test_rate_limits.py), is what it measures.
+        "TAMPERE_WRITE_BURST_PER_TOKEN": "100000",
+        "TAMPERE_WRITE_BURST_PER_ADDRESS": "100000",
     }
     created = subprocess.run(
         [*tampere_command(), "token", "create", "--role", "operator"],

@@ -16,7 +16,7 @@ from service.app import create_app
 from service.auth import create_token
 from service.ratelimit import Bucket
 from service.settings import Settings
-from tests.conftest import make_cap
+from tests.conftest import KAMPALA, make_cap
 
 
 @asynccontextmanager
@@ -63,7 +63,7 @@ async def test_writes_past_the_token_limit_get_429_then_recover(tmp_path: Path) 
         over = await client.post("/api/v1/alerts", content=make_cap("RL-3"), headers=kenya)
         retry_after = _assert_rate_limited(over, "request.rate-limited")
         # Per token: another administration from the same address still writes; reads go on.
-        other = make_cap("RL-U", sender="alerts@unma.go.ug")
+        other = make_cap("RL-U", sender="alerts@unma.go.ug", polygon=KAMPALA)
         assert (await client.post("/api/v1/alerts", content=other, headers=uganda)).status_code == 201
         assert (await client.get("/api/v1/alerts", headers=kenya)).status_code == 200
         await asyncio.sleep(retry_after)
