@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimit,
         default=settings.max_json_body_bytes,
         routes={"/api/v1/alerts": settings.max_body_bytes, "/api/v1/network-status": STATUS_REPORT_MAX_BYTES},
+        idle_timeout=settings.body_idle_timeout_seconds,
     )
     # Inside the request context (a 429 carries the request id), before any route's work.
     app.state.rate_limits = RateLimits(settings)

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # The whole request head must arrive within this long (slow-header clients, "slowloris").
     # A head is one packet; even over a satellite link it takes well under a second.
     head_timeout_seconds: float = 10.0
+    # The longest pause allowed between two parts of a request body. A body of a few MB over a
+    # poor satellite link arrives in a steady stream; a pause this long is a stalled or hostile
+    # client, and its request would otherwise hold a worker's memory open for ever.
+    body_idle_timeout_seconds: float = 30.0
     # The service's address as its users reach it (scheme, host, port, path prefix, e.g.
     # https://tampere.example.org): absolute links (the Atom feed) are made from it, never from
     # a request's Host header. Unset: `tampere serve` derives it from --host/--port, anything
