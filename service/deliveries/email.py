@@ -14,7 +14,6 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
@@ -144,9 +143,9 @@ def message(
     mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     mail["X-Tampere-Events"] = " ".join(str(i) for i in event_ids)
-    if language:
-        mail["Content-Language"] = language
     mail.set_content(text)
+    if language:  # after set_content, which replaces every Content-* header
+        mail["Content-Language"] = language
     return mail
 
 
@@ -228,8 +227,3 @@ def _code(exc: BaseException) -> int | None:
             if code is not None:
                 break
     return int(code) if isinstance(code, int) and code > 0 else None
-
-
-def digest_due(items: Sequence[Any], now: datetime) -> bool:
-    """Whether any of these digest deliveries is due (they share the channel's slot)."""
-    return any(row.next_attempt_at <= now for row in items)
