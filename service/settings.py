@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     events_queue_size: int = 1000
     # An idle stream sends a heartbeat message this often (WebSocket pings are the server's).
     events_heartbeat_seconds: float = 15.0
+    # Live events are written straight to each subscriber's connection (service.events.frames):
+    # one holding more unsent bytes than this (several thousand events) cannot keep up and is
+    # closed like a full queue (4408, "reconnect with since=<last id>").
+    events_max_buffered_bytes: int = 4 * 1024 * 1024
     # How often the events table is read for commits that sent no wake-up: on SQLite those of
     # other processes; on PostgreSQL only while the LISTEN connection is down.
     events_poll_seconds: float = 0.5

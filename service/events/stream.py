@@ -37,6 +37,7 @@ from geo.reference import REGIONS
 from service.auth import Credential, Principal, unusable_credentials
 from service.db import Database
 from service.db.models import AlertRecord, Event
+from service.events.frames import FrameSink, text_frame
 from service.events.log import EVENT_TYPES, NOTIFY_CHANNEL
 from service.settings import Settings
 from service.visibility import MessageFacts, RequestParties, event_payload, may_see_cause, may_see_event
@@ -249,9 +250,19 @@ class Subscription:
         *,
         queue_size: int,
         credential: Credential | None = None,
+        sink: FrameSink | None = None,
+        max_buffered: int = 4 * 1024 * 1024,
     ) -> None:
         self.principal = principal
         self.selection = selection
+        # The connection itself, when the server offers it (service.events.frames): once live
+        # and with nothing left in the queue, the broadcaster writes this subscriber's frames
+        # straight to it (`direct`), and its backlog is what the connection has not sent.
+        self.sink = sink
+        self.max_buffered = max_buffered
+        self.live = False
+        self.direct = False
+        self.last_write = 0.0
         # The token (and session) the connection was opened with: when it is revoked, expires
         # or ends, `revoked` is set and the connection is closed with 4401.
         self.credential = credential
@@ -278,6 +289,18 @@ class Subscription:
         if with_cause not in told:
             told[with_cause] = event_message(event, with_cause=with_cause)
         return told[with_cause]
+
+    def write(self, event_id: int, frame: bytes) -> bool:
+        """Write a live event's frame to the connection; False (and `overflowed` set) when the
+        connection holds more unsent bytes than `max_buffered` (a reader that cannot keep up)."""
+        assert self.sink is not None
+        if self.sink.buffered > self.max_buffered:
+            self.overflowed.set()
+            return False
+        if self.sink.write_frame(frame):  # False: closing; the connection's end is seen elsewhere
+            self.sent_id = event_id
+            self.last_write = asyncio.get_running_loop().time()
+        return True
 
     def offer(self, event_id: int, message: str) -> bool:
         """Queue a live event without waiting; False (and `overflowed` set) when full."""
@@ -308,9 +331,11 @@ class EventBroadcaster:
         heartbeat_seconds: float,
         poll_seconds: float,
         page_size: int = PAGE_SIZE,
+        max_buffered: int = 4 * 1024 * 1024,
     ) -> None:
         self.db = db
         self.queue_size = max(1, queue_size)
+        self.max_buffered = max_buffered
         self.heartbeat_seconds = heartbeat_seconds
         self.poll_seconds = poll_seconds
         self.page_size = page_size
@@ -333,6 +358,7 @@ class EventBroadcaster:
             queue_size=settings.events_queue_size,
             heartbeat_seconds=settings.events_heartbeat_seconds,
             poll_seconds=settings.events_poll_seconds,
+            max_buffered=settings.events_max_buffered_bytes,
         )
 
     @property
@@ -406,16 +432,40 @@ class EventBroadcaster:
                 return
 
     def _fan_out(self, page: list[StoredEvent]) -> None:
+        """Offer each event to every live subscriber: who may see it is decided once per
+        principal, its JSON and its frame made once per form (with or without the message that
+        caused it); a direct subscriber gets the frame's bytes written to its connection, the
+        others (still sending their catch-up, or without a sink) get the text queued."""
         live = list(self._live)
         for event in page:
+            forms: dict[Principal, bool | None] = {}
             told: dict[bool, str] = {}
+            frames: dict[bool, bytes] = {}
             for sub in live:
                 if event.id <= sub.position or sub.overflowed.is_set():
                     continue  # had it while catching up, or is being closed
                 sub.position = event.id
-                if not sub.wants(event):
+                if not sub.selection.matches(event):
                     continue
-                if not sub.offer(event.id, sub.message(event, told)):
+                principal = sub.principal
+                if principal in forms:
+                    form = forms[principal]
+                else:
+                    visible = may_see_event(principal, event)
+                    form = forms[principal] = may_see_cause(principal, event.cause) if visible else None
+                if form is None:
+                    continue
+                message = told.get(form)
+                if message is None:
+                    message = told[form] = event_message(event, with_cause=form)
+                if sub.direct:
+                    frame = frames.get(form)
+                    if frame is None:
+                        frame = frames[form] = text_frame(message)
+                    delivered = sub.write(event.id, frame)
+                else:
+                    delivered = sub.offer(event.id, message)
+                if not delivered:
                     self._live.discard(sub)
             self._cursor = max(self._cursor, event.id)
 
@@ -561,13 +611,19 @@ class EventBroadcaster:
                 # Nobody was live, so the cursor stood still; start it where this one is.
                 self._cursor = sub.position
             self._live.add(sub)
+            sub.live = True
         # A commit that woke the pump while nobody was live went unread: read past the cursor now.
         self._wake.set()
         return True
 
     async def _send(self, websocket: WebSocket, sub: Subscription) -> None:
-        """Hand queued events to the socket in order; a heartbeat when idle."""
+        """Hand queued events to the socket in order, a heartbeat when idle; once the subscriber
+        is live with nothing queued and its connection is a sink, the broadcaster writes to it
+        directly and this only keeps the heartbeat."""
         while True:
+            if sub.direct:
+                await self._heartbeat_direct(sub)
+                continue
             try:
                 if sub.queue.empty():
                     async with asyncio.timeout(self.heartbeat_seconds):
@@ -576,13 +632,31 @@ class EventBroadcaster:
                     event_id, message = sub.queue.get_nowait()
             except TimeoutError:
                 if sub.queue.empty():
-                    # Everything up to `position` was sent or filtered out: resuming there is safe.
-                    heartbeat = {"id": None, "type": "heartbeat", "last_id": sub.position}
-                    await websocket.send_text(json.dumps(heartbeat, separators=(",", ":")))
+                    await websocket.send_text(_heartbeat(sub))
                 continue
             await websocket.send_text(message)
             sub.sent_id = event_id
             sub.queue.task_done()
+            if sub.sink is not None and sub.live and sub.queue.empty():
+                # Nothing queued is left to overtake: from here on, frames go straight out.
+                sub.direct = True
+                sub.last_write = asyncio.get_running_loop().time()
+
+    async def _heartbeat_direct(self, sub: Subscription) -> None:
+        """Sleep until the subscriber has been idle for `heartbeat_seconds`, then send one."""
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - sub.last_write
+        if idle < self.heartbeat_seconds:
+            await asyncio.sleep(self.heartbeat_seconds - idle)
+            return
+        assert sub.sink is not None
+        sub.sink.write_frame(text_frame(_heartbeat(sub)))
+        sub.last_write = loop.time()
+
+
+def _heartbeat(sub: Subscription) -> str:
+    # Everything up to `position` was sent or filtered out: resuming there is safe.
+    return json.dumps({"id": None, "type": "heartbeat", "last_id": sub.position}, separators=(",", ":"))
 
 
 async def _drain_incoming(websocket: WebSocket) -> None:
