@@ -32,6 +32,9 @@ class FrameSink(Protocol):
     def buffered(self) -> int:
         """Bytes written and not yet taken by the kernel (a slow reader's backlog)."""
 
+    def close_with(self, code: int, reason: str) -> None:
+        """Send the close frame now, after what is buffered, without waiting for the reader."""
+
 
 def text_frame(message: str) -> bytes:
     """The bytes of one unmasked, unfragmented, uncompressed text frame."""
@@ -64,3 +67,18 @@ class FramedWebSocketProtocol(WebSocketsSansIOProtocol):
     def buffered(self) -> int:
         """Bytes in the transport's write buffer."""
         return int(self.transport.get_write_buffer_size())
+
+    def close_with(self, code: int, reason: str) -> None:
+        """Queue the close frame behind the buffered frames and close the connection when the
+        peer answers (or after uvicorn's close timeout), as uvicorn's own close does, but
+        without first waiting for a backed-up reader to drain (that one is being let go)."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
