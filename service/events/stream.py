@@ -3,8 +3,11 @@
 Every state change is a row of the events table (service.events.log), so a subscriber's position
 is one number: the last event id it has passed. A connection first replays what it missed
 (paged reads, so memory is bounded), then goes live. One `EventBroadcaster` per instance reads
-new events once per commit and fans them out to its live subscribers. It is woken by this
-instance's own commits (`Database.on_commit`), by PostgreSQL NOTIFY for commits of other
+new events once per commit and fans them out to its live subscribers: who may see an event is
+decided once per principal, and its JSON and frame are made once per form of it, then written
+straight to each connection (service.events.frames), with no task switch per subscriber; this
+work runs in the broadcaster's task, after the commit, never in the request that caused it. It
+is woken by this instance's own commits (`Database.on_commit`), by PostgreSQL NOTIFY for commits of other
 instances (written by service.events.log in the transaction of the event), and, on SQLite, by
 polling for commits of other processes (the CLI, or a second server on the same file).
 
@@ -263,6 +266,10 @@ class Subscription:
         self.live = False
         self.direct = False
         self.last_write = 0.0
+        # Plain attributes the fan-out reads for every event: whether any filter is set, and
+        # whether the connection is being closed (too slow).
+        self.filtered = selection != Selection()
+        self.closing = False
         # The token (and session) the connection was opened with: when it is revoked, expires
         # or ends, `revoked` is set and the connection is closed with 4401.
         self.credential = credential
@@ -290,24 +297,19 @@ class Subscription:
             told[with_cause] = event_message(event, with_cause=with_cause)
         return told[with_cause]
 
-    def write(self, event_id: int, frame: bytes) -> bool:
-        """Write a live event's frame to the connection; False (and `overflowed` set) when the
-        connection holds more unsent bytes than `max_buffered` (a reader that cannot keep up)."""
-        assert self.sink is not None
-        if self.sink.buffered > self.max_buffered:
-            self.overflowed.set()
-            return False
-        if self.sink.write_frame(frame):  # False: closing; the connection's end is seen elsewhere
-            self.sent_id = event_id
-            self.last_write = asyncio.get_running_loop().time()
-        return True
+    def overflow(self) -> None:
+        """The subscriber cannot keep up: it is closed (4408) and told where to resume. A full
+        queue, or (direct) a connection holding more unsent bytes than `max_buffered`; a
+        connection that is closing is not written to (`FrameSink.write_frame`)."""
+        self.closing = True
+        self.overflowed.set()
 
     def offer(self, event_id: int, message: str) -> bool:
         """Queue a live event without waiting; False (and `overflowed` set) when full."""
         try:
             self.queue.put_nowait((event_id, message))
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self.overflow()
             return False
         return True
 
@@ -436,38 +438,45 @@ class EventBroadcaster:
         principal, its JSON and its frame made once per form (with or without the message that
         caused it); a direct subscriber gets the frame's bytes written to its connection, the
         others (still sending their catch-up, or without a sink) get the text queued."""
-        live = list(self._live)
+        # Subscribers by principal, once per page: the decision is the principal's.
+        audiences: dict[Principal, list[Subscription]] = {}
+        for sub in self._live:
+            audiences.setdefault(sub.principal, []).append(sub)
+        loop_time = asyncio.get_running_loop().time
         for event in page:
-            forms: dict[Principal, bool | None] = {}
             told: dict[bool, str] = {}
             frames: dict[bool, bytes] = {}
-            for sub in live:
-                if event.id <= sub.position or sub.overflowed.is_set():
-                    continue  # had it while catching up, or is being closed
-                sub.position = event.id
-                if not sub.selection.matches(event):
-                    continue
-                principal = sub.principal
-                if principal in forms:
-                    form = forms[principal]
-                else:
-                    visible = may_see_event(principal, event)
-                    form = forms[principal] = may_see_cause(principal, event.cause) if visible else None
-                if form is None:
-                    continue
-                message = told.get(form)
-                if message is None:
-                    message = told[form] = event_message(event, with_cause=form)
-                if sub.direct:
-                    frame = frames.get(form)
-                    if frame is None:
-                        frame = frames[form] = text_frame(message)
-                    delivered = sub.write(event.id, frame)
-                else:
-                    delivered = sub.offer(event.id, message)
-                if not delivered:
-                    self._live.discard(sub)
-            self._cursor = max(self._cursor, event.id)
+            now = loop_time()
+            event_id = event.id
+            for principal, subs in audiences.items():
+                form = may_see_cause(principal, event.cause) if may_see_event(principal, event) else None
+                for sub in subs:
+                    if event_id <= sub.position or sub.closing:
+                        continue  # had it while catching up, or is being closed
+                    sub.position = event_id
+                    if form is None or (sub.filtered and not sub.selection.matches(event)):
+                        continue
+                    if sub.direct:
+                        frame = frames.get(form)
+                        if frame is None:
+                            message = told.get(form)
+                            if message is None:
+                                message = told[form] = event_message(event, with_cause=form)
+                            frame = frames[form] = text_frame(message)
+                        sink = sub.sink
+                        if sink.buffered > sub.max_buffered:  # type: ignore[union-attr]
+                            sub.overflow()
+                            self._live.discard(sub)
+                        elif sink.write_frame(frame):  # type: ignore[union-attr]
+                            sub.sent_id = event_id
+                            sub.last_write = now
+                        continue
+                    message = told.get(form)
+                    if message is None:
+                        message = told[form] = event_message(event, with_cause=form)
+                    if not sub.offer(event_id, message):
+                        self._live.discard(sub)
+            self._cursor = max(self._cursor, event_id)
 
     # --- credentials of open connections ---------------------------------------------------------
 
