@@ -347,7 +347,7 @@ async def post_at_rate(
 
 
 async def post_from_another_process(
-    port: int, token: str, rate: float, seconds: float
+    port: int, token: str, rate: float, seconds: float, first: int = 0
 ) -> tuple[dict[int, float], list[float], int]:
     """`post_at_rate` in a process of its own: this one is busy taking 25,000 messages a second,
     and its event loop would delay reading the POST answers. perf_counter is CLOCK_MONOTONIC,
@@ -363,6 +363,8 @@ async def post_from_another_process(
         str(rate),
         "--seconds",
         str(seconds),
+        "--first",
+        str(first),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
@@ -374,7 +376,7 @@ async def post_from_another_process(
 
 def poster_main(args: argparse.Namespace) -> int:
     """The poster process: post, then print the answer times and latencies as JSON."""
-    messages = make_messages(int(args.rate * args.seconds) + 10)
+    messages = make_messages(args.first + int(args.rate * args.seconds) + 10)[args.first :]
     answered, latencies, failures = asyncio.run(
         post_at_rate(args.post_to, args.token, messages, args.rate, args.seconds)
     )
@@ -384,6 +386,14 @@ def poster_main(args: argparse.Namespace) -> int:
 
 
 async def tampere_phase(args: argparse.Namespace, server: Server, tokens: dict[str, str]) -> dict[str, Any]:
+    # The same posting with nobody subscribed: the server's CPU for ingest and its background
+    # work alone, to tell the fan-out's own share.
+    await asyncio.sleep(1.0)
+    cpu_before = server.cpu()
+    baseline, _, _ = await post_from_another_process(server.port, tokens["operator"], args.rate, args.seconds)
+    await asyncio.sleep(1.0)
+    baseline_cpu = server.cpu() - cpu_before
+    first = int(args.rate * args.seconds) + 10
     tally = Tally()
     principals = [tokens["responder"], tokens["bdt"], tokens["office"], tokens["operator"]]
     subs = await open_subscribers(
@@ -393,7 +403,7 @@ async def tampere_phase(args: argparse.Namespace, server: Server, tokens: dict[s
     await asyncio.sleep(1.0)
     cpu_before = server.cpu()
     answered, post_latencies, failures = await post_from_another_process(
-        server.port, tokens["operator"], args.rate, args.seconds
+        server.port, tokens["operator"], args.rate, args.seconds, first
     )
     expected = len(answered) * len(subs)
     deadline = time.perf_counter() + 15
@@ -421,6 +431,8 @@ async def tampere_phase(args: argparse.Namespace, server: Server, tokens: dict[s
         "lost": lost,
         "duplicated": duplicated,
         "cpu": cpu,
+        "baseline_cpu": baseline_cpu,
+        "baseline_alerts": len(baseline),
         "closed": closed,
         "sample": tally.sample,
     }
@@ -506,6 +518,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
     parser.add_argument("--post-to", type=int, help=argparse.SUPPRESS)  # the poster process
     parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.post_to:
         return poster_main(args)
@@ -582,6 +595,15 @@ def main() -> int:
     )
     figure(
         "CPU per delivery ratio", f"{ratio:8.2f}x  ", ratio <= CPU_RATIO_TARGET, f"<= {CPU_RATIO_TARGET:g}x"
+    )
+    fan_cpu = (t["cpu"] - t["baseline_cpu"]) / max(1, t["deliveries"])
+    figure(
+        "ingest alone",
+        f"{t['baseline_cpu']:8.2f} s for {t['baseline_alerts']} alerts posted alike, nobody subscribed",
+    )
+    figure(
+        "fan-out alone / bare",
+        f"{fan_cpu / b_cpu:8.2f}x    ({fan_cpu * 1e6:.1f} µs per delivery: server CPU less ingest alone)",
     )
     ok = (
         r99 <= RECEIPT_P99_TARGET_MS and p99 <= POST_P99_TARGET_MS and t["lost"] == 0 and t["duplicated"] == 0

@@ -55,6 +55,8 @@ CLOSE_INTERNAL = 1011
 
 # Events read per query, when replaying and when fanning out.
 PAGE_SIZE = 500
+# Subscribers written to between two turns of the event loop during a fan-out (about 2 ms).
+FAN_OUT_SLICE = 200
 # While LISTENing, how often the PostgreSQL listener connection is checked; when it is down,
 # how often a new one is tried (meanwhile the events table is polled).
 LISTEN_CHECK_SECONDS = 5.0
@@ -429,15 +431,18 @@ class EventBroadcaster:
                 page = await self.db.read(
                     lambda conn: read_events(conn, after=self._cursor, limit=self.page_size)
                 )
-                self._fan_out(page)
+                await self._fan_out(page)
             if len(page) < self.page_size:
                 return
 
-    def _fan_out(self, page: list[StoredEvent]) -> None:
+    async def _fan_out(self, page: list[StoredEvent]) -> None:
         """Offer each event to every live subscriber: who may see it is decided once per
         principal, its JSON and its frame made once per form (with or without the message that
         caused it); a direct subscriber gets the frame's bytes written to its connection, the
-        others (still sending their catch-up, or without a sink) get the text queued."""
+        others (still sending their catch-up, or without a sink) get the text queued. Every
+        FAN_OUT_SLICE subscribers it lets the loop run (the answers of POSTs, among them the one
+        that made the event), holding the lock: no subscriber joins in the middle."""
+        done = 0
         # Subscribers by principal, once per page: the decision is the principal's.
         audiences: dict[Principal, list[Subscription]] = {}
         for sub in self._live:
@@ -451,6 +456,9 @@ class EventBroadcaster:
             for principal, subs in audiences.items():
                 form = may_see_cause(principal, event.cause) if may_see_event(principal, event) else None
                 for sub in subs:
+                    done += 1
+                    if done % FAN_OUT_SLICE == 0:
+                        await asyncio.sleep(0)
                     if event_id <= sub.position or sub.closing:
                         continue  # had it while catching up, or is being closed
                     sub.position = event_id
