@@ -11,7 +11,6 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from cap.languages import best_language
 from tests.conftest import CAP12, NAIROBI, cap_time, make_cap
 from tests.service.deliveries.conftest import WAIT, Mailbox, tampere
 
@@ -165,14 +164,3 @@ async def test_bad_subscriptions_are_refused_with_the_rule_and_the_place(
             response = await t.call("POST", MAIL, operator, json=body)
             assert response.status_code == 422, body
             assert [(e["rule"], e["path"]) for e in response.json()["errors"]] == [(rule, path)]
-
-
-def test_the_best_info_for_a_language() -> None:
-    languages = ["en-US", "fr-FR", "es"]
-    assert best_language(languages, "fr") == (1, True)
-    assert best_language(languages, "FR-ca") == (1, True)
-    assert best_language(languages, "es-419") == (2, True)
-    assert best_language(languages, "ar") == (0, False)
-    assert best_language([None, "fr"], "en-GB") == (0, True)  # no <language>: CAP's en-US
-    assert best_language(["fr", "fr-CA"], "fr-CA") == (1, True)
-    assert best_language([], "fr") == (-1, False)
