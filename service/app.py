@@ -29,6 +29,8 @@ from service.assistance.routes import requests_router
 from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference
+from service.deliveries.routes import deliveries_router
+from service.deliveries.worker import Deliverer
 from service.docs import add_documentation
 from service.errors import RULE_STORE_FULL, RULE_STORE_UNREACHABLE, Unavailable, add_error_handlers
 from service.events.routes import events_router
@@ -70,9 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         poller = app.state.poller = FeedPoller(runtime)
         broadcaster = app.state.event_broadcaster = EventBroadcaster.from_settings(runtime.db, settings)
+        deliverer = app.state.deliverer = Deliverer(runtime.db, settings)
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
             asyncio.create_task(broadcaster.run(), name="event-broadcaster"),
+            asyncio.create_task(deliverer.run(), name="deliverer"),
             asyncio.create_task(
                 broadcaster.watch_credentials(settings.credential_check_seconds), name="event-credentials"
             ),
@@ -110,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router())
     app.include_router(requests_router())
     app.include_router(tokens_router())
+    app.include_router(deliveries_router())
     app.add_api_route(
         "/healthz",
         healthz,
