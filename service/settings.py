@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # How often the events table is read for commits that sent no wake-up: on SQLite those of
     # other processes; on PostgreSQL only while the LISTEN connection is down.
     events_poll_seconds: float = 0.5
+    # The built web app (`npm run build` in web/ writes web/dist). Unset: web/dist beside the
+    # service's source (a checkout, an editable install); the container image sets its own copy.
+    web_dir: Path | None = None
 
     @field_validator("public_base_url")
     @classmethod
@@ -150,6 +153,10 @@ class Settings(BaseSettings):
     def alert_lifetime(self) -> timedelta:
         """How long an alert without <expires> lasts."""
         return timedelta(hours=self.alert_default_lifetime_hours)
+
+    def resolved_web_dir(self) -> Path:
+        """Where the built web app is read from."""
+        return self.web_dir or Path(__file__).resolve().parents[1] / "web" / "dist"
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""

@@ -3,6 +3,7 @@ impact (stored or as of a time), Atom out. Who sees which alert is `service.visi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
@@ -18,11 +20,12 @@ from cap.redaction import redact_password
 from contact_points.routing import SEVERITIES
 from geo.areas import bbox_of
 from geo.gazetteer import default_countries
+from geo.generalise import MAX_ZOOM, generalise
 from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
-from service.alerts.view import AlertView, alert_json, feature_json, select_views
+from service.alerts.view import AlertView, alert_json, feature_json, map_feature_json, select_views
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
@@ -47,6 +50,7 @@ RULE_FILTER = "alert.filter.unknown"
 
 ATOM_PATH = "/api/v1/feeds/alerts.atom"
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
+ListView = Literal["full", "map"]
 
 _CAP_BODY = {
     "required": True,
@@ -121,7 +125,7 @@ def alerts_router() -> APIRouter:
         methods=["GET"],
         summary="Atom feed of active public alerts",
         response_class=Response,
-        responses={200: {"content": {"application/atom+xml": {}}}},
+        responses={200: {"content": {"application/atom+xml; charset=utf-8": {}}}},
     )
     return router
 
@@ -364,11 +368,12 @@ def _tagged(kind: str, value: str) -> Any:
     return exists().where(_tags.c.alert_id == _alerts.c.id, _tags.c.kind == kind, _tags.c.value == value)
 
 
-def _active(now: datetime, status: str) -> Any:
-    """Active alerts of one status, of the message types a list shows."""
+def _active(now: datetime, statuses: str | Sequence[str]) -> Any:
+    """Active alerts of one or more statuses, of the message types a list shows."""
+    wanted = [statuses] if isinstance(statuses, str) else list(statuses)
     return and_(
         _alerts.c.state == lifecycle.ACTIVE,
-        _alerts.c.status == status,
+        _alerts.c.status.in_(wanted),
         _alerts.c.msg_type.in_(lifecycle.LISTED_MSG_TYPES),
         or_(_alerts.c.expires_at.is_(None), _alerts.c.expires_at > now),
     )
@@ -392,19 +397,35 @@ def _visible_views(
 
 
 async def list_alerts(
+    request: Request,
     runtime: RuntimeDep,
     principal: OptionalPrincipal,
     region: Annotated[str | None, Query(max_length=64, description="ITU-D region")] = None,
     country: Annotated[str | None, Query(max_length=3, description="ISO 3166-1 alpha-3")] = None,
     severity: Annotated[str | None, Query(max_length=32, description="CAP severity")] = None,
-    status: Annotated[Status, Query(description="CAP status; Actual unless asked")] = "Actual",
+    status: Annotated[
+        list[Status] | None,
+        Query(description="CAP status, repeatable (status=Actual&status=Exercise); Actual unless asked"),
+    ] = None,
     bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north")] = None,
     since: Annotated[datetime | None, Query(description="sent at or after")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 1000,
-) -> JSONResponse:
-    """Active alerts the caller may see, as an RFC 7946 FeatureCollection."""
+    view: Annotated[
+        ListView,
+        Query(description="full: every property; map: what a map and its list show"),
+    ] = "full",
+    zoom: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_ZOOM, description="Generalise areas for a map at this zoom (one-pixel tolerance)"),
+    ] = None,
+) -> Response:
+    """Active alerts the caller may see, as an RFC 7946 FeatureCollection; `view=map` and
+    `zoom` make it compact for a map (areas simplified and rounded for the zoom)."""
     now = utcnow()
-    query = select_views().where(_active(now, status)).order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    statuses = sorted(set(status or ["Actual"]))
+    query = (
+        select_views().where(_active(now, statuses)).order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    )
     if region is not None:
         query = query.where(_tagged("region", _known(region, REGIONS, "region", "an ITU-D region")))
     if country is not None:
@@ -419,10 +440,25 @@ async def list_alerts(
         # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
         query = query.where(overlaps_sql(c.min_lon, c.min_lat, c.max_lon, c.max_lat, parse_bbox(bbox)))
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, principal, limit))
-    return JSONResponse(
-        {"type": "FeatureCollection", "features": [feature_json(v, now=now) for v in views]},
-        media_type="application/geo+json",
-    )
+    if view == "map":
+        at = 0.0 if zoom is None else zoom
+        features = await anyio.to_thread.run_sync(
+            lambda: [map_feature_json(v, now=now, zoom=at) for v in views]
+        )
+    else:
+        features = [feature_json(v, now=now) for v in views]
+        if zoom is not None:
+            for feature in features:
+                feature["geometry"] = generalise(feature["geometry"], zoom)
+    body = orjson.dumps({"type": "FeatureCollection", "features": features})
+    # Maps poll this list: an unchanged one is answered 304 (RFC 9110 §13.1.2), weak because
+    # it is sent gzipped or not. Private: it is what this caller may see.
+    tag = 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
+    if tag.removeprefix("W/") in held:
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, media_type="application/geo+json", headers=headers)
 
 
 async def alerts_atom(runtime: RuntimeDep) -> Response:
@@ -435,4 +471,6 @@ async def alerts_atom(runtime: RuntimeDep) -> Response:
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, None, MAX_LIST))
     base = runtime.settings.base_url()
     body = atom.alerts_feed(views, base_url=base, self_url=f"{base}{ATOM_PATH}", now=now)
-    return Response(content=body, media_type="application/atom+xml")
+    # The entries hold names in every script ("Côte d'Ivoire", Arabic headlines): the charset
+    # is said, or clients guess Latin-1 (RFC 7303 §3.2 lets the header outrank the XML one).
+    return Response(content=body, media_type="application/atom+xml; charset=utf-8")

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from geo.generalise import generalise
 from service.alerts.lifecycle import effective_state
 from service.db.models import AlertRecord
 
@@ -85,3 +86,53 @@ def feature_json(view: AlertView, *, now: datetime) -> dict[str, Any]:
     properties["certainty"] = view.summary.get("certainty")
     properties["areaDesc"] = view.summary.get("areaDesc")
     return {"type": "Feature", "id": view.id, "geometry": view.geometry, "properties": properties}
+
+
+def infos_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline and event of each <info> (alerts stored before these were kept: the first)."""
+    infos = summary.get("infos")
+    if infos is not None:
+        return list(infos)
+    return [
+        {
+            "language": summary.get("language"),
+            "headline": summary.get("headline"),
+            "event": summary.get("event"),
+        }
+    ]
+
+
+def map_feature_json(view: AlertView, *, now: datetime, zoom: float) -> dict[str, Any]:
+    """One Feature as a map and its list need it: the area generalised for `zoom`
+    (`geo.generalise`) and the properties shown there; the rest is at the alert's own URL."""
+    summary = view.summary
+    properties = {
+        "id": view.id,
+        "identifier": view.identifier,
+        "sender": view.sender,
+        "sent": summary.get("sent") or view.sent_at.isoformat(),
+        "status": view.status,
+        "msgType": view.msg_type,
+        "scope": view.scope,
+        "state": effective_state(view.state, view.expires_at, now),
+        "expires": view.expires_at.isoformat() if view.expires_at else None,
+        "event": summary.get("event"),
+        "headline": summary.get("headline"),
+        "language": summary.get("language"),
+        "infos": infos_of(summary),
+        "severity": summary.get("severity"),
+        "urgency": summary.get("urgency"),
+        "certainty": summary.get("certainty"),
+        "categories": summary.get("categories") or [],
+        "areaDesc": summary.get("areaDesc"),
+        "countries": view.countries,
+        "regions": view.regions,
+        # Where the map cannot draw it (geocodes it does not know): the list says so.
+        "mapped": view.geometry is not None,
+    }
+    return {
+        "type": "Feature",
+        "id": view.id,
+        "geometry": generalise(view.geometry, zoom),
+        "properties": properties,
+    }
