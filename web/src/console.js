@@ -183,12 +183,13 @@ export class OfficeConsole {
         input,
         el('button', { type: 'submit', 'data-key': 'sign-in' }, t('console.signIn')),
       );
-      this.root.replaceChildren(el('p', {}, t('console.intro')), message, form);
+      this.root.replaceChildren(...[el('p', {}, t('console.intro')), message, form].filter(Boolean));
       return;
     }
     const s = this.session;
     const who = [s.principal, s.office || s.country || s.role].filter(Boolean).join(' — ');
     this.root.replaceChildren(
+      ...[
       el('p', { class: 'who' }, t('console.signedIn', { who }), ' ', el('button', { type: 'button', 'data-key': 'sign-out', onclick: () => this.signOut() }, t('console.signOut'))),
       el('p', { class: 'stream' }, t('console.stream', { state: t(this.streamOpen ? 'console.streamOpen' : 'console.streamClosed') })),
       message,
@@ -200,6 +201,7 @@ export class OfficeConsole {
       this.log.length
         ? el('ol', { class: 'log' }, this.log.map((entry) => el('li', {}, el('time', { datetime: entry.at.toISOString() }, dateTime(entry.at)), ' — ', term('event', entry.type), describe(entry.event))))
         : el('p', {}, t('console.escalationsEmpty')),
+      ].filter(Boolean),
     );
     if (focused) this.root.querySelector(`[data-key="${focused}"]`)?.focus();
   }

@@ -97,7 +97,7 @@ export class AlertPanel {
     });
     const areas = (info.area || []).map((area) => el('li', {}, area.areaDesc || ''));
     const name = (code) => countryName(this.countries.get(code) || { iso3: code });
-    this.root.replaceChildren(
+    const parts = [
       this.closeButton(),
       el('h2', { id: 'panel-title', tabindex: '-1' }, headline),
       el(
@@ -155,7 +155,8 @@ export class AlertPanel {
       info.web ? el('p', {}, el('a', { href: safeUrl(info.web), rel: 'noopener noreferrer' }, t('panel.web'))) : null,
       info.contact ? dl([[t('panel.contact'), info.contact]]) : null,
       el('p', {}, el('a', { href: `/api/v1/alerts/${alert.id}/cap` }, t('panel.cap'))),
-    );
+    ];
+    this.root.replaceChildren(...parts.filter(Boolean));
   }
 }
 
