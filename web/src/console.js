@@ -7,6 +7,7 @@
 import { age, dateTime, t, term } from './i18n.js';
 import { el, headlineOf, severityBadge } from './list.js';
 import { problemText } from './panel.js';
+import { contactOf, deadlineOf } from './routing.js';
 
 const WRITE_HEADERS = { 'Content-Type': 'application/json', 'X-Requested-With': 'tampere-web' };
 // Request moves a recipient may make, from which states (contact_points/requests.py MOVES).
@@ -82,8 +83,8 @@ export class OfficeConsole {
     const s = this.session;
     if (!s) return false;
     if (s.role === 'operator') return true;
-    if (s.role === 'bdt') return entry.contact_point === 'bdt';
-    if (s.role === 'office') return entry.contact_point === s.office;
+    if (s.role === 'bdt') return contactOf(entry) === 'bdt';
+    if (s.role === 'office') return contactOf(entry) === s.office;
     return false;
   }
 
@@ -209,11 +210,10 @@ export class OfficeConsole {
   alertItem(feature) {
     const p = feature.properties;
     const entries = (p.routing || []).filter((entry) => this.mine(entry));
-    const received = new Date(p.received).getTime();
     const states = entries.map((entry) => {
       if (entry.acknowledged_at) return t('console.acknowledged', { time: dateTime(entry.acknowledged_at) });
-      if (!entry.ack_within_seconds) return term('priority', entry.priority);
-      const deadline = new Date(received + entry.ack_within_seconds * 1000);
+      const deadline = deadlineOf(entry, p.received);
+      if (!deadline) return term('priority', entry.priority);
       const text = deadline.getTime() < Date.now() ? t('console.overdue', { time: dateTime(deadline) }) : t('console.deadline', { time: dateTime(deadline), age: age(deadline) });
       return `${term('priority', entry.priority)}: ${text}${entry.escalated_to ? ` → ${[].concat(entry.escalated_to).join(', ')}` : ''}`;
     });

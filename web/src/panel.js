@@ -4,6 +4,7 @@
 
 import { age, bestInfo, countryName, dateTime, languageName, number, t, term } from './i18n.js';
 import { el, severityBadge } from './list.js';
+import { contactName, deadlineOf, reasonsOf } from './routing.js';
 
 export class AlertPanel {
   constructor({ root, countries, session, onClose, onShow }) {
@@ -80,19 +81,18 @@ export class AlertPanel {
       );
     const impact = alert.impact || {};
     const sites = impact.sites;
-    const received = alert.received ? new Date(alert.received).getTime() : null;
     const routing = (alert.routing || []).map((entry) => {
-      const deadline = entry.ack_within_seconds && received ? new Date(received + entry.ack_within_seconds * 1000) : null;
+      const deadline = deadlineOf(entry, alert.received);
       const state = entry.acknowledged_at
         ? t('panel.acknowledged', { time: dateTime(entry.acknowledged_at) })
         : [t('panel.notAcknowledged'), deadline ? ` — ${t('panel.deadline', { time: dateTime(deadline) })}` : ''].join('');
       return el(
         'li',
         {},
-        el('strong', {}, entry.contact_point),
+        el('strong', {}, contactName(entry)),
         ` (${term('priority', entry.priority)}): ${state}`,
         entry.escalated_to ? ` — ${t('panel.escalated', { to: [].concat(entry.escalated_to).join(', ') })}` : '',
-        (entry.reasons || []).length ? el('span', { class: 'reasons' }, ` — ${entry.reasons.join('; ')}`) : '',
+        reasonsOf(entry).length ? el('span', { class: 'reasons' }, ` — ${reasonsOf(entry).join('; ')}`) : '',
       );
     });
     const areas = (info.area || []).map((area) => el('li', {}, area.areaDesc || ''));
