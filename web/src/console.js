@@ -30,7 +30,7 @@ export class OfficeConsole {
     this.log = [];
     this.message = '';
     this.streamOpen = false;
-    this.ackMissing = null;
+    this.notes = new Map();
   }
 
   async start() {
@@ -152,14 +152,23 @@ export class OfficeConsole {
     this.render();
   }
 
-  async move(id, state) {
+  async move(id, state, note) {
+    // Every move says why (contact_points/requests.py parse_status): the note goes in the
+    // request's history for the requester and the other recipients.
+    if (!note) {
+      this.message = t('console.noteNeeded');
+      this.render();
+      this.root.querySelector(`#note-${id}`)?.focus();
+      return;
+    }
     const response = await fetch(`/api/v1/requests/${id}/status`, {
       method: 'POST',
       credentials: 'same-origin',
       headers: WRITE_HEADERS,
-      body: JSON.stringify({ state }),
+      body: JSON.stringify({ state, note }),
     });
     this.message = response.ok ? '' : t('console.moveFailed', { message: await problemText(response) });
+    if (response.ok) this.notes.delete(id);
     await this.refreshRequests();
     this.render();
   }
@@ -232,6 +241,14 @@ export class OfficeConsole {
     );
   }
 
+  // A note per request, kept across re-renders (the list is redrawn when events arrive).
+  noteField(id) {
+    const input = el('input', { type: 'text', id: `note-${id}`, 'data-key': `note-${id}`, maxlength: '500', autocomplete: 'off' });
+    input.value = this.notes.get(id) || '';
+    input.addEventListener('input', () => this.notes.set(id, input.value));
+    return el('p', { class: 'field' }, el('label', { for: `note-${id}` }, t('console.note')), input);
+  }
+
   requestItem(request) {
     const s = this.session;
     const mine = (request.routing?.recipients || []).filter((r) => s.role === 'operator' || (s.role === 'bdt' && r.contact.id === 'bdt') || r.contact.id === s.office);
@@ -254,8 +271,15 @@ export class OfficeConsole {
         'p',
         { class: 'actions' },
         unacknowledged && !finished ? el('button', { type: 'button', 'data-key': `rack-${request.id}`, onclick: () => this.acknowledgeRequest(request.id) }, t('console.acknowledge')) : null,
-        moves.map(([state]) => el('button', { type: 'button', 'data-key': `move-${request.id}-${state}`, onclick: () => this.move(request.id, state) }, t('console.moveTo', { state: term('requestState', state) }))),
+        moves.map(([state]) =>
+          el(
+            'button',
+            { type: 'button', 'data-key': `move-${request.id}-${state}`, onclick: () => this.move(request.id, state, this.notes.get(request.id)?.trim()) },
+            t('console.moveTo', { state: term('requestState', state) }),
+          ),
+        ),
       ),
+      moves.length ? this.noteField(request.id) : null,
     );
   }
 }

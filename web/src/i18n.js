@@ -87,8 +87,9 @@ function plural(cases, count) {
 // the page's language; a value outside the vocabulary is shown as the issuer wrote it.
 export function term(kind, value) {
   if (value === null || value === undefined || value === '') return '';
-  const key = `vocab.${kind}.${value}`;
-  return has(key) ? t(key) : String(value);
+  // Looked up whole: values may hold dots themselves (event types: "request.created").
+  const found = lookup(strings, `vocab.${kind}`)?.[value] ?? lookup(fallback, `vocab.${kind}`)?.[value];
+  return found ?? String(value);
 }
 
 export function number(value) {
