@@ -34,7 +34,7 @@ def decimals_for(zoom: float) -> int:
 
 def generalise(geometry: dict[str, Any] | None, zoom: float) -> dict[str, Any] | None:
     """A GeoJSON geometry (lon/lat) simplified to one pixel and rounded for `zoom`; None stays
-    None. A part that would vanish (an area smaller than a pixel) is kept as its input: an
+    None. An area that would vanish (smaller than a pixel) is kept as it is, to a metre: an
     alert's area is never dropped from the map because it is small."""
     if geometry is None:
         return None
@@ -44,5 +44,8 @@ def generalise(geometry: dict[str, Any] | None, zoom: float) -> dict[str, Any] |
         simplified = original
     digits = decimals_for(zoom)
     rounded = shapely.transform(simplified, lambda xy: np.round(xy, digits))
+    if original.area > 0 and rounded.area == 0:
+        # Rounded to a point: keep enough digits for the area to stay an area a map can draw.
+        rounded = shapely.transform(original, lambda xy: np.round(xy, MAX_DECIMALS))
     result: dict[str, Any] = mapping(rounded)
     return result

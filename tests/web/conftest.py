@@ -91,7 +91,9 @@ def served(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     administration = token("--role", "administration", "--country", "KEN", "--sender", "alerts@meteo.go.ke")
     proc, base = start_server(env, data_dir.parent / "serve.log")
     try:
-        yield Served(base=base, data_dir=data_dir, operator=operator, office=office, administration=administration)
+        yield Served(
+            base=base, data_dir=data_dir, operator=operator, office=office, administration=administration
+        )
     finally:
         stop_server(proc)
 
@@ -129,7 +131,10 @@ class Visit:
             url
             for url in self.requested
             if not url.startswith(("data:", f"blob:{self.base}"))
-            and (urlsplit(url).scheme not in ("http", "https", "ws", "wss") or urlsplit(url).netloc != here.netloc)
+            and (
+                urlsplit(url).scheme not in ("http", "https", "ws", "wss")
+                or urlsplit(url).netloc != here.netloc
+            )
         ]
 
     def open(self, path: str = "/") -> None:

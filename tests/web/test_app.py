@@ -116,7 +116,9 @@ def test_a_keyboard_only_user_opens_an_alerts_details_from_the_list_and_from_the
     panel = page.locator("#panel")
     expect(panel.get_by_role("heading", level=2, name=headline)).to_be_visible()
     expect(panel.get_by_role("heading", name="History")).to_be_visible()
-    assert page.evaluate("document.activeElement.closest('#panel') !== null"), "focus did not move to the panel"
+    assert page.evaluate("document.activeElement.closest('#panel') !== null"), (
+        "focus did not move to the panel"
+    )
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     assert page.evaluate("document.activeElement.textContent") == headline, "focus did not return to the list"
@@ -207,7 +209,10 @@ def test_an_alert_the_map_cannot_draw_is_listed_with_a_banner(visit: Any, served
     from playwright.sync_api import expect
 
     headline = unique("Whole coast")
-    area = "<areaDesc>Coastal districts</areaDesc><geocode><valueName>UGC</valueName><value>KEZ999</value></geocode>"
+    area = (
+        "<areaDesc>Coastal districts</areaDesc>"
+        "<geocode><valueName>UGC</valueName><value>KEZ999</value></geocode>"
+    )
     alert = served.post_alert(unique("geo"), headline=headline, area_xml=area)
     seen = visit()
     seen.open("/")

@@ -58,7 +58,8 @@ def ack_endpoint_missing(served: Served, alert_id: int) -> str | None:
     response = httpx.post(f"{served.base}/api/v1/alerts/{alert_id}/ack", timeout=10)
     rules = {e.get("rule") for e in response.json().get("errors", [])} if response.content else set()
     if response.status_code in (404, 405) and rules & ACK_MISSING_RULES:
-        return f"POST /api/v1/alerts/{{id}}/ack is not on this server yet (answered {response.status_code} {rules})"
+        status = response.status_code
+        return f"POST /api/v1/alerts/{{id}}/ack is not on this server yet (answered {status} {rules})"
     return None
 
 
