@@ -201,6 +201,8 @@ class MapView {
     map.on('idle', () => {
       const drawn = map.queryRenderedFeatures({ layers: ['alert-fill'] });
       map.getContainer().dataset.drawnIds = [...new Set(drawn.map((f) => f.properties.id))].join(' ');
+      // For bench/web.py: when alerts were first drawn.
+      if (drawn.length && !performance.getEntriesByName('tampere:map').length) performance.mark('tampere:map');
     });
     if (this.pending) this.setAlerts(this.pending);
     this.map.getContainer().dataset.ready = 'true';
