@@ -13,10 +13,13 @@ socket for ever). `Compression` gzips every answer a client accepts gzip for.
 from __future__ import annotations
 
 import asyncio
+import gzip
+import hashlib
 import json
 import logging
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 from fastapi import Request
+from fastapi.responses import Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -171,6 +175,56 @@ class Compression(GZipMiddleware):
 
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(app, minimum_size=COMPRESS_MIN_BYTES, compresslevel=COMPRESS_LEVEL)
+
+
+# --- validators and bodies made per request --------------------------------------------------
+
+# Compressed bodies kept by ETag: maps poll the same list every second or so, and compressing a
+# list of a thousand alerts costs more than making it.
+COMPRESSED_KEPT = 32
+
+
+def weak_etag(body: bytes) -> str:
+    """A weak validator of a body (RFC 9110 §8.8.3): weak because it is sent gzipped or not."""
+    return 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+class RevalidatedAnswers:
+    """Answers with a validator: 304 to a client that holds the body already (RFC 9110
+    §13.1.2, weak comparison), else the body, gzipped from a small cache when accepted."""
+
+    def __init__(self, kept: int = COMPRESSED_KEPT) -> None:
+        self.kept = kept
+        self._gzipped: OrderedDict[str, bytes] = OrderedDict()
+
+    def gzipped(self, tag: str, body: bytes) -> bytes:
+        """The body gzipped (made once per validator)."""
+        packed = self._gzipped.get(tag)
+        if packed is None:
+            packed = gzip.compress(body, COMPRESS_LEVEL, mtime=0)
+            self._gzipped[tag] = packed
+            while len(self._gzipped) > self.kept:
+                self._gzipped.popitem(last=False)
+        else:
+            self._gzipped.move_to_end(tag)
+        return packed
+
+    def answer(
+        self, request: Request, body: bytes, *, media_type: str, headers: Mapping[str, str]
+    ) -> Response:
+        """The answer to `request` for `body`, with `headers` and its ETag."""
+        tag = weak_etag(body)
+        out = {**headers, "ETag": tag}
+        held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
+        if tag.removeprefix("W/") in held or "*" in held:
+            return Response(status_code=304, headers=out)
+        vary = out.get("Vary")
+        out["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+        if len(body) >= COMPRESS_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+            # Set here, the encoding tells `Compression` to leave the body as it is.
+            out["Content-Encoding"] = "gzip"
+            body = self.gzipped(tag, body)
+        return Response(content=body, media_type=media_type, headers=out)
 
 
 # --- JSON --------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ impact (stored or as of a time), Atom out. Who sees which alert is `service.visi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
 from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
-from service.http import query_time, read_body
+from service.http import RevalidatedAnswers, query_time, read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
 from service.visibility import MessageFacts, alert_clause, event_payload, may_see_alert, may_see_cause
 
@@ -42,6 +41,8 @@ _tags = AlertTag.__table__
 # The message that caused an event (events.by_alert_id), for who may be told which it was.
 _causes = _alerts.alias("cause")
 MAX_LIST = 5000
+# Lists answered lately, gzipped once each (service.http.RevalidatedAnswers).
+_LIST_ANSWERS = RevalidatedAnswers()
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
 RULE_NOT_FOUND = "alert.not-found"
@@ -423,9 +424,8 @@ async def list_alerts(
     `zoom` make it compact for a map (areas simplified and rounded for the zoom)."""
     now = utcnow()
     statuses = sorted(set(status or ["Actual"]))
-    query = (
-        select_views().where(_active(now, statuses)).order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
-    )
+    newest_first = (_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    query = select_views(for_map=view == "map").where(_active(now, statuses)).order_by(*newest_first)
     if region is not None:
         query = query.where(_tagged("region", _known(region, REGIONS, "region", "an ITU-D region")))
     if country is not None:
@@ -451,14 +451,10 @@ async def list_alerts(
             for feature in features:
                 feature["geometry"] = generalise(feature["geometry"], zoom)
     body = orjson.dumps({"type": "FeatureCollection", "features": features})
-    # Maps poll this list: an unchanged one is answered 304 (RFC 9110 §13.1.2), weak because
-    # it is sent gzipped or not. Private: it is what this caller may see.
-    tag = 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
-    held = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
-    if tag.removeprefix("W/") in held:
-        return Response(status_code=304, headers=headers)
-    return Response(content=body, media_type="application/geo+json", headers=headers)
+    # Maps poll this list: an unchanged one is answered 304. Private: it is what this caller
+    # may see.
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    return _LIST_ANSWERS.answer(request, body, media_type="application/geo+json", headers=headers)
 
 
 async def alerts_atom(runtime: RuntimeDep) -> Response:

@@ -7,7 +7,6 @@ Content-Security-Policy makes the browser hold it to that as well.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from starlette.types import Scope
 
 from service.bbox import bbox_geometry, parse_bbox
 from service.errors import Invalid, Unavailable
+from service.http import RevalidatedAnswers
 from service.runtime import RuntimeDep
 from service.settings import Settings
 from service.webapp.basemap import MAX_ZOOM, band_of, countries_geojson, country_index
@@ -97,27 +97,11 @@ def add_webapp(app: FastAPI, settings: Settings) -> None:
     app.include_router(webapp_router(web_dir))
 
 
-def _etag(body: bytes) -> str:
-    # Weak: the same content is sent gzipped or not (service.http.Compression).
-    return 'W/"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-
-
-def _revalidated(request: Request, body: bytes, headers: dict[str, str], media_type: str) -> Response:
-    """The body, or 304 when the client holds it already (RFC 9110 §13.1.2 If-None-Match)."""
-    tag = _etag(body)
-    headers = {**headers, "ETag": tag}
-    held = request.headers.get("if-none-match", "")
-    # Weak comparison (RFC 9110 §13.1.2): the opaque parts match.
-    opaque = {t.strip().removeprefix("W/") for t in held.split(",")}
-    if tag.removeprefix("W/") in opaque or "*" in opaque:
-        return Response(status_code=304, headers=headers)
-    return Response(content=body, media_type=media_type, headers=headers)
-
-
 def webapp_router(web_dir: Path) -> APIRouter:
     """The page, its root files and the base map routes, reading the build in `web_dir`."""
     router = APIRouter()
     made = BaseMapCache()
+    answers = RevalidatedAnswers()
 
     def built(name: str) -> Path:
         path = web_dir / name
@@ -145,7 +129,9 @@ def webapp_router(web_dir: Path) -> APIRouter:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
         }
-        return _revalidated(request, Page(html).render(language), headers, "text/html; charset=utf-8")
+        return answers.answer(
+            request, Page(html).render(language), media_type="text/html; charset=utf-8", headers=headers
+        )
 
     router.add_api_route(
         "/",
@@ -206,7 +192,7 @@ def webapp_router(web_dir: Path) -> APIRouter:
             )
             made.put(key, body)
         headers = {"Cache-Control": BASEMAP_CACHE, "X-Zoom-Band": str(band.min_zoom)}
-        return _revalidated(request, body, headers, "application/geo+json")
+        return answers.answer(request, body, media_type="application/geo+json", headers=headers)
 
     router.add_api_route(
         "/api/v1/basemap/countries",

@@ -177,7 +177,7 @@ def test_after_one_visit_the_page_opens_offline_with_the_last_alerts_marked_stal
     page = seen.page
     expect(alert_item(page, headline)).to_be_visible()
     # The service worker installed (the shell kept) and controlling the page.
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15_000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
     page.wait_for_timeout(1_500)  # a poll through the worker: the list is kept with its time
     seen.context.set_offline(True)
     page.reload()

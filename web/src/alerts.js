@@ -7,7 +7,10 @@ export const POLL_MS = 1000; // an alert posted anywhere reaches an anonymous pa
 const SIGNED_IN_POLL_MS = 30000; // the stream wakes signed-in pages; this only backs it up
 // The service worker's header on a list it answered from its cache (src/sw.js).
 export const STORED_AT_HEADER = 'x-tampere-stored-at';
-export const MAP_ZOOM_STEPS = [2, 5, 8, 11, 14];
+// The list holds every active alert, its areas generalised for a world or regional view; from
+// DETAIL_ZOOM the map asks for the areas in its view in more detail (src/map.js).
+export const MAP_ZOOM_STEPS = [2, 5];
+export const DETAIL_ZOOM_STEPS = [7, 9, 11, 13];
 
 export class AlertStore {
   constructor() {
@@ -34,8 +37,9 @@ export class AlertStore {
     for (const listener of this.listeners) listener(this, reason);
   }
 
-  url() {
-    const params = new URLSearchParams({ view: 'map', zoom: String(this.zoom), limit: '5000' });
+  url({ zoom = this.zoom, bbox = null } = {}) {
+    const params = new URLSearchParams({ view: 'map', zoom: String(zoom), limit: '5000' });
+    if (bbox) params.set('bbox', bbox.join(','));
     params.append('status', 'Actual');
     if (this.withExercises) {
       params.append('status', 'Exercise');

@@ -101,6 +101,7 @@ async function main() {
         help: $('map-help'),
         onOpen: (ids) => open(ids[0], document.activeElement),
         onZoom: (zoom) => store.setZoom(zoom),
+        detailUrl: (options) => store.url(options),
       });
       map.setAlerts(list.visible());
     })

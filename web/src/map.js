@@ -8,13 +8,14 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { t, term } from './i18n.js';
 import { SEVERITIES, SEVERITY_STYLE, URGENCIES, URGENCY_STYLE, drawPattern, severityOf, urgencyOf } from './legend.js';
+import { DETAIL_ZOOM_STEPS } from './alerts.js';
 import { el } from './list.js';
 
 const BASEMAP = '/api/v1/basemap/countries';
 const DETAIL_ZOOM = 5; // from here the service sends boundaries for a box (service/webapp/basemap.py)
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
-export function startMap({ container, legend, help, onOpen, onZoom }) {
+export function startMap({ container, legend, help, onOpen, onZoom, detailUrl }) {
   const reduceMotion = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   const map = new maplibregl.Map({
     container,
@@ -49,8 +50,11 @@ export function startMap({ container, legend, help, onOpen, onZoom }) {
   container.append(cross, announce);
   drawLegend(legend);
 
-  const api = new MapView(map, { reduceMotion, announce, onOpen, onZoom });
-  map.on('load', () => api.ready());
+  const api = new MapView(map, { reduceMotion, announce, onOpen, onZoom, detailUrl });
+  map.on('load', () => {
+    performance.mark('tampere:map-style'); // for bench/web.py: the style and base map in
+    api.ready();
+  });
   canvas.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') {
       event.preventDefault();
@@ -168,8 +172,12 @@ function drawLegend(legend) {
 }
 
 class MapView {
-  constructor(map, { reduceMotion, announce, onOpen, onZoom }) {
+  constructor(map, { reduceMotion, announce, onOpen, onZoom, detailUrl }) {
     this.map = map;
+    this.detailUrl = detailUrl;
+    this.listed = [];
+    this.detail = null; // {key, box, features}: the view's areas in detail, from DETAIL_ZOOM_STEPS[0]
+    this.detailAsked = null;
     this.reduceMotion = reduceMotion;
     this.announce = announce;
     this.onOpen = onOpen;
@@ -194,7 +202,10 @@ class MapView {
       map.on('mouseenter', layer, () => (map.getCanvas().style.cursor = 'pointer'));
       map.on('mouseleave', layer, () => (map.getCanvas().style.cursor = ''));
     }
-    map.on('moveend', () => this.basemapForView());
+    map.on('moveend', () => {
+      this.basemapForView();
+      this.detailForView();
+    });
     map.on('zoomend', () => this.onZoom?.(map.getZoom()));
     // What is drawn, once the map has settled: the alerts really rendered in the view (read by
     // the tests and the benchmark as "on the map", by nothing else).
@@ -205,6 +216,7 @@ class MapView {
       if (drawn.length && !performance.getEntriesByName('tampere:map').length) performance.mark('tampere:map');
     });
     if (this.pending) this.setAlerts(this.pending);
+    else this.draw();
     this.map.getContainer().dataset.ready = 'true';
   }
 
@@ -237,15 +249,61 @@ class MapView {
   }
 
   setAlerts(features) {
+    this.listed = features;
     if (!this.loaded) {
       this.pending = features;
       return;
     }
+    this.draw();
+    // The list changed: the detailed areas of the view are asked for again.
+    if (this.detail) this.detailForView(true);
+  }
+
+  // Close in, the areas in the view in detail (one request for the view, not the world's
+  // alerts in detail); the list's own generalised areas elsewhere and further out.
+  async detailForView(force = false) {
+    const zoom = this.map.getZoom();
+    const step = [...DETAIL_ZOOM_STEPS].reverse().find((z) => zoom >= z);
+    if (step === undefined || !this.detailUrl) {
+      if (this.detail) {
+        this.detail = null;
+        this.draw();
+      }
+      return;
+    }
+    const b = this.map.getBounds();
+    const inside = (box) => box && b.getWest() >= box[0] && b.getSouth() >= box[1] && b.getEast() <= box[2] && b.getNorth() <= box[3];
+    if (!force && this.detail && this.detail.step === step && inside(this.detail.box)) return;
+    // A box a little larger than the view, on a half-degree grid, so small moves ask nothing.
+    const pad = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth()) / 4;
+    const snap = (v, f) => f(v * 2) / 2;
+    const box = [
+      Math.max(-180, snap(b.getWest() - pad, Math.floor)),
+      Math.max(-90, snap(b.getSouth() - pad, Math.floor)),
+      Math.min(180, snap(b.getEast() + pad, Math.ceil)),
+      Math.min(90, snap(b.getNorth() + pad, Math.ceil)),
+    ];
+    const asked = (this.detailAsked = `${step}:${box}`);
+    try {
+      const response = await fetch(this.detailUrl({ zoom: step, bbox: box }), { credentials: 'same-origin' });
+      if (!response.ok || asked !== this.detailAsked) return;
+      const { features } = await response.json();
+      this.detail = { step, box, features };
+      this.draw();
+    } catch {
+      // offline: the list's areas stay drawn
+    }
+  }
+
+  draw() {
     const rank = { Extreme: 0, Severe: 1, Moderate: 2, Minor: 3, Unknown: 4 };
-    const drawable = features
+    const detailed = new Map((this.detail?.features || []).map((f) => [f.id, f.geometry]));
+    const drawable = this.listed
       .filter((f) => f.geometry)
       .map((f) => ({
-        ...f,
+        type: 'Feature',
+        id: f.id,
+        geometry: detailed.get(f.id) || f.geometry,
         properties: {
           id: f.properties.id,
           severityKey: severityOf(f.properties.severity),
@@ -260,8 +318,7 @@ class MapView {
       this.frame(drawable.map((f) => f.geometry), 6);
     }
     this.drawn = drawable.length;
-    const container = this.map.getContainer();
-    container.dataset.alerts = String(drawable.length);
+    this.map.getContainer().dataset.alerts = String(drawable.length);
   }
 
   show(geometry) {

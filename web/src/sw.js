@@ -43,7 +43,8 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(page(request));
   } else if (url.pathname.startsWith('/assets/')) {
     event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));
-  } else if (KEPT.some((pattern) => pattern.test(url.pathname))) {
+  } else if (KEPT.some((pattern) => pattern.test(url.pathname)) && !url.searchParams.has('bbox')) {
+    // Views of one box (the map close in) are not kept: offline, the whole list is drawn.
     event.respondWith(networkThenCopy(request));
   }
 });
