@@ -525,9 +525,7 @@ def summary_of(alert: Alert) -> dict[str, Any]:
         "categories": list(info.categories) if info else [],
         "areaDesc": [area.area_desc for i in alert.infos for area in i.areas],
         # CAP 1.2 §3.2.2: one <info> per language; a list or map shows the reader's own.
-        "infos": [
-            {"language": i.language, "headline": i.headline, "event": i.event} for i in alert.infos
-        ],
+        "infos": [{"language": i.language, "headline": i.headline, "event": i.event} for i in alert.infos],
         "onset": info.onset.isoformat() if info and info.onset else None,
         "sent": alert.sent.isoformat(),
         "note": alert.note,

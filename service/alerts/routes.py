@@ -24,12 +24,14 @@ from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
+from service.alerts.lists import PublicLists
 from service.alerts.view import AlertView, alert_json, feature_json, map_feature_json, select_views
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
 from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
+from service.events.stream import latest_event_id
 from service.http import RevalidatedAnswers, query_time, read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
 from service.visibility import MessageFacts, alert_clause, event_payload, may_see_alert, may_see_cause
@@ -43,6 +45,8 @@ _causes = _alerts.alias("cause")
 MAX_LIST = 5000
 # Lists answered lately, gzipped once each (service.http.RevalidatedAnswers).
 _LIST_ANSWERS = RevalidatedAnswers()
+# Lists for readers without credentials, made once per change (service.alerts.lists).
+_PUBLIC_LISTS = PublicLists()
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
 RULE_NOT_FOUND = "alert.not-found"
@@ -422,6 +426,15 @@ async def list_alerts(
 ) -> Response:
     """Active alerts the caller may see, as an RFC 7946 FeatureCollection; `view=map` and
     `zoom` make it compact for a map (areas simplified and rounded for the zoom)."""
+    # Private: it is what this caller may see. Maps poll it: an unchanged one is answered 304.
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    public_key = event_id = None
+    if principal is None:
+        public_key = str(request.url.query)
+        event_id = await runtime.db.read(latest_event_id)
+        made = _PUBLIC_LISTS.get(public_key, event_id)
+        if made is not None:
+            return _LIST_ANSWERS.answer(request, made, media_type="application/geo+json", headers=headers)
     now = utcnow()
     statuses = sorted(set(status or ["Actual"]))
     newest_first = (_alerts.c.sent_at.desc(), _alerts.c.id.desc())
@@ -451,9 +464,8 @@ async def list_alerts(
             for feature in features:
                 feature["geometry"] = generalise(feature["geometry"], zoom)
     body = orjson.dumps({"type": "FeatureCollection", "features": features})
-    # Maps poll this list: an unchanged one is answered 304. Private: it is what this caller
-    # may see.
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    if public_key is not None and event_id is not None:
+        _PUBLIC_LISTS.put(public_key, event_id, body)
     return _LIST_ANSWERS.answer(request, body, media_type="application/geo+json", headers=headers)
 
 

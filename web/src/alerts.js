@@ -3,7 +3,7 @@
 // (anonymous: the stream needs a principal), and marked stale when they come from the service
 // worker's copy because the network is gone.
 
-export const POLL_MS = 1000; // an alert posted anywhere reaches an anonymous page within ~1 s
+export const POLL_MS = 750; // an alert posted anywhere reaches an anonymous page within a second
 const SIGNED_IN_POLL_MS = 30000; // the stream wakes signed-in pages; this only backs it up
 // The service worker's header on a list it answered from its cache (src/sw.js).
 export const STORED_AT_HEADER = 'x-tampere-stored-at';

@@ -217,6 +217,10 @@ class MapView {
     });
     if (this.pending) this.setAlerts(this.pending);
     else this.draw();
+    // The alerts known when the map opens frame it: a responder opens it to see them. Alerts
+    // arriving later never move the map under the reader's hands.
+    const areas = this.listed.filter((f) => f.geometry).map((f) => f.geometry);
+    if (areas.length) this.frame(areas, 6);
     this.map.getContainer().dataset.ready = 'true';
   }
 
@@ -312,11 +316,6 @@ class MapView {
         },
       }));
     this.map.getSource('alerts').setData({ type: 'FeatureCollection', features: drawable });
-    if (!this.framed && drawable.length) {
-      // The first alerts the page sees frame the map: a responder opens it to see them.
-      this.framed = true;
-      this.frame(drawable.map((f) => f.geometry), 6);
-    }
     this.drawn = drawable.length;
     this.map.getContainer().dataset.alerts = String(drawable.length);
   }

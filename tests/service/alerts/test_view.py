@@ -138,3 +138,26 @@ async def test_the_atom_feed_says_it_is_utf_8(service) -> None:
     response = await service.client.get("/api/v1/feeds/alerts.atom")
     assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
     assert headline in response.text
+
+
+async def test_lists_made_for_anonymous_readers_are_never_given_to_others_nor_kept_past_a_change(
+    service,
+) -> None:
+    token = await service.token("operator")
+    office = await service.token("office", office="ro-addis-ababa")
+    assert (await service.post(make_cap("public-1"), token)).status_code == 201
+
+    async def listed(bearer: str | None = None) -> set[str]:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        response = await service.client.get("/api/v1/alerts?view=map&zoom=2", headers=headers)
+        return {f["properties"]["identifier"] for f in response.json()["features"]}
+
+    assert await listed() == {"public-1"}
+    restricted = make_cap("restricted-1", scope="Restricted", restriction="ITU offices")
+    assert (await service.post(restricted, token)).status_code == 201
+    # The event of the new alert makes the kept list stale at once: no second's delay.
+    assert await listed() == {"public-1"}  # Restricted: not for anonymous readers
+    assert await listed(office) == {"public-1", "restricted-1"}
+    assert await listed() == {"public-1"}
+    assert (await service.post(make_cap("public-2"), token)).status_code == 201
+    assert await listed() == {"public-1", "public-2"}
