@@ -263,3 +263,32 @@ def test_no_request_leaves_the_origin_while_the_page_is_used(visit: Any, served:
     assert seen.requested, "nothing was recorded"
     assert seen.requests_elsewhere() == []
     assert any("/api/v1/basemap/countries" in url for url in seen.requested)
+
+
+def test_a_cancellation_leaves_the_list_and_shows_in_the_open_panels_history(
+    visit: Any, served: Served
+) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect
+
+    headline = unique("To be cancelled")
+    identifier = unique("cancel-me")
+    sent = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    served.post_alert(identifier, headline=headline, polygon=NAIROBI, sent=sent)
+    seen = visit()
+    seen.open("/")
+    page = seen.page
+    alert_item(page, headline).get_by_role("button", name=headline).click()
+    panel = page.locator("#panel")
+    expect(panel.get_by_role("heading", level=2, name=headline)).to_be_visible()
+    served.post_alert(
+        unique("cancel"),
+        msg_type="Cancel",
+        headline=headline,
+        polygon=NAIROBI,
+        references=[("alerts@meteo.go.ke", identifier, sent)],
+        sent=datetime(2026, 3, 1, 13, 0, tzinfo=UTC),
+    )
+    expect(alert_item(page, headline)).to_have_count(0, timeout=3_000)
+    expect(panel.locator(".history")).to_contain_text("Cancelled", timeout=3_000)

@@ -77,6 +77,7 @@ async function main() {
   store.subscribe((_store, reason) => {
     if (reason === 'alerts') {
       list.update(store.features);
+      panel.refresh();
       // For bench/web.py: when the list was first usable.
       if (!performance.getEntriesByName('tampere:list').length) performance.mark('tampere:list');
       map?.setAlerts(list.visible());

@@ -42,6 +42,25 @@ export class AlertPanel {
     this.root.querySelector('#panel-title')?.focus();
   }
 
+  // The open alert again (the list changed: it may have been updated, cancelled, acknowledged),
+  // without moving the reader's focus unless it was inside the panel's replaced content.
+  async refresh() {
+    const id = this.alertId;
+    if (this.root.hidden || id === null) return;
+    try {
+      const response = await fetch(`/api/v1/alerts/${id}`, { credentials: 'same-origin' });
+      if (!response.ok || this.alertId !== id) return;
+      const body = await response.json();
+      const requests = await this.relatedRequests(id);
+      if (this.alertId !== id) return;
+      const hadFocus = this.root.contains(document.activeElement);
+      this.render(body, requests);
+      if (hadFocus) this.root.querySelector('#panel-title')?.focus();
+    } catch {
+      // offline: what is shown stays
+    }
+  }
+
   close() {
     if (this.root.hidden) return;
     this.root.hidden = true;
