@@ -6,11 +6,13 @@ new requests arrive live through the event stream."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import make_cap
 from tests.web.conftest import NAIROBI, Served
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -137,3 +139,108 @@ def test_a_refused_token_is_said_and_signing_out_ends_the_session(visit: Any, se
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_label("Access token")).to_be_visible()
     assert seen.context.request.get(f"{served.base}/api/v1/session").status == 401
+
+
+def test_the_stream_resumes_from_the_last_event_after_the_service_drops(
+    browser: Any, served: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The service restarts under a signed-in page: the page reconnects with ?since=<the last
+    id it saw>, and an alert received before it is back is in its log."""
+    import os
+    import subprocess
+    import time
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import free_port, run_tampere, tampere_command
+
+    data_dir = tmp_path_factory.mktemp("restart") / "var"
+    office = run_tampere(
+        "token",
+        "create",
+        "--role",
+        "office",
+        "--office",
+        "ro-addis-ababa",
+        data_dir=data_dir,
+        env={"TAMPERE_DATABASE_URL": ""},
+    ).stdout.split()[0]
+    administration = run_tampere(
+        "token",
+        "create",
+        "--role",
+        "administration",
+        "--country",
+        "KEN",
+        "--sender",
+        "alerts@meteo.go.ke",
+        data_dir=data_dir,
+        env={"TAMPERE_DATABASE_URL": ""},
+    ).stdout.split()[0]
+    port = free_port()
+    env = {
+        **os.environ,
+        "TAMPERE_DATA_DIR": str(data_dir),
+        "TAMPERE_DATABASE_URL": "",
+        "TAMPERE_LOG_LEVEL": "WARNING",
+        "TAMPERE_WEB_DIR": os.environ.get(
+            "TAMPERE_WEB_DIR", str(Path(__file__).resolve().parents[2] / "web" / "dist")
+        ),
+    }
+    base = f"http://127.0.0.1:{port}"
+
+    def serve() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                time.sleep(0.1)
+        proc.kill()
+        raise AssertionError("the service did not start")
+
+    proc = serve()
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, reduced_motion="reduce")
+    sockets: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.goto(f"{base}/")
+        page.get_by_label("Access token").fill(office)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Live stream: connected")).to_be_visible(timeout=10_000)
+        first = httpx.post(
+            f"{base}/api/v1/alerts",
+            content=make_cap(unique("before"), headline="Before the drop", polygon=NAIROBI),
+            headers={"Authorization": f"Bearer {administration}", "Content-Type": "application/cap+xml"},
+        )
+        assert first.status_code == 201
+        expect(page.locator(".log")).to_contain_text("New alert", timeout=5_000)
+        proc.terminate()
+        proc.wait(timeout=30)
+        expect(page.get_by_text("Live stream: reconnecting")).to_be_visible(timeout=10_000)
+        time.sleep(2.5)  # the page backs off while the service is away
+        proc = serve()
+        missed = unique("during")
+        posted = httpx.post(
+            f"{base}/api/v1/alerts",
+            content=make_cap(missed, headline="During the drop", polygon=NAIROBI),
+            headers={"Authorization": f"Bearer {administration}", "Content-Type": "application/cap+xml"},
+        )
+        assert posted.status_code == 201
+        expect(page.get_by_text("Live stream: connected")).to_be_visible(timeout=20_000)
+        expect(page.locator(".log")).to_contain_text(missed, timeout=5_000)
+        assert len(sockets) >= 2 and "since=" not in sockets[0]
+        assert all("since=" in url for url in sockets[1:]), sockets
+        assert all(office not in url for url in sockets), "a token in a websocket URL"
+    finally:
+        context.close()
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
