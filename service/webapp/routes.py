@@ -109,7 +109,7 @@ def webapp_router(web_dir: Path) -> APIRouter:
             raise Unavailable.one(
                 RULE_NOT_BUILT,
                 f"the web app is not built ({path} is missing): run `npm ci && npm run build` in web/ "
-                "(dev/setup does)",
+                "(dev/setup does), or set TAMPERE_WEB_DIR to a build",
             )
         return path
 

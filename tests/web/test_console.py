@@ -244,3 +244,31 @@ def test_the_stream_resumes_from_the_last_event_after_the_service_drops(
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_axe_finds_no_serious_or_critical_violation_in_the_signed_in_console(
+    visit: Any, served: Served, language: str
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.web.conftest import AXE
+
+    if not AXE.is_file():
+        pytest.skip(f"{AXE} is absent: `npm ci` in web/ installs axe-core")
+    served.post_alert(unique("axe-console"), headline=unique("Console axe"), polygon=NAIROBI)
+    filed = file_request(served, unique("Axe request"))
+    seen = visit(bypass_csp=True)
+    seen.open(f"/?lang={language}")
+    page = seen.page
+    page.locator("#console-token").fill(served.office)
+    page.locator(".sign-in button[type=submit]").click()
+    expect(page.locator(f"[data-request='{filed['id']}']")).to_be_visible(timeout=5_000)
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
+    serious = [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
