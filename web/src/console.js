@@ -43,6 +43,10 @@ export class OfficeConsole {
     this.onSession(this.session);
     if (this.session) await this.refresh();
     this.render();
+    // Deadlines pass without an event: "acknowledge by" turns "overdue" on its own.
+    setInterval(() => {
+      if (this.session) this.render();
+    }, 30_000);
   }
 
   async signIn(token) {
