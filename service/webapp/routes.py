@@ -28,6 +28,10 @@ from service.webapp.page import LANGUAGES, Page, language_of
 
 RULE_NOT_BUILT = "webapp.not-built"
 RULE_BBOX_REQUIRED = "basemap.bbox.required"
+RULE_BBOX_TOO_LARGE = "basemap.bbox.too-large"
+# The largest box of the detailed band: a map at zoom 5 shows ~45 by 30 degrees on a wide screen;
+# the world in detail (1.6 MB gzipped) is never one answer.
+MAX_BOX_DEGREES = (120.0, 80.0)
 
 ASSETS_URL = "/assets"
 # Vite names every asset by a hash of its content: a name never changes meaning, so browsers
@@ -181,6 +185,16 @@ def webapp_router(web_dir: Path) -> APIRouter:
                     "?bbox",
                 )
             west, south, east, north = parse_bbox(bbox)
+            # RFC 7946 §5: west > east across the antimeridian.
+            width = east - west if west <= east else 360 - (west - east)
+            if width > MAX_BOX_DEGREES[0] or north - south > MAX_BOX_DEGREES[1]:
+                raise Invalid.one(
+                    RULE_BBOX_TOO_LARGE,
+                    f"from zoom {band.min_zoom} a box spans at most {MAX_BOX_DEGREES[0]:g} degrees of "
+                    f"longitude and {MAX_BOX_DEGREES[1]:g} of latitude; "
+                    f"this one {width:g} by {north - south:g}",
+                    "?bbox",
+                )
             box = (west, south, east, north)
         key = (band.min_zoom, None if box is None else ",".join(f"{v:g}" for v in box))
         body = made.get(key)

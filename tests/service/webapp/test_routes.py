@@ -138,6 +138,10 @@ async def test_the_detailed_band_is_cut_to_a_box(client: httpx.AsyncClient) -> N
     assert "FJI" in {f["properties"]["iso3"] for f in fiji.json()["features"]}
     bad = await client.get("/api/v1/basemap/countries?zoom=6&bbox=1,2,3")
     assert bad.status_code == 422
+    # The world in detail is never one answer.
+    world = await client.get("/api/v1/basemap/countries?zoom=6&bbox=-180,-90,180,90")
+    assert world.status_code == 422
+    assert world.json()["errors"][0]["rule"] == "basemap.bbox.too-large"
 
 
 async def test_the_country_index_names_every_country_once(client: httpx.AsyncClient) -> None:
