@@ -4,6 +4,7 @@ impact (stored or as of a time), Atom out. Who sees which alert is `service.visi
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -453,16 +454,19 @@ async def list_alerts(
         # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
         query = query.where(overlaps_sql(c.min_lon, c.min_lat, c.max_lon, c.max_lat, parse_bbox(bbox)))
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, principal, limit))
+    # Whole zoom levels only: a pixel halves per level, and the areas made for a level are kept
+    # (service.alerts.view.AREAS): 5.01 and 5.02 are one list, not two made apart.
+    level = None if zoom is None else float(math.floor(zoom))
     if view == "map":
-        at = 0.0 if zoom is None else zoom
+        at = 0.0 if level is None else level
         features = await anyio.to_thread.run_sync(
             lambda: [map_feature_json(v, now=now, zoom=at) for v in views]
         )
     else:
         features = [feature_json(v, now=now) for v in views]
-        if zoom is not None:
+        if level is not None:
             for feature in features:
-                feature["geometry"] = generalise(feature["geometry"], zoom)
+                feature["geometry"] = generalise(feature["geometry"], level)
     body = orjson.dumps({"type": "FeatureCollection", "features": features})
     if public_key is not None and event_id is not None:
         _PUBLIC_LISTS.put(public_key, event_id, body)
