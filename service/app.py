@@ -37,7 +37,7 @@ from service.events.routes import events_router
 from service.events.stream import EventBroadcaster
 from service.geocodes.files import load_gazetteer
 from service.geocodes.reload import GazetteerReloader, gazetteer_watcher, geocodes_fingerprint
-from service.http import BodyLimit
+from service.http import BodyLimit, Compression
 from service.layers.files import load_connectivity
 from service.layers.reload import LayerReloader, layer_watcher, layers_fingerprint
 from service.layers.routes import layers_router
@@ -52,6 +52,7 @@ from service.settings import Settings
 from service.sources.poller import FeedPoller
 from service.sources.routes import sources_router
 from service.tokens.routes import tokens_router
+from service.webapp.routes import add_webapp
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     add_documentation(app)
+    add_webapp(app, settings)
     app.include_router(alerts_router())
     app.include_router(network_status_router())
     app.include_router(layers_router())
@@ -139,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(RateLimitMiddleware, limits=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
+    # Outermost: every answer is compressed when the client accepts it, problems included.
+    app.add_middleware(Compression)
     return app
 
 

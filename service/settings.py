@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The built web app (`npm run build` in web/ writes web/dist). Unset: web/dist beside the
+    # service's source (a checkout, an editable install); the container image sets its own copy.
+    web_dir: Path | None = None
 
     @field_validator("public_base_url")
     @classmethod
@@ -185,6 +188,10 @@ class Settings(BaseSettings):
     def alert_lifetime(self) -> timedelta:
         """How long an alert without <expires> lasts."""
         return timedelta(hours=self.alert_default_lifetime_hours)
+
+    def resolved_web_dir(self) -> Path:
+        """Where the built web app is read from."""
+        return self.web_dir or Path(__file__).resolve().parents[1] / "web" / "dist"
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""
