@@ -105,6 +105,8 @@ def steps_due(
         current = clock
         # Bounded: every pass raises the level, and a chain is at most a few steps long.
         while (due := next_step_at(current, acknowledged)) is not None and due <= now:
-            steps.append(Escalation(clock.contact_id, clock.escalate_to[current.level], current.level + 1, due))
+            steps.append(
+                Escalation(clock.contact_id, clock.escalate_to[current.level], current.level + 1, due)
+            )
             current = dataclasses.replace(current, level=current.level + 1)
     return sorted(steps, key=lambda s: (s.due, s.source, s.level))

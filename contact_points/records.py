@@ -143,7 +143,11 @@ class _Reader:
             if text is None:
                 continue
             if LIST_SEPARATOR in text:
-                self.fail(f"{rule}.separator", f"{LIST_SEPARATOR!r} separates list entries in CSV files", f"{path}/{i}")
+                self.fail(
+                    f"{rule}.separator",
+                    f"{LIST_SEPARATOR!r} separates list entries in CSV files",
+                    f"{path}/{i}",
+                )
                 continue
             if text in found:
                 self.fail(f"{rule}.duplicate", f"{text!r} is listed twice", f"{path}/{i}")
@@ -187,7 +191,9 @@ def parse_contact(body: Any, *, reference: ReferenceTables, base: str = "") -> C
     Member State for BDT and its own country for a national contact."""
     r = _Reader(base)
     if not isinstance(body, dict):
-        raise ContactInvalid([Finding("contact_point.body.object", "a contact point is a JSON object", base or "/")])
+        raise ContactInvalid(
+            [Finding("contact_point.body.object", "a contact point is a JSON object", base or "/")]
+        )
     r.fields(body, FIELDS, "", "contact_point.body.unknown-field")
     contact_id = body.get("id")
     if not isinstance(contact_id, str) or not ID.match(contact_id):
@@ -235,7 +241,11 @@ def parse_contact(body: Any, *, reference: ReferenceTables, base: str = "") -> C
     if coverage is None:
         coverage = "unknown" if kind == AREA_OFFICE and not countries else "complete"
     elif coverage not in COVERAGES:
-        r.fail("contact_point.coverage.invalid", f"coverage {coverage!r}; one of {', '.join(COVERAGES)}", "/coverage")
+        r.fail(
+            "contact_point.coverage.invalid",
+            f"coverage {coverage!r}; one of {', '.join(COVERAGES)}",
+            "/coverage",
+        )
     people = _people(body.get("people"), r)
     names = [p.name for p in people]
     head = r.text(body.get("head"), "/head", "contact_point.head", MAX_NAME)
@@ -244,16 +254,24 @@ def parse_contact(body: Any, *, reference: ReferenceTables, base: str = "") -> C
     deputies = r.words(body.get("deputies"), "/deputies", "contact_point.deputies", MAX_NAME)
     for i, deputy in enumerate(deputies):
         if deputy not in names:
-            r.fail("contact_point.deputies.unknown", f"the deputy {deputy!r} is not among the people listed", f"/deputies/{i}")
+            r.fail(
+                "contact_point.deputies.unknown",
+                f"the deputy {deputy!r} is not among the people listed",
+                f"/deputies/{i}",
+            )
         elif deputy == head:
-            r.fail("contact_point.deputies.head", f"{deputy!r} is the head; a deputy stands in for the head", f"/deputies/{i}")
+            r.fail(
+                "contact_point.deputies.head",
+                f"{deputy!r} is the head; a deputy stands in for the head",
+                f"/deputies/{i}",
+            )
     emails, phone = _channels(body.get("channels"), r)
     frequencies = body.get("emergency_frequencies")
     if frequencies is not None:
         if frequencies == [] or not isinstance(frequencies, list):
             r.fail(
                 "contact_point.emergency_frequencies.invalid",
-                "emergency_frequencies is null (not known) or a list of frequencies, e.g. \"5.2 MHz\"",
+                'emergency_frequencies is null (not known) or a list of frequencies, e.g. "5.2 MHz"',
                 "/emergency_frequencies",
             )
             frequencies = None
@@ -272,9 +290,15 @@ def parse_contact(body: Any, *, reference: ReferenceTables, base: str = "") -> C
     if kind != NATIONAL:
         for key in ("emergency_frequencies", "tampere_convention"):
             if body.get(key) is not None:
-                r.fail(f"contact_point.{key}.kind", f"{key} is kept for national contacts (ITU-R Res. 647)", f"/{key}")
+                r.fail(
+                    f"contact_point.{key}.kind",
+                    f"{key} is kept for national contacts (ITU-R Res. 647)",
+                    f"/{key}",
+                )
     source = r.text(body.get("source"), "/source", "contact_point.source", MAX_SOURCE)
-    verification = r.text(body.get("verification"), "/verification", "contact_point.verification", MAX_VERIFICATION)
+    verification = r.text(
+        body.get("verification"), "/verification", "contact_point.verification", MAX_VERIFICATION
+    )
     if r.findings:
         raise ContactInvalid(r.findings[:MAX_FINDINGS])
     assert contact_id is not None and kind is not None and name is not None
@@ -300,7 +324,12 @@ def parse_contact(body: Any, *, reference: ReferenceTables, base: str = "") -> C
 
 
 def _countries(
-    value: Any, kind: str | None, region: str | None, country: str | None, reference: ReferenceTables, r: _Reader
+    value: Any,
+    kind: str | None,
+    region: str | None,
+    country: str | None,
+    reference: ReferenceTables,
+    r: _Reader,
 ) -> list[str]:
     states = reference.member_states
     if value is None:
@@ -312,7 +341,9 @@ def _countries(
             return [country]
         return []
     if not isinstance(value, list) or len(value) > len(states):
-        r.fail("contact_point.countries.type", "countries is a list of ISO 3166-1 alpha-3 codes", "/countries")
+        r.fail(
+            "contact_point.countries.type", "countries is a list of ISO 3166-1 alpha-3 codes", "/countries"
+        )
         return []
     found: list[str] = []
     for i, item in enumerate(value):
@@ -346,12 +377,20 @@ def _people(value: Any, r: _Reader) -> list[Person]:
     for i, item in enumerate(value):
         place = f"/people/{i}"
         if not isinstance(item, dict):
-            r.fail("contact_point.person.type", "a person is {name, role, languages, time_zone, email, phone}", place)
+            r.fail(
+                "contact_point.person.type",
+                "a person is {name, role, languages, time_zone, email, phone}",
+                place,
+            )
             continue
         r.fields(item, PERSON_FIELDS, place, "contact_point.person.unknown-field")
         name = r.text(item.get("name"), f"{place}/name", "contact_point.person.name", MAX_NAME, required=True)
         if name is not None and LIST_SEPARATOR in name:
-            r.fail("contact_point.person.name.separator", "';' separates list entries in CSV files", f"{place}/name")
+            r.fail(
+                "contact_point.person.name.separator",
+                "';' separates list entries in CSV files",
+                f"{place}/name",
+            )
             name = None
         if name is not None and any(p.name == name for p in people):
             r.fail("contact_point.person.duplicate", f"{name!r} is listed twice", f"{place}/name")
@@ -389,7 +428,9 @@ def _channels(value: Any, r: _Reader) -> tuple[list[str], str | None]:
     emails: list[str] = []
     raw = value.get("email")
     if raw is not None and not isinstance(raw, list):
-        r.fail("contact_point.channels.email", "channels.email is a list of e-mail addresses", "/channels/email")
+        r.fail(
+            "contact_point.channels.email", "channels.email is a list of e-mail addresses", "/channels/email"
+        )
     else:
         for i, item in enumerate((raw or [])[:MAX_LIST]):
             email = r.email(item, f"/channels/email/{i}", "contact_point.channels.email")
@@ -475,7 +516,11 @@ class ExchangeUnreadable(ValueError):
 def dump_yaml(records: Sequence[Mapping[str, Any]]) -> str:
     """The YAML exchange file: `contact_points: [record, ...]`."""
     return yaml.safe_dump(
-        {YAML_KEY: [dict(r) for r in records]}, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
+        {YAML_KEY: [dict(r) for r in records]},
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=None,
     )
 
 
@@ -487,7 +532,9 @@ def load_yaml(text: str) -> list[Any]:
         raise ExchangeUnreadable(Finding("contacts.file.yaml", f"not YAML: {exc}", "/")) from None
     if not isinstance(data, dict) or not isinstance(data.get(YAML_KEY), list):
         raise ExchangeUnreadable(
-            Finding("contacts.file.shape", f"a YAML contacts file is {{{YAML_KEY}: [contact point, ...]}}", "/")
+            Finding(
+                "contacts.file.shape", f"a YAML contacts file is {{{YAML_KEY}: [contact point, ...]}}", "/"
+            )
         )
     records: list[Any] = data[YAML_KEY]
     return records
@@ -530,7 +577,9 @@ def load_csv(text: str) -> list[dict[str, Any]]:
     missing = [c for c in ("id", "kind", "name") if c not in (reader.fieldnames or [])]
     if missing:
         raise ExchangeUnreadable(
-            Finding("contacts.file.columns", f"a CSV contacts file has the columns {', '.join(CSV_COLUMNS)}", "/")
+            Finding(
+                "contacts.file.columns", f"a CSV contacts file has the columns {', '.join(CSV_COLUMNS)}", "/"
+            )
         )
     records: list[dict[str, Any]] = []
     for number, row in enumerate(reader, 2):

@@ -64,7 +64,18 @@ STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MSG_TYPES = ("Alert", "Update", "Cancel", "Ack", "Error")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 CATEGORIES = (
-    "Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra", "CBRNE", "Other"
+    "Geo",
+    "Met",
+    "Safety",
+    "Security",
+    "Rescue",
+    "Fire",
+    "Health",
+    "Env",
+    "Transport",
+    "Infra",
+    "CBRNE",
+    "Other",
 )
 _REAL = "Actual"
 _NOT_REAL = frozenset({"Exercise", "Test"})
@@ -161,7 +172,12 @@ def _most_certain(values: Iterable[str]) -> str:
 
 
 def alert_facts(
-    alert: Alert, impact: Mapping[str, Any], reference: ReferenceTables, *, signature: str, mapped: bool = True
+    alert: Alert,
+    impact: Mapping[str, Any],
+    reference: ReferenceTables,
+    *,
+    signature: str,
+    mapped: bool = True,
 ) -> AlertFacts:
     """Gather the facts of an alert and of its impact (`geo.impact.Impact.as_dict()`);
     `signature` is the verdict of its XML signature, `mapped` whether any area had a place."""
@@ -300,7 +316,9 @@ class RoutingRules:
             if rule is None:
                 continue
             if rule.id in seen:
-                findings.append(Finding("routing.rule.id.duplicate", f"rule {rule.id!r} twice", f"/rules/{i}/id"))
+                findings.append(
+                    Finding("routing.rule.id.duplicate", f"rule {rule.id!r} twice", f"/rules/{i}/id")
+                )
             seen.add(rule.id)
             rules.append(rule)
         if findings:
@@ -338,15 +356,17 @@ def _rule(raw: Any, place: str, findings: list[Finding]) -> Rule | None:
         findings.append(Finding("routing.rule.shape", "a rule is {id, when, recipients, priority}", place))
         return None
     findings += [
-        Finding("routing.rule.unknown-field", f"unknown field {k!r} (one of {sorted(_RULE_FIELDS)})", f"{place}/{k}")
+        Finding(
+            "routing.rule.unknown-field",
+            f"unknown field {k!r} (one of {sorted(_RULE_FIELDS)})",
+            f"{place}/{k}",
+        )
         for k in raw
         if k not in _RULE_FIELDS
     ]
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not rule_id or set(rule_id) - _RULE_ID_CHARS or len(rule_id) > 64:
-        findings.append(
-            Finding("routing.rule.id", "id is 1 to 64 of a-z, 0-9, '-', '_', '.'", f"{place}/id")
-        )
+        findings.append(Finding("routing.rule.id", "id is 1 to 64 of a-z, 0-9, '-', '_', '.'", f"{place}/id"))
         rule_id = None
     recipients = raw.get("recipients")
     if (
@@ -366,7 +386,11 @@ def _rule(raw: Any, place: str, findings: list[Finding]) -> Rule | None:
     allowed = [CAP_PRIORITY, *(str(p) for p in PRIORITIES)]
     if priority not in allowed:
         findings.append(
-            Finding("routing.rule.priority", f"priority {priority!r}; one of {', '.join(allowed)}", f"{place}/priority")
+            Finding(
+                "routing.rule.priority",
+                f"priority {priority!r}; one of {', '.join(allowed)}",
+                f"{place}/priority",
+            )
         )
     at_least = raw.get("priority_at_least")
     if at_least is not None and at_least not in [str(p) for p in PRIORITIES]:
@@ -404,7 +428,11 @@ def _conditions(raw: Any, place: str, findings: list[Finding]) -> Conditions | N
         where = f"{place}/{key}"
         if key not in _CONDITIONS:
             findings.append(
-                Finding("routing.rule.condition.unknown", f"unknown condition {key!r} (one of {sorted(_CONDITIONS)})", where)
+                Finding(
+                    "routing.rule.condition.unknown",
+                    f"unknown condition {key!r} (one of {sorted(_CONDITIONS)})",
+                    where,
+                )
             )
         elif key in _LIST_CONDITIONS:
             values[key] = _choices(value, _LIST_CONDITIONS[key], where, findings)
@@ -412,7 +440,9 @@ def _conditions(raw: Any, place: str, findings: list[Finding]) -> Conditions | N
             items = value if isinstance(value, list) else [value]
             codes = [c.strip().upper() for c in items if isinstance(c, str)]
             if len(codes) != len(items) or not all(ISO3.match(c) for c in codes):
-                findings.append(Finding("routing.rule.condition.countries", "countries are ISO3 codes", where))
+                findings.append(
+                    Finding("routing.rule.condition.countries", "countries are ISO3 codes", where)
+                )
             values[key] = frozenset(codes)
         elif key == "event":
             items = value if isinstance(value, list) else [value]
@@ -432,7 +462,9 @@ def _conditions(raw: Any, place: str, findings: list[Finding]) -> Conditions | N
                 or (high is not None and value > high)
             ):
                 bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-                findings.append(Finding(f"routing.rule.condition.{key}", f"{key} is a number {bounds}", where))
+                findings.append(
+                    Finding(f"routing.rule.condition.{key}", f"{key} is a number {bounds}", where)
+                )
                 continue
             values[key] = value
     return Conditions(**values)
@@ -622,7 +654,9 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[str], list[Fact]
         events = [e for e in facts.events if any(w in e.casefold() for w in when.event)]
         if not events:
             return None
-        reasons.append(f"event {events[0]!r} names {', '.join(w for w in when.event if w in events[0].casefold())}")
+        reasons.append(
+            f"event {events[0]!r} names {', '.join(w for w in when.event if w in events[0].casefold())}"
+        )
         used.append(facts.cap_fact("event", events[0]))
     if when.member_states is not None:
         if bool(facts.member_states) != when.member_states:
@@ -683,7 +717,9 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[str], list[Fact]
     if when.signature_verified is not None:
         if facts.signature_verified != when.signature_verified:
             return None
-        reasons.append("the signature is verified" if facts.signature_verified else "the signature is not verified")
+        reasons.append(
+            "the signature is verified" if facts.signature_verified else "the signature is not verified"
+        )
     return reasons, used
 
 
@@ -727,7 +763,11 @@ def _select(
         for iso3 in facts.member_states:
             for contact in registry.national_contacts(iso3):
                 chosen.append(
-                    (contact, f"national contact for {iso3}", [_office_fact(contact, f"is a national contact of {iso3}")])
+                    (
+                        contact,
+                        f"national contact for {iso3}",
+                        [_office_fact(contact, f"is a national contact of {iso3}")],
+                    )
                 )
     elif selector == BDT:
         bdt = registry.bdt()
@@ -736,5 +776,11 @@ def _select(
     else:
         contact = registry.get(selector)
         if contact is not None:
-            chosen.append((contact, f"named by the rule ({contact.id})", [_office_fact(contact, "is named by the rule")]))
+            chosen.append(
+                (
+                    contact,
+                    f"named by the rule ({contact.id})",
+                    [_office_fact(contact, "is named by the rule")],
+                )
+            )
     return chosen

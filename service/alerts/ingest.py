@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
@@ -28,22 +29,25 @@ from cap.errors import CapError, Finding
 from cap.model import Alert, event_time
 from cap.report import Report
 from contact_points.registry import Registry
-from contact_points.routing import most_severe, most_urgent, route_alert
+from contact_points.routing import ACK_DEADLINES, Priority
+from contact_points.rules import RoutingDecision, RoutingRules, alert_facts, decide
 from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
 from geo.impact import assess
 from geo.jurisdiction import Jurisdictions
 from geo.layers.connectivity import ConnectivityLayer
 from geo.layers.status import NetworkStatus
+from geo.reference import ReferenceTables
 from service import audit
-from service.alerts import lifecycle
+from service.alerts import lifecycle, recipients
 from service.alerts.view import AlertView, select_views
 from service.auth import ADMINISTRATION, OPERATOR, Principal, may_post_as
 from service.db.database import Database
 from service.db.models import AlertRecord, AlertTag, utcnow
 from service.errors import Conflict, Forbidden, Invalid
 from service.events import log as event_log
+from service.runtime import Runtime
 from service.trust.store import TrustPolicy, load_trust
-from service.visibility import may_see_alert
+from service.visibility import contact_may_see_alert, may_see_alert
 
 _alerts = AlertRecord.__table__
 # Built once: a statement made per call (`insert(t).values(...)`) costs more in SQLAlchemy's
@@ -78,6 +82,50 @@ RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
 RULE_SENDER_NOT_REGISTERED = "alert.sender.not-registered"
 RULE_OUTSIDE_JURISDICTION = "alert.area.outside-jurisdiction"
 RULE_KEY_CONFLICT = "alert.key.conflict"
+RULE_RECIPIENT_NOT_ADDRESSED = "routing.recipient.not-addressed"
+
+
+@dataclass(slots=True, frozen=True)
+class RoutingPolicy:
+    """What decides where an alert goes: the contact points, the routing table, the reference
+    tables (regions, UN groups and their sources) and the acknowledgement deadlines."""
+
+    registry: Registry
+    rules: RoutingRules
+    reference: ReferenceTables
+    deadlines: Mapping[Priority, timedelta] = field(default_factory=lambda: dict(ACK_DEADLINES))
+
+    @classmethod
+    def of(
+        cls,
+        registry: Registry,
+        *,
+        rules: RoutingRules | None = None,
+        reference: ReferenceTables | None = None,
+        deadlines: Mapping[Priority, timedelta] | None = None,
+    ) -> RoutingPolicy:
+        """A policy on this registry; the packaged rules, tables and deadlines unless given."""
+        return cls(
+            registry,
+            rules or _packaged_rules(),
+            reference or _packaged_reference(),
+            dict(deadlines or ACK_DEADLINES),
+        )
+
+
+def routing_policy(runtime: Runtime) -> RoutingPolicy:
+    """What routes alerts in this instance now: its registry, rules, tables and deadlines."""
+    return RoutingPolicy(runtime.contacts, runtime.routing_rules, runtime.reference, runtime.deadlines)
+
+
+@cache
+def _packaged_rules() -> RoutingRules:
+    return RoutingRules.load()
+
+
+@cache
+def _packaged_reference() -> ReferenceTables:
+    return ReferenceTables.load()
 
 
 class IngestRejected(Invalid):
@@ -145,7 +193,9 @@ class Assessment:
     countries: list[str] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     impact: dict[str, Any] = field(default_factory=dict)
+    # The planned routing entries (recipients.planned): deadlines count from when it is stored.
     routing: list[dict[str, Any]] = field(default_factory=list)
+    unrouted: bool = False
     geometry: dict[str, Any] | None = None
     bbox: tuple[float, float, float, float] | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -186,14 +236,18 @@ def assess_alert(
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
+    signature: str = "unsigned",
+    policy: RoutingPolicy | None = None,
 ) -> Assessment:
     """Geometry, countries, ITU-D regions, impact and routing of one alert.
 
     The one seam between ingest and the pure domain packages (`geo.areas`, `geo.impact`,
-    `contact_points.routing`). `connectivity` is the loaded layer (`service.layers.files`), or
+    `contact_points.rules`). `connectivity` is the loaded layer (`service.layers.files`), or
     None when nothing has been imported: countries and regions are still found. `status` is
     the network status reports held (`service.network.reports.StatusBook.status`), if any.
-    `registry` holds the contact points alerts are routed to (`Runtime.contacts`).
+    `registry` holds the contact points alerts are routed to (`Runtime.contacts`), `policy`
+    the routing table and deadlines (default: the packaged ones on `registry`); `signature` is
+    the verdict on the message's XML signature (facts of a verified message are verified).
     `gazetteer` resolves geocodes (`service.geocodes.files.load_gazetteer`; default: countries).
     Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
     """
@@ -205,52 +259,69 @@ def assess_alert(
         event_time=event_time(alert),
     )
     countries, regions = list(impact.countries), list(impact.regions)
+    impact_json = impact.as_dict()
+    policy = policy or RoutingPolicy.of(registry)
+    mapped = any(not area.geometry.is_empty for area in shapes.areas)
+    facts = alert_facts(alert, impact_json, policy.reference, signature=signature, mapped=mapped)
+    decision = decide(facts, rules=policy.rules, registry=policy.registry, deadlines=policy.deadlines)
+    routing, notes = _addressed(alert, decision, policy.registry)
     return Assessment(
         countries=countries,
         regions=regions,
-        impact=impact.as_dict(),
-        routing=_routing(alert, countries, regions, registry),
+        impact=impact_json,
+        routing=routing,
+        unrouted=decision.unrouted and bool(decision.entries),
         geometry=geometry_to_geojson(shapes.geometry),
         bbox=shapes.bbox,
-        findings=list(shapes.findings),
+        findings=[*shapes.findings, *decision.notes, *notes],
         areas=[(area.path, area.geometry) for area in shapes.areas],
     )
 
 
-def _routing(
-    alert: Alert, countries: list[str], regions: list[str], registry: Registry
-) -> list[dict[str, Any]]:
-    # Ack and Error answer a message; they are recorded against it, not sent to anyone.
-    if alert.msg_type in ("Ack", "Error"):
-        return []
-    # contact_points decides what status means: Actual is routed as real, Exercise and Test
-    # reach the same people marked not real, System and Draft nobody (CAP 1.2 §3.2.1).
-    recipients = route_alert(
-        countries,
-        regions,
-        most_severe(i.severity for i in alert.infos),
-        most_urgent(i.urgency for i in alert.infos),
-        alert.status,
-        registry=registry,
-    )
-    return [
-        {
-            "contact": _contact_json(r.contact),
-            "priority": str(r.priority),
-            "real": r.real,
-            "ack_within_seconds": (None if r.ack_within is None else int(r.ack_within.total_seconds())),
-            "escalate_to": list(r.escalate_to),
-            "reason": r.reason,
-        }
-        for r in recipients
-    ]
+def _addressed(
+    alert: Alert, decision: RoutingDecision, registry: Registry
+) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """The routing entries of the contact points that may see the alert (CAP 1.2 §3.2.1: a
+    Private alert goes to its <addresses> only, a Restricted one to those granted), their
+    chains cut likewise; a contact point left out is said in the alert's warnings."""
+    facts = _scope_of(alert)
+    allowed: dict[str, bool] = {}
+
+    def sees(contact_id: str) -> bool:
+        if contact_id not in allowed:
+            contact = registry.get(contact_id)
+            allowed[contact_id] = contact is not None and contact_may_see_alert(contact, facts)
+        return allowed[contact_id]
+
+    notes = []
+    plans = []
+    for plan in recipients.planned(decision):
+        if not sees(plan["contact_point"]):
+            notes.append(
+                Finding(
+                    RULE_RECIPIENT_NOT_ADDRESSED,
+                    f"{plan['contact_point']} may not see this {alert.scope} alert (CAP 1.2 §3.2.1 scope); "
+                    "it is not routed to it",
+                    "/alert/scope",
+                )
+            )
+            continue
+        plan["escalate_to"] = [s for s in plan["escalate_to"] if sees(s.partition("#")[0])]
+        plans.append(plan)
+    return plans, notes
 
 
-@cache
-def _contact_json(contact: Any) -> dict[str, Any]:
-    # Contact points are frozen values, few and reused by every alert: convert each once.
-    result: dict[str, Any] = jsonable(contact)
-    return result
+@dataclass(slots=True, frozen=True)
+class _ScopeFacts:
+    scope: str
+    poster_id: int
+    sender: str
+    addresses: list[str]
+
+
+def _scope_of(alert: Alert) -> _ScopeFacts:
+    """What the scope rule needs of a message before it is stored (no poster yet)."""
+    return _ScopeFacts(scope=alert.scope, poster_id=-1, sender=alert.sender, addresses=list(alert.addresses))
 
 
 def prepare_message(
@@ -261,11 +332,13 @@ def prepare_message(
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
     trust: TrustPolicy | None = None,
+    policy: RoutingPolicy | None = None,
 ) -> PreparedMessage:
     """Validate and assess a message; raises IngestRejected when it cannot be ingested.
 
     `trust` holds the anchors each sender's signatures must chain to and the senders that
     must sign (`service.trust.store.load_trust`; default: none, so no signature is verified).
+    `policy` routes it (default: the packaged rules and deadlines on `registry`).
     """
     trust = trust or TrustPolicy()
     report = cap.validate(raw, trust_anchors=trust.anchors)
@@ -293,7 +366,13 @@ def prepare_message(
         raw=raw,
         report=report,
         assessment=assess_alert(
-            report.alert, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+            report.alert,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
+            signature=report.signature,
+            policy=policy,
         ),
         # The CAP library's own JSON (`cap.to_json`): CAP element names, and no CAP 1.0
         # <password>, which is stored nowhere but in the raw bytes (see routes.get_alert_cap).
@@ -345,6 +424,7 @@ def ingest_message(
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
     jurisdictions: Jurisdictions,
+    policy: RoutingPolicy | None = None,
 ) -> IngestOutcome:
     """Validate, authorise, dedupe and store one CAP message in the caller's write transaction.
 
@@ -358,6 +438,7 @@ def ingest_message(
         status=status,
         gazetteer=gazetteer,
         trust=load_trust(conn),
+        policy=policy,
     )
     authorise(principal, prepared, jurisdictions=jurisdictions)
     return store_message(conn, principal, prepared)
@@ -374,16 +455,25 @@ async def ingest(
     gazetteer: GeocodeResolver | None = None,
     lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
     jurisdictions: Jurisdictions,
+    policy: RoutingPolicy | None = None,
+    clock: Any = utcnow,
 ) -> IngestOutcome:
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
-    OutsideJurisdiction, lifecycle.NotAllowed, KeyConflict."""
+    OutsideJurisdiction, lifecycle.NotAllowed, KeyConflict. `clock` tells the time the
+    recipients' deadlines count from."""
     small = runs_inline(raw)
     # Read for every message: an anchor removed a moment ago is not trusted any more.
     trust = await db.read(load_trust)
     if small:
         prepared = prepare_message(
-            raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer, trust=trust
+            raw,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
+            trust=trust,
+            policy=policy,
         )
     else:
         prepared = await asyncio.to_thread(
@@ -394,11 +484,12 @@ async def ingest(
             status=status,
             gazetteer=gazetteer,
             trust=trust,
+            policy=policy,
         )
     await ready_jurisdiction(principal, jurisdictions)
     authorise(principal, prepared, jurisdictions=jurisdictions)
     return await db.write(
-        lambda conn: store_message(conn, principal, prepared, lifetime=lifetime), long=not small
+        lambda conn: store_message(conn, principal, prepared, lifetime=lifetime, now=clock()), long=not small
     )
 
 
@@ -408,14 +499,17 @@ def store_message(
     prepared: PreparedMessage,
     *,
     lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
+    now: datetime | None = None,
 ) -> IngestOutcome:
     """Store a prepared, authorised message; a known (sender, identifier, sent) is a replay.
-    An <info> without <expires> ends `lifetime` after it takes effect (`lifecycle.lifetime_of`)."""
+    An <info> without <expires> ends `lifetime` after it takes effect (`lifecycle.lifetime_of`);
+    its recipients' deadlines count from `now` (default: the time now)."""
     alert = prepared.alert
     a = prepared.assessment
-    now = utcnow()
+    now = now or utcnow()
     expires_at, defaulted = lifecycle.lifetime_of(alert, lifetime, received=now)
     bbox = a.bbox or (None, None, None, None)
+    routed = recipients.routing_rows(a.routing, now)
     view = AlertView(
         id=0,
         identifier=alert.identifier,
@@ -435,12 +529,13 @@ def store_message(
         countries=a.countries,
         regions=a.regions,
         impact=a.impact,
-        routing=a.routing,
+        routing=routed.routing,
         warnings=[
             f.as_dict() for f in (*prepared.report.errors, *prepared.report.warnings, *a.findings, *defaulted)
         ],
         geometry=a.geometry,
         relayed_by=principal.actor if principal.role == OPERATOR else None,
+        unrouted=a.unrouted,
     )
     values = {f.name: getattr(view, f.name) for f in dataclasses.fields(AlertView) if f.name != "id"}
     inserted = conn.execute(
@@ -460,6 +555,7 @@ def store_message(
     if alert_id is None:
         return _replay(conn, principal, prepared)
     view.id = int(alert_id)
+    recipients.insert_routing(conn, view.id, routed)
     tags = _tags(alert, a)
     if tags:
         conn.execute(_INSERT_TAG, [{"alert_id": view.id, "kind": k, "value": v} for k, v in tags])

@@ -1,0 +1,413 @@
+"""The recipients of an alert in the store: their routing entries, deadlines, acknowledgements
+and escalation, as for the recipients of a request (service.assistance.store).
+
+- `planned(decision)`: the entries of a routing decision (contact_points.rules), ready to store.
+- `routing_rows(plans, now)` and `insert_routing(conn, alert_id, rows)`: store them at ingest,
+  deadlines counted from `now`.
+- `acknowledge(conn, principal, alert_id, registry=..., now=...)`: a recipient's acknowledgement
+  (`NotFound` when the alert is not visible, `Forbidden` when the principal is no recipient).
+- `escalate_due(conn, now, registry=...)`, `next_due(conn)`: the escalation sweep's work.
+
+Each row's state is also written into the alert's `routing` column (its JSON, what every output
+shows) in the same transaction, so readers need no second query. Two instances sweeping the
+same store never escalate a step twice: a step is claimed by an update that succeeds only while
+the row still stands at the level the step starts from (and writers commit one at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from contact_points.escalation import RecipientClock, next_step_at, step_contact, steps_due
+from contact_points.registry import ContactPoint, Registry
+from contact_points.rules import RoutingDecision
+from service import audit
+from service.alerts import lifecycle
+from service.alerts.view import AlertView, select_views
+from service.auth import Principal
+from service.db.models import AlertRecipient, AlertRecord
+from service.errors import Forbidden, NotFound
+from service.events import log as event_log
+from service.visibility import is_contact, may_see_alert
+
+_rcp = AlertRecipient.__table__
+_alerts = AlertRecord.__table__
+SYSTEM = "system"
+ESCALATION_BATCH = 200
+ROUTED = "rule"
+ESCALATED = "escalation"
+ESCALATION_RULE = "escalation"
+RULE_NOT_RECIPIENT = "alert.ack.not-recipient"
+RULE_NOT_FOUND = "alert.not-found"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def planned(decision: RoutingDecision) -> list[dict[str, Any]]:
+    """The entries of a routing decision as they are stored (no deadline yet: that counts from
+    when the alert is stored)."""
+    return [
+        {
+            "contact_point": e.contact.id,
+            "kind": e.contact.kind,
+            "name": e.contact.name,
+            "priority": str(e.priority),
+            "real": e.real,
+            "ack_within_seconds": None if e.ack_within is None else int(e.ack_within.total_seconds()),
+            "escalate_to": list(e.escalate_to),
+            "rule": e.rule,
+            "rules": list(e.rules),
+            "reasons": list(e.reasons),
+            "provenance": [f.as_json() for f in e.provenance],
+        }
+        for e in decision.entries
+    ]
+
+
+def entry_json(row: Any) -> dict[str, Any]:
+    """One routing entry of an alert's JSON (the contract's fields first)."""
+    return {
+        "contact_point": row.contact_id,
+        "priority": row.priority,
+        "ack_within_seconds": row.ack_within_seconds,
+        "acknowledged_at": _iso(row.acknowledged_at),
+        "escalated_to": row.escalated_to,
+        "reasons": list(row.reasons),
+        "rule": row.rule,
+        "provenance": list(row.provenance),
+        "kind": row.kind,
+        "name": row.name,
+        "real": row.real,
+        "origin": row.origin,
+        "rules": list(row.rules),
+        "ack_deadline": _iso(row.deadline_at),
+        "acknowledged_by": row.acknowledged_by,
+        "escalate_to": list(row.escalate_to),
+        "escalation_level": row.escalation_level,
+        "escalated_at": _iso(row.escalated_at),
+    }
+
+
+def _rows(conn: Connection, alert_id: int) -> list[Any]:
+    return list(conn.execute(select(_rcp).where(_rcp.c.alert_id == alert_id).order_by(_rcp.c.position)))
+
+
+def _write_json(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
+    """Rewrite the alert's routing JSON from its rows; the JSON written."""
+    routing = [entry_json(row) for row in _rows(conn, alert_id)]
+    conn.execute(update(_alerts).where(_alerts.c.id == alert_id).values(routing=routing))
+    return routing
+
+
+def _clock(row: Any, level: int | None = None) -> RecipientClock:
+    within = None if row.ack_within_seconds is None else timedelta(seconds=row.ack_within_seconds)
+    return RecipientClock(
+        contact_id=row.contact_id,
+        notified_at=row.notified_at,
+        ack_within=within,
+        escalate_to=tuple(row.escalate_to),
+        level=row.escalation_level if level is None else level,
+    )
+
+
+@dataclass(slots=True)
+class RoutingRows:
+    """The recipient rows of a new alert (without its id yet) and the routing JSON they make."""
+
+    rows: list[dict[str, Any]]
+    routing: list[dict[str, Any]]
+
+
+def routing_rows(plans: Sequence[dict[str, Any]], now: datetime) -> RoutingRows:
+    """The rows of a new alert's recipients, deadlines counted from `now`, and their JSON (made
+    before the alert is stored, so that its row is written once)."""
+    rows = []
+    for position, plan in enumerate(plans):
+        within = plan["ack_within_seconds"]
+        clock = RecipientClock(
+            plan["contact_point"],
+            now,
+            None if within is None else timedelta(seconds=within),
+            tuple(plan["escalate_to"]),
+        )
+        rows.append(
+            {
+                "contact_id": plan["contact_point"],
+                "position": position,
+                "kind": plan["kind"],
+                "name": plan["name"][:200],
+                "priority": plan["priority"],
+                "real": plan["real"],
+                "rule": plan["rule"],
+                "rules": plan["rules"],
+                "reasons": plan["reasons"],
+                "provenance": plan["provenance"],
+                "origin": ROUTED,
+                "notified_at": now,
+                "ack_within_seconds": within,
+                "deadline_at": None if within is None else now + timedelta(seconds=within),
+                "escalate_to": plan["escalate_to"],
+                "escalation_level": 0,
+                "next_escalation_at": clock.next_step_at(),
+                "escalated_to": None,
+                "escalated_at": None,
+                "acknowledged_at": None,
+                "acknowledged_by": None,
+            }
+        )
+    return RoutingRows(rows, [entry_json(SimpleNamespace(**row)) for row in rows])
+
+
+def insert_routing(conn: Connection, alert_id: int, prepared: RoutingRows) -> None:
+    """Store the recipients of a just-stored alert."""
+    if prepared.rows:
+        conn.execute(insert(_rcp), [{**row, "alert_id": alert_id} for row in prepared.rows])
+
+
+# --- acknowledging ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Acknowledged:
+    """The outcome of an acknowledgement: the alert, the contact points it was made for, whether
+    anything changed (False: acknowledged before), and the routing as it stands."""
+
+    alert: AlertView
+    contact_points: list[str]
+    changed: bool
+    routing: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer of POST /api/v1/alerts/{id}/ack and of the websocket's ack."""
+        mine = [e for e in self.routing if e["contact_point"] in self.contact_points]
+        return {
+            "alert": self.alert.id,
+            "contact_points": self.contact_points,
+            "acknowledged_at": min(e["acknowledged_at"] for e in mine) if mine else None,
+            "changed": self.changed,
+            "routing": self.routing,
+        }
+
+
+def _contact_of(row: Any, registry: Registry) -> ContactPoint:
+    # A contact point deleted since the alert was routed still answers for its entry.
+    return registry.get(row.contact_id) or ContactPoint(id=row.contact_id, kind=row.kind, name=row.name)
+
+
+def visible_alert(conn: Connection, principal: Principal, alert_id: int) -> AlertView:
+    """The alert if the principal may see it; `NotFound` as for an absent one otherwise."""
+    found = conn.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    if found is None or not may_see_alert(principal, view := AlertView(*found)):
+        raise NotFound.one(RULE_NOT_FOUND, f"no alert {alert_id}", "{alert_id}")
+    return view
+
+
+def acknowledge(
+    conn: Connection, principal: Principal, alert_id: int, *, registry: Registry, now: datetime
+) -> Acknowledged:
+    """Record that the principal's contact point(s) among the recipients acknowledged the alert;
+    again changes nothing. Escalation stops for them and for every recipient whose chain
+    reaches them."""
+    view = visible_alert(conn, principal, alert_id)
+    rows = _rows(conn, alert_id)
+    mine = [row for row in rows if is_contact(principal, _contact_of(row, registry))]
+    if not mine:
+        raise Forbidden.one(
+            RULE_NOT_RECIPIENT, f"{principal.actor} is not among the recipients of alert {alert_id}", "/"
+        )
+    fresh = [row.contact_id for row in mine if row.acknowledged_at is None]
+    ids = [row.contact_id for row in mine]
+    if not fresh:
+        return Acknowledged(view, ids, False, [entry_json(row) for row in rows])
+    conn.execute(
+        update(_rcp)
+        .where(_rcp.c.alert_id == alert_id, _rcp.c.contact_id.in_(fresh), _rcp.c.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=principal.actor, next_escalation_at=None)
+    )
+    acknowledged = {row.contact_id for row in rows if row.acknowledged_at is not None} | set(fresh)
+    _reschedule(conn, alert_id, [row for row in rows if row.contact_id not in fresh], acknowledged)
+    routing = _write_json(conn, alert_id)
+    event_log.append_alert_event(
+        conn,
+        kind=event_log.ALERT_ROUTING_ACKNOWLEDGED,
+        alert=view,
+        payload={"contact_points": fresh, "by": principal.actor, "acknowledged_at": now.isoformat()},
+    )
+    audit.record(
+        conn,
+        actor=principal.actor,
+        action="alert.routing.ack",
+        obj=f"alert:{alert_id}",
+        payload_hash=audit.json_digest({"alert": alert_id, "contact_points": fresh, "at": now.isoformat()}),
+    )
+    return Acknowledged(view, ids, True, routing)
+
+
+def _reschedule(conn: Connection, alert_id: int, rows: Iterable[Any], acknowledged: set[str]) -> None:
+    """Recompute the next step of recipients that may have nothing left to chase."""
+    for row in rows:
+        following = next_step_at(_clock(row), acknowledged)
+        if following != row.next_escalation_at:
+            conn.execute(
+                update(_rcp)
+                .where(_rcp.c.alert_id == alert_id, _rcp.c.contact_id == row.contact_id)
+                .values(next_escalation_at=following)
+            )
+
+
+# --- escalating ------------------------------------------------------------------------------------
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """When the earliest pending escalation step falls due, if any (one indexed read)."""
+    due: datetime | None = conn.execute(select(func.min(_rcp.c.next_escalation_at))).scalar()
+    return due
+
+
+def escalate_due(
+    conn: Connection, now: datetime, *, registry: Registry, limit: int = ESCALATION_BATCH
+) -> int:
+    """Escalate every recipient whose deadline passed by `now`; how many alerts were looked at
+    (== limit: there may be more)."""
+    alert_ids = list(
+        conn.execute(
+            select(_rcp.c.alert_id)
+            .where(_rcp.c.next_escalation_at.is_not(None), _rcp.c.next_escalation_at <= now)
+            .group_by(_rcp.c.alert_id)
+            .order_by(_rcp.c.alert_id)
+            .limit(limit)
+        ).scalars()
+    )
+    for alert_id in alert_ids:
+        _escalate(conn, alert_id, now, registry)
+    return len(alert_ids)
+
+
+def _escalate(conn: Connection, alert_id: int, now: datetime, registry: Registry) -> None:
+    found = conn.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    rows = _rows(conn, alert_id)
+    if found is None:
+        return
+    view = AlertView(*found)
+    state = lifecycle.effective_state(view.state, view.expires_at, now)
+    if state != lifecycle.ACTIVE:
+        # Cancelled, superseded or expired: nobody needs chasing about it any more.
+        conn.execute(update(_rcp).where(_rcp.c.alert_id == alert_id).values(next_escalation_at=None))
+        return
+    acknowledged = {row.contact_id for row in rows if row.acknowledged_at is not None}
+    pending = [row for row in rows if row.next_escalation_at is not None]
+    steps = steps_due([_clock(row) for row in pending], acknowledged, now)
+    by_source: dict[str, list[Any]] = {}
+    for step in steps:
+        by_source.setdefault(step.source, []).append(step)
+    taken = []
+    for row in pending:
+        mine = by_source.get(row.contact_id)
+        if not mine:
+            continue
+        last = mine[-1]
+        following = next_step_at(_clock(row, last.level), acknowledged)
+        claimed = conn.execute(
+            update(_rcp)
+            .where(
+                _rcp.c.alert_id == alert_id,
+                _rcp.c.contact_id == row.contact_id,
+                _rcp.c.escalation_level == row.escalation_level,
+            )
+            .values(
+                escalation_level=last.level,
+                escalated_to=last.target,
+                escalated_at=now,
+                next_escalation_at=following,
+            )
+        )
+        if claimed.rowcount == 1:  # else another instance took these steps first
+            taken += [(row, step) for step in mine]
+    present = {row.contact_id for row in rows}
+    for row, step in sorted(taken, key=lambda t: (t[1].due, t[1].source, t[1].level)):
+        target, whom = step_contact(step.target)
+        note = f"{step.source} did not acknowledge by {step.due.isoformat()}; escalated to {step.target}"
+        event_log.append_alert_event(
+            conn,
+            kind=event_log.ALERT_ESCALATED,
+            alert=view,
+            payload={
+                "from": step.source,
+                "to": step.target,
+                "contact_point": target,
+                "to_whom": whom or "contact_point",
+                "level": step.level,
+                "due": step.due.isoformat(),
+                "priority": row.priority,
+                "by": SYSTEM,
+                "note": note,
+            },
+        )
+        audit.record(
+            conn,
+            actor=SYSTEM,
+            action="alert.escalate",
+            obj=f"alert:{alert_id}",
+            payload_hash=audit.json_digest({"from": step.source, "to": step.target, "level": step.level}),
+        )
+        if whom is None and target not in present:
+            _add_escalated(conn, alert_id, row, step.target, note, registry, now, position=len(present))
+            present.add(target)
+    if taken:
+        _write_json(conn, alert_id)
+
+
+def _add_escalated(
+    conn: Connection,
+    alert_id: int,
+    source: Any,
+    target: str,
+    note: str,
+    registry: Registry,
+    now: datetime,
+    *,
+    position: int,
+) -> None:
+    """A contact point an escalation reached that was not a recipient becomes one (so that it
+    may acknowledge), with no deadline of its own: the chain that reached it goes on."""
+    contact = registry.get(target)
+    fact = {
+        "fact": f"{target} is on the escalation chain of {source.contact_id}",
+        "source": "contact-point registry (deputies, head, regional office, BDT)",
+        "verified": bool(contact and contact.verified),
+        "verification": contact.verification if contact else None,
+    }
+    conn.execute(
+        insert(_rcp).values(
+            alert_id=alert_id,
+            contact_id=target,
+            position=position,
+            kind=contact.kind if contact else "",
+            name=(contact.name if contact else target)[:200],
+            priority=source.priority,
+            real=source.real,
+            rule=ESCALATION_RULE,
+            rules=[ESCALATION_RULE],
+            reasons=[f"{ESCALATION_RULE}: {note}"],
+            provenance=[fact],
+            origin=ESCALATED,
+            notified_at=now,
+            ack_within_seconds=None,
+            deadline_at=None,
+            escalate_to=[],
+            escalation_level=0,
+            next_escalation_at=None,
+            escalated_to=None,
+            escalated_at=None,
+            acknowledged_at=None,
+            acknowledged_by=None,
+        )
+    )
