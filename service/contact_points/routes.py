@@ -210,6 +210,9 @@ async def get_contact_point(
 async def _checked_body(request: Request, runtime: RuntimeDep) -> ContactPoint:
     raw = await read_body(request, MAX_BODY_BYTES)
     body = parse_json(raw) if raw.strip() else None
+    if isinstance(body, dict):
+        # What GET answers, changed, is a valid body: its links are the service's, not data.
+        body.pop("links", None)
     try:
         return parse_contact(body, reference=runtime.reference)
     except ContactInvalid as exc:
