@@ -18,8 +18,9 @@ contact point reached by several rules gets the highest of their priorities; its
 rule means no routing: BDT gets an alert only when a rule says so. Two things hold whatever
 the table says: CAP 1.2 §3.2.1 status (Actual is real; Exercise and Test reach the same people
 marked not real, with no deadline and no escalation; System, Draft and unknown statuses reach
-nobody) and an alert over no Member State (or none that could be placed) is `unrouted` and goes
-to BDT.
+nobody), msgType (a Cancel tells the same people, with nothing to acknowledge by a deadline; Ack
+and Error reach nobody) and an alert over no Member State (or none that could be placed) is
+`unrouted` and goes to BDT.
 
 Conditions (all optional; all given must hold; a list holds when any of its values does):
 `status`, `msg_type`, `severity`, `urgency`, `certainty`, `category` (CAP code values),
@@ -81,6 +82,9 @@ _REAL = "Actual"
 _NOT_REAL = frozenset({"Exercise", "Test"})
 # Ack and Error answer a message; they are recorded against it, not sent to anyone.
 _NOT_ROUTED_TYPES = frozenset({"Ack", "Error"})
+# A Cancel withdraws what it references (CAP 1.2 §3.2.1): those told of it are told again, but
+# no one is chased about a hazard that is over.
+_TOLD_ONLY_TYPES = frozenset({"Cancel"})
 
 AREA_OFFICES = "area_offices"
 REGIONAL_OFFICES = "regional_offices"
@@ -545,6 +549,7 @@ def decide(
     if facts.msg_type in _NOT_ROUTED_TYPES or (status != _REAL and status not in _NOT_REAL):
         return RoutingDecision((), unrouted=False)
     real = status == _REAL
+    chased = real and facts.msg_type not in _TOLD_ONLY_TYPES
     unrouted = not facts.member_states
     drafts: dict[str, _Draft] = {}
     notes: list[Finding] = []
@@ -584,8 +589,8 @@ def decide(
             contact=d.contact,
             priority=d.priority,
             real=real,
-            ack_within=deadlines[d.priority] if real else None,
-            escalate_to=escalation_chain(d.contact, registry) if real else (),
+            ack_within=deadlines[d.priority] if chased else None,
+            escalate_to=escalation_chain(d.contact, registry) if chased else (),
             rule=d.rule,
             rules=tuple(d.rules),
             reasons=tuple(d.reasons),
