@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import Enum
@@ -29,25 +28,23 @@ from cap.errors import CapError, Finding
 from cap.model import Alert, event_time
 from cap.report import Report
 from contact_points.registry import Registry
-from contact_points.routing import ACK_DEADLINES, Priority
-from contact_points.rules import RoutingDecision, RoutingRules, alert_facts, decide
+from contact_points.rules import alert_facts, decide
 from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
 from geo.impact import assess
 from geo.jurisdiction import Jurisdictions
 from geo.layers.connectivity import ConnectivityLayer
 from geo.layers.status import NetworkStatus
-from geo.reference import ReferenceTables
 from service import audit
 from service.alerts import lifecycle, recipients
+from service.alerts.recipients import RoutingPolicy
 from service.alerts.view import AlertView, select_views
 from service.auth import ADMINISTRATION, OPERATOR, Principal, may_post_as
 from service.db.database import Database
 from service.db.models import AlertRecord, AlertTag, utcnow
 from service.errors import Conflict, Forbidden, Invalid
 from service.events import log as event_log
-from service.runtime import Runtime
 from service.trust.store import TrustPolicy, load_trust
-from service.visibility import contact_may_see_alert, may_see_alert
+from service.visibility import may_see_alert
 
 _alerts = AlertRecord.__table__
 # Built once: a statement made per call (`insert(t).values(...)`) costs more in SQLAlchemy's
@@ -82,50 +79,6 @@ RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
 RULE_SENDER_NOT_REGISTERED = "alert.sender.not-registered"
 RULE_OUTSIDE_JURISDICTION = "alert.area.outside-jurisdiction"
 RULE_KEY_CONFLICT = "alert.key.conflict"
-RULE_RECIPIENT_NOT_ADDRESSED = "routing.recipient.not-addressed"
-
-
-@dataclass(slots=True, frozen=True)
-class RoutingPolicy:
-    """What decides where an alert goes: the contact points, the routing table, the reference
-    tables (regions, UN groups and their sources) and the acknowledgement deadlines."""
-
-    registry: Registry
-    rules: RoutingRules
-    reference: ReferenceTables
-    deadlines: Mapping[Priority, timedelta] = field(default_factory=lambda: dict(ACK_DEADLINES))
-
-    @classmethod
-    def of(
-        cls,
-        registry: Registry,
-        *,
-        rules: RoutingRules | None = None,
-        reference: ReferenceTables | None = None,
-        deadlines: Mapping[Priority, timedelta] | None = None,
-    ) -> RoutingPolicy:
-        """A policy on this registry; the packaged rules, tables and deadlines unless given."""
-        return cls(
-            registry,
-            rules or _packaged_rules(),
-            reference or _packaged_reference(),
-            dict(deadlines or ACK_DEADLINES),
-        )
-
-
-def routing_policy(runtime: Runtime) -> RoutingPolicy:
-    """What routes alerts in this instance now: its registry, rules, tables and deadlines."""
-    return RoutingPolicy(runtime.contacts, runtime.routing_rules, runtime.reference, runtime.deadlines)
-
-
-@cache
-def _packaged_rules() -> RoutingRules:
-    return RoutingRules.load()
-
-
-@cache
-def _packaged_reference() -> ReferenceTables:
-    return ReferenceTables.load()
 
 
 class IngestRejected(Invalid):
@@ -264,7 +217,7 @@ def assess_alert(
     mapped = any(not area.geometry.is_empty for area in shapes.areas)
     facts = alert_facts(alert, impact_json, policy.reference, signature=signature, mapped=mapped)
     decision = decide(facts, rules=policy.rules, registry=policy.registry, deadlines=policy.deadlines)
-    routing, notes = _addressed(alert, decision, policy.registry)
+    routing, notes = recipients.addressed(alert, decision, policy.registry)
     return Assessment(
         countries=countries,
         regions=regions,
@@ -276,52 +229,6 @@ def assess_alert(
         findings=[*shapes.findings, *decision.notes, *notes],
         areas=[(area.path, area.geometry) for area in shapes.areas],
     )
-
-
-def _addressed(
-    alert: Alert, decision: RoutingDecision, registry: Registry
-) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """The routing entries of the contact points that may see the alert (CAP 1.2 §3.2.1: a
-    Private alert goes to its <addresses> only, a Restricted one to those granted), their
-    chains cut likewise; a contact point left out is said in the alert's warnings."""
-    facts = _scope_of(alert)
-    allowed: dict[str, bool] = {}
-
-    def sees(contact_id: str) -> bool:
-        if contact_id not in allowed:
-            contact = registry.get(contact_id)
-            allowed[contact_id] = contact is not None and contact_may_see_alert(contact, facts)
-        return allowed[contact_id]
-
-    notes = []
-    plans = []
-    for plan in recipients.planned(decision):
-        if not sees(plan["contact_point"]):
-            notes.append(
-                Finding(
-                    RULE_RECIPIENT_NOT_ADDRESSED,
-                    f"{plan['contact_point']} may not see this {alert.scope} alert (CAP 1.2 §3.2.1 scope); "
-                    "it is not routed to it",
-                    "/alert/scope",
-                )
-            )
-            continue
-        plan["escalate_to"] = [s for s in plan["escalate_to"] if sees(s.partition("#")[0])]
-        plans.append(plan)
-    return plans, notes
-
-
-@dataclass(slots=True, frozen=True)
-class _ScopeFacts:
-    scope: str
-    poster_id: int
-    sender: str
-    addresses: list[str]
-
-
-def _scope_of(alert: Alert) -> _ScopeFacts:
-    """What the scope rule needs of a message before it is stored (no poster yet)."""
-    return _ScopeFacts(scope=alert.scope, poster_id=-1, sender=alert.sender, addresses=list(alert.addresses))
 
 
 def prepare_message(

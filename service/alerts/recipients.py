@@ -1,12 +1,19 @@
-"""The recipients of an alert in the store: their routing entries, deadlines, acknowledgements
-and escalation, as for the recipients of a request (service.assistance.store).
+"""The recipients of an alert in the store: who they are (the routing policy), their routing
+entries, deadlines, acknowledgements and escalation, as for the recipients of a request
+(service.assistance.store).
 
+- `RoutingPolicy` (the registry, rules table, reference tables and deadlines an instance routes
+  by; `routing_policy(runtime)`), `addressed(alert, decision, registry)` (only the contact points
+  that may see the alert).
 - `planned(decision)`: the entries of a routing decision (contact_points.rules), ready to store.
 - `routing_rows(plans, now)` and `insert_routing(conn, alert_id, rows)`: store them at ingest,
   deadlines counted from `now`.
 - `acknowledge(conn, principal, alert_id, registry=..., now=...)`: a recipient's acknowledgement
   (`NotFound` when the alert is not visible, `Forbidden` when the principal is no recipient).
 - `escalate_due(conn, now, registry=...)`, `next_due(conn)`: the escalation sweep's work.
+- `reroute(conn, alert_id, impact, policy=..., now=...)`: when an alert's impact changes (an
+  outage report, a new layer), the rules are asked again and whoever they now name is added
+  (`alert.routing.added`); nobody already told is taken off.
 
 Each row's state is also written into the alert's `routing` column (its JSON, what every output
 shows) in the same transaction, so readers need no second query. Two instances sweeping the
@@ -16,17 +23,23 @@ the row still stands at the level the step starts from (and writers commit one a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from cap.errors import Finding
+from cap.model import Alert
+from cap.serialize import from_json
 from contact_points.escalation import RecipientClock, next_step_at, step_contact, steps_due
 from contact_points.registry import ContactPoint, Registry
-from contact_points.rules import RoutingDecision
+from contact_points.routing import ACK_DEADLINES, Priority
+from contact_points.rules import RoutingDecision, RoutingRules, alert_facts, decide
+from geo.reference import ReferenceTables
 from service import audit
 from service.alerts import lifecycle
 from service.alerts.view import AlertView, select_views
@@ -34,7 +47,8 @@ from service.auth import Principal
 from service.db.models import AlertRecipient, AlertRecord
 from service.errors import Forbidden, NotFound
 from service.events import log as event_log
-from service.visibility import is_contact, may_see_alert
+from service.runtime import Runtime
+from service.visibility import contact_may_see_alert, is_contact, may_see_alert
 
 _rcp = AlertRecipient.__table__
 _alerts = AlertRecord.__table__
@@ -45,6 +59,104 @@ ESCALATED = "escalation"
 ESCALATION_RULE = "escalation"
 RULE_NOT_RECIPIENT = "alert.ack.not-recipient"
 RULE_NOT_FOUND = "alert.not-found"
+RULE_RECIPIENT_NOT_ADDRESSED = "routing.recipient.not-addressed"
+# Re-asked when an alert's impact changed (service.alerts.impacts.recompute).
+Reroute = Callable[[Connection, int, Mapping[str, Any]], list[str]]
+
+
+# --- who: the routing policy -----------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class RoutingPolicy:
+    """What decides where an alert goes: the contact points, the routing table, the reference
+    tables (regions, UN groups and their sources) and the acknowledgement deadlines."""
+
+    registry: Registry
+    rules: RoutingRules
+    reference: ReferenceTables
+    deadlines: Mapping[Priority, timedelta] = field(default_factory=lambda: dict(ACK_DEADLINES))
+
+    @classmethod
+    def of(
+        cls,
+        registry: Registry,
+        *,
+        rules: RoutingRules | None = None,
+        reference: ReferenceTables | None = None,
+        deadlines: Mapping[Priority, timedelta] | None = None,
+    ) -> RoutingPolicy:
+        """A policy on this registry; the packaged rules, tables and deadlines unless given."""
+        return cls(
+            registry,
+            rules or _packaged_rules(),
+            reference or _packaged_reference(),
+            dict(deadlines or ACK_DEADLINES),
+        )
+
+
+def routing_policy(runtime: Runtime) -> RoutingPolicy:
+    """What routes alerts in this instance now: its registry, rules, tables and deadlines."""
+    return RoutingPolicy(runtime.contacts, runtime.routing_rules, runtime.reference, runtime.deadlines)
+
+
+@cache
+def _packaged_rules() -> RoutingRules:
+    return RoutingRules.load()
+
+
+@cache
+def _packaged_reference() -> ReferenceTables:
+    return ReferenceTables.load()
+
+
+def addressed(
+    alert: Alert, decision: RoutingDecision, registry: Registry
+) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """The routing entries of the contact points that may see the alert (CAP 1.2 §3.2.1: a
+    Private alert goes to its <addresses> only, a Restricted one to those granted), their
+    chains cut likewise; a contact point left out is said in the alert's warnings."""
+    facts = _scope_of(alert)
+    allowed: dict[str, bool] = {}
+
+    def sees(contact_id: str) -> bool:
+        if contact_id not in allowed:
+            contact = registry.get(contact_id)
+            allowed[contact_id] = contact is not None and contact_may_see_alert(contact, facts)
+        return allowed[contact_id]
+
+    notes = []
+    plans = []
+    for plan in planned(decision):
+        if not sees(plan["contact_point"]):
+            notes.append(
+                Finding(
+                    RULE_RECIPIENT_NOT_ADDRESSED,
+                    f"{plan['contact_point']} may not see this {alert.scope} alert (CAP 1.2 §3.2.1 scope); "
+                    "it is not routed to it",
+                    "/alert/scope",
+                )
+            )
+            continue
+        plan["escalate_to"] = [s for s in plan["escalate_to"] if sees(s.partition("#")[0])]
+        plans.append(plan)
+    return plans, notes
+
+
+@dataclass(slots=True, frozen=True)
+class _ScopeFacts:
+    scope: str
+    poster_id: int
+    sender: str
+    addresses: list[str]
+
+
+def _scope_of(alert: Alert) -> _ScopeFacts:
+    """What the scope rule needs of a message before it is stored (no poster yet)."""
+    return _ScopeFacts(scope=alert.scope, poster_id=-1, sender=alert.sender, addresses=list(alert.addresses))
+
+
+# --- the entries ------------------------------------------------------------------------------------
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -410,4 +522,63 @@ def _add_escalated(
             acknowledged_at=None,
             acknowledged_by=None,
         )
+    )
+
+
+# --- routing again when the impact changes ---------------------------------------------------------
+
+
+def reroute(
+    conn: Connection, alert_id: int, impact: Mapping[str, Any], *, policy: RoutingPolicy, now: datetime
+) -> list[str]:
+    """Ask the rules again about an active alert whose impact changed (sites reported down, a
+    layer imported); add whoever they now name, with deadlines from `now`. Nobody already told
+    is taken off, nor is a priority lowered: what they were told stands. The ids added."""
+    found = conn.execute(select_views().where(_alerts.c.id == alert_id)).first()
+    if found is None:
+        return []
+    view = AlertView(*found)
+    if lifecycle.effective_state(view.state, view.expires_at, now) != lifecycle.ACTIVE:
+        return []
+    model = conn.execute(select(_alerts.c.model).where(_alerts.c.id == alert_id)).scalar_one()
+    alert = from_json(model, areas=False)
+    mapped = view.geometry is not None
+    facts = alert_facts(alert, impact, policy.reference, signature=view.signature, mapped=mapped)
+    decision = decide(facts, rules=policy.rules, registry=policy.registry, deadlines=policy.deadlines)
+    plans, _ = addressed(alert, decision, policy.registry)
+    rows = _rows(conn, alert_id)
+    present = {row.contact_id for row in rows}
+    fresh = [plan for plan in plans if plan["contact_point"] not in present]
+    if not fresh:
+        return []
+    prepared = routing_rows(fresh, now)
+    for offset, row in enumerate(prepared.rows):
+        row["position"] = len(rows) + offset
+    insert_routing(conn, alert_id, prepared)
+    _write_json(conn, alert_id)
+    added = [plan["contact_point"] for plan in fresh]
+    event_log.append_alert_event(
+        conn,
+        kind=event_log.ALERT_ROUTING_ADDED,
+        alert=view,
+        payload={
+            "contact_points": added,
+            "rules": sorted({rule for plan in fresh for rule in plan["rules"]}),
+            "reason": "impact",
+        },
+    )
+    audit.record(
+        conn,
+        actor=SYSTEM,
+        action="alert.routing.add",
+        obj=f"alert:{alert_id}",
+        payload_hash=audit.json_digest({"alert": alert_id, "added": added, "at": now.isoformat()}),
+    )
+    return added
+
+
+def rerouter(runtime: Runtime) -> Reroute:
+    """`reroute` by this instance's policy and clock, for `impacts.recompute`."""
+    return lambda conn, alert_id, impact: reroute(
+        conn, alert_id, impact, policy=routing_policy(runtime), now=runtime.clock()
     )

@@ -33,6 +33,8 @@ ALERT_IMPACT = "alert.impact"
 ALERT_ROUTING_ACKNOWLEDGED = "alert.routing.acknowledged"
 # A recipient did not acknowledge in time: the next on its chain is asked.
 ALERT_ESCALATED = "alert.escalated"
+# The alert's impact changed and the routing rules now name more contact points.
+ALERT_ROUTING_ADDED = "alert.routing.added"
 PREFIX = "alert."
 # Events about an assistance request (service.assistance.store) begin so.
 REQUEST_PREFIX = "request."
@@ -56,6 +58,7 @@ EVENT_TYPES = (
     ALERT_IMPACT,
     ALERT_ROUTING_ACKNOWLEDGED,
     ALERT_ESCALATED,
+    ALERT_ROUTING_ADDED,
     REQUEST_CREATED,
     REQUEST_ACKNOWLEDGED,
     REQUEST_STATUS,

@@ -63,7 +63,9 @@ async def test_every_principal_sees_in_every_output_exactly_what_it_may(served: 
     operator = {"Authorization": f"Bearer {tokens['operator']}"}
     addis_office = (await served.http.get("/api/v1/contact-points/ro-addis-ababa", headers=operator)).json()
     addis_office.update(people=[{"name": m["PEOPLE"], "role": "head of office"}], head=m["PEOPLE"])
-    changed = await served.http.put("/api/v1/contact-points/ro-addis-ababa", json=addis_office, headers=operator)
+    changed = await served.http.put(
+        "/api/v1/contact-points/ro-addis-ababa", json=addis_office, headers=operator
+    )
     assert changed.status_code == 200, changed.text
 
     def alert(identifier: str, n: int, **kw: Any) -> bytes:
@@ -176,7 +178,9 @@ async def test_every_principal_sees_in_every_output_exactly_what_it_may(served: 
         registry = await served.http.get("/api/v1/contact-points", headers=headers)
         office = await served.http.get("/api/v1/contact-points/ro-addis-ababa", headers=headers)
         texts["contact points"], texts["contact point"] = registry.text, office.text
-        assert (registry.status_code, office.status_code) == ((401, 401) if who == "anonymous" else (200, 200))
+        assert (registry.status_code, office.status_code) == (
+            (401, 401) if who == "anonymous" else (200, 200)
+        )
         if who == "anonymous":
             assert (request_item.status_code, request_list.status_code) == (401, 401)
         elif who in may_see["REQ"]:
