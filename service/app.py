@@ -34,6 +34,8 @@ from service.contact_points.routes import contact_points_router
 from service.contact_points.store import load_registry, revision
 from service.db import Database, upgrade
 from service.db.models import PendingReference, utcnow
+from service.deliveries.routes import deliveries_router
+from service.deliveries.worker import Deliverer
 from service.docs import add_documentation
 from service.errors import RULE_STORE_FULL, RULE_STORE_UNREACHABLE, Unavailable, add_error_handlers
 from service.events.routes import events_router
@@ -80,9 +82,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         broadcaster.commands["ack"] = lambda principal, message: alert_ack_command(
             runtime, principal, message
         )
+        deliverer = app.state.deliverer = Deliverer(runtime.db, settings)
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
             asyncio.create_task(broadcaster.run(), name="event-broadcaster"),
+            asyncio.create_task(deliverer.run(), name="deliverer"),
             asyncio.create_task(
                 broadcaster.watch_credentials(settings.credential_check_seconds), name="event-credentials"
             ),
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.include_router(requests_router())
     app.include_router(contact_points_router())
     app.include_router(tokens_router())
+    app.include_router(deliveries_router())
     app.add_api_route(
         "/healthz",
         healthz,
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         BodyLimit,
         default=settings.max_json_body_bytes,
         routes={"/api/v1/alerts": settings.max_body_bytes, "/api/v1/network-status": STATUS_REPORT_MAX_BYTES},
+        idle_timeout=settings.body_idle_timeout_seconds,
     )
     # Inside the request context (a 429 carries the request id), before any route's work.
     app.state.rate_limits = RateLimits(settings)

@@ -27,13 +27,14 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from service.errors import Invalid, TooLarge, problem_response
+from service.errors import Invalid, RequestTimeout, TooLarge, problem_response
 
 log = logging.getLogger(__name__)
 
 RULE_BODY_TOO_LARGE = "request.body.too-large"
 RULE_BODY_DEPTH = "request.body.depth"
 RULE_BODY_ENCODING = "request.body.encoding"
+RULE_BODY_TIMEOUT = "request.body.timeout"
 RULE_HEAD_TOO_LARGE = "request.head.too-large"
 RULE_HEAD_TIMEOUT = "request.head.timeout"
 
@@ -76,13 +77,18 @@ class BodyLimit:
     path gets `default`. A declared Content-Length over the limit is answered 413 at once,
     without calling the app (so before authentication, and before any byte is read). A body
     without a length (chunked) is counted as it streams: past the limit the 413 goes out and
-    the app reads a disconnect, so it never holds more than the limit.
+    the app reads a disconnect, so it never holds more than the limit. A body whose next bytes
+    do not come within `idle_timeout` seconds is answered 408 and the connection closed: a
+    client trickling its body ("slow POST") would otherwise hold a request open for ever.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, routes: Mapping[str, int]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default: int, routes: Mapping[str, int], idle_timeout: float = 30.0
+    ) -> None:
         self.app = app
         self.default = default
         self.routes = {path.rstrip("/"): limit for path, limit in routes.items()}
+        self.idle_timeout = idle_timeout
 
     def limit_of(self, path: str) -> int:
         """The body limit of a path."""
@@ -106,7 +112,21 @@ class BodyLimit:
             nonlocal received, answered, body_done
             if answered:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if body_done:
+                message = await receive()  # after the body: only a disconnect comes, whenever
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), self.idle_timeout)
+                except TimeoutError:
+                    if not started:
+                        stalled = RequestTimeout.one(
+                            RULE_BODY_TIMEOUT,
+                            f"no part of the body arrived for {self.idle_timeout:g} s after "
+                            f"{received} bytes; send the whole body without pausing",
+                        )
+                        await problem_response(stalled)(scope, receive, send)
+                    answered = True
+                    return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))

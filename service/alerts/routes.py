@@ -28,9 +28,8 @@ from service.alerts.ingest import (
     KeyConflict,
     OutsideJurisdiction,
     ingest,
-    routing_policy,
 )
-from service.alerts.recipients import acknowledge
+from service.alerts.recipients import acknowledge, routing_policy
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket
 
 from service.auth import SESSION_COOKIE, Credential
+from service.events.frames import frame_sink
 from service.events.stream import (
     CLOSE_BAD_REQUEST,
     CLOSE_UNAUTHORIZED,
@@ -39,7 +40,12 @@ def events_router() -> APIRouter:
             return
         credential, selection, since = request
         sub = Subscription(
-            credential.principal, selection, queue_size=broadcaster.queue_size, credential=credential
+            credential.principal,
+            selection,
+            queue_size=broadcaster.queue_size,
+            credential=credential,
+            sink=frame_sink(websocket.scope),
+            max_buffered=broadcaster.max_buffered,
         )
         await broadcaster.stream(websocket, sub, since=since)
 

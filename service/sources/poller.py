@@ -54,10 +54,10 @@ from service.alerts.ingest import (
     authorise,
     prepare_message,
     ready_jurisdiction,
-    routing_policy,
     runs_inline,
     store_message,
 )
+from service.alerts.recipients import routing_policy
 from service.auth import Principal, load_principal
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.runtime import Runtime
