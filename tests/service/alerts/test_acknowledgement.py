@@ -344,10 +344,13 @@ async def reply(ws: Any, events: list[dict[str, Any]] | None = None) -> dict[str
                 events.append(message)
 
 
+# Frames written straight to the connection (as `tampere serve` runs), and plain ASGI sends.
+@pytest.mark.parametrize("server", ["framed", "websockets-sansio"])
 async def test_acknowledging_over_the_websocket_answers_on_the_socket(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, server: str
 ) -> None:
-    async with serve(database_url, tmp_path / "var") as served:
+    options = {} if server == "framed" else {"ws": server}
+    async with serve(database_url, tmp_path / "var", **options) as served:
         operator = await served.token("operator")
         bangkok = await served.token("office", office="ro-bangkok")
         addis = await served.token("office", office="ro-addis-ababa")
