@@ -1,9 +1,8 @@
 """The contact points that own delivery channels: finding one by id, who may manage its channels,
 and the principal whose view of the event stream its channels get.
 
-`find_contact_point` is the one lookup: today the packaged registry (contact_points/registry.py,
-`bdt`, `ro-bangkok`, `ao-bridgetown`...); the database-stored registry takes its place by
-changing this function alone.
+`find_contact_point` is the one lookup, in the registry as stored (`Runtime.contacts`, kept
+current by service.contact_points.reload: `bdt`, `ro-bangkok`, `ao-bridgetown`, `national-fji`...).
 """
 
 from __future__ import annotations
