@@ -118,6 +118,20 @@ class Registry:
             if contact.id in self._by_id:
                 raise ValueError(f"contact_points.id.duplicate: {contact.id!r} appears twice")
             self._by_id[contact.id] = contact
+        # Looked up for every alert routed: indexed once here rather than scanned each time.
+        self._bdt = next((c for c in self._by_id.values() if c.kind == BDT), None)
+        self._regional: dict[str, ContactPoint] = {}
+        self._area: dict[str, list[ContactPoint]] = {}
+        self._national: dict[str, list[ContactPoint]] = {}
+        for c in self._by_id.values():
+            if c.kind == REGIONAL_OFFICE and c.region:
+                self._regional.setdefault(c.region, c)
+            elif c.kind == AREA_OFFICE:
+                for iso3 in c.serves:
+                    self._area.setdefault(iso3, []).append(c)
+            elif c.kind == NATIONAL:
+                for iso3 in {*c.serves, *([c.country] if c.country else [])}:
+                    self._national.setdefault(iso3, []).append(c)
 
     @classmethod
     def load(cls, national: Iterable[ContactPoint] = ()) -> Registry:
@@ -163,19 +177,19 @@ class Registry:
 
     def bdt(self) -> ContactPoint | None:
         """The BDT focal point."""
-        return next((c for c in self if c.kind == BDT), None)
+        return self._bdt
 
     def regional_office(self, region: str) -> ContactPoint | None:
         """The regional office of an ITU-D region (Europe: the ITU Office for Europe)."""
-        return next((c for c in self if c.kind == REGIONAL_OFFICE and c.region == region), None)
+        return self._regional.get(region)
 
     def area_offices_for(self, iso3: str) -> list[ContactPoint]:
         """The area offices known to serve a Member State (coverage lists may be partial)."""
-        return [c for c in self if c.kind == AREA_OFFICE and iso3 in c.serves]
+        return list(self._area.get(iso3, ()))
 
     def national_contacts(self, iso3: str) -> list[ContactPoint]:
         """The national contacts configured for a country."""
-        return [c for c in self if c.kind == NATIONAL and (c.country == iso3 or iso3 in c.serves)]
+        return list(self._national.get(iso3, ()))
 
     def offices(self) -> Registry:
         """The same registry without national contacts: BDT and the ITU offices."""

@@ -52,6 +52,8 @@ from service.visibility import contact_may_see_alert, is_contact, may_see_alert
 
 _rcp = AlertRecipient.__table__
 _alerts = AlertRecord.__table__
+# Built once (as service.alerts.ingest's statements): it runs with every alert stored.
+_INSERT_RECIPIENT = insert(_rcp)
 SYSTEM = "system"
 ESCALATION_BATCH = 200
 ROUTED = "rule"
@@ -164,46 +166,37 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def planned(decision: RoutingDecision) -> list[dict[str, Any]]:
-    """The entries of a routing decision as they are stored (no deadline yet: that counts from
-    when the alert is stored)."""
+    """The entries of a routing decision, what the alert's `routing` JSON holds of each recipient
+    (no deadline yet: that counts from when the alert is stored). The contract's members first."""
     return [
         {
             "contact_point": e.contact.id,
+            "priority": str(e.priority),
+            "ack_within_seconds": None if e.ack_within is None else int(e.ack_within.total_seconds()),
+            "acknowledged_at": None,
+            "escalated_to": None,
+            "reasons": list(e.reasons),
+            "rule": e.rule,
+            "provenance": [f.as_json() for f in e.provenance],
             "kind": e.contact.kind,
             "name": e.contact.name,
-            "priority": str(e.priority),
             "real": e.real,
-            "ack_within_seconds": None if e.ack_within is None else int(e.ack_within.total_seconds()),
-            "escalate_to": list(e.escalate_to),
-            "rule": e.rule,
+            "origin": ROUTED,
             "rules": list(e.rules),
-            "reasons": list(e.reasons),
-            "provenance": [f.as_json() for f in e.provenance],
+            "escalate_to": list(e.escalate_to),
         }
         for e in decision.entries
     ]
 
 
-def entry_json(row: Any) -> dict[str, Any]:
-    """One routing entry of an alert's JSON (the contract's fields first)."""
+def _state_json(row: Any) -> dict[str, Any]:
+    """What a recipient row adds to its entry: deadline, acknowledgement, escalation so far."""
     return {
-        "contact_point": row.contact_id,
-        "priority": row.priority,
-        "ack_within_seconds": row.ack_within_seconds,
-        "acknowledged_at": _iso(row.acknowledged_at),
-        "escalated_to": row.escalated_to,
-        "reasons": list(row.reasons),
-        "rule": row.rule,
-        "provenance": list(row.provenance),
-        "kind": row.kind,
-        "name": row.name,
-        "real": row.real,
-        "origin": row.origin,
-        "rules": list(row.rules),
         "ack_deadline": _iso(row.deadline_at),
+        "acknowledged_at": _iso(row.acknowledged_at),
         "acknowledged_by": row.acknowledged_by,
-        "escalate_to": list(row.escalate_to),
         "escalation_level": row.escalation_level,
+        "escalated_to": row.escalated_to,
         "escalated_at": _iso(row.escalated_at),
     }
 
@@ -212,9 +205,18 @@ def _rows(conn: Connection, alert_id: int) -> list[Any]:
     return list(conn.execute(select(_rcp).where(_rcp.c.alert_id == alert_id).order_by(_rcp.c.position)))
 
 
-def _write_json(conn: Connection, alert_id: int) -> list[dict[str, Any]]:
-    """Rewrite the alert's routing JSON from its rows; the JSON written."""
-    routing = [entry_json(row) for row in _rows(conn, alert_id)]
+def _write_json(
+    conn: Connection, alert_id: int, added: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """Bring the alert's routing JSON up to date with its rows (entries `added` appended first);
+    the JSON written. The decision (rule, reasons, provenance) is kept there only; the rows hold
+    what changes: deadlines, acknowledgements, escalation."""
+    stored = conn.execute(select(_alerts.c.routing).where(_alerts.c.id == alert_id)).scalar_one()
+    entries = {e["contact_point"]: e for e in [*(stored or []), *added]}
+    routing = []
+    for row in _rows(conn, alert_id):
+        entry = entries.get(row.contact_id, {"contact_point": row.contact_id})
+        routing.append({**entry, **_state_json(row)})
     conn.execute(update(_alerts).where(_alerts.c.id == alert_id).values(routing=routing))
     return routing
 
@@ -238,11 +240,12 @@ class RoutingRows:
     routing: list[dict[str, Any]]
 
 
-def routing_rows(plans: Sequence[dict[str, Any]], now: datetime) -> RoutingRows:
+def routing_rows(plans: Sequence[dict[str, Any]], now: datetime, *, first: int = 0) -> RoutingRows:
     """The rows of a new alert's recipients, deadlines counted from `now`, and their JSON (made
     before the alert is stored, so that its row is written once)."""
     rows = []
-    for position, plan in enumerate(plans):
+    routing = []
+    for position, plan in enumerate(plans, first):
         within = plan["ack_within_seconds"]
         clock = RecipientClock(
             plan["contact_point"],
@@ -250,38 +253,33 @@ def routing_rows(plans: Sequence[dict[str, Any]], now: datetime) -> RoutingRows:
             None if within is None else timedelta(seconds=within),
             tuple(plan["escalate_to"]),
         )
-        rows.append(
-            {
-                "contact_id": plan["contact_point"],
-                "position": position,
-                "kind": plan["kind"],
-                "name": plan["name"][:200],
-                "priority": plan["priority"],
-                "real": plan["real"],
-                "rule": plan["rule"],
-                "rules": plan["rules"],
-                "reasons": plan["reasons"],
-                "provenance": plan["provenance"],
-                "origin": ROUTED,
-                "notified_at": now,
-                "ack_within_seconds": within,
-                "deadline_at": None if within is None else now + timedelta(seconds=within),
-                "escalate_to": plan["escalate_to"],
-                "escalation_level": 0,
-                "next_escalation_at": clock.next_step_at(),
-                "escalated_to": None,
-                "escalated_at": None,
-                "acknowledged_at": None,
-                "acknowledged_by": None,
-            }
-        )
-    return RoutingRows(rows, [entry_json(SimpleNamespace(**row)) for row in rows])
+        row = {
+            "contact_id": plan["contact_point"],
+            "position": position,
+            "kind": plan["kind"],
+            "priority": plan["priority"],
+            "real": plan["real"],
+            "origin": plan["origin"],
+            "notified_at": now,
+            "ack_within_seconds": within,
+            "deadline_at": None if within is None else now + timedelta(seconds=within),
+            "escalate_to": plan["escalate_to"],
+            "escalation_level": 0,
+            "next_escalation_at": clock.next_step_at(),
+            "escalated_to": None,
+            "escalated_at": None,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+        }
+        rows.append(row)
+        routing.append({**plan, **_state_json(SimpleNamespace(**row))})
+    return RoutingRows(rows, routing)
 
 
 def insert_routing(conn: Connection, alert_id: int, prepared: RoutingRows) -> None:
     """Store the recipients of a just-stored alert."""
     if prepared.rows:
-        conn.execute(insert(_rcp), [{**row, "alert_id": alert_id} for row in prepared.rows])
+        conn.execute(_INSERT_RECIPIENT, [{**row, "alert_id": alert_id} for row in prepared.rows])
 
 
 # --- acknowledging ---------------------------------------------------------------------------------
@@ -311,7 +309,7 @@ class Acknowledged:
 
 def _contact_of(row: Any, registry: Registry) -> ContactPoint:
     # A contact point deleted since the alert was routed still answers for its entry.
-    return registry.get(row.contact_id) or ContactPoint(id=row.contact_id, kind=row.kind, name=row.name)
+    return registry.get(row.contact_id) or ContactPoint(id=row.contact_id, kind=row.kind, name=row.contact_id)
 
 
 def visible_alert(conn: Connection, principal: Principal, alert_id: int) -> AlertView:
@@ -338,7 +336,7 @@ def acknowledge(
     fresh = [row.contact_id for row in mine if row.acknowledged_at is None]
     ids = [row.contact_id for row in mine]
     if not fresh:
-        return Acknowledged(view, ids, False, [entry_json(row) for row in rows])
+        return Acknowledged(view, ids, False, list(view.routing))
     conn.execute(
         update(_rcp)
         .where(_rcp.c.alert_id == alert_id, _rcp.c.contact_id.in_(fresh), _rcp.c.acknowledged_at.is_(None))
@@ -444,6 +442,7 @@ def _escalate(conn: Connection, alert_id: int, now: datetime, registry: Registry
         if claimed.rowcount == 1:  # else another instance took these steps first
             taken += [(row, step) for step in mine]
     present = {row.contact_id for row in rows}
+    added: list[dict[str, Any]] = []
     for row, step in sorted(taken, key=lambda t: (t[1].due, t[1].source, t[1].level)):
         target, whom = step_contact(step.target)
         note = f"{step.source} did not acknowledge by {step.due.isoformat()}; escalated to {step.target}"
@@ -471,58 +470,42 @@ def _escalate(conn: Connection, alert_id: int, now: datetime, registry: Registry
             payload_hash=audit.json_digest({"from": step.source, "to": step.target, "level": step.level}),
         )
         if whom is None and target not in present:
-            _add_escalated(conn, alert_id, row, step.target, note, registry, now, position=len(present))
+            added.append(_escalated_entry(row, target, note, registry))
             present.add(target)
+    if added:
+        insert_routing(conn, alert_id, routing_rows(added, now, first=len(rows)))
     if taken:
-        _write_json(conn, alert_id)
+        _write_json(conn, alert_id, added)
 
 
-def _add_escalated(
-    conn: Connection,
-    alert_id: int,
-    source: Any,
-    target: str,
-    note: str,
-    registry: Registry,
-    now: datetime,
-    *,
-    position: int,
-) -> None:
-    """A contact point an escalation reached that was not a recipient becomes one (so that it
-    may acknowledge), with no deadline of its own: the chain that reached it goes on."""
+def _escalated_entry(source: Any, target: str, note: str, registry: Registry) -> dict[str, Any]:
+    """The entry of a contact point an escalation reached that was no recipient: it becomes one
+    (so that it may acknowledge), with no deadline of its own, as the chain that reached it
+    goes on."""
     contact = registry.get(target)
-    fact = {
-        "fact": f"{target} is on the escalation chain of {source.contact_id}",
-        "source": "contact-point registry (deputies, head, regional office, BDT)",
-        "verified": bool(contact and contact.verified),
-        "verification": contact.verification if contact else None,
+    return {
+        "contact_point": target,
+        "priority": source.priority,
+        "ack_within_seconds": None,
+        "acknowledged_at": None,
+        "escalated_to": None,
+        "reasons": [f"{ESCALATION_RULE}: {note}"],
+        "rule": ESCALATION_RULE,
+        "provenance": [
+            {
+                "fact": f"{target} is on the escalation chain of {source.contact_id}",
+                "source": "contact-point registry (deputies, head, regional office, BDT)",
+                "verified": bool(contact and contact.verified),
+                "verification": contact.verification if contact else None,
+            }
+        ],
+        "kind": contact.kind if contact else "",
+        "name": contact.name if contact else target,
+        "real": source.real,
+        "origin": ESCALATED,
+        "rules": [ESCALATION_RULE],
+        "escalate_to": [],
     }
-    conn.execute(
-        insert(_rcp).values(
-            alert_id=alert_id,
-            contact_id=target,
-            position=position,
-            kind=contact.kind if contact else "",
-            name=(contact.name if contact else target)[:200],
-            priority=source.priority,
-            real=source.real,
-            rule=ESCALATION_RULE,
-            rules=[ESCALATION_RULE],
-            reasons=[f"{ESCALATION_RULE}: {note}"],
-            provenance=[fact],
-            origin=ESCALATED,
-            notified_at=now,
-            ack_within_seconds=None,
-            deadline_at=None,
-            escalate_to=[],
-            escalation_level=0,
-            next_escalation_at=None,
-            escalated_to=None,
-            escalated_at=None,
-            acknowledged_at=None,
-            acknowledged_by=None,
-        )
-    )
 
 
 # --- routing again when the impact changes ---------------------------------------------------------
@@ -551,11 +534,8 @@ def reroute(
     fresh = [plan for plan in plans if plan["contact_point"] not in present]
     if not fresh:
         return []
-    prepared = routing_rows(fresh, now)
-    for offset, row in enumerate(prepared.rows):
-        row["position"] = len(rows) + offset
-    insert_routing(conn, alert_id, prepared)
-    _write_json(conn, alert_id)
+    insert_routing(conn, alert_id, routing_rows(fresh, now, first=len(rows)))
+    _write_json(conn, alert_id, fresh)
     added = [plan["contact_point"] for plan in fresh]
     event_log.append_alert_event(
         conn,

@@ -174,9 +174,10 @@ class AlertRecord(Base):
 
 
 class AlertRecipient(Base):
-    """A contact point an alert is routed to: why (rule, reasons, provenance), its deadline, its
-    acknowledgement and its escalation, as for the recipients of a request. The alert's
-    `routing` column is the JSON of these rows, rewritten in the transaction that changes one."""
+    """A contact point an alert is routed to: its deadline, acknowledgement and escalation, as
+    for the recipients of a request. Why it was routed (rule, reasons, provenance) is in the
+    alert's `routing` JSON, brought up to date from these rows in the transaction that changes
+    one (service.alerts.recipients)."""
 
     __tablename__ = "alert_recipients"
 
@@ -184,17 +185,10 @@ class AlertRecipient(Base):
     contact_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(200))
     priority: Mapped[str] = mapped_column(String(16))
     # Actual alerts are real; Exercise and Test travel marked not real (no deadline).
     real: Mapped[bool] = mapped_column(Boolean)
-    # The routing rule that decided (the one that gave the priority), every rule that named the
-    # contact point, the reasons and the provenance of each fact used ({fact, source, verified}).
-    rule: Mapped[str] = mapped_column(String(64))
-    rules: Mapped[list[Any]] = mapped_column(JSON)
-    reasons: Mapped[list[Any]] = mapped_column(JSON)
-    provenance: Mapped[list[Any]] = mapped_column(JSON)
-    # "rule": routed at ingest; "escalation": reached by an escalation step (no deadline of its own).
+    # "rule": routed by the rules table; "escalation": reached by an escalation step.
     origin: Mapped[str] = mapped_column(String(16))
     notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ack_within_seconds: Mapped[int | None] = mapped_column(Integer)

@@ -74,13 +74,8 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.String(64), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False),
         sa.Column("priority", sa.String(16), nullable=False),
         sa.Column("real", sa.Boolean(), nullable=False),
-        sa.Column("rule", sa.String(64), nullable=False),
-        sa.Column("rules", sa.JSON(), nullable=False),
-        sa.Column("reasons", sa.JSON(), nullable=False),
-        sa.Column("provenance", sa.JSON(), nullable=False),
         sa.Column("origin", sa.String(16), nullable=False),
         sa.Column("notified_at", When, nullable=False),
         sa.Column("ack_within_seconds", sa.Integer()),
@@ -173,7 +168,7 @@ def _convert_alert_routing(connection: sa.Connection) -> None:
     recipients = sa.table(
         "alert_recipients",
         *(sa.column(name) for name in _RECIPIENT_SCALARS),
-        *(sa.column(name, sa.JSON()) for name in ("rules", "reasons", "provenance", "escalate_to")),
+        sa.column("escalate_to", sa.JSON()),
         *(sa.column(name, When) for name in ("notified_at", "deadline_at")),
     )
     last = 0
@@ -199,10 +194,8 @@ _RECIPIENT_SCALARS = (
     "contact_id",
     "position",
     "kind",
-    "name",
     "priority",
     "real",
-    "rule",
     "origin",
     "ack_within_seconds",
     "escalation_level",
@@ -247,6 +240,7 @@ def _converted(
             "rule": LEGACY_RULE,
             "rules": [LEGACY_RULE],
             "provenance": [],
+            "origin": "rule",
         }
         entries.append(entry)
         rows.append(
@@ -255,16 +249,11 @@ def _converted(
                 "contact_id": contact_id,
                 "position": position,
                 "kind": str(contact.get("kind") or "")[:32],
-                "name": str(contact.get("name") or contact_id)[:200],
                 "priority": str(old.get("priority") or "routine"),
                 "real": entry["real"],
-                "rule": LEGACY_RULE,
                 "origin": "rule",
                 "ack_within_seconds": within,
                 "escalation_level": 0,
-                "rules": [LEGACY_RULE],
-                "reasons": reasons,
-                "provenance": [],
                 "escalate_to": entry["escalate_to"],
                 "notified_at": received_at,
                 "deadline_at": None,
