@@ -236,3 +236,34 @@ async def test_a_bad_routing_table_stops_the_start_naming_its_mistakes(
         async with running_service(database_url, tmp_path / "var", routing_rules_file=rules):
             pass
     assert str(caught.value).startswith(f"{rules}: routing.rule.priority at /rules/0/priority")
+
+
+async def test_sites_reported_down_after_the_alert_bring_in_bdt(
+    service: ServiceUnderTest, tmp_path: Path
+) -> None:
+    """The networks-down rule holds only once outage reports arrive: the alert is routed again
+    and BDT added, at urgent priority; who was told before stays as told."""
+    from tests.service.network.test_network import INSIDE, OUTSIDE, cells_csv, import_and_reload, report, site
+
+    operator = await service.token("operator")
+    cells = tmp_path / "cells.csv"
+    cells.write_bytes(cells_csv(INSIDE + OUTSIDE))
+    await import_and_reload(service, operator, "opencellid", cells)
+    body = await post(
+        service, alert("DOWN-1", NAIROBI, event="Rain", severity="Minor", urgency="Future"), operator
+    )
+    assert routed(body) == ["ro-addis-ababa"] and body["impact"]["sites"]["total"] == len(INSIDE)
+
+    one_down = await report(service, operator, {"state": "down", "sites": [site("LTE", 1)]})
+    assert one_down.status_code == 201, one_down.text
+    assert routed((await service.client.get(f"/api/v1/alerts/{body['id']}")).json()) == ["ro-addis-ababa"]
+
+    more = [site("LTE", 2), site("LTE", 3), site("GSM", 10)]
+    assert (await report(service, operator, {"state": "down", "sites": more})).status_code == 201
+    detail = (await service.client.get(f"/api/v1/alerts/{body['id']}")).json()
+    assert routed(detail) == ["ro-addis-ababa", "bdt"]
+    addis, bdt = detail["routing"]
+    assert addis["priority"] == "routine" and addis["rule"] == "offices-of-the-member-states"
+    assert (bdt["rule"], bdt["priority"], bdt["ack_within_seconds"]) == ("networks-down", "urgent", 3600)
+    assert any("4 of 9 cell sites in the area down (44%)" in r for r in bdt["reasons"])
+    assert [s["action"] for s in detail["history"]] == ["received", "impact", "impact", "routing.added"]
