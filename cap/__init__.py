@@ -2,7 +2,7 @@
 
 from cap.api import check_alert_element, parse, validate
 from cap.errors import CapError, Finding
-from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource, event_time
+from cap.model import Alert, Area, Circle, Info, NamedValue, Polygon, Reference, Resource, event_time
 from cap.report import Report
 from cap.serialize import from_json, to_json, to_json_bytes, to_xml
 from cap.trust import TrustAnchors
@@ -15,6 +15,7 @@ __all__ = [
     "Finding",
     "Info",
     "NamedValue",
+    "Polygon",
     "Reference",
     "Report",
     "Resource",

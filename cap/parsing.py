@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import numpy as np
 import orjson
 from lxml import etree
 
 from cap import schema as S
 from cap.errors import CapError, Finding
-from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, NamedValue, Polygon, Reference, Resource
 from cap.profiles import check_profiles
 from cap.report import (
     BAD_DIGEST,
@@ -50,6 +51,8 @@ MAX_MESSAGE_PAIRS = 1_000_000
 # accepts exactly the decimals [-+]?(\d+\.?\d*|\.\d+): "1.2.3" or "+" falls to the lenient reader.
 _PAIR_LIST_CHARS = b"0123456789.+-, \t\r\n"
 _NUMBER_CHARS = b"0123456789.+-"
+_DIGITS_AND_SIGNS = b"0123456789+-"
+_REGULAR_PAIR = b".,. "  # "lat,lon " without its digits and signs
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(_NUM)
 _CIRCLE_RE = re.compile(rf"\s*({_NUM}),({_NUM})\s+({_NUM})\s*")
@@ -204,7 +207,7 @@ class _Walk:
         # each place, so that each place gets its finding.
         # Polygons by length: hashing a polygon's text would cost more than it saves (texts of
         # one length are compared, and that compare stops at the first difference).
-        self.polygons: dict[int, tuple[str, tuple[tuple[float, float], ...]]] = {}
+        self.polygons: dict[int, tuple[str, Polygon]] = {}
         self.dates: dict[str, datetime] = {}  # CAP 1.2 date-times of the exact pattern
         # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
         # order of its names. A plain function (no method in between) on the regular reading.
@@ -531,24 +534,31 @@ def _named_values_as_text(texts: Sequence[str], name: str, path: str, f: _Findin
     return out
 
 
-def pair_values(text: str) -> list[float] | None:
-    """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None."""
+def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
+    """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None.
+
+    With `max_pairs`, a list of more pairs raises CapError (cap.xml.too-many-vertices, path
+    "/") before its numbers are read.
+    """
     try:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
         return None
     # The usual shape first: "lat,lon lat,lon ...", single spaces, every number with a point.
-    # What is left once the number characters are deleted must then be ", , ... ,", which also
-    # rules out any other character, so this path needs no split of its own.
+    # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
+    # alphabet, the separators and one point per number, and counts the pairs.
     stripped = raw.strip(b" \t\r\n")  # XML whitespace only (bytes.strip would take \v, \f too)
-    separators = stripped.translate(None, _NUMBER_CHARS)
-    n = len(separators) // 2 + 1  # pairs, if the separators are regular
-    if stripped.count(b".") == 2 * n and separators == b", " * (n - 1) + b",":
+    left = stripped.translate(None, _DIGITS_AND_SIGNS)
+    n = (len(left) + 1) // 4
+    if n and left == _REGULAR_PAIR * (n - 1) + b".,.":
+        _bound_pairs(n, max_pairs)
         vals = _decimals(stripped)
         if vals is not None:
             return vals
     if raw.translate(None, _PAIR_LIST_CHARS):  # anything else: a letter, an exponent...
         return None
+    # One comma per pair: more commas than the bound, more pairs (or not a pair list at all).
+    _bound_pairs(raw.count(b","), max_pairs)
     pairs = raw.split()
     joined = b" ".join(pairs)
     # One comma in every pair: as many commas as pairs, never two in one.
@@ -567,6 +577,11 @@ def pair_values(text: str) -> list[float] | None:
         return None
 
 
+def _bound_pairs(pairs: int, max_pairs: int) -> None:
+    if max_pairs and pairs > max_pairs:
+        raise CapError("cap.xml.too-many-vertices", f"polygon has more than {max_pairs} pairs", "/")
+
+
 def _decimals(joined: bytes) -> list[float] | None:
     """The numbers of "lat,lon" pairs joined by single spaces, each number with one point.
 
@@ -581,8 +596,8 @@ def _decimals(joined: bytes) -> list[float] | None:
         return None
 
 
-# Up to this many pairs the range check sorts (see _polygon).
-_SORT_RANGE_MAX = 4096
+# Up to this many pairs the range check sorts (see _polygon); past it numpy reads the buffer.
+_SORT_RANGE_MAX = 256
 
 
 def _separators(text: str) -> int:
@@ -590,15 +605,12 @@ def _separators(text: str) -> int:
     return sum(text.count(c) for c in ", \t\r\n")
 
 
-def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], ...] | None:
+def _polygon(text: str, path: str, f: _Findings) -> Polygon | None:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
-    if len(text) > MAX_POLYGON_PAIRS and text.count(",") > MAX_POLYGON_PAIRS:
-        raise CapError(
-            "cap.xml.too-many-vertices",
-            f"polygon has more than {MAX_POLYGON_PAIRS} pairs",
-            path,
-        )
-    vals = pair_values(text)
+    try:
+        vals = pair_values(text, MAX_POLYGON_PAIRS)
+    except CapError as exc:  # past the bound: the reading stops here, with this place
+        raise CapError(exc.rule, exc.message, path) from None
     if vals is None:
         if len(text) > 4 * MAX_POLYGON_PAIRS and _separators(text) > 2 * MAX_POLYGON_PAIRS:
             # Read leniently, numbers may come without commas: bound what findall would make.
@@ -617,30 +629,34 @@ def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], .
             path,
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
-    lats = vals[0::2]
-    lons = vals[1::2]
-    n = len(lats)
+    n = len(vals) // 2
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
-    if lats[0] != lats[-1] or lons[0] != lons[-1]:
+    if vals[0] != vals[-2] or vals[1] != vals[-1]:
         f.add("cap.polygon.closed", "polygon's first and last pairs must be the same", path)
-    pairs = tuple(zip(lats, lons, strict=True))
+    polygon = Polygon.from_values(vals)
     if n <= _SORT_RANGE_MAX:
         # list.sort compares floats with a specialised fast path that min() and max() lack:
-        # sorting the (already copied) halves in place finds both ends sooner. Past a few
-        # thousand pairs an adversarial order would make the n log n show: min and max then.
+        # sorting the copied halves finds both ends sooner than four scans.
+        lats = vals[0::2]
+        lons = vals[1::2]
         lats.sort()
         lons.sort()
         lat_min, lat_max, lon_min, lon_max = lats[0], lats[-1], lons[0], lons[-1]
     else:
-        lat_min, lat_max, lon_min, lon_max = min(lats), max(lats), min(lons), max(lons)
+        # Long rings (national boundaries): the polygon's buffer as an array, no copy.
+        numbers = np.frombuffer(polygon.values)
+        lats_a = numbers[0::2]
+        lons_a = numbers[1::2]
+        lat_min, lat_max = float(lats_a.min()), float(lats_a.max())
+        lon_min, lon_max = float(lons_a.min()), float(lons_a.max())
     if lat_max > 90 or lat_min < -90 or lon_max > 180 or lon_min < -180:
         f.add(
             "cap.coordinate.range",
             "latitude must be within -90..90 and longitude within -180..180 (lat,lon order)",
             path,
         )
-    return pairs
+    return polygon
 
 
 def _circle(text: str, path: str, f: _Findings) -> Circle | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from cap.model import Circle, LatLon
+from cap.model import Circle, LatLon, Polygon
 from cap.parsing import pair_values
 
 
@@ -23,18 +23,18 @@ def _pair(token: str) -> LatLon | None:
     return (lat, lon)
 
 
-def parse_polygon(text: str) -> tuple[LatLon, ...] | None:
+def parse_polygon(text: str) -> Polygon | None:
     """A CAP polygon ("lat,lon lat,lon ...", CAP 1.2 §3.2.4: at least four pairs, first equals
     last), or None when the text is not one."""
     values = pair_values(text)  # the same reading of the pair list as <polygon> in XML
     if values is None:
         return None
-    points = list(zip(values[0::2], values[1::2], strict=True))
-    if len(points) < 4 or points[0] != points[-1]:
+    lats, lons = values[0::2], values[1::2]
+    if len(lats) < 4 or lats[0] != lats[-1] or lons[0] != lons[-1]:
         return None
-    if not all(-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0 for lat, lon in points):
+    if not all(-90.0 <= lat <= 90.0 for lat in lats) or not all(-180.0 <= lon <= 180.0 for lon in lons):
         return None
-    return tuple(points)
+    return Polygon.from_values(values)
 
 
 def parse_circle(text: str) -> Circle | None:
