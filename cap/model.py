@@ -36,10 +36,15 @@ class Polygon(Sequence[LatLon]):
     @classmethod
     def from_values(cls, values: Sequence[float]) -> Polygon:
         """The polygon of lat, lon, lat, lon... (an even number of floats)."""
-        if len(values) % 2:
-            raise ValueError("a polygon needs an even number of values: lat, lon pairs")
+        return cls.from_buffer(struct.pack(f"{len(values)}d", *values))
+
+    @classmethod
+    def from_buffer(cls, data: bytes) -> Polygon:
+        """The polygon whose lat, lon, lat, lon... are these native float64 bytes (kept, not copied)."""
+        if len(data) % _PAIR_BYTES:
+            raise ValueError("a polygon needs whole lat, lon pairs of float64")
         polygon = cls.__new__(cls)
-        polygon._data = struct.pack(f"{len(values)}d", *values)
+        polygon._data = bytes(data)
         return polygon
 
     @property

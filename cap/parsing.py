@@ -15,10 +15,11 @@ rule and builds the same model (see `_Walk`).
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -538,23 +539,62 @@ def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
     """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None.
 
     With `max_pairs`, a list of more pairs raises CapError (cap.xml.too-many-vertices, path
-    "/") before its numbers are read.
+    "/") before the numbers past the bound are read.
     """
+    packed = _pair_buffer(text, max_pairs)
+    return None if packed is None else _floats(packed)
+
+
+def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
+    """`pair_values` as float64 bytes, what a `Polygon` holds."""
     try:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
         return None
-    # The usual shape first: "lat,lon lat,lon ...", single spaces, every number with a point.
-    # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
-    # alphabet, the separators and one point per number, and counts the pairs.
-    stripped = raw.strip(b" \t\r\n")  # XML whitespace only (bytes.strip would take \v, \f too)
-    left = stripped.translate(None, _DIGITS_AND_SIGNS)
-    n = (len(left) + 1) // 4
-    if n and left == _REGULAR_PAIR * (n - 1) + b".,.":
-        _bound_pairs(n, max_pairs)
-        vals = _decimals(stripped)
-        if vals is not None:
-            return vals
+    packed = _regular_pairs(raw.strip(b" \t\r\n"), max_pairs)  # XML whitespace only (not \v, \f)
+    if packed is not None:
+        return packed
+    vals = _irregular_pairs(raw, max_pairs)
+    return None if vals is None else struct.pack(f"{len(vals)}d", *vals)
+
+
+# A long pair list is read a piece of about this many bytes at a time, cut between two pairs:
+# each piece's copies and numbers stay in the processor's cache and in memory the allocator
+# already holds, where reading a national boundary whole had megabytes of fresh memory faulted
+# in for every message.
+_PIECE_BYTES = 16 * 1024
+
+
+def _regular_pairs(stripped: bytes, max_pairs: int) -> bytes | None:
+    """The usual shape, "lat,lon lat,lon ..." with single spaces and a point in every number,
+    as float64 bytes; None for any other spelling (the caller then reads it as it can)."""
+    parts: list[bytes] = []
+    pairs = 0
+    start = 0
+    end = len(stripped)
+    while True:
+        cut = stripped.find(b" ", start + _PIECE_BYTES) if end - start > _PIECE_BYTES else -1
+        piece = stripped[start:cut] if cut >= 0 else stripped[start:]
+        # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
+        # alphabet, the separators and one point per number, and counts the pairs.
+        left = piece.translate(None, _DIGITS_AND_SIGNS)
+        n = (len(left) + 1) // 4
+        if not n or left != _REGULAR_PAIR * (n - 1) + b".,.":
+            return None
+        pairs += n
+        _bound_pairs(pairs, max_pairs)
+        vals = _decimals(piece)
+        if vals is None:
+            return None
+        parts.append(struct.pack(f"{len(vals)}d", *vals))
+        if cut < 0:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        start = cut + 1
+
+
+def _irregular_pairs(raw: bytes, max_pairs: int) -> list[float] | None:
+    """A pair list in any other well-formed spelling (other whitespace, "+", "1.", ".5",
+    numbers without a point...): float() reads what orjson does not."""
     if raw.translate(None, _PAIR_LIST_CHARS):  # anything else: a letter, an exponent...
         return None
     # One comma per pair: more commas than the bound, more pairs (or not a pair list at all).
@@ -575,6 +615,11 @@ def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
         return list(map(float, joined.replace(b",", b" ").split(b" ")))
     except ValueError:  # an empty half, a second point or a lone sign
         return None
+
+
+def _floats(packed: bytes) -> list[float]:
+    """The float64 numbers of `packed` (typeshed reads a memoryview's items as ints)."""
+    return cast(list[float], memoryview(packed).cast("d").tolist())
 
 
 def _bound_pairs(pairs: int, max_pairs: int) -> None:
@@ -608,10 +653,10 @@ def _separators(text: str) -> int:
 def _polygon(text: str, path: str, f: _Findings) -> Polygon | None:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
     try:
-        vals = pair_values(text, MAX_POLYGON_PAIRS)
+        packed = _pair_buffer(text, MAX_POLYGON_PAIRS)
     except CapError as exc:  # past the bound: the reading stops here, with this place
         raise CapError(exc.rule, exc.message, path) from None
-    if vals is None:
+    if packed is None:
         if len(text) > 4 * MAX_POLYGON_PAIRS and _separators(text) > 2 * MAX_POLYGON_PAIRS:
             # Read leniently, numbers may come without commas: bound what findall would make.
             raise CapError(
@@ -629,27 +674,28 @@ def _polygon(text: str, path: str, f: _Findings) -> Polygon | None:
             path,
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
-    n = len(vals) // 2
+        packed = struct.pack(f"{len(vals)}d", *vals)
+    polygon = Polygon.from_buffer(packed)
+    values = polygon.values
+    n = len(values) // 2
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
-    if vals[0] != vals[-2] or vals[1] != vals[-1]:
+    if values[0] != values[-2] or values[1] != values[-1]:
         f.add("cap.polygon.closed", "polygon's first and last pairs must be the same", path)
-    polygon = Polygon.from_values(vals)
     if n <= _SORT_RANGE_MAX:
         # list.sort compares floats with a specialised fast path that min() and max() lack:
-        # sorting the copied halves finds both ends sooner than four scans.
+        # sorting the halves finds both ends sooner than four scans.
+        vals = _floats(packed)
         lats = vals[0::2]
         lons = vals[1::2]
         lats.sort()
         lons.sort()
         lat_min, lat_max, lon_min, lon_max = lats[0], lats[-1], lons[0], lons[-1]
     else:
-        # Long rings (national boundaries): the polygon's buffer as an array, no copy.
-        numbers = np.frombuffer(polygon.values)
-        lats_a = numbers[0::2]
-        lons_a = numbers[1::2]
-        lat_min, lat_max = float(lats_a.min()), float(lats_a.max())
-        lon_min, lon_max = float(lons_a.min()), float(lons_a.max())
+        # Long rings (national boundaries): the polygon's own buffer as an array, no copy.
+        numbers = np.frombuffer(packed)
+        lat_min, lat_max = float(numbers[0::2].min()), float(numbers[0::2].max())
+        lon_min, lon_max = float(numbers[1::2].min()), float(numbers[1::2].max())
     if lat_max > 90 or lat_min < -90 or lon_max > 180 or lon_min < -180:
         f.add(
             "cap.coordinate.range",
