@@ -27,6 +27,7 @@ from lxml import etree
 
 from cap import schema as S
 from cap.errors import CapError, Finding
+from cap.limits import DEFAULT_LIMITS, VERTICES_PER_CIRCLE, Limits
 from cap.model import Alert, Area, Circle, Info, NamedValue, Polygon, Reference, Resource
 from cap.profiles import check_profiles
 from cap.report import (
@@ -41,20 +42,24 @@ from cap.rules import FATAL, RULES
 from cap.trust import Trust
 from cap.xmlsafe import lean_parse, secure_parse
 
-# One polygon may carry tens of thousands of pairs (national boundaries); past this it is an
-# attack on whoever renders it.
-MAX_POLYGON_PAIRS = 200_000
-MAX_MESSAGE_PAIRS = 1_000_000
+# The bounds of one message (counts, vertices, field lengths) are cap.limits's table.
+MAX_POLYGON_PAIRS = DEFAULT_LIMITS.polygon_pairs
+# A finding's message quotes the value at fault; past this many characters the middle is left out
+# (the value is bounded by the document only when no length limit applies to it).
+_MAX_MESSAGE = 400
 
 # CAP 1.2 §3.2.4: a polygon is "lat,lon" pairs of decimal degrees (no exponent) separated by
 # XML whitespace. `pair_values` checks the shape with bytes operations that run in C (faster
 # than a regex on national boundaries); float() then reads each number, and on this alphabet it
-# accepts exactly the decimals [-+]?(\d+\.?\d*|\.\d+): "1.2.3" or "+" falls to the lenient reader.
+# accepts exactly the decimals [-+]?(\d+(\.\d*)?|\.\d+): "1.2.3" or "+" falls to the lenient reader.
 _PAIR_LIST_CHARS = b"0123456789.+-, \t\r\n"
 _NUMBER_CHARS = b"0123456789.+-"
 _DIGITS_AND_SIGNS = b"0123456789+-"
 _REGULAR_PAIR = b".,. "  # "lat,lon " without its digits and signs
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# One way to match each number (digits, then a point and digits if any): "\d+\.?\d*" could
+# split a run of digits in as many ways as it is long, and a failed match of a long one then
+# took time quadratic in its length (20,000 digits in a <circle>: 10 s).
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(_NUM)
 _CIRCLE_RE = re.compile(rf"\s*({_NUM}),({_NUM})\s+({_NUM})\s*")
 # xs:dateTime (CAP 1.0/1.1 use the XML Schema type).
@@ -79,6 +84,8 @@ class _Findings:
         self.fatal = False
 
     def add(self, rule: str, message: str, path: str, *, fatal: bool | None = None) -> None:
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 120] + " [...] " + message[-100:]
         if RULES[rule].level == "warning":
             self.warnings.append(Finding(rule, message, path))
             return
@@ -193,14 +200,22 @@ class _Walk:
     that naming a finding needs.
     """
 
-    __slots__ = ("dates", "f", "fields", "pairs", "polygons", "sch", "seq", "version")
+    __slots__ = (
+        "areas", "circles", "dates", "f", "fields", "geocodes", "lengths", "limits", "parameters",
+        "polygon_count", "polygons", "resources", "sch", "seq", "version", "vertices",
+    )  # fmt: skip
 
-    def __init__(self, sch: S.VersionSchema, f: _Findings, *, checked: bool) -> None:
+    def __init__(self, sch: S.VersionSchema, f: _Findings, limits: Limits, *, checked: bool) -> None:
         self.sch = sch
         self.version = sch.version
         self.f = f
         self.seq = _SEQUENCES[sch.version]
-        self.pairs = 0  # polygon pairs read so far (MAX_MESSAGE_PAIRS)
+        # What the message has asked for so far, against `limits` (cap.limits).
+        self.limits = limits
+        self.lengths = limits.lengths
+        self.vertices = 0  # polygon pairs, and VERTICES_PER_CIRCLE per circle
+        self.areas = self.polygon_count = self.circles = self.geocodes = 0
+        self.resources = self.parameters = 0
         # Messages repeat themselves: every <info> of a multilingual alert carries the same
         # polygons and date-times, <references> the same sent. Texts read without a finding
         # are kept for the rest of this message (the values are immutable, the reading of a
@@ -498,7 +513,21 @@ def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = 
 def _named_values(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedValue]:
     """eventCode, parameter or geocode entries (CAP 1.2 §3.2.2, §3.2.4)."""
     if w.sch.named_values_as_text:
-        return _named_values_as_text(els, name, path, w.f)
+        out = _named_values_as_text(els, name, path, w.f)
+    else:
+        out = _named_value_elements(els, name, path, w)
+    value_name_max = w.lengths.get("valueName")
+    value_max = w.lengths.get("value")
+    for i, nv in enumerate(out, 1):
+        if value_name_max is not None and len(nv.value_name) > value_name_max:
+            _length(w, "valueName", nv.value_name, f"{path}/{name}[{i}]/valueName")
+        if value_max is not None and len(nv.value) > value_max:
+            _length(w, "value", nv.value, f"{path}/{name}[{i}]/value")
+    return out
+
+
+def _named_value_elements(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedValue]:
+    """CAP 1.1 and 1.2: each entry is <valueName/><value/>."""
     vn_tag, v_tag = w.seq.named_value_tags
     out: list[NamedValue] = []
     append = out.append
@@ -650,18 +679,18 @@ def _separators(text: str) -> int:
     return sum(text.count(c) for c in ", \t\r\n")
 
 
-def _polygon(text: str, path: str, f: _Findings) -> Polygon | None:
+def _polygon(text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS) -> Polygon | None:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
     try:
-        packed = _pair_buffer(text, MAX_POLYGON_PAIRS)
+        packed = _pair_buffer(text, max_pairs)
     except CapError as exc:  # past the bound: the reading stops here, with this place
         raise CapError(exc.rule, exc.message, path) from None
     if packed is None:
-        if len(text) > 4 * MAX_POLYGON_PAIRS and _separators(text) > 2 * MAX_POLYGON_PAIRS:
+        if len(text) > 4 * max_pairs and _separators(text) > 2 * max_pairs:
             # Read leniently, numbers may come without commas: bound what findall would make.
             raise CapError(
                 "cap.xml.too-many-vertices",
-                f"polygon has more than {MAX_POLYGON_PAIRS} coordinate pairs",
+                f"polygon has more than {max_pairs} coordinate pairs",
                 path,
             )
         nums = _NUMBER_RE.findall(text)
@@ -738,6 +767,20 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = w.fields(
         el, w.seq.area, path
     )
+    _length(w, "areaDesc", area_desc, f"{path}/areaDesc")
+    _length(w, "altitude", altitude_text, f"{path}/altitude")
+    _length(w, "ceiling", ceiling_text, f"{path}/ceiling")
+    limits = w.limits
+    # Counted before any is read: the work of a message past a bound is never done.
+    if polygon_texts is not None:
+        w.polygon_count = _counted(w.polygon_count, len(polygon_texts), limits.polygons, "polygons",
+                                   "<polygon> elements", path, "polygon")  # fmt: skip
+    if circle_texts is not None:
+        w.circles = _counted(w.circles, len(circle_texts), limits.circles, "circles",
+                             "<circle> elements", path, "circle")  # fmt: skip
+    if geocodes is not None:
+        w.geocodes = _counted(w.geocodes, len(geocodes), limits.geocodes, "geocodes",
+                              "<geocode> entries", path, "geocode")  # fmt: skip
     polygons = []
     if polygon_texts is not None:
         seen = w.polygons
@@ -747,24 +790,23 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
                 poly = known[1]
             else:
                 found = len(f.errors) + len(f.warnings)
-                read = _polygon(p, f"{path}/polygon[{i}]", f)
+                read = _polygon(p, f"{path}/polygon[{i}]", f, limits.polygon_pairs)
                 if read is None:
                     continue
                 poly = read
                 if len(f.errors) + len(f.warnings) == found:
                     seen[len(p)] = (p, poly)
             # A repeated polygon still counts: the limit bounds what the model holds.
-            w.pairs += len(poly)
-            if w.pairs > MAX_MESSAGE_PAIRS:
-                raise CapError(
-                    "cap.xml.too-many-vertices",
-                    f"message has more than {MAX_MESSAGE_PAIRS} polygon pairs",
-                    f"{path}/polygon[{i}]",
-                )
+            w.vertices += len(poly)
+            _vertex_budget(w, f"{path}/polygon[{i}]")
             polygons.append(poly)
     circles = []
     for i, c in enumerate(circle_texts or (), 1):
-        circle = _circle(c, f"{path}/circle[{i}]", f)
+        where = f"{path}/circle[{i}]"
+        _length(w, "circle", c, where)
+        w.vertices += VERTICES_PER_CIRCLE  # what geo.areas draws it as
+        _vertex_budget(w, where)
+        circle = _circle(c, where, f)
         if circle is not None:
             circles.append(circle)
     altitude = ceiling = None
@@ -790,6 +832,11 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
 def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     f = w.f
     resource_desc, mime, size_text, uri, deref, digest = w.fields(el, w.seq.resource, path)
+    for name, text in (
+        ("resourceDesc", resource_desc), ("mimeType", mime), ("size", size_text), ("uri", uri),
+        ("digest", digest),
+    ):  # fmt: skip
+        _length(w, name, text, f"{path}/{name}")
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
             "cap.resource.mime-type",
@@ -799,7 +846,10 @@ def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     size = None
     if size_text is not None:
         if _INTEGER_RE.fullmatch(size_text):
-            size = int(size_text)
+            try:
+                size = int(size_text)
+            except ValueError:  # past Python's 4,300 digits (only with a lifted length limit)
+                size = -1
             if size < 0:
                 f.add("cap.resource.size", f"size {size} is negative", f"{path}/size")
         else:
@@ -865,6 +915,24 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
         audience, event_code, effective_text, onset_text, expires_text, sender_name, headline,
         description, instruction, web, contact, parameter, resource, area,
     ) = w.fields(el, w.seq.info, path)  # fmt: skip
+    for name, text in (
+        ("language", language), ("event", event), ("audience", audience), ("senderName", sender_name),
+        ("headline", headline), ("description", description), ("instruction", instruction),
+        ("web", web), ("contact", contact),
+    ):  # fmt: skip
+        _length(w, name, text, f"{path}/{name}")
+    limits = w.limits
+    if event_code is not None:
+        w.parameters = _counted(w.parameters, len(event_code), limits.parameters, "parameters",
+                                "<eventCode> and <parameter> entries", path, "eventCode")  # fmt: skip
+    if parameter is not None:
+        w.parameters = _counted(w.parameters, len(parameter), limits.parameters, "parameters",
+                                "<eventCode> and <parameter> entries", path, "parameter")  # fmt: skip
+    if resource is not None:
+        w.resources = _counted(w.resources, len(resource), limits.resources, "resources",
+                               "<resource> entries", path, "resource")  # fmt: skip
+    if area is not None:
+        w.areas = _counted(w.areas, len(area), limits.areas, "areas", "<area> blocks", path, "area")
     if language is not None and not _LANGUAGE_RE.fullmatch(language.strip()):
         f.add(
             "cap.schema.language",
@@ -927,6 +995,12 @@ def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     if not tokens:
         f.add("cap.references.empty", "<references> is present but empty", path)
         return []
+    if len(tokens) > w.limits.references:
+        raise CapError(
+            "cap.limits.references",
+            f"<references> names {len(tokens)} messages; at most {w.limits.references} are read",
+            path,
+        )
     version = w.version
     dates = w.dates  # an update names several messages of one sent, or its own sent again
     out = []
@@ -954,6 +1028,43 @@ def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     return out
 
 
+def _length(w: _Walk, name: str, text: str | None, path: str) -> None:
+    """CapError (cap.limits.length) when `text` is longer than <name> may be (cap.limits)."""
+    if text is not None:
+        limit = w.lengths.get(name)
+        if limit is not None and len(text) > limit:
+            raise CapError(
+                "cap.limits.length",
+                f"<{name}> holds {len(text)} characters; at most {limit} are read",
+                path,
+            )
+
+
+def _counted(total: int, added: int, limit: int, what: str, noun: str, path: str, name: str) -> int:
+    """`total + added`; CapError (cap.limits.<what>) naming the first <name> of this parent
+    past `limit` when the message asks for more."""
+    total += added
+    if total > limit:
+        k = added - (total - limit) + 1
+        raise CapError(
+            f"cap.limits.{what}",
+            f"the message has more than {limit} {noun}; no more are read",
+            f"{path}/{name}[{k}]",
+        )
+    return total
+
+
+def _vertex_budget(w: _Walk, path: str) -> None:
+    """CapError (cap.xml.too-many-vertices) once the message's vertices pass the budget."""
+    if w.vertices > w.limits.vertices:
+        raise CapError(
+            "cap.xml.too-many-vertices",
+            f"message has more than {w.limits.vertices} vertices (polygon pairs, and "
+            f"{VERTICES_PER_CIRCLE} per circle)",
+            path,
+        )
+
+
 def _id_chars(value: str, name: str, f: _Findings) -> None:
     # CAP 1.2 §3.2.1: identifier and sender "MUST NOT include spaces, commas or restricted
     # characters (< and &)" — they are joined by commas in <references>.
@@ -977,6 +1088,16 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
         scope_text, restriction_text, addresses_text, code, note, ref_text, incidents, info,
         signature,
     ) = w.fields(root, w.seq.alert, path)  # fmt: skip
+    for name, text in (
+        ("identifier", identifier_text), ("sender", sender_text), ("source", source),
+        ("restriction", restriction_text), ("addresses", addresses_text), ("note", note),
+        ("references", ref_text), ("incidents", incidents),
+    ):  # fmt: skip
+        _length(w, name, text, f"{path}/{name}")
+    for i, text in enumerate(code or (), 1):
+        _length(w, "code", text, f"{path}/code[{i}]")
+    if info is not None and len(info) > w.limits.infos:
+        _counted(0, len(info), w.limits.infos, "infos", "<info> blocks", path, "info")
     enums = sch.enums
     identifier = (identifier_text or "").strip()
     sender = (sender_text or "").strip()
@@ -1002,6 +1123,12 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
                 f"{path}/addresses",
             )
         addresses = [a or b for a, b in _ADDRESS_RE.findall(addresses_text)]
+        if len(addresses) > w.limits.addresses:
+            raise CapError(
+                "cap.limits.addresses",
+                f"<addresses> names {len(addresses)} addressees; at most {w.limits.addresses} are read",
+                f"{path}/addresses",
+            )
     if scope == "Restricted" and not restriction:
         f.add("cap.restriction.required", 'scope "Restricted" needs a <restriction>', f"{path}/scope")
     elif restriction and scope != "Restricted":
@@ -1043,7 +1170,7 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
 
 
 def _read(
-    root: etree._Element, sch: S.VersionSchema, data: bytes | None
+    root: etree._Element, sch: S.VersionSchema, data: bytes | None, limits: Limits
 ) -> tuple[_Findings, Alert | None, bool, etree._Element]:
     """Findings, the alert (None when it cannot be ingested), whether it is signed, and the tree.
 
@@ -1054,13 +1181,13 @@ def _read(
     f = _Findings()
     try:
         try:
-            alert, signed = _build_alert(root, _Walk(sch, f, checked=False))
+            alert, signed = _build_alert(root, _Walk(sch, f, limits, checked=False))
         except _Irregular:
             if data is not None:
                 root = secure_parse(data)
             f = _Findings()
-            alert, signed = _build_alert(root, _Walk(sch, f, checked=True))
-    except CapError as exc:  # a limit (polygon pairs) stops the reading; its finding comes last
+            alert, signed = _build_alert(root, _Walk(sch, f, limits, checked=True))
+    except CapError as exc:  # a limit (cap.limits) stops the reading; its finding comes last
         f.add(exc.rule, exc.message, exc.path)
         alert, signed = None, False
     return f, alert, signed, root
@@ -1072,9 +1199,10 @@ def check_alert_element(
     verify_signature: bool = True,
     profiles: Sequence[str] = (),
     trusted_certs: Trust = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
-    return _check_alert(root, None, verify_signature, profiles, trusted_certs)
+    return _check_alert(root, None, verify_signature, profiles, trusted_certs, limits)
 
 
 def _check_alert(
@@ -1083,6 +1211,7 @@ def _check_alert(
     verify_signature: bool,
     profiles: Sequence[str],
     trusted_certs: Trust,
+    limits: Limits,
 ) -> Report:
     """`check_alert_element`; `lean_data` as `data` of `_read`."""
     tag = root.tag
@@ -1100,7 +1229,7 @@ def _check_alert(
             "/alert",
         )
         return Report(valid=False, ingestible=False, errors=f.errors)
-    f, alert, signed, read = _read(root, sch, lean_data)
+    f, alert, signed, read = _read(root, sch, lean_data, limits)
     signature = UNSIGNED
     if verify_signature and alert is not None and signed:
         # The signed digest covers the whitespace between elements too.
@@ -1156,9 +1285,10 @@ def check_read(
     verify_signature: bool,
     profiles: Sequence[str],
     trusted_certs: Trust,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate the root `read_xml` returned for `data` as one CAP <alert>."""
-    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs)
+    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs, limits)
 
 
 def validate(
@@ -1167,19 +1297,20 @@ def validate(
     profiles: Sequence[str] = (),
     verify_signature: bool = True,
     trusted_certs: Trust = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate one CAP XML <alert> message; never raises on bad input (feeds: `cap.api`)."""
     try:
         root, lean = read_xml(data, verify_signature)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
-    return check_read(root, data, lean, verify_signature, profiles, trusted_certs)
+    return check_read(root, data, lean, verify_signature, profiles, trusted_certs, limits)
 
 
-def parse(data: bytes) -> Alert:
+def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
     root, lean = lean_parse(data)
-    report = _check_alert(root, data if lean else None, False, (), ())
+    report = _check_alert(root, data if lean else None, False, (), (), limits)
     if report.alert is None:
         first = next((e for e in report.errors if e.rule in FATAL), None) or (
             report.errors[0] if report.errors else Finding("cap.xml.not-cap", "not CAP", "/")

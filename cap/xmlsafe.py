@@ -12,12 +12,7 @@ import threading
 from lxml import etree
 
 from cap.errors import CapError
-
-# A legitimate CAP message with an embedded audio resource runs to a few MB (IPAWS); a feed of
-# hundreds of alerts to a few more. Past this we refuse before parsing.
-MAX_BYTES = 8 * 1024 * 1024
-# libxml2 without XML_PARSE_HUGE stops at depth 256; CAP itself nests five levels deep.
-MAX_DEPTH = 256
+from cap.limits import MAX_BYTES, MAX_DEPTH  # past MAX_BYTES we refuse before parsing
 
 _local = threading.local()
 

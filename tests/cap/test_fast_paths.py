@@ -194,9 +194,9 @@ def test_a_repeated_polygon_with_a_finding_is_reported_at_every_place(polygon: s
     ]
 
 
-def test_a_repeated_polygon_counts_towards_the_message_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cap.parsing, "MAX_MESSAGE_PAIRS", 3 * 5)  # SQUARE has 5 pairs
-    report = cap.validate(multilingual(SQUARE), verify_signature=False)
+def test_a_repeated_polygon_counts_towards_the_message_limit() -> None:
+    limits = cap.Limits(vertices=3 * 5)  # SQUARE has 5 pairs
+    report = cap.validate(multilingual(SQUARE), verify_signature=False, limits=limits)
     assert not report.ingestible
     assert [(f.rule, f.path) for f in report.errors] == [
         ("cap.xml.too-many-vertices", "/alert/info[2]/area[2]/polygon[1]")
