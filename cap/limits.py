@@ -97,6 +97,11 @@ class Limits:
     references: int = 500
     # Entries of <addresses> (a Private alert's readers); corpus: 1.
     addresses: int = 1000
+    # <code> entries (profiles the message follows); corpus: 6.
+    codes: int = 100
+    # Findings reported for one message: past this the reading stops, where 400,000 unknown
+    # elements would have been answered with as many findings; corpus: 52.
+    findings: int = 1000
     # Pairs of one <polygon>: national boundaries run to tens of thousands (corpus: 41,009, the
     # Burkina Faso boundary); past this it is an attack on whoever renders it.
     polygon_pairs: int = 200_000

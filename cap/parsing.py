@@ -74,23 +74,42 @@ _ADDRESS_RE = re.compile(r'"([^"]*)"|(\S+)')
 
 
 class _Findings:
-    """Collects findings of one message; knows which rules stop a tolerant ingest."""
+    """Collects findings of one message; knows which rules stop a tolerant ingest.
 
-    __slots__ = ("errors", "fatal", "warnings")
+    Past `most` findings the reading stops (CapError cap.limits.findings, already recorded).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("errors", "fatal", "most", "room", "warnings")
+
+    def __init__(self, most: int = DEFAULT_LIMITS.findings) -> None:
         self.errors: list[Finding] = []
         self.warnings: list[Finding] = []
         self.fatal = False
+        self.most = most
+        self.room = most
 
     def add(self, rule: str, message: str, path: str, *, fatal: bool | None = None) -> None:
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 120] + " [...] " + message[-100:]
         if RULES[rule].level == "warning":
             self.warnings.append(Finding(rule, message, path))
-            return
-        self.errors.append(Finding(rule, message, path))
-        if rule in FATAL if fatal is None else fatal:
+        else:
+            self.errors.append(Finding(rule, message, path))
+            if rule in FATAL if fatal is None else fatal:
+                self.fatal = True
+        self.room -= 1
+        if self.room == 0:
+            stop = CapError(
+                "cap.limits.findings", f"more than {self.most} findings; the rest are not reported", path
+            )
+            self.errors.append(stop.finding)
+            self.fatal = True
+            raise stop
+
+    def stopped(self, exc: CapError) -> None:
+        """Record the limit that stopped the reading (once: cap.limits.findings records itself)."""
+        if exc.rule != "cap.limits.findings":
+            self.errors.append(exc.finding)
             self.fatal = True
 
 
@@ -201,8 +220,9 @@ class _Walk:
     """
 
     __slots__ = (
-        "areas", "circles", "dates", "f", "fields", "geocodes", "lengths", "limits", "parameters",
-        "polygon_count", "polygons", "resources", "sch", "seq", "version", "vertices",
+        "alert_children", "area_children", "areas", "circles", "dates", "f", "fields", "geocodes",
+        "info_children", "lengths", "limits", "parameters", "polygon_count", "polygons", "resources",
+        "sch", "seq", "version", "vertices",
     )  # fmt: skip
 
     def __init__(self, sch: S.VersionSchema, f: _Findings, limits: Limits, *, checked: bool) -> None:
@@ -216,6 +236,11 @@ class _Walk:
         self.vertices = 0  # polygon pairs, and VERTICES_PER_CIRCLE per circle
         self.areas = self.polygon_count = self.circles = self.geocodes = 0
         self.resources = self.parameters = 0
+        # The most child nodes each structure can hold within the limits (see `_crowded`).
+        self.alert_children = len(_ALERT_NAMES) + limits.infos + limits.codes + 4  # ds:Signature
+        # category and responseType repeat values of small enumerations (12 and 9 of them).
+        self.info_children = len(_INFO_NAMES) + limits.parameters + limits.resources + limits.areas + 64
+        self.area_children = len(_AREA_NAMES) + limits.polygons + limits.circles + limits.geocodes
         # Messages repeat themselves: every <info> of a multilingual alert carries the same
         # polygons and date-times, <references> the same sent. Texts read without a finding
         # are kept for the rest of this message (the values are immutable, the reading of a
@@ -764,6 +789,13 @@ def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings)
 
 def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     f = w.f
+    if len(el) > w.area_children:
+        limits = w.limits
+        _crowded(el, path, w, w.area_children, (
+            ("polygon", "polygons", limits.polygons - w.polygon_count),
+            ("circle", "circles", limits.circles - w.circles),
+            ("geocode", "geocodes", limits.geocodes - w.geocodes),
+        ))  # fmt: skip
     area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = w.fields(
         el, w.seq.area, path
     )
@@ -909,6 +941,14 @@ def _enums(values: Sequence[str], allowed: frozenset[str], name: str, path: str,
 
 def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     f = w.f
+    if len(el) > w.info_children:
+        limits = w.limits
+        _crowded(el, path, w, w.info_children, (
+            ("area", "areas", limits.areas - w.areas),
+            ("resource", "resources", limits.resources - w.resources),
+            ("parameter", "parameters", limits.parameters - w.parameters),
+            ("eventCode", "parameters", limits.parameters - w.parameters),
+        ))  # fmt: skip
     enums = w.sch.enums
     (
         language, category, event, response_type, urgency_text, severity_text, certainty_text,
@@ -1054,6 +1094,34 @@ def _counted(total: int, added: int, limit: int, what: str, noun: str, path: str
     return total
 
 
+def _crowded(
+    el: etree._Element, path: str, w: _Walk, bound: int, bounded: tuple[tuple[str, str, int], ...]
+) -> None:
+    """CapError for an element with more child nodes than its content model can hold within
+    the limits: the count it breaks (`bounded`: child name, limit name, room left), else
+    cap.limits.children.
+
+    Called before the children are read: libxml2 counts them (XPath count(), no Python object
+    per child), where reading 100,000 children into a list took one call of 0.2 s that held
+    the interpreter, and with it the event loop of a service reading the message in a thread.
+    """
+    namespaces = {"c": w.sch.ns}
+    for name, what, room in bounded:
+        count = int(el.xpath(f"count(c:{name})", namespaces=namespaces))
+        if count > room:
+            raise CapError(
+                f"cap.limits.{what}",
+                f"the message has more than {getattr(w.limits, what)} <{name}> entries; no more are read",
+                f"{path}/{name}[{room + 1}]",
+            )
+    raise CapError(
+        "cap.limits.children",
+        f"<{_local(el.tag)}> holds {len(el)} child nodes; within the limits its content holds at "
+        f"most {bound}",
+        path,
+    )
+
+
 def _vertex_budget(w: _Walk, path: str) -> None:
     """CapError (cap.xml.too-many-vertices) once the message's vertices pass the budget."""
     if w.vertices > w.limits.vertices:
@@ -1082,6 +1150,9 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     path = "/alert"
     sch = w.sch
     f = w.f
+    if len(root) > w.alert_children:
+        bounded = (("info", "infos", w.limits.infos), ("code", "codes", w.limits.codes))
+        _crowded(root, path, w, w.alert_children, bounded)
     _attributes(root, "alert", path, f)
     (
         identifier_text, sender_text, sent_text, status_text, msg_type_text, password, source,
@@ -1094,8 +1165,10 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
         ("references", ref_text), ("incidents", incidents),
     ):  # fmt: skip
         _length(w, name, text, f"{path}/{name}")
-    for i, text in enumerate(code or (), 1):
-        _length(w, "code", text, f"{path}/code[{i}]")
+    if code is not None:
+        _counted(0, len(code), w.limits.codes, "codes", "<code> entries", path, "code")
+        for i, text in enumerate(code, 1):
+            _length(w, "code", text, f"{path}/code[{i}]")
     if info is not None and len(info) > w.limits.infos:
         _counted(0, len(info), w.limits.infos, "infos", "<info> blocks", path, "info")
     enums = sch.enums
@@ -1178,17 +1251,17 @@ def _read(
     `lean_parse`): the detailed reading then parses it again with them, since mixed content
     and what it reports may hold them; the tree returned is the one read last.
     """
-    f = _Findings()
+    f = _Findings(limits.findings)
     try:
         try:
             alert, signed = _build_alert(root, _Walk(sch, f, limits, checked=False))
         except _Irregular:
             if data is not None:
                 root = secure_parse(data)
-            f = _Findings()
+            f = _Findings(limits.findings)
             alert, signed = _build_alert(root, _Walk(sch, f, limits, checked=True))
     except CapError as exc:  # a limit (cap.limits) stops the reading; its finding comes last
-        f.add(exc.rule, exc.message, exc.path)
+        f.stopped(exc)
         alert, signed = None, False
     return f, alert, signed, root
 

@@ -36,6 +36,10 @@ _RULES = [
     Rule("cap.limits.parameters", "error", True, "more <eventCode> and <parameter> entries than the limit"),
     Rule("cap.limits.references", "error", True, "more <references> entries than the limit"),
     Rule("cap.limits.addresses", "error", True, "more <addresses> entries than the limit"),
+    Rule("cap.limits.codes", "error", True, "more <code> entries than the limit"),
+    Rule("cap.limits.children", "error", True,
+         "more child nodes than the element's content model can hold within the limits"),
+    Rule("cap.limits.findings", "error", True, "more findings than the limit; the rest are not reported"),
     Rule("cap.json.format", "error", True, "not a Tampere CAP-JSON document"),
     # Structure: the official OASIS XSDs
     Rule("cap.schema.missing", "error", True, "a required element is missing", "XSD"),

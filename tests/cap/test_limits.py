@@ -9,8 +9,10 @@ resident set, so libxml2's allocations count too).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,52 @@ def test_a_one_megabyte_identifier_is_refused_without_being_quoted() -> None:
     assert len(error.message) < 200
     _, cost = measured(cap.validate, doc)
     assert cost.seconds < 0.5, cost
+
+
+def longest_pause_of_another_thread(work: Callable[[], object]) -> float:
+    """The longest this thread waited to run (sleeping 1 ms at a time) while `work` ran in
+    another: how long `work` held the interpreter in one stretch."""
+    done = threading.Event()
+
+    def run() -> None:
+        work()
+        done.set()
+
+    worker = threading.Thread(target=run)
+    longest = 0.0
+    last = time.perf_counter()
+    worker.start()
+    while not done.is_set():
+        time.sleep(0.001)
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    worker.join()
+    return longest
+
+
+def test_a_crowded_element_is_refused_before_its_children_are_read() -> None:
+    # 800,000 empty elements in one <area> (3 MB): counted by libxml2, never made into Python
+    # objects (one call making them held the interpreter for seconds), nor into as many findings.
+    doc = message(area_extra="<x/>" * 800_000)
+    report, cost = measured(cap.validate, doc)
+    assert_bounded(cost)
+    assert rules_at(report) == [("cap.limits.children", AREA)]
+    assert longest_pause_of_another_thread(lambda: cap.validate(doc)) < 0.3
+    crowded_circles = message(area_extra="<circle/>" * 800_000)
+    assert rules_at(cap.validate(crowded_circles)) == [
+        ("cap.limits.circles", f"{AREA}/circle[{DEFAULT_LIMITS.circles + 1}]")
+    ]
+    assert longest_pause_of_another_thread(lambda: cap.validate(crowded_circles)) < 0.3
+
+
+def test_the_findings_of_one_message_are_bounded() -> None:
+    doc = message(area_extra="<x/>" * 20)  # 20 unknown elements: 20 findings
+    assert len(cap.validate(doc, verify_signature=False).errors) == 20
+    report = cap.validate(doc, verify_signature=False, limits=Limits(findings=10))
+    assert not report.ingestible
+    assert len(report.errors) == 11
+    assert report.errors[-1].rule == "cap.limits.findings"
+    assert report.errors[-1].path == f"{AREA}/x"
 
 
 # --- every count ---------------------------------------------------------------------------
