@@ -40,7 +40,7 @@ from cap.report import (
 )
 from cap.rules import FATAL, RULES
 from cap.trust import Trust
-from cap.xmlsafe import lean_parse, secure_parse
+from cap.xmlsafe import blanks_before_declaration, lean_parse, secure_parse
 
 # The bounds of one message (counts, vertices, field lengths) are cap.limits's table.
 MAX_POLYGON_PAIRS = DEFAULT_LIMITS.polygon_pairs
@@ -113,12 +113,19 @@ class _Findings:
             self.fatal = True
 
 
-# A tolerant pipeline can default category and certainty ("Unknown"), but it cannot name,
-# date, scope or prioritise a message without these; missing, they stop ingest.
+# A tolerant pipeline cannot name, date, scope or prioritise a message without these; missing,
+# they stop ingest. status, msgType and scope have no "unknown" value (CAP 1.2 §3.2.1), and any
+# guess could mislead: an exercise read as Actual, an Update as a new Alert, a Restricted
+# message as Public. <severity> has Unknown (§3.2.2), but the shared corpus's manifest expects a
+# message without it to be refused (wmo_burkina-faso-missing-severity.xml), so it stays here.
 _CANNOT_ACT_WITHOUT = frozenset(
-    {"identifier", "sender", "sent", "status", "msgType", "scope", "urgency", "severity",
+    {"identifier", "sender", "sent", "status", "msgType", "scope", "severity",
      "areaDesc", "resourceDesc", "valueName", "value"}
 )  # fmt: skip
+# Required enumerations that define "Unknown" (CAP 1.2 §3.2.2): a message without one loses
+# nothing when it is read as Unknown, which the finding says (category has no Unknown value but
+# is never needed to act: the list is just left empty).
+_READ_AS_UNKNOWN = frozenset({"urgency", "certainty"})
 
 _DSIG_SIGNATURE = "{" + S.NS_DSIG + "}Signature"
 _DSIG_NS_BYTES = S.NS_DSIG.encode("ascii")
@@ -222,7 +229,7 @@ class _Walk:
     __slots__ = (
         "alert_children", "area_children", "areas", "circles", "dates", "f", "fields", "geocodes",
         "info_children", "lengths", "limits", "parameters", "polygon_count", "polygons", "resources",
-        "sch", "seq", "version", "vertices",
+        "sch", "seq", "unplaceable", "version", "vertices",
     )  # fmt: skip
 
     def __init__(self, sch: S.VersionSchema, f: _Findings, limits: Limits, *, checked: bool) -> None:
@@ -236,6 +243,7 @@ class _Walk:
         self.vertices = 0  # polygon pairs, and VERTICES_PER_CIRCLE per circle
         self.areas = self.polygon_count = self.circles = self.geocodes = 0
         self.resources = self.parameters = 0
+        self.unplaceable: list[str] = []  # paths of areas no polygon or circle of can be placed
         # The most child nodes each structure can hold within the limits (see `_crowded`).
         self.alert_children = len(_ALERT_NAMES) + limits.infos + limits.codes + 4  # ds:Signature
         # category and responseType repeat values of small enumerations (12 and 9 of them).
@@ -411,7 +419,9 @@ def _children(
         if name not in groups:
             f.add(
                 "cap.schema.missing",
-                f"required <{name}> is missing",
+                f"required <{name}> is missing; read as Unknown"
+                if name in _READ_AS_UNKNOWN
+                else f"required <{name}> is missing",
                 f"{path}/{name}",
                 fatal=name in _CANNOT_ACT_WITHOUT,
             )
@@ -704,8 +714,11 @@ def _separators(text: str) -> int:
     return sum(text.count(c) for c in ", \t\r\n")
 
 
-def _polygon(text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS) -> Polygon | None:
-    """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
+def _polygon(
+    text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS
+) -> tuple[Polygon | None, bool]:
+    """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4), and
+    whether every pair is within WGS 84 ranges (§3.3.1)."""
     try:
         packed = _pair_buffer(text, max_pairs)
     except CapError as exc:  # past the bound: the reading stops here, with this place
@@ -721,7 +734,7 @@ def _polygon(text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PA
         nums = _NUMBER_RE.findall(text)
         if len(nums) < 2:
             f.add("cap.polygon.format", "polygon is empty or has no coordinate pairs", path)
-            return None
+            return None, False
         f.add(
             "cap.polygon.format",
             'polygon must be whitespace-separated "lat,lon" pairs; read leniently',
@@ -756,7 +769,8 @@ def _polygon(text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PA
             "latitude must be within -90..90 and longitude within -180..180 (lat,lon order)",
             path,
         )
-    return polygon
+        return polygon, False
+    return polygon, True
 
 
 def _circle(text: str, path: str, f: _Findings) -> Circle | None:
@@ -813,6 +827,9 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     if geocodes is not None:
         w.geocodes = _counted(w.geocodes, len(geocodes), limits.geocodes, "geocodes",
                               "<geocode> entries", path, "geocode")  # fmt: skip
+    # Whether the area gives a place and cannot be placed (see `_build_alert`): it has polygons
+    # or circles, none of them usable, and no geocode (which only geo can judge).
+    unplaceable = (polygon_texts is not None or circle_texts is not None) and geocodes is None
     polygons = []
     if polygon_texts is not None:
         seen = w.polygons
@@ -820,12 +837,15 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
             known = seen.get(len(p))
             if known is not None and known[0] == p:
                 poly = known[1]
+                unplaceable = False  # kept only when read without a finding
             else:
                 found = len(f.errors) + len(f.warnings)
-                read = _polygon(p, f"{path}/polygon[{i}]", f, limits.polygon_pairs)
+                read, in_range = _polygon(p, f"{path}/polygon[{i}]", f, limits.polygon_pairs)
                 if read is None:
                     continue
                 poly = read
+                if in_range:
+                    unplaceable = False
                 if len(f.errors) + len(f.warnings) == found:
                     seen[len(p)] = (p, poly)
             # A repeated polygon still counts: the limit bounds what the model holds.
@@ -841,6 +861,10 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
         circle = _circle(c, where, f)
         if circle is not None:
             circles.append(circle)
+            if -90 <= circle.lat <= 90 and -180 <= circle.lon <= 180:
+                unplaceable = False
+    if unplaceable:
+        w.unplaceable.append(path)
     altitude = ceiling = None
     if altitude_text is not None:
         altitude = _decimal(altitude_text, "altitude", f"{path}/altitude", w.version, f)
@@ -1008,7 +1032,7 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
         categories,
         (event or "").strip(),
         responses,
-        urgency or "",
+        urgency or "Unknown",  # missing: read as Unknown (a wrong value is fatal, see `_enum`)
         severity or "",
         certainty or "Unknown",
         audience and audience.strip(),
@@ -1211,13 +1235,30 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
             f"{path}/restriction",
         )
     if scope == "Private" and not addresses:
-        f.add("cap.addresses.required", 'scope "Private" needs <addresses>', f"{path}/scope")
+        # CAP 1.2 §3.2.1: a Private message is for the <addresses> listed; without any, nobody
+        # may ever read it, and storing it would only keep it from everyone.
+        f.add(
+            "cap.addresses.required",
+            'scope "Private" needs <addresses>: without them nobody may read the message',
+            f"{path}/scope",
+        )
     references: list[Reference] = []
     if ref_text is not None:
         references = _references(ref_text, f"{path}/references", w)
     elif msg_type in ("Update", "Cancel", "Ack", "Error"):
         f.add("cap.references.missing", f"a {msg_type} should name the messages it refers to", path)
     infos = [_info(el, f"{path}/info[{i}]", w) for i, el in enumerate(info or (), 1)]
+    if w.unplaceable and len(w.unplaceable) == w.areas:
+        # CAP 1.2 §3.2.4, §3.3.1: areas are placed by WGS 84 polygons and circles (or geocodes).
+        # When every area gives coordinates out of range or a negative radius and nothing else,
+        # the alert cannot be placed anywhere: it cannot serve its purpose.
+        for where in w.unplaceable:
+            f.add(
+                "cap.area.unusable",
+                "no polygon or circle of this area lies within WGS 84 ranges with a radius of 0 or "
+                "more, and no geocode names it: no area of the alert can be placed",
+                where,
+            )
     signed = signature is not None
     if f.fatal or sent is None or status is None or msg_type is None or scope is None:
         return None, signed
@@ -1275,7 +1316,7 @@ def check_alert_element(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
-    return _check_alert(root, None, verify_signature, profiles, trusted_certs, limits)
+    return _check_alert(root, None, verify_signature, profiles, trusted_certs, limits, 0)
 
 
 def _check_alert(
@@ -1285,8 +1326,10 @@ def _check_alert(
     profiles: Sequence[str],
     trusted_certs: Trust,
     limits: Limits,
+    blanks: int,
 ) -> Report:
-    """`check_alert_element`; `lean_data` as `data` of `_read`."""
+    """`check_alert_element`; `lean_data` as `data` of `_read`; `blanks` stood before the
+    document's XML declaration (`xmlsafe.blanks_before_declaration`)."""
     tag = root.tag
     if not isinstance(tag, str) or not (tag.endswith("}alert") or tag == "alert"):  # local name
         f = _Findings()
@@ -1303,6 +1346,16 @@ def _check_alert(
         )
         return Report(valid=False, ingestible=False, errors=f.errors)
     f, alert, signed, read = _read(root, sch, lean_data, limits)
+    if blanks:
+        f.errors.insert(
+            0,
+            Finding(
+                "cap.xml.declaration-not-first",
+                f"{blanks} blank character(s) before the XML declaration, which must open the "
+                "document (XML 1.0 §2.8); skipped",
+                "/",
+            ),
+        )
     signature = UNSIGNED
     if verify_signature and alert is not None and signed:
         # The signed digest covers the whitespace between elements too.
@@ -1361,7 +1414,9 @@ def check_read(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate the root `read_xml` returned for `data` as one CAP <alert>."""
-    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs, limits)
+    lean_data = data if lean else None
+    blanks = blanks_before_declaration(data)
+    return _check_alert(root, lean_data, verify_signature, profiles, trusted_certs, limits, blanks)
 
 
 def validate(
@@ -1383,7 +1438,8 @@ def validate(
 def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
     root, lean = lean_parse(data)
-    report = _check_alert(root, data if lean else None, False, (), (), limits)
+    blanks = blanks_before_declaration(data)
+    report = _check_alert(root, data if lean else None, False, (), (), limits, blanks)
     if report.alert is None:
         first = next((e for e in report.errors if e.rule in FATAL), None) or (
             report.errors[0] if report.errors else Finding("cap.xml.not-cap", "not CAP", "/")
