@@ -103,7 +103,9 @@ def test_one_latitude_out_of_range_is_found_in_short_and_long_polygons(pairs: in
     ring = [f"61.{i:04d},23.7000" for i in range(pairs)]
     ring[pairs // 2] = "90.0001,23.7000"
     ring.append(ring[0])
-    report = cap.validate(message(" ".join(ring)), verify_signature=False)
+    # A second, good polygon keeps the area placeable (an alert with no placeable area at all is
+    # refused: cap.area.unusable).
+    report = cap.validate(message(" ".join(ring) + f"</polygon><polygon>{SQUARE}"), verify_signature=False)
     assert [(f.rule, f.path) for f in report.errors] == [("cap.coordinate.range", f"{AREA}/polygon[1]")]
     assert report.ingestible
     polygon = report.alert.infos[0].areas[0].polygons[0]
@@ -189,9 +191,17 @@ def test_a_repeated_polygon_is_the_same_in_every_area() -> None:
 )
 def test_a_repeated_polygon_with_a_finding_is_reported_at_every_place(polygon: str, rule: str) -> None:
     report = cap.validate(multilingual(polygon), verify_signature=False)
-    assert [(f.rule, f.path) for f in report.errors] == [
+    assert [(f.rule, f.path) for f in report.errors if f.rule == rule] == [
         (rule, f"/alert/info[{i}]/area[{j}]/polygon[1]") for i in (1, 2) for j in (1, 2)
     ]
+    # Out of range everywhere, no area can be placed: refused, each area named.
+    unusable = [(f.rule, f.path) for f in report.errors if f.rule == "cap.area.unusable"]
+    if rule == "cap.coordinate.range":
+        areas = [f"/alert/info[{i}]/area[{j}]" for i in (1, 2) for j in (1, 2)]
+        assert unusable == [("cap.area.unusable", area) for area in areas]
+        assert not report.ingestible
+    else:
+        assert not unusable and report.ingestible
 
 
 def test_a_repeated_polygon_counts_towards_the_message_limit() -> None:
