@@ -623,9 +623,9 @@ def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
 
 
 # A long pair list is read a piece of about this many bytes at a time, cut between two pairs:
-# each piece's copies and numbers stay in the processor's cache and in memory the allocator
-# already holds, where reading a national boundary whole had megabytes of fresh memory faulted
-# in for every message.
+# only one piece's copies and float objects exist at once. Read whole, the 200,000 pairs a
+# polygon may have (4 MB of text) made 67 MB of them at the peak; in pieces, 10 MB (tracemalloc),
+# most of it the polygon's own buffer.
 _PIECE_BYTES = 16 * 1024
 
 
