@@ -79,16 +79,21 @@ class Limits:
 
     # One <info> per language and event: the EU has 24 official languages; corpus: 9 (MoWaS).
     infos: int = 100
-    # Each area is drawn, united and judged against the sender's territory (milliseconds each);
-    # corpus: 9 per message, NAADS messages of dozens of forecast regions.
+    # The costs below are of validating and assessing a message at the bound (service.alerts.
+    # ingest.prepare_message, small shapes over Nairobi, on the project's two shared cores): each
+    # bound keeps a message within about the second of CPU a request may take.
+    # Each area is drawn, united and judged against the sender's territory: 500 took 0.07 s.
+    # Corpus: 9 per message.
     areas: int = 500
-    # Each polygon becomes a shapely ring checked for validity; corpus: 225 (MoWaS, 9 languages).
-    polygons: int = 5000
-    # Each circle becomes a 128-vertex geodesic polygon, about 1.6 ms of CPU to draw and assess
-    # (1,000 took 1.6 s): 256 keep a message well inside the second a request may take. Corpus: 2.
+    # Each polygon becomes a shapely ring checked for validity: 5,000 took 1.5 s, 2,000 ~0.6 s.
+    # Corpus: 225 (MoWaS, 25 polygons in each of 9 languages).
+    polygons: int = 2000
+    # Each circle becomes a 128-vertex geodesic polygon: 256 took 0.15 s (the issue measured
+    # 100,000 at 29 s and 630 MB). Corpus: 2.
     circles: int = 256
-    # Each geocode is a boundary lookup and union; corpus: 72 (NAADS), NWS zone lists run to hundreds.
-    geocodes: int = 5000
+    # Each geocode is a boundary lookup and union: 256 country codes took 0.77 s (5,000: 23 s).
+    # Corpus: 72 (NAADS).
+    geocodes: int = 256
     # <resource> entries (each may embed a file); corpus: 3.
     resources: int = 100
     # <eventCode> and <parameter> entries together; corpus: 48.

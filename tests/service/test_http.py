@@ -138,8 +138,10 @@ def test_a_streamed_body_past_the_limit_is_cut_off(server: Server) -> None:
     status, body = status_and_body(raw_exchange(server, head + stream + b"0\r\n\r\n"))
     assert status == 413
     assert body["errors"][0]["rule"] == "request.body.too-large"
-    # A CAP message may be larger: its route has its own limit (8 MiB), and 512 KiB passes it.
-    cap = make_cap("EDGE-BIG", headline="x" * 400_000)
+    # A CAP message may be larger: its route has its own limit (8 MiB), and 512 KiB passes it
+    # (as an embedded file: a headline that long is refused by its own length, cap.limits).
+    deref = b"<resource><resourceDesc>audio</resourceDesc><mimeType>audio/mpeg</mimeType><derefUri>"
+    cap = make_cap("EDGE-BIG").replace(b"<area>", deref + b"A" * 400_000 + b"</derefUri></resource><area>", 1)
     posted = httpx.post(
         f"{server.base}/api/v1/alerts",
         content=iter([cap[i : i + 65536] for i in range(0, len(cap), 65536)]),
