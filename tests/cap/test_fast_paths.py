@@ -1,6 +1,6 @@
 """The quick readings of cap.parsing and cap.xmlsafe say exactly what the general ones say.
 
-Polygon pair lists are read through orjson when every number has a point, and the prolog is
+Polygon pair lists are read as JSON (simdjson) when every number has a point, and the prolog is
 passed over by one regular expression when it holds only a declaration, PIs and comments. These
 tests pin the edges where those shortcuts must hand over: spellings JSON refuses, numbers without
 a point, long polygons, and a declaration hidden behind a stylesheet PI and a comment. A polygon
