@@ -417,3 +417,30 @@ def test_flags_are_taken_for_their_truth() -> None:
     root = secure_parse(data)
     loose = {"verify_signature": 1}
     assert cap.check_alert_element(root, **loose) == cap.check_alert_element(root)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,  # regular all along: read a piece at a time
+        "61.40,23.70  61.55,23.70",  # a double space in a later piece: read as float() does
+        "+61.40,23.70",  # a "+" in a later piece
+        "61.,23.70",  # "61." in a later piece
+        "-0.0,-0.0",  # the sign of zero, in a later piece
+    ],
+)
+def test_a_long_pair_list_is_read_across_its_pieces_as_float_does(odd: str | None) -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]  # ~110 KB
+    if odd is not None:
+        pairs[4500] = odd
+    text = " ".join(pairs)
+    assert len(text) > 6 * cap.parsing._PIECE_BYTES
+    values = pair_values(text)
+    assert values is not None
+    assert [repr(v) for v in values] == [repr(v) for v in float_reading(text)]
+
+
+def test_a_long_pair_list_with_a_bad_pair_in_a_later_piece_is_no_pair_list() -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]
+    pairs[4500] = "61.40;23.70"
+    assert pair_values(" ".join(pairs)) is None
