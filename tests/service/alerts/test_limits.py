@@ -14,7 +14,11 @@ import httpx
 
 from cap.limits import DEFAULT_LIMITS
 from tests.conftest import make_cap
-from tests.service.test_http import PROBLEM, Server, server  # noqa: F401 - the module's server
+from tests.service import test_http
+from tests.service.test_http import PROBLEM, Server
+
+# One real server for this module, as tests/service/test_http.py starts it.
+server = test_http.server
 
 CIRCLES = 100_000
 
@@ -86,3 +90,28 @@ def test_circles_at_the_bound_are_taken(server: Server) -> None:
     )
     response = post(server, body)
     assert response.status_code == 201, response.text
+
+
+async def test_a_message_past_the_readers_size_is_413_even_under_a_raised_body_limit(tmp_path) -> None:
+    # An operator may raise TAMPERE_MAX_BODY_BYTES past what the CAP reader takes (8 MiB): the
+    # message then passes the HTTP edge and is refused by the reader, as Content Too Large.
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "var", database_url="", max_body_bytes=16 * 1024 * 1024)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        from tests.conftest import ServiceUnderTest
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tampere.test") as client:
+            api = ServiceUnderTest(app=app, client=client, runtime=app.state.runtime)
+            token = await api.token("operator")
+            resource = b"<resource><resourceDesc>a</resourceDesc><mimeType>audio/mpeg</mimeType><derefUri>"
+            body = make_cap("LIMITS-HUGE").replace(
+                b"<area>", resource + b"A" * (9 * 1024 * 1024) + b"</derefUri></resource><area>", 1
+            )
+            response = await api.post(body, token)
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert [e["rule"] for e in response.json()["errors"]] == ["cap.xml.too-large"]
