@@ -2,93 +2,14 @@
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import overload
 
 # The parser builds these positionally (cheaper than keywords on its hot path), so the field
 # order below is part of the interface; everyone else may keep using keywords.
 
-# One vertex as CAP writes it: latitude, longitude in WGS 84 decimal degrees (CAP 1.2 §3.2.4).
+# A polygon as CAP writes it: (lat, lon) pairs, first equal to last (CAP 1.2 §3.2.4).
 LatLon = tuple[float, float]
-
-_PAIR_BYTES = 16  # two float64
-
-
-class Polygon(Sequence[LatLon]):
-    """A CAP polygon: (lat, lon) pairs, the first equal to the last (CAP 1.2 §3.2.4).
-
-    A sequence of (lat, lon) tuples that holds its numbers as one immutable buffer of float64
-    (lat, lon, lat, lon...): national boundaries run to tens of thousands of pairs, and a tuple
-    per pair cost more to build than reading the numbers (and gave the garbage collector tens
-    of thousands of objects to visit). `values` hands the buffer to numpy without a copy
-    (`numpy.frombuffer(polygon.values)`). It compares equal to the tuple of its pairs.
-    """
-
-    __slots__ = ("_data",)
-
-    def __init__(self, pairs: Iterable[LatLon] = ()) -> None:
-        flat = [float(v) for lat, lon in pairs for v in (lat, lon)]
-        self._data = struct.pack(f"{len(flat)}d", *flat)
-
-    @classmethod
-    def from_values(cls, values: Sequence[float]) -> Polygon:
-        """The polygon of lat, lon, lat, lon... (an even number of floats)."""
-        return cls.from_buffer(struct.pack(f"{len(values)}d", *values))
-
-    @classmethod
-    def from_buffer(cls, data: bytes) -> Polygon:
-        """The polygon whose lat, lon, lat, lon... are these native float64 bytes (kept, not copied)."""
-        if len(data) % _PAIR_BYTES:
-            raise ValueError("a polygon needs whole lat, lon pairs of float64")
-        polygon = cls.__new__(cls)
-        polygon._data = bytes(data)
-        return polygon
-
-    @property
-    def values(self) -> memoryview[float]:
-        """lat, lon, lat, lon... as a read-only float64 buffer."""
-        return memoryview(self._data).cast("d")
-
-    def __len__(self) -> int:
-        return len(self._data) // _PAIR_BYTES
-
-    @overload
-    def __getitem__(self, index: int) -> LatLon: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[LatLon, ...]: ...
-    def __getitem__(self, index: int | slice) -> LatLon | tuple[LatLon, ...]:
-        if isinstance(index, slice):
-            return tuple(self)[index]
-        n = len(self)
-        i = index + n if index < 0 else index
-        if not 0 <= i < n:
-            raise IndexError("polygon index out of range")
-        lat, lon = struct.unpack_from("2d", self._data, i * _PAIR_BYTES)
-        return (lat, lon)
-
-    def __iter__(self) -> Iterator[LatLon]:
-        flat = self.values.tolist()
-        return zip(flat[0::2], flat[1::2], strict=True)
-
-    def __eq__(self, other: object) -> bool:
-        # As floats compare (0.0 == -0.0), like the tuple of pairs it stands for.
-        if isinstance(other, Polygon):
-            return self.values.tolist() == other.values.tolist()
-        if isinstance(other, tuple):
-            return tuple(self) == other
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"Polygon({list(self)!r})"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (Polygon.from_values, (self.values.tolist(),))
 
 
 @dataclass(slots=True)
@@ -122,7 +43,7 @@ class Area:
     """One <area>: a description with polygons, circles and geocodes."""
 
     area_desc: str
-    polygons: list[Polygon] = field(default_factory=list)
+    polygons: list[tuple[LatLon, ...]] = field(default_factory=list)
     circles: list[Circle] = field(default_factory=list)
     geocodes: list[NamedValue] = field(default_factory=list)
     altitude: float | None = None

@@ -29,7 +29,7 @@ from lxml import etree
 from cap import schema as S
 from cap.errors import CapError, Finding
 from cap.limits import DEFAULT_LIMITS, VERTICES_PER_CIRCLE, Limits
-from cap.model import Alert, Area, Circle, Info, NamedValue, Polygon, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Reference, Resource
 from cap.profiles import check_profiles
 from cap.report import (
     BAD_DIGEST,
@@ -257,7 +257,7 @@ class _Walk:
         # each place, so that each place gets its finding.
         # Polygons by length: hashing a polygon's text would cost more than it saves (texts of
         # one length are compared, and that compare stops at the first difference).
-        self.polygons: dict[int, tuple[str, Polygon]] = {}
+        self.polygons: dict[int, tuple[str, tuple[LatLon, ...]]] = {}
         self.dates: dict[str, datetime] = {}  # CAP 1.2 date-times of the exact pattern
         # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
         # order of its names. A plain function (no method in between) on the regular reading.
@@ -611,7 +611,7 @@ def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
 
 
 def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
-    """`pair_values` as float64 bytes, what a `Polygon` holds."""
+    """`pair_values` as float64 bytes (what numpy reads without a copy)."""
     try:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
@@ -623,9 +623,9 @@ def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
 
 
 # A long pair list is read a piece of about this many bytes at a time, cut between two pairs:
-# only one piece's copies and float objects exist at once. Read whole, the 200,000 pairs a
-# polygon may have (4 MB of text) made 67 MB of them at the peak; in pieces, 10 MB (tracemalloc),
-# most of it the polygon's own buffer.
+# only one piece's JSON copy exists at once, and this thread's simdjson parser, which is reused
+# and keeps buffers sized to the largest input it has read, stays small (a whole 4 MB polygon
+# would leave it holding several times that for the life of the thread).
 _PIECE_BYTES = 16 * 1024
 
 
@@ -732,7 +732,7 @@ def _separators(text: str) -> int:
 
 def _polygon(
     text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS
-) -> tuple[Polygon | None, bool]:
+) -> tuple[tuple[LatLon, ...] | None, bool]:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4), and
     whether every pair is within WGS 84 ranges (§3.3.1)."""
     try:
@@ -758,27 +758,26 @@ def _polygon(
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
         packed = struct.pack(f"{len(vals)}d", *vals)
-    polygon = Polygon.from_buffer(packed)
-    values = polygon.values
-    n = len(values) // 2
+    vals = _floats(packed)
+    polygon = tuple(zip(vals[0::2], vals[1::2], strict=True))  # (lat, lon) pairs, in order
+    n = len(polygon)
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
-    if values[0] != values[-2] or values[1] != values[-1]:
+    if polygon[0] != polygon[-1]:
         f.add("cap.polygon.closed", "polygon's first and last pairs must be the same", path)
     if n <= _SORT_RANGE_MAX:
         # list.sort compares floats with a specialised fast path that min() and max() lack:
         # sorting the halves finds both ends sooner than four scans.
-        vals = _floats(packed)
         lats = vals[0::2]
         lons = vals[1::2]
         lats.sort()
         lons.sort()
         lat_min, lat_max, lon_min, lon_max = lats[0], lats[-1], lons[0], lons[-1]
     else:
-        # Long rings (national boundaries): the polygon's own buffer as an array, no copy.
-        numbers = np.frombuffer(packed)
-        lat_min, lat_max = float(numbers[0::2].min()), float(numbers[0::2].max())
-        lon_min, lon_max = float(numbers[1::2].min()), float(numbers[1::2].max())
+        # Long rings (national boundaries): the numbers' buffer as an array, no copy.
+        array = np.frombuffer(packed)
+        lat_min, lat_max = float(array[0::2].min()), float(array[0::2].max())
+        lon_min, lon_max = float(array[1::2].min()), float(array[1::2].max())
     if lat_max > 90 or lat_min < -90 or lon_max > 180 or lon_min < -180:
         f.add(
             "cap.coordinate.range",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from cap.errors import CapError
-from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Polygon, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Reference, Resource
 from cap.schema import NS_12
 
 _NS = "{" + NS_12 + "}"
@@ -402,7 +402,7 @@ def _nv_from(obj: dict[str, Any], path: str) -> NamedValue:
     return NamedValue(value_name=_req(obj, "valueName", path), value=_req(obj, "value", path))
 
 
-def _polygon_from(value: Any, path: str) -> Polygon:
+def _polygon_from(value: Any, path: str) -> tuple[LatLon, ...]:
     if not isinstance(value, list):
         raise _fail("a polygon must be an array of [lat, lon] pairs", path)
     out = []
@@ -411,7 +411,7 @@ def _polygon_from(value: Any, path: str) -> Polygon:
         if not isinstance(pair, list) or len(pair) != 2:
             raise _fail("must be a [lat, lon] pair", at)
         out.append((_number(pair[0], _at(at, 0)), _number(pair[1], _at(at, 1))))
-    return Polygon(out)
+    return tuple(out)
 
 
 def _circle_from(obj: dict[str, Any], path: str) -> Circle:

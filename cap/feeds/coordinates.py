@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from cap.model import Circle, LatLon, Polygon
+from cap.model import Circle, LatLon
 from cap.parsing import pair_values
 
 
@@ -23,7 +23,7 @@ def _pair(token: str) -> LatLon | None:
     return (lat, lon)
 
 
-def parse_polygon(text: str) -> Polygon | None:
+def parse_polygon(text: str) -> tuple[LatLon, ...] | None:
     """A CAP polygon ("lat,lon lat,lon ...", CAP 1.2 §3.2.4: at least four pairs, first equals
     last), or None when the text is not one."""
     values = pair_values(text)  # the same reading of the pair list as <polygon> in XML
@@ -34,7 +34,7 @@ def parse_polygon(text: str) -> Polygon | None:
         return None
     if not all(-90.0 <= lat <= 90.0 for lat in lats) or not all(-180.0 <= lon <= 180.0 for lon in lons):
         return None
-    return Polygon.from_values(values)
+    return tuple(zip(lats, lons, strict=True))
 
 
 def parse_circle(text: str) -> Circle | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from cap.feeds.conversion import JsonFields, SpecialDate, pointer
 from cap.feeds.model import GEOJSON, Feed, FeedEntry
-from cap.model import Alert, Area, Info, LatLon, Polygon, Reference
+from cap.model import Alert, Area, Info, LatLon, Reference
 
 # The api.weather.gov test and load-testing data write times relative to the moment they are
 # served: "date:now -235 seconds", "date:today 16:00:-5 +24 hours". They name an instant only
@@ -50,7 +50,7 @@ def is_geojson(doc: object) -> bool:
     return isinstance(doc, dict) and doc.get("type") in ("FeatureCollection", "Feature")
 
 
-def _ring(fields: JsonFields, ring: Any, where: str) -> Polygon | None:
+def _ring(fields: JsonFields, ring: Any, where: str) -> tuple[LatLon, ...] | None:
     # GeoJSON positions are [lon, lat] (RFC 7946 §3.1.1); CAP polygons are lat,lon pairs with
     # at least four points, first equal to last (CAP 1.2 §3.2.4).
     points: list[LatLon] = []
@@ -71,10 +71,10 @@ def _ring(fields: JsonFields, ring: Any, where: str) -> Polygon | None:
             where,
         )
         return None
-    return Polygon(points)
+    return tuple(points)
 
 
-def _polygons(fields: JsonFields, geometry: Any, where: str) -> list[Polygon]:
+def _polygons(fields: JsonFields, geometry: Any, where: str) -> list[tuple[LatLon, ...]]:
     if geometry is None:
         return []  # zone-based alerts: the area is in the geocodes
     if not isinstance(geometry, dict):
@@ -85,7 +85,7 @@ def _polygons(fields: JsonFields, geometry: Any, where: str) -> list[Polygon]:
     if polygons is None or not isinstance(polygons, list):
         fields.add("unsupported-geometry", f"{kind!r} geometry is not read as a CAP area", where)
         return []
-    out: list[Polygon] = []
+    out: list[tuple[LatLon, ...]] = []
     for i, rings in enumerate(polygons):
         at = pointer(pointer(where, "coordinates"), i)
         if not isinstance(rings, list) or not rings:

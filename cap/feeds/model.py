@@ -10,7 +10,7 @@ from lxml import etree
 
 from cap.errors import Finding
 from cap.feeds.rules import FEED_RULES
-from cap.model import Alert, NamedValue, Polygon
+from cap.model import Alert, LatLon, NamedValue
 
 # Feed kinds, as `Report.kind` names them.
 ATOM = "atom"
@@ -37,7 +37,7 @@ class CapSummary:
     severity: str | None = None
     certainty: str | None = None
     area_desc: str | None = None
-    polygons: list[Polygon] = field(default_factory=list)
+    polygons: list[tuple[LatLon, ...]] = field(default_factory=list)
     geocodes: list[NamedValue] = field(default_factory=list)
     parameters: list[NamedValue] = field(default_factory=list)
 
