@@ -758,8 +758,9 @@ def _polygon(
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
         packed = struct.pack(f"{len(vals)}d", *vals)
-    vals = _floats(packed)
-    polygon = tuple(zip(vals[0::2], vals[1::2], strict=True))  # (lat, lon) pairs, in order
+    # (lat, lon) pairs in document order, straight from the buffer (a tuple each is what the
+    # model holds; struct makes them without a list of floats in between).
+    polygon: tuple[LatLon, ...] = tuple(struct.iter_unpack("2d", packed))
     n = len(polygon)
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
@@ -768,6 +769,7 @@ def _polygon(
     if n <= _SORT_RANGE_MAX:
         # list.sort compares floats with a specialised fast path that min() and max() lack:
         # sorting the halves finds both ends sooner than four scans.
+        vals = _floats(packed)
         lats = vals[0::2]
         lons = vals[1::2]
         lats.sort()
