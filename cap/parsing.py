@@ -228,9 +228,8 @@ class _Walk:
     """
 
     __slots__ = (
-        "alert_children", "area_children", "areas", "circles", "dates", "f", "fields", "geocodes",
-        "info_children", "lengths", "limits", "parameters", "polygon_count", "polygons", "resources",
-        "sch", "seq", "unplaceable", "version", "vertices",
+        "areas", "bounds", "circles", "dates", "f", "fields", "geocodes", "limits", "parameters",
+        "polygon_count", "polygons", "resources", "sch", "seq", "unplaceable", "version", "vertices",
     )  # fmt: skip
 
     def __init__(self, sch: S.VersionSchema, f: _Findings, limits: Limits, *, checked: bool) -> None:
@@ -240,16 +239,11 @@ class _Walk:
         self.seq = _SEQUENCES[sch.version]
         # What the message has asked for so far, against `limits` (cap.limits).
         self.limits = limits
-        self.lengths = limits.lengths
+        self.bounds = _bounds_of(limits)
         self.vertices = 0  # polygon pairs, and VERTICES_PER_CIRCLE per circle
         self.areas = self.polygon_count = self.circles = self.geocodes = 0
         self.resources = self.parameters = 0
         self.unplaceable: list[str] = []  # paths of areas no polygon or circle of can be placed
-        # The most child nodes each structure can hold within the limits (see `_crowded`).
-        self.alert_children = len(_ALERT_NAMES) + limits.infos + limits.codes + 4  # ds:Signature
-        # category and responseType repeat values of small enumerations (12 and 9 of them).
-        self.info_children = len(_INFO_NAMES) + limits.parameters + limits.resources + limits.areas + 64
-        self.area_children = len(_AREA_NAMES) + limits.polygons + limits.circles + limits.geocodes
         # Messages repeat themselves: every <info> of a multilingual alert carries the same
         # polygons and date-times, <references> the same sent. Texts read without a finding
         # are kept for the rest of this message (the values are immutable, the reading of a
@@ -552,13 +546,13 @@ def _named_values(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedVa
         out = _named_values_as_text(els, name, path, w.f)
     else:
         out = _named_value_elements(els, name, path, w)
-    value_name_max = w.lengths.get("valueName")
-    value_max = w.lengths.get("value")
+    value_name_max = w.bounds.value_name
+    value_max = w.bounds.value
     for i, nv in enumerate(out, 1):
-        if value_name_max is not None and len(nv.value_name) > value_name_max:
-            _length(w, "valueName", nv.value_name, f"{path}/{name}[{i}]/valueName")
-        if value_max is not None and len(nv.value) > value_max:
-            _length(w, "value", nv.value, f"{path}/{name}[{i}]/value")
+        if len(nv.value_name) > value_name_max:
+            raise _too_long("valueName", nv.value_name, value_name_max, f"{path}/{name}[{i}]/valueName")
+        if len(nv.value) > value_max:
+            raise _too_long("value", nv.value, value_max, f"{path}/{name}[{i}]/value")
     return out
 
 
@@ -820,19 +814,16 @@ def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings)
 
 def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     f = w.f
-    if len(el) > w.area_children:
+    if len(el) > w.bounds.area_children:
         limits = w.limits
-        _crowded(el, path, w, w.area_children, (
+        _crowded(el, path, w, w.bounds.area_children, (
             ("polygon", "polygons", limits.polygons - w.polygon_count),
             ("circle", "circles", limits.circles - w.circles),
             ("geocode", "geocodes", limits.geocodes - w.geocodes),
         ))  # fmt: skip
-    area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = w.fields(
-        el, w.seq.area, path
-    )
-    _length(w, "areaDesc", area_desc, f"{path}/areaDesc")
-    _length(w, "altitude", altitude_text, f"{path}/altitude")
-    _length(w, "ceiling", ceiling_text, f"{path}/ceiling")
+    fields = w.fields(el, w.seq.area, path)
+    _check_lengths(fields, w.bounds.area, path)
+    area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = fields
     limits = w.limits
     # Counted before any is read: the work of a message past a bound is never done.
     if polygon_texts is not None:
@@ -872,7 +863,8 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     circles = []
     for i, c in enumerate(circle_texts or (), 1):
         where = f"{path}/circle[{i}]"
-        _length(w, "circle", c, where)
+        if len(c) > w.bounds.circle:
+            raise _too_long("circle", c, w.bounds.circle, where)
         w.vertices += VERTICES_PER_CIRCLE  # what geo.areas draws it as
         _vertex_budget(w, where)
         circle = _circle(c, where, f)
@@ -904,12 +896,9 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
 
 def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     f = w.f
-    resource_desc, mime, size_text, uri, deref, digest = w.fields(el, w.seq.resource, path)
-    for name, text in (
-        ("resourceDesc", resource_desc), ("mimeType", mime), ("size", size_text), ("uri", uri),
-        ("digest", digest),
-    ):  # fmt: skip
-        _length(w, name, text, f"{path}/{name}")
+    fields = w.fields(el, w.seq.resource, path)
+    _check_lengths(fields, w.bounds.resource, path)
+    resource_desc, mime, size_text, uri, deref, digest = fields
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
             "cap.resource.mime-type",
@@ -982,26 +971,22 @@ def _enums(values: Sequence[str], allowed: frozenset[str], name: str, path: str,
 
 def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     f = w.f
-    if len(el) > w.info_children:
+    if len(el) > w.bounds.info_children:
         limits = w.limits
-        _crowded(el, path, w, w.info_children, (
+        _crowded(el, path, w, w.bounds.info_children, (
             ("area", "areas", limits.areas - w.areas),
             ("resource", "resources", limits.resources - w.resources),
             ("parameter", "parameters", limits.parameters - w.parameters),
             ("eventCode", "parameters", limits.parameters - w.parameters),
         ))  # fmt: skip
     enums = w.sch.enums
+    fields = w.fields(el, w.seq.info, path)
+    _check_lengths(fields, w.bounds.info, path)
     (
         language, category, event, response_type, urgency_text, severity_text, certainty_text,
         audience, event_code, effective_text, onset_text, expires_text, sender_name, headline,
         description, instruction, web, contact, parameter, resource, area,
-    ) = w.fields(el, w.seq.info, path)  # fmt: skip
-    for name, text in (
-        ("language", language), ("event", event), ("audience", audience), ("senderName", sender_name),
-        ("headline", headline), ("description", description), ("instruction", instruction),
-        ("web", web), ("contact", contact),
-    ):  # fmt: skip
-        _length(w, name, text, f"{path}/{name}")
+    ) = fields  # fmt: skip
     limits = w.limits
     if event_code is not None:
         w.parameters = _counted(w.parameters, len(event_code), limits.parameters, "parameters",
@@ -1109,16 +1094,67 @@ def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     return out
 
 
-def _length(w: _Walk, name: str, text: str | None, path: str) -> None:
-    """CapError (cap.limits.length) when `text` is longer than <name> may be (cap.limits)."""
-    if text is not None:
-        limit = w.lengths.get(name)
-        if limit is not None and len(text) > limit:
-            raise CapError(
-                "cap.limits.length",
-                f"<{name}> holds {len(text)} characters; at most {limit} are read",
-                path,
-            )
+def _too_long(name: str, text: str, limit: int, path: str) -> CapError:
+    """The refusal of a text longer than <name> may be (cap.limits, FIELD_LENGTHS)."""
+    message = f"<{name}> holds {len(text)} characters; at most {limit} are read"
+    return CapError("cap.limits.length", message, path)
+
+
+def _check_lengths(fields: Fields, table: tuple[tuple[int, int, str], ...], parent: str) -> None:
+    """CapError (cap.limits.length) for the first text of `fields` longer than its bound
+    (`table`: index in the structure's names, most characters, name)."""
+    for i, limit, name in table:
+        text = fields[i]
+        if text.__class__ is str and len(text) > limit:
+            raise _too_long(name, text, limit, f"{parent}/{name}")
+
+
+_NO_LIMIT = 1 << 62
+
+
+class _Bounds:
+    """What one `Limits` means for the walk, worked out once per `Limits` (see `_bounds_of`):
+    each structure's text bounds as (index, most characters, name), single bounds, and the most
+    child nodes each structure can hold within the counts (see `_crowded`)."""
+
+    __slots__ = (
+        "alert", "alert_children", "area", "area_children", "circle", "code", "info", "info_children",
+        "resource", "value", "value_name",
+    )  # fmt: skip
+
+    def __init__(self, limits: Limits) -> None:
+        lengths = limits.lengths
+
+        def table(names: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+            return tuple((i, lengths[name], name) for i, name in enumerate(names) if name in lengths)
+
+        self.alert = table(_ALERT_NAMES)  # <code> repeats: a list, checked entry by entry
+        self.info = table(_INFO_NAMES)
+        self.area = table(_AREA_NAMES)  # <circle> likewise
+        self.resource = table(_RESOURCE_NAMES)
+        self.circle = lengths.get("circle", _NO_LIMIT)
+        self.code = lengths.get("code", _NO_LIMIT)
+        self.value_name = lengths.get("valueName", _NO_LIMIT)
+        self.value = lengths.get("value", _NO_LIMIT)
+        self.alert_children = len(_ALERT_NAMES) + limits.infos + limits.codes + 4  # ds:Signature
+        # category and responseType repeat values of small enumerations (12 and 9 of them).
+        self.info_children = len(_INFO_NAMES) + limits.parameters + limits.resources + limits.areas + 64
+        self.area_children = len(_AREA_NAMES) + limits.polygons + limits.circles + limits.geocodes
+
+
+# By the identity of the Limits (kept alive here): hashing a Limits costs more than a walk step.
+_BOUNDS: dict[int, tuple[Limits, _Bounds]] = {}
+
+
+def _bounds_of(limits: Limits) -> _Bounds:
+    found = _BOUNDS.get(id(limits))
+    if found is not None and found[0] is limits:
+        return found[1]
+    if len(_BOUNDS) > 64:  # callers making a Limits per call: keep the table small
+        _BOUNDS.clear()
+    bounds = _Bounds(limits)
+    _BOUNDS[id(limits)] = (limits, bounds)
+    return bounds
 
 
 def _counted(total: int, added: int, limit: int, what: str, noun: str, path: str, name: str) -> int:
@@ -1191,25 +1227,22 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     path = "/alert"
     sch = w.sch
     f = w.f
-    if len(root) > w.alert_children:
+    if len(root) > w.bounds.alert_children:
         bounded = (("info", "infos", w.limits.infos), ("code", "codes", w.limits.codes))
-        _crowded(root, path, w, w.alert_children, bounded)
+        _crowded(root, path, w, w.bounds.alert_children, bounded)
     _attributes(root, "alert", path, f)
+    fields = w.fields(root, w.seq.alert, path)
+    _check_lengths(fields, w.bounds.alert, path)
     (
         identifier_text, sender_text, sent_text, status_text, msg_type_text, password, source,
         scope_text, restriction_text, addresses_text, code, note, ref_text, incidents, info,
         signature,
-    ) = w.fields(root, w.seq.alert, path)  # fmt: skip
-    for name, text in (
-        ("identifier", identifier_text), ("sender", sender_text), ("source", source),
-        ("restriction", restriction_text), ("addresses", addresses_text), ("note", note),
-        ("references", ref_text), ("incidents", incidents),
-    ):  # fmt: skip
-        _length(w, name, text, f"{path}/{name}")
+    ) = fields  # fmt: skip
     if code is not None:
         _counted(0, len(code), w.limits.codes, "codes", "<code> entries", path, "code")
         for i, text in enumerate(code, 1):
-            _length(w, "code", text, f"{path}/code[{i}]")
+            if len(text) > w.bounds.code:
+                raise _too_long("code", text, w.bounds.code, f"{path}/code[{i}]")
     if info is not None and len(info) > w.limits.infos:
         _counted(0, len(info), w.limits.infos, "infos", "<info> blocks", path, "info")
     enums = sch.enums
