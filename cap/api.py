@@ -17,6 +17,7 @@ from typing import Any
 from cap import parsing
 from cap.errors import CapError
 from cap.feeds import is_feed_root, looks_like_json, validate_feed
+from cap.limits import DEFAULT_LIMITS, Limits
 from cap.model import Alert
 from cap.report import Report
 from cap.trust import Anchor, TrustAnchors
@@ -30,13 +31,15 @@ def validate(
     verify_signature: bool = True,
     trusted_certs: Sequence[Anchor] = (),
     trust_anchors: TrustAnchors | Mapping[str, Sequence[Anchor]] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate a CAP message (or a feed of them); never raises on bad input.
 
     A signature is `verified` only when its certificate chains to a trust anchor of the
     alert's sender: `trust_anchors` maps senders to their anchors (PEM or DER bytes, or
     certificates), `trusted_certs` are anchors for any sender. Raises ValueError only when an
-    anchor itself is not a certificate (configuration, not input).
+    anchor itself is not a certificate (configuration, not input). `limits` bounds the work
+    one <alert> may ask for (`cap.limits`; the messages of a feed keep the defaults).
     """
     try:
         raw = as_bytes(data)
@@ -56,7 +59,7 @@ def validate(
     # An <alert> (in any namespace: the parser names a wrong one) skips the feed readers' tests.
     if isinstance(tag, str) and not (tag.endswith("}alert") or tag == "alert") and is_feed_root(root):
         return validate_feed(raw, profiles=profiles, verify_signature=verify, trusted_certs=trusted)
-    return parsing.check_read(root, raw, lean, verify, profiles, trusted)
+    return parsing.check_read(root, raw, lean, verify, profiles, trusted, limits)
 
 
 def check_alert_element(
@@ -66,6 +69,7 @@ def check_alert_element(
     profiles: Sequence[str] = (),
     trusted_certs: Sequence[Anchor] = (),
     trust_anchors: TrustAnchors | Mapping[str, Sequence[Anchor]] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
     return parsing.check_alert_element(
@@ -73,9 +77,10 @@ def check_alert_element(
         verify_signature=bool(verify_signature),
         profiles=profiles or (),
         trusted_certs=TrustAnchors.of(trust_anchors, trusted_certs or ()),
+        limits=limits,
     )
 
 
-def parse(data: bytes) -> Alert:
+def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
-    return parsing.parse(as_bytes(data))
+    return parsing.parse(as_bytes(data), limits)

@@ -15,17 +15,21 @@ rule and builds the same model (see `_Walk`).
 from __future__ import annotations
 
 import re
+import struct
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-import orjson
+import numpy as np
+import simdjson
 from lxml import etree
 
 from cap import schema as S
 from cap.errors import CapError, Finding
-from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
+from cap.limits import DEFAULT_LIMITS, VERTICES_PER_CIRCLE, Limits
+from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Reference, Resource
 from cap.profiles import check_profiles
 from cap.report import (
     BAD_DIGEST,
@@ -37,20 +41,26 @@ from cap.report import (
 )
 from cap.rules import FATAL, RULES
 from cap.trust import Trust
-from cap.xmlsafe import lean_parse, secure_parse
+from cap.xmlsafe import blanks_before_declaration, lean_parse, secure_parse
 
-# One polygon may carry tens of thousands of pairs (national boundaries); past this it is an
-# attack on whoever renders it.
-MAX_POLYGON_PAIRS = 200_000
-MAX_MESSAGE_PAIRS = 1_000_000
+# The bounds of one message (counts, vertices, field lengths) are cap.limits's table.
+MAX_POLYGON_PAIRS = DEFAULT_LIMITS.polygon_pairs
+# A finding's message quotes the value at fault; past this many characters the middle is left out
+# (the value is bounded by the document only when no length limit applies to it).
+_MAX_MESSAGE = 400
 
 # CAP 1.2 §3.2.4: a polygon is "lat,lon" pairs of decimal degrees (no exponent) separated by
 # XML whitespace. `pair_values` checks the shape with bytes operations that run in C (faster
 # than a regex on national boundaries); float() then reads each number, and on this alphabet it
-# accepts exactly the decimals [-+]?(\d+\.?\d*|\.\d+): "1.2.3" or "+" falls to the lenient reader.
+# accepts exactly the decimals [-+]?(\d+(\.\d*)?|\.\d+): "1.2.3" or "+" falls to the lenient reader.
 _PAIR_LIST_CHARS = b"0123456789.+-, \t\r\n"
 _NUMBER_CHARS = b"0123456789.+-"
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_DIGITS_AND_SIGNS = b"0123456789+-"
+_REGULAR_PAIR = b".,. "  # "lat,lon " without its digits and signs
+# One way to match each number (digits, then a point and digits if any): "\d+\.?\d*" could
+# split a run of digits in as many ways as it is long, and a failed match of a long one then
+# took time quadratic in its length (20,000 digits in a <circle>: 10 s).
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(_NUM)
 _CIRCLE_RE = re.compile(rf"\s*({_NUM}),({_NUM})\s+({_NUM})\s*")
 # xs:dateTime (CAP 1.0/1.1 use the XML Schema type).
@@ -65,30 +75,58 @@ _ADDRESS_RE = re.compile(r'"([^"]*)"|(\S+)')
 
 
 class _Findings:
-    """Collects findings of one message; knows which rules stop a tolerant ingest."""
+    """Collects findings of one message; knows which rules stop a tolerant ingest.
 
-    __slots__ = ("errors", "fatal", "warnings")
+    Past `most` findings the reading stops (CapError cap.limits.findings, already recorded).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("errors", "fatal", "most", "room", "warnings")
+
+    def __init__(self, most: int = DEFAULT_LIMITS.findings) -> None:
         self.errors: list[Finding] = []
         self.warnings: list[Finding] = []
         self.fatal = False
+        self.most = most
+        self.room = most
 
     def add(self, rule: str, message: str, path: str, *, fatal: bool | None = None) -> None:
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 120] + " [...] " + message[-100:]
         if RULES[rule].level == "warning":
             self.warnings.append(Finding(rule, message, path))
-            return
-        self.errors.append(Finding(rule, message, path))
-        if rule in FATAL if fatal is None else fatal:
+        else:
+            self.errors.append(Finding(rule, message, path))
+            if rule in FATAL if fatal is None else fatal:
+                self.fatal = True
+        self.room -= 1
+        if self.room == 0:
+            stop = CapError(
+                "cap.limits.findings", f"more than {self.most} findings; the rest are not reported", path
+            )
+            self.errors.append(stop.finding)
+            self.fatal = True
+            raise stop
+
+    def stopped(self, exc: CapError) -> None:
+        """Record the limit that stopped the reading (once: cap.limits.findings records itself)."""
+        if exc.rule != "cap.limits.findings":
+            self.errors.append(exc.finding)
             self.fatal = True
 
 
-# A tolerant pipeline can default category and certainty ("Unknown"), but it cannot name,
-# date, scope or prioritise a message without these; missing, they stop ingest.
+# A tolerant pipeline cannot name, date, scope or prioritise a message without these; missing,
+# they stop ingest. status, msgType and scope have no "unknown" value (CAP 1.2 §3.2.1), and any
+# guess could mislead: an exercise read as Actual, an Update as a new Alert, a Restricted
+# message as Public. <severity> has Unknown (§3.2.2), but the shared corpus's manifest expects a
+# message without it to be refused (wmo_burkina-faso-missing-severity.xml), so it stays here.
 _CANNOT_ACT_WITHOUT = frozenset(
-    {"identifier", "sender", "sent", "status", "msgType", "scope", "urgency", "severity",
+    {"identifier", "sender", "sent", "status", "msgType", "scope", "severity",
      "areaDesc", "resourceDesc", "valueName", "value"}
 )  # fmt: skip
+# Required enumerations that define "Unknown" (CAP 1.2 §3.2.2): a message without one loses
+# nothing when it is read as Unknown, which the finding says (category has no Unknown value but
+# is never needed to act: the list is just left empty).
+_READ_AS_UNKNOWN = frozenset({"urgency", "certainty"})
 
 _DSIG_SIGNATURE = "{" + S.NS_DSIG + "}Signature"
 _DSIG_NS_BYTES = S.NS_DSIG.encode("ascii")
@@ -189,14 +227,23 @@ class _Walk:
     that naming a finding needs.
     """
 
-    __slots__ = ("dates", "f", "fields", "pairs", "polygons", "sch", "seq", "version")
+    __slots__ = (
+        "areas", "bounds", "circles", "dates", "f", "fields", "geocodes", "limits", "parameters",
+        "polygon_count", "polygons", "resources", "sch", "seq", "unplaceable", "version", "vertices",
+    )  # fmt: skip
 
-    def __init__(self, sch: S.VersionSchema, f: _Findings, *, checked: bool) -> None:
+    def __init__(self, sch: S.VersionSchema, f: _Findings, limits: Limits, *, checked: bool) -> None:
         self.sch = sch
         self.version = sch.version
         self.f = f
         self.seq = _SEQUENCES[sch.version]
-        self.pairs = 0  # polygon pairs read so far (MAX_MESSAGE_PAIRS)
+        # What the message has asked for so far, against `limits` (cap.limits).
+        self.limits = limits
+        self.bounds = _bounds_of(limits)
+        self.vertices = 0  # polygon pairs, and VERTICES_PER_CIRCLE per circle
+        self.areas = self.polygon_count = self.circles = self.geocodes = 0
+        self.resources = self.parameters = 0
+        self.unplaceable: list[str] = []  # paths of areas no polygon or circle of can be placed
         # Messages repeat themselves: every <info> of a multilingual alert carries the same
         # polygons and date-times, <references> the same sent. Texts read without a finding
         # are kept for the rest of this message (the values are immutable, the reading of a
@@ -204,7 +251,7 @@ class _Walk:
         # each place, so that each place gets its finding.
         # Polygons by length: hashing a polygon's text would cost more than it saves (texts of
         # one length are compared, and that compare stops at the first difference).
-        self.polygons: dict[int, tuple[str, tuple[tuple[float, float], ...]]] = {}
+        self.polygons: dict[int, tuple[str, tuple[LatLon, ...]]] = {}
         self.dates: dict[str, datetime] = {}  # CAP 1.2 date-times of the exact pattern
         # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
         # order of its names. A plain function (no method in between) on the regular reading.
@@ -367,7 +414,9 @@ def _children(
         if name not in groups:
             f.add(
                 "cap.schema.missing",
-                f"required <{name}> is missing",
+                f"required <{name}> is missing; read as Unknown"
+                if name in _READ_AS_UNKNOWN
+                else f"required <{name}> is missing",
                 f"{path}/{name}",
                 fatal=name in _CANNOT_ACT_WITHOUT,
             )
@@ -494,7 +543,21 @@ def _datetime(text: str, version: str, path: str, f: _Findings, *, sent: bool = 
 def _named_values(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedValue]:
     """eventCode, parameter or geocode entries (CAP 1.2 §3.2.2, §3.2.4)."""
     if w.sch.named_values_as_text:
-        return _named_values_as_text(els, name, path, w.f)
+        out = _named_values_as_text(els, name, path, w.f)
+    else:
+        out = _named_value_elements(els, name, path, w)
+    value_name_max = w.bounds.value_name
+    value_max = w.bounds.value
+    for i, nv in enumerate(out, 1):
+        if len(nv.value_name) > value_name_max:
+            raise _too_long("valueName", nv.value_name, value_name_max, f"{path}/{name}[{i}]/valueName")
+        if len(nv.value) > value_max:
+            raise _too_long("value", nv.value, value_max, f"{path}/{name}[{i}]/value")
+    return out
+
+
+def _named_value_elements(els: Sequence, name: str, path: str, w: _Walk) -> list[NamedValue]:
+    """CAP 1.1 and 1.2: each entry is <valueName/><value/>."""
     vn_tag, v_tag = w.seq.named_value_tags
     out: list[NamedValue] = []
     append = out.append
@@ -531,24 +594,69 @@ def _named_values_as_text(texts: Sequence[str], name: str, path: str, f: _Findin
     return out
 
 
-def pair_values(text: str) -> list[float] | None:
-    """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None."""
+def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
+    """lat, lon, lat, lon... of a well-formed pair list (CAP 1.2 §3.2.4), else None.
+
+    With `max_pairs`, a list of more pairs raises CapError (cap.xml.too-many-vertices, path
+    "/") before the numbers past the bound are read.
+    """
+    packed = _pair_buffer(text, max_pairs)
+    return None if packed is None else _floats(packed)
+
+
+def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
+    """`pair_values` as float64 bytes (what numpy reads without a copy)."""
     try:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
         return None
-    # The usual shape first: "lat,lon lat,lon ...", single spaces, every number with a point.
-    # What is left once the number characters are deleted must then be ", , ... ,", which also
-    # rules out any other character, so this path needs no split of its own.
-    stripped = raw.strip(b" \t\r\n")  # XML whitespace only (bytes.strip would take \v, \f too)
-    separators = stripped.translate(None, _NUMBER_CHARS)
-    n = len(separators) // 2 + 1  # pairs, if the separators are regular
-    if stripped.count(b".") == 2 * n and separators == b", " * (n - 1) + b",":
-        vals = _decimals(stripped)
-        if vals is not None:
-            return vals
+    packed = _regular_pairs(raw.strip(b" \t\r\n"), max_pairs)  # XML whitespace only (not \v, \f)
+    if packed is not None:
+        return packed
+    return _irregular_pairs(raw, max_pairs)
+
+
+# A long pair list is read a piece of about this many bytes at a time, cut between two pairs:
+# only one piece's JSON copy exists at once, and this thread's simdjson parser, which is reused
+# and keeps buffers sized to the largest input it has read, stays small (a whole 4 MB polygon
+# would leave it holding several times that for the life of the thread).
+_PIECE_BYTES = 16 * 1024
+
+
+def _regular_pairs(stripped: bytes, max_pairs: int) -> bytes | None:
+    """The usual shape, "lat,lon lat,lon ..." with single spaces and a point in every number,
+    as float64 bytes; None for any other spelling (the caller then reads it as it can)."""
+    parts: list[bytes] = []
+    pairs = 0
+    start = 0
+    end = len(stripped)
+    while True:
+        cut = stripped.find(b" ", start + _PIECE_BYTES) if end - start > _PIECE_BYTES else -1
+        piece = stripped[start:cut] if cut >= 0 else stripped[start:]
+        # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
+        # alphabet, the separators and one point per number, and counts the pairs.
+        left = piece.translate(None, _DIGITS_AND_SIGNS)
+        n = (len(left) + 1) // 4
+        if not n or left != _REGULAR_PAIR * (n - 1) + b".,.":
+            return None
+        pairs += n
+        _bound_pairs(pairs, max_pairs)
+        packed = _decimals(piece)
+        if packed is None:
+            return None
+        parts.append(packed)
+        if cut < 0:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        start = cut + 1
+
+
+def _irregular_pairs(raw: bytes, max_pairs: int) -> bytes | None:
+    """A pair list in any other well-formed spelling (other whitespace, "+", "1.", ".5",
+    numbers without a point...), as float64 bytes: float() reads what JSON does not."""
     if raw.translate(None, _PAIR_LIST_CHARS):  # anything else: a letter, an exponent...
         return None
+    # One comma per pair: more commas than the bound, more pairs (or not a pair list at all).
+    _bound_pairs(raw.count(b","), max_pairs)
     pairs = raw.split()
     joined = b" ".join(pairs)
     # One comma in every pair: as many commas as pairs, never two in one.
@@ -558,31 +666,57 @@ def pair_values(text: str) -> list[float] | None:
     if not pairs:
         return None
     if joined.count(b".") == 2 * len(pairs):
-        vals = _decimals(joined)
-        if vals is not None:
-            return vals
+        packed = _decimals(joined)
+        if packed is not None:
+            return packed
     try:
-        return list(map(float, joined.replace(b",", b" ").split(b" ")))
+        vals = list(map(float, joined.replace(b",", b" ").split(b" ")))
     except ValueError:  # an empty half, a second point or a lone sign
         return None
+    return struct.pack(f"{len(vals)}d", *vals)
 
 
-def _decimals(joined: bytes) -> list[float] | None:
-    """The numbers of "lat,lon" pairs joined by single spaces, each number with one point.
+def _floats(packed: bytes) -> list[float]:
+    """The float64 numbers of `packed` (typeshed reads a memoryview's items as ints)."""
+    return cast(list[float], memoryview(packed).cast("d").tolist())
 
-    orjson reads them several times faster than float(), correctly rounded like it. Its grammar
-    (JSON numbers) is narrower than CAP's decimals: no "+", "1.", ".5" or leading zeros, and a
-    number without a point would become an int, hence the caller's count of points (one per
-    number, or JSON fails). None when JSON refuses: float() then decides.
+
+def _bound_pairs(pairs: int, max_pairs: int) -> None:
+    if max_pairs and pairs > max_pairs:
+        raise CapError("cap.xml.too-many-vertices", f"polygon has more than {max_pairs} pairs", "/")
+
+
+def _decimals(joined: bytes) -> bytes | None:
+    """The numbers of "lat,lon" pairs joined by single spaces, each number with one point, as
+    float64 bytes.
+
+    Read as one JSON array by simdjson, straight into a buffer of doubles: no Python object per
+    number (a float object each was most of the time a national boundary took), correctly
+    rounded like float(). JSON's grammar is narrower than CAP's decimals: no "+", "1.", ".5" or
+    leading zeros, and a number without a point would be read as an integer, hence the caller's
+    count of points (one per number, or JSON fails). None when JSON refuses: float() then decides.
     """
     try:
-        return orjson.loads(b"[" + joined.replace(b" ", b",") + b"]")
-    except orjson.JSONDecodeError:
+        # The array lives in the parser until it is released: copied out at once.
+        return bytes(_json_parser().parse(b"[" + joined.replace(b" ", b",") + b"]").as_buffer(of_type="d"))
+    except (ValueError, TypeError):  # not JSON numbers (simdjson's NUMBER_ERROR, TAPE_ERROR...)
         return None
 
 
-# Up to this many pairs the range check sorts (see _polygon).
-_SORT_RANGE_MAX = 4096
+_json = threading.local()
+
+
+def _json_parser() -> Any:
+    """This thread's simdjson parser (a parser is not thread-safe, and costs more to make than
+    to use on a small polygon)."""
+    parser = getattr(_json, "parser", None)
+    if parser is None:
+        parser = _json.parser = simdjson.Parser()
+    return parser
+
+
+# Up to this many pairs the range check sorts (see _polygon); past it numpy reads the buffer.
+_SORT_RANGE_MAX = 256
 
 
 def _separators(text: str) -> int:
@@ -590,57 +724,64 @@ def _separators(text: str) -> int:
     return sum(text.count(c) for c in ", \t\r\n")
 
 
-def _polygon(text: str, path: str, f: _Findings) -> tuple[tuple[float, float], ...] | None:
-    """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4)."""
-    if len(text) > MAX_POLYGON_PAIRS and text.count(",") > MAX_POLYGON_PAIRS:
-        raise CapError(
-            "cap.xml.too-many-vertices",
-            f"polygon has more than {MAX_POLYGON_PAIRS} pairs",
-            path,
-        )
-    vals = pair_values(text)
-    if vals is None:
-        if len(text) > 4 * MAX_POLYGON_PAIRS and _separators(text) > 2 * MAX_POLYGON_PAIRS:
+def _polygon(
+    text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS
+) -> tuple[tuple[LatLon, ...] | None, bool]:
+    """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4), and
+    whether every pair is within WGS 84 ranges (§3.3.1)."""
+    try:
+        packed = _pair_buffer(text, max_pairs)
+    except CapError as exc:  # past the bound: the reading stops here, with this place
+        raise CapError(exc.rule, exc.message, path) from None
+    if packed is None:
+        if len(text) > 4 * max_pairs and _separators(text) > 2 * max_pairs:
             # Read leniently, numbers may come without commas: bound what findall would make.
             raise CapError(
                 "cap.xml.too-many-vertices",
-                f"polygon has more than {MAX_POLYGON_PAIRS} coordinate pairs",
+                f"polygon has more than {max_pairs} coordinate pairs",
                 path,
             )
         nums = _NUMBER_RE.findall(text)
         if len(nums) < 2:
             f.add("cap.polygon.format", "polygon is empty or has no coordinate pairs", path)
-            return None
+            return None, False
         f.add(
             "cap.polygon.format",
             'polygon must be whitespace-separated "lat,lon" pairs; read leniently',
             path,
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
-    lats = vals[0::2]
-    lons = vals[1::2]
-    n = len(lats)
+        packed = struct.pack(f"{len(vals)}d", *vals)
+    # (lat, lon) pairs in document order, straight from the buffer (a tuple each is what the
+    # model holds; struct makes them without a list of floats in between).
+    polygon: tuple[LatLon, ...] = tuple(struct.iter_unpack("2d", packed))
+    n = len(polygon)
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
-    if lats[0] != lats[-1] or lons[0] != lons[-1]:
+    if polygon[0] != polygon[-1]:
         f.add("cap.polygon.closed", "polygon's first and last pairs must be the same", path)
-    pairs = tuple(zip(lats, lons, strict=True))
     if n <= _SORT_RANGE_MAX:
         # list.sort compares floats with a specialised fast path that min() and max() lack:
-        # sorting the (already copied) halves in place finds both ends sooner. Past a few
-        # thousand pairs an adversarial order would make the n log n show: min and max then.
+        # sorting the halves finds both ends sooner than four scans.
+        vals = _floats(packed)
+        lats = vals[0::2]
+        lons = vals[1::2]
         lats.sort()
         lons.sort()
         lat_min, lat_max, lon_min, lon_max = lats[0], lats[-1], lons[0], lons[-1]
     else:
-        lat_min, lat_max, lon_min, lon_max = min(lats), max(lats), min(lons), max(lons)
+        # Long rings (national boundaries): the numbers' buffer as an array, no copy.
+        array = np.frombuffer(packed)
+        lat_min, lat_max = float(array[0::2].min()), float(array[0::2].max())
+        lon_min, lon_max = float(array[1::2].min()), float(array[1::2].max())
     if lat_max > 90 or lat_min < -90 or lon_max > 180 or lon_min < -180:
         f.add(
             "cap.coordinate.range",
             "latitude must be within -90..90 and longitude within -180..180 (lat,lon order)",
             path,
         )
-    return pairs
+        return polygon, False
+    return polygon, True
 
 
 def _circle(text: str, path: str, f: _Findings) -> Circle | None:
@@ -673,9 +814,30 @@ def _decimal(text: str | None, name: str, path: str, version: str, f: _Findings)
 
 def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     f = w.f
-    area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = w.fields(
-        el, w.seq.area, path
-    )
+    if len(el) > w.bounds.area_children:
+        limits = w.limits
+        _crowded(el, path, w, w.bounds.area_children, (
+            ("polygon", "polygons", limits.polygons - w.polygon_count),
+            ("circle", "circles", limits.circles - w.circles),
+            ("geocode", "geocodes", limits.geocodes - w.geocodes),
+        ))  # fmt: skip
+    fields = w.fields(el, w.seq.area, path)
+    _check_lengths(fields, w.bounds.area, path)
+    area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = fields
+    limits = w.limits
+    # Counted before any is read: the work of a message past a bound is never done.
+    if polygon_texts is not None:
+        w.polygon_count = _counted(w.polygon_count, len(polygon_texts), limits.polygons, "polygons",
+                                   "<polygon> elements", path, "polygon")  # fmt: skip
+    if circle_texts is not None:
+        w.circles = _counted(w.circles, len(circle_texts), limits.circles, "circles",
+                             "<circle> elements", path, "circle")  # fmt: skip
+    if geocodes is not None:
+        w.geocodes = _counted(w.geocodes, len(geocodes), limits.geocodes, "geocodes",
+                              "<geocode> entries", path, "geocode")  # fmt: skip
+    # Whether the area gives a place and cannot be placed (see `_build_alert`): it has polygons
+    # or circles, none of them usable, and no geocode (which only geo can judge).
+    unplaceable = (polygon_texts is not None or circle_texts is not None) and geocodes is None
     polygons = []
     if polygon_texts is not None:
         seen = w.polygons
@@ -683,28 +845,35 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
             known = seen.get(len(p))
             if known is not None and known[0] == p:
                 poly = known[1]
+                unplaceable = False  # kept only when read without a finding
             else:
                 found = len(f.errors) + len(f.warnings)
-                read = _polygon(p, f"{path}/polygon[{i}]", f)
+                read, in_range = _polygon(p, f"{path}/polygon[{i}]", f, limits.polygon_pairs)
                 if read is None:
                     continue
                 poly = read
+                if in_range:
+                    unplaceable = False
                 if len(f.errors) + len(f.warnings) == found:
                     seen[len(p)] = (p, poly)
             # A repeated polygon still counts: the limit bounds what the model holds.
-            w.pairs += len(poly)
-            if w.pairs > MAX_MESSAGE_PAIRS:
-                raise CapError(
-                    "cap.xml.too-many-vertices",
-                    f"message has more than {MAX_MESSAGE_PAIRS} polygon pairs",
-                    f"{path}/polygon[{i}]",
-                )
+            w.vertices += len(poly)
+            _vertex_budget(w, f"{path}/polygon[{i}]")
             polygons.append(poly)
     circles = []
     for i, c in enumerate(circle_texts or (), 1):
-        circle = _circle(c, f"{path}/circle[{i}]", f)
+        where = f"{path}/circle[{i}]"
+        if len(c) > w.bounds.circle:
+            raise _too_long("circle", c, w.bounds.circle, where)
+        w.vertices += VERTICES_PER_CIRCLE  # what geo.areas draws it as
+        _vertex_budget(w, where)
+        circle = _circle(c, where, f)
         if circle is not None:
             circles.append(circle)
+            if -90 <= circle.lat <= 90 and -180 <= circle.lon <= 180:
+                unplaceable = False
+    if unplaceable:
+        w.unplaceable.append(path)
     altitude = ceiling = None
     if altitude_text is not None:
         altitude = _decimal(altitude_text, "altitude", f"{path}/altitude", w.version, f)
@@ -727,7 +896,9 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
 
 def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     f = w.f
-    resource_desc, mime, size_text, uri, deref, digest = w.fields(el, w.seq.resource, path)
+    fields = w.fields(el, w.seq.resource, path)
+    _check_lengths(fields, w.bounds.resource, path)
+    resource_desc, mime, size_text, uri, deref, digest = fields
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
             "cap.resource.mime-type",
@@ -737,7 +908,10 @@ def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     size = None
     if size_text is not None:
         if _INTEGER_RE.fullmatch(size_text):
-            size = int(size_text)
+            try:
+                size = int(size_text)
+            except ValueError:  # past Python's 4,300 digits (only with a lifted length limit)
+                size = -1
             if size < 0:
                 f.add("cap.resource.size", f"size {size} is negative", f"{path}/size")
         else:
@@ -797,12 +971,34 @@ def _enums(values: Sequence[str], allowed: frozenset[str], name: str, path: str,
 
 def _info(el: etree._Element, path: str, w: _Walk) -> Info:
     f = w.f
+    if len(el) > w.bounds.info_children:
+        limits = w.limits
+        _crowded(el, path, w, w.bounds.info_children, (
+            ("area", "areas", limits.areas - w.areas),
+            ("resource", "resources", limits.resources - w.resources),
+            ("parameter", "parameters", limits.parameters - w.parameters),
+            ("eventCode", "parameters", limits.parameters - w.parameters),
+        ))  # fmt: skip
     enums = w.sch.enums
+    fields = w.fields(el, w.seq.info, path)
+    _check_lengths(fields, w.bounds.info, path)
     (
         language, category, event, response_type, urgency_text, severity_text, certainty_text,
         audience, event_code, effective_text, onset_text, expires_text, sender_name, headline,
         description, instruction, web, contact, parameter, resource, area,
-    ) = w.fields(el, w.seq.info, path)  # fmt: skip
+    ) = fields  # fmt: skip
+    limits = w.limits
+    if event_code is not None:
+        w.parameters = _counted(w.parameters, len(event_code), limits.parameters, "parameters",
+                                "<eventCode> and <parameter> entries", path, "eventCode")  # fmt: skip
+    if parameter is not None:
+        w.parameters = _counted(w.parameters, len(parameter), limits.parameters, "parameters",
+                                "<eventCode> and <parameter> entries", path, "parameter")  # fmt: skip
+    if resource is not None:
+        w.resources = _counted(w.resources, len(resource), limits.resources, "resources",
+                               "<resource> entries", path, "resource")  # fmt: skip
+    if area is not None:
+        w.areas = _counted(w.areas, len(area), limits.areas, "areas", "<area> blocks", path, "area")
     if language is not None and not _LANGUAGE_RE.fullmatch(language.strip()):
         f.add(
             "cap.schema.language",
@@ -838,7 +1034,7 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
         categories,
         (event or "").strip(),
         responses,
-        urgency or "",
+        urgency or "Unknown",  # missing: read as Unknown (a wrong value is fatal, see `_enum`)
         severity or "",
         certainty or "Unknown",
         audience and audience.strip(),
@@ -865,6 +1061,12 @@ def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     if not tokens:
         f.add("cap.references.empty", "<references> is present but empty", path)
         return []
+    if len(tokens) > w.limits.references:
+        raise CapError(
+            "cap.limits.references",
+            f"<references> names {len(tokens)} messages; at most {w.limits.references} are read",
+            path,
+        )
     version = w.version
     dates = w.dates  # an update names several messages of one sent, or its own sent again
     out = []
@@ -892,6 +1094,122 @@ def _references(text: str, path: str, w: _Walk) -> list[Reference]:
     return out
 
 
+def _too_long(name: str, text: str, limit: int, path: str) -> CapError:
+    """The refusal of a text longer than <name> may be (cap.limits, FIELD_LENGTHS)."""
+    message = f"<{name}> holds {len(text)} characters; at most {limit} are read"
+    return CapError("cap.limits.length", message, path)
+
+
+def _check_lengths(fields: Fields, table: tuple[tuple[int, int, str], ...], parent: str) -> None:
+    """CapError (cap.limits.length) for the first text of `fields` longer than its bound
+    (`table`: index in the structure's names, most characters, name)."""
+    for i, limit, name in table:
+        text = fields[i]
+        if text.__class__ is str and len(text) > limit:
+            raise _too_long(name, text, limit, f"{parent}/{name}")
+
+
+_NO_LIMIT = 1 << 62
+
+
+class _Bounds:
+    """What one `Limits` means for the walk, worked out once per `Limits` (see `_bounds_of`):
+    each structure's text bounds as (index, most characters, name), single bounds, and the most
+    child nodes each structure can hold within the counts (see `_crowded`)."""
+
+    __slots__ = (
+        "alert", "alert_children", "area", "area_children", "circle", "code", "info", "info_children",
+        "resource", "value", "value_name",
+    )  # fmt: skip
+
+    def __init__(self, limits: Limits) -> None:
+        lengths = limits.lengths
+
+        def table(names: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+            return tuple((i, lengths[name], name) for i, name in enumerate(names) if name in lengths)
+
+        self.alert = table(_ALERT_NAMES)  # <code> repeats: a list, checked entry by entry
+        self.info = table(_INFO_NAMES)
+        self.area = table(_AREA_NAMES)  # <circle> likewise
+        self.resource = table(_RESOURCE_NAMES)
+        self.circle = lengths.get("circle", _NO_LIMIT)
+        self.code = lengths.get("code", _NO_LIMIT)
+        self.value_name = lengths.get("valueName", _NO_LIMIT)
+        self.value = lengths.get("value", _NO_LIMIT)
+        self.alert_children = len(_ALERT_NAMES) + limits.infos + limits.codes + 4  # ds:Signature
+        # category and responseType repeat values of small enumerations (12 and 9 of them).
+        self.info_children = len(_INFO_NAMES) + limits.parameters + limits.resources + limits.areas + 64
+        self.area_children = len(_AREA_NAMES) + limits.polygons + limits.circles + limits.geocodes
+
+
+# By the identity of the Limits (kept alive here): hashing a Limits costs more than a walk step.
+_BOUNDS: dict[int, tuple[Limits, _Bounds]] = {}
+
+
+def _bounds_of(limits: Limits) -> _Bounds:
+    found = _BOUNDS.get(id(limits))
+    if found is not None and found[0] is limits:
+        return found[1]
+    if len(_BOUNDS) > 64:  # callers making a Limits per call: keep the table small
+        _BOUNDS.clear()
+    bounds = _Bounds(limits)
+    _BOUNDS[id(limits)] = (limits, bounds)
+    return bounds
+
+
+def _counted(total: int, added: int, limit: int, what: str, noun: str, path: str, name: str) -> int:
+    """`total + added`; CapError (cap.limits.<what>) naming the first <name> of this parent
+    past `limit` when the message asks for more."""
+    total += added
+    if total > limit:
+        k = added - (total - limit) + 1
+        raise CapError(
+            f"cap.limits.{what}",
+            f"the message has more than {limit} {noun}; no more are read",
+            f"{path}/{name}[{k}]",
+        )
+    return total
+
+
+def _crowded(
+    el: etree._Element, path: str, w: _Walk, bound: int, bounded: tuple[tuple[str, str, int], ...]
+) -> None:
+    """CapError for an element with more child nodes than its content model can hold within
+    the limits: the count it breaks (`bounded`: child name, limit name, room left), else
+    cap.limits.children.
+
+    Called before the children are read: libxml2 counts them (XPath count(), no Python object
+    per child), where reading 100,000 children into a list took one call of 0.2 s that held
+    the interpreter, and with it the event loop of a service reading the message in a thread.
+    """
+    namespaces = {"c": w.sch.ns}
+    for name, what, room in bounded:
+        count = int(el.xpath(f"count(c:{name})", namespaces=namespaces))
+        if count > room:
+            raise CapError(
+                f"cap.limits.{what}",
+                f"the message has more than {getattr(w.limits, what)} <{name}> entries; no more are read",
+                f"{path}/{name}[{room + 1}]",
+            )
+    raise CapError(
+        "cap.limits.children",
+        f"<{_local(el.tag)}> holds {len(el)} child nodes; within the limits its content holds at "
+        f"most {bound}",
+        path,
+    )
+
+
+def _vertex_budget(w: _Walk, path: str) -> None:
+    """CapError (cap.xml.too-many-vertices) once the message's vertices pass the budget."""
+    if w.vertices > w.limits.vertices:
+        raise CapError(
+            "cap.xml.too-many-vertices",
+            f"message has more than {w.limits.vertices} vertices (polygon pairs, and "
+            f"{VERTICES_PER_CIRCLE} per circle)",
+            path,
+        )
+
+
 def _id_chars(value: str, name: str, f: _Findings) -> None:
     # CAP 1.2 §3.2.1: identifier and sender "MUST NOT include spaces, commas or restricted
     # characters (< and &)" — they are joined by commas in <references>.
@@ -909,12 +1227,24 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
     path = "/alert"
     sch = w.sch
     f = w.f
+    if len(root) > w.bounds.alert_children:
+        bounded = (("info", "infos", w.limits.infos), ("code", "codes", w.limits.codes))
+        _crowded(root, path, w, w.bounds.alert_children, bounded)
     _attributes(root, "alert", path, f)
+    fields = w.fields(root, w.seq.alert, path)
+    _check_lengths(fields, w.bounds.alert, path)
     (
         identifier_text, sender_text, sent_text, status_text, msg_type_text, password, source,
         scope_text, restriction_text, addresses_text, code, note, ref_text, incidents, info,
         signature,
-    ) = w.fields(root, w.seq.alert, path)  # fmt: skip
+    ) = fields  # fmt: skip
+    if code is not None:
+        _counted(0, len(code), w.limits.codes, "codes", "<code> entries", path, "code")
+        for i, text in enumerate(code, 1):
+            if len(text) > w.bounds.code:
+                raise _too_long("code", text, w.bounds.code, f"{path}/code[{i}]")
+    if info is not None and len(info) > w.limits.infos:
+        _counted(0, len(info), w.limits.infos, "infos", "<info> blocks", path, "info")
     enums = sch.enums
     identifier = (identifier_text or "").strip()
     sender = (sender_text or "").strip()
@@ -940,6 +1270,12 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
                 f"{path}/addresses",
             )
         addresses = [a or b for a, b in _ADDRESS_RE.findall(addresses_text)]
+        if len(addresses) > w.limits.addresses:
+            raise CapError(
+                "cap.limits.addresses",
+                f"<addresses> names {len(addresses)} addressees; at most {w.limits.addresses} are read",
+                f"{path}/addresses",
+            )
     if scope == "Restricted" and not restriction:
         f.add("cap.restriction.required", 'scope "Restricted" needs a <restriction>', f"{path}/scope")
     elif restriction and scope != "Restricted":
@@ -949,13 +1285,30 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
             f"{path}/restriction",
         )
     if scope == "Private" and not addresses:
-        f.add("cap.addresses.required", 'scope "Private" needs <addresses>', f"{path}/scope")
+        # CAP 1.2 §3.2.1: a Private message is for the <addresses> listed; without any, nobody
+        # may ever read it, and storing it would only keep it from everyone.
+        f.add(
+            "cap.addresses.required",
+            'scope "Private" needs <addresses>: without them nobody may read the message',
+            f"{path}/scope",
+        )
     references: list[Reference] = []
     if ref_text is not None:
         references = _references(ref_text, f"{path}/references", w)
     elif msg_type in ("Update", "Cancel", "Ack", "Error"):
         f.add("cap.references.missing", f"a {msg_type} should name the messages it refers to", path)
     infos = [_info(el, f"{path}/info[{i}]", w) for i, el in enumerate(info or (), 1)]
+    if w.unplaceable and len(w.unplaceable) == w.areas:
+        # CAP 1.2 §3.2.4, §3.3.1: areas are placed by WGS 84 polygons and circles (or geocodes).
+        # When every area gives coordinates out of range or a negative radius and nothing else,
+        # the alert cannot be placed anywhere: it cannot serve its purpose.
+        for where in w.unplaceable:
+            f.add(
+                "cap.area.unusable",
+                "no polygon or circle of this area lies within WGS 84 ranges with a radius of 0 or "
+                "more, and no geocode names it: no area of the alert can be placed",
+                where,
+            )
     signed = signature is not None
     if f.fatal or sent is None or status is None or msg_type is None or scope is None:
         return None, signed
@@ -981,7 +1334,7 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
 
 
 def _read(
-    root: etree._Element, sch: S.VersionSchema, data: bytes | None
+    root: etree._Element, sch: S.VersionSchema, data: bytes | None, limits: Limits
 ) -> tuple[_Findings, Alert | None, bool, etree._Element]:
     """Findings, the alert (None when it cannot be ingested), whether it is signed, and the tree.
 
@@ -989,17 +1342,17 @@ def _read(
     `lean_parse`): the detailed reading then parses it again with them, since mixed content
     and what it reports may hold them; the tree returned is the one read last.
     """
-    f = _Findings()
+    f = _Findings(limits.findings)
     try:
         try:
-            alert, signed = _build_alert(root, _Walk(sch, f, checked=False))
+            alert, signed = _build_alert(root, _Walk(sch, f, limits, checked=False))
         except _Irregular:
             if data is not None:
                 root = secure_parse(data)
-            f = _Findings()
-            alert, signed = _build_alert(root, _Walk(sch, f, checked=True))
-    except CapError as exc:  # a limit (polygon pairs) stops the reading; its finding comes last
-        f.add(exc.rule, exc.message, exc.path)
+            f = _Findings(limits.findings)
+            alert, signed = _build_alert(root, _Walk(sch, f, limits, checked=True))
+    except CapError as exc:  # a limit (cap.limits) stops the reading; its finding comes last
+        f.stopped(exc)
         alert, signed = None, False
     return f, alert, signed, root
 
@@ -1010,9 +1363,10 @@ def check_alert_element(
     verify_signature: bool = True,
     profiles: Sequence[str] = (),
     trusted_certs: Trust = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate an already securely parsed CAP <alert> element (also one embedded in a feed)."""
-    return _check_alert(root, None, verify_signature, profiles, trusted_certs)
+    return _check_alert(root, None, verify_signature, profiles, trusted_certs, limits, 0)
 
 
 def _check_alert(
@@ -1021,8 +1375,11 @@ def _check_alert(
     verify_signature: bool,
     profiles: Sequence[str],
     trusted_certs: Trust,
+    limits: Limits,
+    blanks: int,
 ) -> Report:
-    """`check_alert_element`; `lean_data` as `data` of `_read`."""
+    """`check_alert_element`; `lean_data` as `data` of `_read`; `blanks` stood before the
+    document's XML declaration (`xmlsafe.blanks_before_declaration`)."""
     tag = root.tag
     if not isinstance(tag, str) or not (tag.endswith("}alert") or tag == "alert"):  # local name
         f = _Findings()
@@ -1038,7 +1395,17 @@ def _check_alert(
             "/alert",
         )
         return Report(valid=False, ingestible=False, errors=f.errors)
-    f, alert, signed, read = _read(root, sch, lean_data)
+    f, alert, signed, read = _read(root, sch, lean_data, limits)
+    if blanks:
+        f.errors.insert(
+            0,
+            Finding(
+                "cap.xml.declaration-not-first",
+                f"{blanks} blank character(s) before the XML declaration, which must open the "
+                "document (XML 1.0 §2.8); skipped",
+                "/",
+            ),
+        )
     signature = UNSIGNED
     if verify_signature and alert is not None and signed:
         # The signed digest covers the whitespace between elements too.
@@ -1094,9 +1461,12 @@ def check_read(
     verify_signature: bool,
     profiles: Sequence[str],
     trusted_certs: Trust,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate the root `read_xml` returned for `data` as one CAP <alert>."""
-    return _check_alert(root, data if lean else None, verify_signature, profiles, trusted_certs)
+    lean_data = data if lean else None
+    blanks = blanks_before_declaration(data)
+    return _check_alert(root, lean_data, verify_signature, profiles, trusted_certs, limits, blanks)
 
 
 def validate(
@@ -1105,19 +1475,21 @@ def validate(
     profiles: Sequence[str] = (),
     verify_signature: bool = True,
     trusted_certs: Trust = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
     """Validate one CAP XML <alert> message; never raises on bad input (feeds: `cap.api`)."""
     try:
         root, lean = read_xml(data, verify_signature)
     except CapError as exc:
         return Report(valid=False, ingestible=False, errors=[exc.finding])
-    return check_read(root, data, lean, verify_signature, profiles, trusted_certs)
+    return check_read(root, data, lean, verify_signature, profiles, trusted_certs, limits)
 
 
-def parse(data: bytes) -> Alert:
+def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Alert:
     """Read one CAP message tolerantly; raise CapError (rule id, path) if it cannot be ingested."""
     root, lean = lean_parse(data)
-    report = _check_alert(root, data if lean else None, False, (), ())
+    blanks = blanks_before_declaration(data)
+    report = _check_alert(root, data if lean else None, False, (), (), limits, blanks)
     if report.alert is None:
         first = next((e for e in report.errors if e.rule in FATAL), None) or (
             report.errors[0] if report.errors else Finding("cap.xml.not-cap", "not CAP", "/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -64,7 +64,7 @@ def _pair(point: LatLon) -> str:
     return f"{cap_number(point[0])},{cap_number(point[1])}"
 
 
-def polygon_text(polygon: tuple[LatLon, ...]) -> str:
+def polygon_text(polygon: Iterable[LatLon]) -> str:
     """CAP 1.2 §3.2.4 polygon: whitespace-separated "lat,lon" pairs."""
     return " ".join(_pair(p) for p in polygon)
 

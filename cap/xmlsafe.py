@@ -12,12 +12,7 @@ import threading
 from lxml import etree
 
 from cap.errors import CapError
-
-# A legitimate CAP message with an embedded audio resource runs to a few MB (IPAWS); a feed of
-# hundreds of alerts to a few more. Past this we refuse before parsing.
-MAX_BYTES = 8 * 1024 * 1024
-# libxml2 without XML_PARSE_HUGE stops at depth 256; CAP itself nests five levels deep.
-MAX_DEPTH = 256
+from cap.limits import MAX_BYTES, MAX_DEPTH  # past MAX_BYTES we refuse before parsing
 
 _local = threading.local()
 
@@ -115,6 +110,25 @@ def _blanks_may_matter(data: bytes) -> bool:
     return b"\r" in data or (b"[" in data and b"<![CDATA[" in data)
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_XML_BLANKS = b" \t\r\n"
+
+
+def blanks_before_declaration(data: bytes) -> int:
+    """How many blanks (XML whitespace) stand before the XML declaration, after any UTF-8
+    byte-order mark; 0 when the declaration opens the document or there is none.
+
+    XML 1.0 §2.8 puts the declaration at the very start, and libxml2 refuses anything before
+    it; but blank lines there (a template's, a concatenating script's) change nothing the
+    document says, so they are skipped and reported (cap.xml.declaration-not-first).
+    """
+    start = 3 if data.startswith(_UTF8_BOM) else 0
+    if data[start : start + 1] not in (b" ", b"\t", b"\r", b"\n"):
+        return 0
+    body = data[start : start + 4096].lstrip(_XML_BLANKS)
+    return min(4096, len(data) - start) - len(body) if body.startswith(b"<?xml") else 0
+
+
 def _parse(data: bytes, *, lean: bool) -> tuple[etree._Element, bool]:
     """The root, and whether it was parsed lean (see `lean_parse`)."""
     data = as_bytes(data)
@@ -126,6 +140,10 @@ def _parse(data: bytes, *, lean: bool) -> tuple[etree._Element, bool]:
         )
     if data.isspace():
         raise CapError("cap.xml.empty", "document is empty", "/")
+    blanks = blanks_before_declaration(data)
+    if blanks:
+        start = 3 if data.startswith(_UTF8_BOM) else 0
+        data = data[:start] + data[start + blanks :]
     # Refuse DTDs outright: they carry external entities (XXE), entity expansion bombs
     # (billion laughs, quadratic blow-up) and network fetches. CAP never needs one.
     if _has_declarations(data):

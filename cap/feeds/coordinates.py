@@ -29,12 +29,12 @@ def parse_polygon(text: str) -> tuple[LatLon, ...] | None:
     values = pair_values(text)  # the same reading of the pair list as <polygon> in XML
     if values is None:
         return None
-    points = list(zip(values[0::2], values[1::2], strict=True))
-    if len(points) < 4 or points[0] != points[-1]:
+    lats, lons = values[0::2], values[1::2]
+    if len(lats) < 4 or lats[0] != lats[-1] or lons[0] != lons[-1]:
         return None
-    if not all(-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0 for lat, lon in points):
+    if not all(-90.0 <= lat <= 90.0 for lat in lats) or not all(-180.0 <= lon <= 180.0 for lon in lons):
         return None
-    return tuple(points)
+    return tuple(zip(lats, lons, strict=True))
 
 
 def parse_circle(text: str) -> Circle | None:

@@ -41,7 +41,7 @@ from service.alerts.view import AlertView, select_views
 from service.auth import ADMINISTRATION, OPERATOR, Principal, may_post_as
 from service.db.database import Database
 from service.db.models import AlertRecord, AlertTag, utcnow
-from service.errors import Conflict, Forbidden, Invalid
+from service.errors import Conflict, Forbidden, Invalid, TooLarge
 from service.events import log as event_log
 from service.trust.store import TrustPolicy, load_trust
 from service.visibility import may_see_alert
@@ -79,6 +79,8 @@ RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
 RULE_SENDER_NOT_REGISTERED = "alert.sender.not-registered"
 RULE_OUTSIDE_JURISDICTION = "alert.area.outside-jurisdiction"
 RULE_KEY_CONFLICT = "alert.key.conflict"
+# The CAP reader's size bound (cap.limits.MAX_BYTES), answered 413 rather than 422.
+RULE_TOO_LARGE = "cap.xml.too-large"
 
 
 class IngestRejected(Invalid):
@@ -91,6 +93,11 @@ class IngestRejected(Invalid):
         verdict.pop("file", None)
         super().__init__(report.errors, detail="the message cannot be ingested", extensions=verdict)
         self.report = report
+
+
+class IngestTooLarge(TooLarge, IngestRejected):
+    """The message is larger than the CAP reader takes (cap.xml.too-large): 413, as the HTTP
+    edge answers a body past its own limit (when an operator set that limit higher)."""
 
 
 class IngestForbidden(Forbidden):
@@ -263,6 +270,8 @@ def prepare_message(
             ],
         )
     if not report.ingestible or report.alert is None:
+        if any(f.rule == RULE_TOO_LARGE for f in report.errors):
+            raise IngestTooLarge(report)
         raise IngestRejected(report)
     refusal = trust.refusal(report)
     if refusal is not None:

@@ -1,6 +1,6 @@
 """The quick readings of cap.parsing and cap.xmlsafe say exactly what the general ones say.
 
-Polygon pair lists are read through orjson when every number has a point, and the prolog is
+Polygon pair lists are read as JSON (simdjson) when every number has a point, and the prolog is
 passed over by one regular expression when it holds only a declaration, PIs and comments. These
 tests pin the edges where those shortcuts must hand over: spellings JSON refuses, numbers without
 a point, long polygons, and a declaration hidden behind a stylesheet PI and a comment. A polygon
@@ -103,7 +103,9 @@ def test_one_latitude_out_of_range_is_found_in_short_and_long_polygons(pairs: in
     ring = [f"61.{i:04d},23.7000" for i in range(pairs)]
     ring[pairs // 2] = "90.0001,23.7000"
     ring.append(ring[0])
-    report = cap.validate(message(" ".join(ring)), verify_signature=False)
+    # A second, good polygon keeps the area placeable (an alert with no placeable area at all is
+    # refused: cap.area.unusable).
+    report = cap.validate(message(" ".join(ring) + f"</polygon><polygon>{SQUARE}"), verify_signature=False)
     assert [(f.rule, f.path) for f in report.errors] == [("cap.coordinate.range", f"{AREA}/polygon[1]")]
     assert report.ingestible
     polygon = report.alert.infos[0].areas[0].polygons[0]
@@ -189,14 +191,22 @@ def test_a_repeated_polygon_is_the_same_in_every_area() -> None:
 )
 def test_a_repeated_polygon_with_a_finding_is_reported_at_every_place(polygon: str, rule: str) -> None:
     report = cap.validate(multilingual(polygon), verify_signature=False)
-    assert [(f.rule, f.path) for f in report.errors] == [
+    assert [(f.rule, f.path) for f in report.errors if f.rule == rule] == [
         (rule, f"/alert/info[{i}]/area[{j}]/polygon[1]") for i in (1, 2) for j in (1, 2)
     ]
+    # Out of range everywhere, no area can be placed: refused, each area named.
+    unusable = [(f.rule, f.path) for f in report.errors if f.rule == "cap.area.unusable"]
+    if rule == "cap.coordinate.range":
+        areas = [f"/alert/info[{i}]/area[{j}]" for i in (1, 2) for j in (1, 2)]
+        assert unusable == [("cap.area.unusable", area) for area in areas]
+        assert not report.ingestible
+    else:
+        assert not unusable and report.ingestible
 
 
-def test_a_repeated_polygon_counts_towards_the_message_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cap.parsing, "MAX_MESSAGE_PAIRS", 3 * 5)  # SQUARE has 5 pairs
-    report = cap.validate(multilingual(SQUARE), verify_signature=False)
+def test_a_repeated_polygon_counts_towards_the_message_limit() -> None:
+    limits = cap.Limits(vertices=3 * 5)  # SQUARE has 5 pairs
+    report = cap.validate(multilingual(SQUARE), verify_signature=False, limits=limits)
     assert not report.ingestible
     assert [(f.rule, f.path) for f in report.errors] == [
         ("cap.xml.too-many-vertices", "/alert/info[2]/area[2]/polygon[1]")
@@ -407,3 +417,30 @@ def test_flags_are_taken_for_their_truth() -> None:
     root = secure_parse(data)
     loose = {"verify_signature": 1}
     assert cap.check_alert_element(root, **loose) == cap.check_alert_element(root)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,  # regular all along: read a piece at a time
+        "61.40,23.70  61.55,23.70",  # a double space in a later piece: read as float() does
+        "+61.40,23.70",  # a "+" in a later piece
+        "61.,23.70",  # "61." in a later piece
+        "-0.0,-0.0",  # the sign of zero, in a later piece
+    ],
+)
+def test_a_long_pair_list_is_read_across_its_pieces_as_float_does(odd: str | None) -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]  # ~110 KB
+    if odd is not None:
+        pairs[4500] = odd
+    text = " ".join(pairs)
+    assert len(text) > 6 * cap.parsing._PIECE_BYTES
+    values = pair_values(text)
+    assert values is not None
+    assert [repr(v) for v in values] == [repr(v) for v in float_reading(text)]
+
+
+def test_a_long_pair_list_with_a_bad_pair_in_a_later_piece_is_no_pair_list() -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]
+    pairs[4500] = "61.40;23.70"
+    assert pair_values(" ".join(pairs)) is None

@@ -211,9 +211,11 @@ def test_restricted_scope_without_restriction_is_invalid_but_ingestible() -> Non
     invalid_but_ingestible(data, "cap.restriction.required", "/alert/scope")
 
 
-def test_private_scope_without_addresses_is_invalid_but_ingestible() -> None:
+def test_private_scope_without_addresses_is_not_ingestible() -> None:
+    # CAP 1.2 §3.2.1: a Private message is for its <addresses> only; without any, nobody may
+    # ever read it (issue 10).
     data = variant("<scope>Public</scope>", "<scope>Private</scope>")
-    invalid_but_ingestible(data, "cap.addresses.required", "/alert/scope")
+    not_ingestible(data, "cap.addresses.required", "/alert/scope")
 
 
 @pytest.mark.parametrize("identifier", ["TAMPERE,2024", "TAMPERE 2024", "TAMPERE&lt;2024"])

@@ -260,9 +260,12 @@ async def test_store_full_is_507(api: ServiceUnderTest) -> None:
         count = pages or conn.exec_driver_sql("PRAGMA page_count").scalar()
         conn.exec_driver_sql(f"PRAGMA max_page_count={count}")
 
+    # 50 KB to store (an embedded file: a headline that long is refused by its length, cap.limits).
+    resource = b"<resource><resourceDesc>audio</resourceDesc><mimeType>audio/mpeg</mimeType><derefUri>"
+    big = make_cap("FULL-1").replace(b"<area>", resource + b"A" * 50_000 + b"</derefUri></resource><area>", 1)
     await api.runtime.db.write(lambda conn: cap_pages(conn, None))
     try:
-        response = await api.post(make_cap("FULL-1", headline="x" * 50_000), token)
+        response = await api.post(big, token)
     finally:
         await api.runtime.db.write(lambda conn: cap_pages(conn, 2**30))
     assert response.status_code == 507, response.text
@@ -270,7 +273,7 @@ async def test_store_full_is_507(api: ServiceUnderTest) -> None:
     body = response.json()
     assert body["errors"][0]["rule"] == "service.store.full"
     assert body["request_id"] == response.headers["x-request-id"]
-    assert (await api.post(make_cap("FULL-1", headline="x" * 50_000), token)).status_code == 201
+    assert (await api.post(big, token)).status_code == 201
 
 
 async def test_a_bug_is_500_with_the_request_id_only(tmp_path: Path) -> None:
