@@ -20,6 +20,7 @@ from geo.areas import bbox_of
 from geo.gazetteer import default_countries
 from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
+from service.alerts.examples import OPENAPI_EXAMPLES
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
 from service.alerts.view import AlertView, alert_json, feature_json, select_views
@@ -52,8 +53,8 @@ _CAP_BODY = {
     "required": True,
     "description": "One CAP 1.0, 1.1 or 1.2 <alert>, as XML bytes.",
     "content": {
-        "application/cap+xml": {"schema": {"type": "string"}},
-        "application/xml": {"schema": {"type": "string"}},
+        "application/cap+xml": {"schema": {"type": "string"}, "examples": OPENAPI_EXAMPLES},
+        "application/xml": {"schema": {"type": "string"}, "examples": OPENAPI_EXAMPLES},
     },
 }
 _ERRORS = {
