@@ -28,8 +28,8 @@ EXIT_UNREADABLE = 2
 USES_STORE = "uses"
 CREATES_STORE = "creates"
 
-# What each role is for, as `tampere token create --help` says it (docs/roles.md has the table
-# of what each may do, checked against service.auth and service.visibility by its test).
+# What each role is for, as `tampere token create --help` says it (the README has the table
+# of what each may do, checked against service.auth and service.visibility by tests/test_readme.py).
 ROLE_SUMMARIES = {
     "administration": "a Member State's administration (--country ISO3): posts CAP alerts as its "
     "registered senders (--sender), files assistance requests, reports network status",
@@ -275,7 +275,7 @@ def _parser() -> argparse.ArgumentParser:
         "events",
         help="follow a running service's event stream (WS /api/v1/events), one JSON line an event",
         description="Subscribe to the event stream of a running `tampere serve` as the token's "
-        "principal: it sees what that principal may see (docs/roles.md); the messages are "
+        "principal: it sees what that principal may see (the README's roles table); the messages are "
         "described at /asyncapi.json.",
     )
     events.add_argument("url", metavar="URL", help="the service, e.g. http://127.0.0.1:8000")
