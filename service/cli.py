@@ -282,7 +282,10 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--token", help="bearer token (default: TAMPERE_TOKEN)")
     events.add_argument("--since", type=int, help="replay from after this event id (0: from the first)")
     events.add_argument("--types", help="comma-separated event types, e.g. alert.received")
-    events.add_argument("--limit", type=int, help="stop after this many events")
+    events.add_argument("--alert", type=int, metavar="ID", help="only the events of this alert")
+    events.add_argument(
+        "--limit", type=int, help="stop after this many events (exit 1 if the stream falls idle first)"
+    )
     events.add_argument(
         "--idle", type=float, help="stop after this many seconds without an event (default: never)"
     )
@@ -421,6 +424,8 @@ def _events(args: argparse.Namespace) -> int:
                 message = json.loads(text)
                 if message.get("type") == "heartbeat":
                     continue
+                if args.alert is not None and message.get("alert_id") != args.alert:
+                    continue
                 print(json.dumps(message, ensure_ascii=False), flush=True)
                 seen += 1
     except ConnectionClosed as exc:
@@ -432,6 +437,10 @@ def _events(args: argparse.Namespace) -> int:
     except (OSError, InvalidStatus, InvalidURI, TimeoutError) as exc:
         print(f"tampere events: cannot reach {url}: {exc} (is `tampere serve` running?)", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.limit is not None and seen < args.limit:
+        # Asked for N events and the stream fell quiet first: say so, for scripts to notice.
+        print(f"tampere events: {seen} of {args.limit} events within {args.idle:g} s", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

@@ -73,6 +73,16 @@ def test_the_quickstart_routes_a_kenyan_alert_to_addis_ababa_and_its_stream(tmp_
         # And the service agrees, asked directly.
         alert = httpx.get(f"{base}/api/v1/alerts/{alert_id}", timeout=10).json()
         assert alert["countries"] == ["KEN"] and alert["impact"]["sites"]["total"] == 10
+        # A token from another store is refused by the stream with the reason, and on REST with
+        # the way to get a good one.
+        refused = subprocess.run(
+            ["tampere", "events", base, "--token", "not-a-token", "--idle", "2"],
+            env={**env, "PATH": f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"},
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert refused.returncode == 1 and "closed by the service (4401)" in refused.stderr, refused.stderr
+        unknown = httpx.get(f"{base}/api/v1/requests", headers={"Authorization": "Bearer not-a-token"})
+        assert unknown.status_code == 401 and "tampere token create" in unknown.json()["errors"][0]["message"]
     finally:
         stop_server(proc)
     # `tampere serve` said where it listens, its data dir and the next commands.
