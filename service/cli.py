@@ -826,7 +826,7 @@ def _layer_import(args: argparse.Namespace) -> int:
     from service.layers import files as layer_files
 
     if not args.file.exists():
-        print(f"tampere layer import: cannot read {args.file}", file=sys.stderr)
+        print(f"tampere layer import: cannot read {args.file}: no such file or folder", file=sys.stderr)
         return EXIT_UNREADABLE
     settings: Settings = args.settings
     try:
@@ -878,7 +878,7 @@ def _geocodes_import(args: argparse.Namespace) -> int:
     from service.geocodes import files as geocode_files
 
     if not args.file.exists():
-        print(f"tampere geocodes import: cannot read {args.file}", file=sys.stderr)
+        print(f"tampere geocodes import: cannot read {args.file}: no such file or folder", file=sys.stderr)
         return EXIT_UNREADABLE
     settings: Settings = args.settings
     try:

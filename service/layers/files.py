@@ -41,6 +41,8 @@ from geo.layers import (
 _Table = TypeVar("_Table", bound=PointLayer)
 
 KINDS = ("opencellid", "ookla", "cables", "population")
+# Names the API used before it took the command line's: the API still answers to them.
+OLDER_NAMES = {"cells": "opencellid", "landings": "cables"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,9 @@ def import_layer(
     source = Path(path)
     layers = Path(data_dir) / "layers"
     if kind not in KINDS:
-        raise LayerFormatError("layer.kind", f"unknown layer kind {kind!r} (one of {', '.join(KINDS)})")
+        older = OLDER_NAMES.get(kind)
+        hint = f"; {kind} is now called {older}" if older else ""
+        raise LayerFormatError("layer.kind", f"unknown layer kind {kind!r} (one of {', '.join(KINDS)}){hint}")
     if not source.exists():
         raise LayerFormatError("layer.file", "no such file or directory", str(source))
     if kind == "opencellid":

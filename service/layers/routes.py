@@ -19,14 +19,9 @@ from service.auth import OPERATOR
 from service.bbox import BBox, bbox_geometry, parse_bbox
 from service.errors import Forbidden, Invalid, NotFound
 from service.http import query_time
-from service.layers.files import KINDS as LAYER_FILE_KINDS
-from service.layers.files import LAYER_KINDS, list_layers
+from service.layers.files import KINDS, LAYER_KINDS, OLDER_NAMES, list_layers
 from service.runtime import RequiredPrincipal, RuntimeDep
 
-# The layer kinds, named as `tampere layer import` names them (service.layers.files.KINDS).
-KINDS = LAYER_FILE_KINDS
-# Names the API used before it took the command line's: still answered, as the same layer.
-KIND_ALIASES = {"cells": "opencellid", "landings": "cables"}
 DEFAULT_LIMIT = 1000
 MAX_FEATURES = 10_000
 # A grid answer has at most this many cells, built from at most this many points.
@@ -113,7 +108,7 @@ async def layer_features(
 ) -> JSONResponse:
     """Features of one layer inside a bbox, at most `limit` (422 beyond, unless `grid` asks
     for them aggregated per grid cell)."""
-    kind = KIND_ALIASES.get(kind, kind)
+    kind = OLDER_NAMES.get(kind, kind)
     if kind not in KINDS:
         raise NotFound.one("layer.kind.unknown", f"no layer {kind!r}; one of {', '.join(KINDS)}", "{kind}")
     as_of = query_time(as_of, param="as_of", rule="layer.as_of")
