@@ -1,6 +1,14 @@
 # Tampere: multi-stage build, non-root runtime, health check, `tampere serve` on the embedded
 # default (SQLite under /var/lib/tampere). Set TAMPERE_DATABASE_URL for PostgreSQL+PostGIS.
 
+# The web app (web/): built from its lock file; only its output (dist/) reaches the image.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
@@ -20,9 +28,11 @@ RUN python -m venv /opt/tampere \
 FROM python:3.11-slim-bookworm AS runtime
 RUN useradd --system --create-home --home-dir /var/lib/tampere --uid 10001 tampere
 COPY --from=build /opt/tampere /opt/tampere
+COPY --from=web /web/dist /opt/tampere/web
 ENV PATH=/opt/tampere/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    TAMPERE_DATA_DIR=/var/lib/tampere
+    TAMPERE_DATA_DIR=/var/lib/tampere \
+    TAMPERE_WEB_DIR=/opt/tampere/web
 USER tampere
 WORKDIR /var/lib/tampere
 VOLUME ["/var/lib/tampere"]

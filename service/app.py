@@ -29,13 +29,15 @@ from service.assistance.routes import requests_router
 from service.auth import Authenticator
 from service.db import Database, upgrade
 from service.db.models import PendingReference
+from service.deliveries.routes import deliveries_router
+from service.deliveries.worker import Deliverer
 from service.docs import add_documentation
 from service.errors import RULE_STORE_FULL, RULE_STORE_UNREACHABLE, Unavailable, add_error_handlers
 from service.events.routes import events_router
 from service.events.stream import EventBroadcaster
 from service.geocodes.files import load_gazetteer
 from service.geocodes.reload import GazetteerReloader, gazetteer_watcher, geocodes_fingerprint
-from service.http import BodyLimit
+from service.http import BodyLimit, Compression
 from service.layers.files import load_connectivity
 from service.layers.reload import LayerReloader, layer_watcher, layers_fingerprint
 from service.layers.routes import layers_router
@@ -50,6 +52,7 @@ from service.settings import Settings
 from service.sources.poller import FeedPoller
 from service.sources.routes import sources_router
 from service.tokens.routes import tokens_router
+from service.webapp.routes import add_webapp
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         poller = app.state.poller = FeedPoller(runtime)
         broadcaster = app.state.event_broadcaster = EventBroadcaster.from_settings(runtime.db, settings)
+        deliverer = app.state.deliverer = Deliverer(runtime.db, settings)
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
             asyncio.create_task(broadcaster.run(), name="event-broadcaster"),
+            asyncio.create_task(deliverer.run(), name="deliverer"),
             asyncio.create_task(
                 broadcaster.watch_credentials(settings.credential_check_seconds), name="event-credentials"
             ),
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     add_documentation(app)
+    add_webapp(app, settings)
     app.include_router(alerts_router())
     app.include_router(network_status_router())
     app.include_router(layers_router())
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router())
     app.include_router(requests_router())
     app.include_router(tokens_router())
+    app.include_router(deliveries_router())
     app.add_api_route(
         "/healthz",
         healthz,
@@ -128,11 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimit,
         default=settings.max_json_body_bytes,
         routes={"/api/v1/alerts": settings.max_body_bytes, "/api/v1/network-status": STATUS_REPORT_MAX_BYTES},
+        idle_timeout=settings.body_idle_timeout_seconds,
     )
     # Inside the request context (a 429 carries the request id), before any route's work.
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(RateLimitMiddleware, limits=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
+    # Outermost: every answer is compressed when the client accepts it, problems included.
+    app.add_middleware(Compression)
     return app
 
 

@@ -242,13 +242,7 @@ def issue_token(
         assert office is not None
         office = _known_office(office, offices or _packaged_offices())
     key = principal_key(role, country=country, office=office)
-    principal_id = conn.execute(select(_principals.c.id).where(_principals.c.key == key)).scalar()
-    if principal_id is None:
-        principal_id = conn.execute(
-            insert(_principals)
-            .values(key=key, role=role, country=country, office=office, created_at=utcnow())
-            .returning(_principals.c.id)
-        ).scalar_one()
+    principal_id = principal_id_for(conn, role, country=country, office=office)
     for sender in senders:
         owner = conn.execute(select(_senders.c.principal_id).where(_senders.c.sender == sender)).scalar()
         if owner is None:
@@ -282,6 +276,22 @@ def issue_token(
     principal = load_principal(conn, principal_id)
     assert principal is not None
     return IssuedToken(token=token, id=token_id, principal=principal, created_at=now, expires_at=expires_at)
+
+
+def principal_id_for(
+    conn: Connection, role: str, *, country: str | None = None, office: str | None = None
+) -> int:
+    """The id of the principal with this role (and country or office), made on first use (by a
+    token, or by a contact point's delivery channel, which sees what its principal sees)."""
+    key = principal_key(role, country=country, office=office)
+    principal_id = conn.execute(select(_principals.c.id).where(_principals.c.key == key)).scalar()
+    if principal_id is None:
+        principal_id = conn.execute(
+            insert(_principals)
+            .values(key=key, role=role, country=country, office=office, created_at=utcnow())
+            .returning(_principals.c.id)
+        ).scalar_one()
+    return int(principal_id)
 
 
 def _check_request(

@@ -325,6 +325,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.events.frames import FramedWebSocketProtocol
     from service.http import bounded_protocol
     from service.logging import configure_logging
 
@@ -348,6 +349,9 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=30,
         # What a subscriber sends on the event stream is an ack of a few bytes, not 16 MiB.
         ws_max_size=64 * 1024,
+        # The event stream writes each event's frame once per audience to every subscriber's
+        # connection (service.events.frames).
+        ws=FramedWebSocketProtocol,
     )
     return EXIT_OK
 

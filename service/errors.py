@@ -113,6 +113,10 @@ class TooLarge(ServiceError):
     """The body is larger than the limit; refused before it is read whole."""
 
 
+class RequestTimeout(ServiceError):
+    """The client stopped sending the body it announced; the connection is closed."""
+
+
 class TooManyRequests(ServiceError):
     """Over a rate limit (service.ratelimit); `Retry-After` says when to ask again."""
 
@@ -144,6 +148,8 @@ PROBLEMS: Mapping[type[ServiceError], Problem] = {
     NotFound: Problem(404, "Not Found"),
     MethodNotAllowed: Problem(405, "Method Not Allowed"),
     Conflict: Problem(409, "Conflict"),
+    # RFC 9110 §15.5.9: the server would not wait any longer for the request.
+    RequestTimeout: Problem(408, "Request Timeout", {"Connection": "close"}),
     TooLarge: Problem(413, "Content Too Large"),
     Invalid: Problem(422, "Unprocessable Content"),
     # RFC 6585 §4; each refusal adds its own Retry-After.

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # The whole request head must arrive within this long (slow-header clients, "slowloris").
     # A head is one packet; even over a satellite link it takes well under a second.
     head_timeout_seconds: float = 10.0
+    # The longest pause allowed between two parts of a request body. A body of a few MB over a
+    # poor satellite link arrives in a steady stream; a pause this long is a stalled or hostile
+    # client, and its request would otherwise hold a worker's memory open for ever.
+    body_idle_timeout_seconds: float = 30.0
     # The service's address as its users reach it (scheme, host, port, path prefix, e.g.
     # https://tampere.example.org): absolute links (the Atom feed) are made from it, never from
     # a request's Host header. Unset: `tampere serve` derives it from --host/--port, anything
@@ -129,9 +133,43 @@ class Settings(BaseSettings):
     events_queue_size: int = 1000
     # An idle stream sends a heartbeat message this often (WebSocket pings are the server's).
     events_heartbeat_seconds: float = 15.0
+    # Live events are written straight to each subscriber's connection (service.events.frames):
+    # one holding more unsent bytes than this (several thousand events) cannot keep up and is
+    # closed like a full queue (4408, "reconnect with since=<last id>").
+    events_max_buffered_bytes: int = 4 * 1024 * 1024
     # How often the events table is read for commits that sent no wake-up: on SQLite those of
     # other processes; on PostgreSQL only while the LISTEN connection is down.
     events_poll_seconds: float = 0.5
+    # Deliveries (service.deliveries): webhooks per the Standard Webhooks specification and
+    # e-mail, from the outbox tables. A failed delivery is retried with exponential backoff and
+    # jitter, never waiting longer than this between two tries (the contract's default, 60 s).
+    webhook_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    # A delivery not made within this long of its event (or of a redelivery request) is
+    # dead-lettered: kept in the log, tried no more until redelivered on request. A day: an
+    # endpoint down longer needs a person, and its contact point reads the log meanwhile.
+    webhook_give_up_seconds: float = Field(default=86_400.0, gt=0)
+    # One webhook request (connect, send, answer) may take this long; then it counts as failed.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhook URLs on loopback/private/link-local addresses are refused (at registration and at
+    # every send) unless this is set, as for feeds (TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES).
+    webhook_allow_private_addresses: bool = False
+    # How often each instance looks for deliveries that are due (other instances' outbox rows,
+    # retries); its own new events wake it at once.
+    delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    # E-mail through SMTP (service.deliveries.email). No host: e-mail subscriptions are kept and
+    # their deliveries held (pending) until one is configured.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "tampere@localhost"
+    # STARTTLS after connecting (RFC 3207); credentials only over it, or on a TLS port.
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The built web app (`npm run build` in web/ writes web/dist). Unset: web/dist beside the
+    # service's source (a checkout, an editable install); the container image sets its own copy.
+    web_dir: Path | None = None
 
     @field_validator("public_base_url")
     @classmethod
@@ -150,6 +188,10 @@ class Settings(BaseSettings):
     def alert_lifetime(self) -> timedelta:
         """How long an alert without <expires> lasts."""
         return timedelta(hours=self.alert_default_lifetime_hours)
+
+    def resolved_web_dir(self) -> Path:
+        """Where the built web app is read from."""
+        return self.web_dir or Path(__file__).resolve().parents[1] / "web" / "dist"
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite in the data directory."""

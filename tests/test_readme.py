@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from contact_points.registry import Registry
 from service.assistance.store import ACKNOWLEDGE, FILE, MOVE
 from service.auth import (
     ADMINISTRATION,
@@ -18,6 +19,7 @@ from service.auth import (
     may_modify,
     may_post_as,
 )
+from service.deliveries.contacts import may_manage
 from service.layers.files import LAYER_KINDS
 from service.network.reports import may_report
 from service.visibility import SEE_EVERY_REQUEST, MessageFacts, may_see_alert, may_see_sources
@@ -45,6 +47,7 @@ DECISIONS = {
     "sees every request": lambda p: p.role in SEE_EVERY_REQUEST,
     "reports network status": may_report,
     "registers feeds": may_see_sources,
+    "sets webhooks and e-mail of a contact point": lambda p: any(may_manage(p, c) for c in Registry.load()),
 }
 
 

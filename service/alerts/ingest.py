@@ -526,7 +526,8 @@ def _replay(conn: Connection, principal: Principal, prepared: PreparedMessage) -
 
 
 def summary_of(alert: Alert) -> dict[str, Any]:
-    """The few fields a list, a map popup or a feed entry shows, from the first <info>."""
+    """The few fields a list, a map popup or a feed entry shows, from the first <info>, and
+    the headline and event of every <info> (one per language)."""
     info = alert.infos[0] if alert.infos else None
     return {
         "event": info.event if info else None,
@@ -538,6 +539,8 @@ def summary_of(alert: Alert) -> dict[str, Any]:
         "language": info.language if info else None,
         "categories": list(info.categories) if info else [],
         "areaDesc": [area.area_desc for i in alert.infos for area in i.areas],
+        # CAP 1.2 §3.2.2: one <info> per language; a list or map shows the reader's own.
+        "infos": [{"language": i.language, "headline": i.headline, "event": i.event} for i in alert.infos],
         "onset": info.onset.isoformat() if info and info.onset else None,
         "sent": alert.sent.isoformat(),
         "note": alert.note,

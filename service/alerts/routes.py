@@ -4,12 +4,14 @@ impact (stored or as of a time), Atom out. Who sees which alert is `service.visi
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection, and_, exists, or_, select
@@ -18,18 +20,21 @@ from cap.redaction import redact_password
 from contact_points.routing import SEVERITIES
 from geo.areas import bbox_of
 from geo.gazetteer import default_countries
+from geo.generalise import MAX_ZOOM, generalise
 from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
 from service.alerts.examples import OPENAPI_EXAMPLES
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
-from service.alerts.view import AlertView, alert_json, feature_json, select_views
+from service.alerts.lists import PublicLists
+from service.alerts.view import AlertView, alert_json, feature_json, map_feature_json, select_views
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
 from service.db.models import AlertRecord, AlertTag, Event, utcnow
 from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
-from service.http import query_time, read_body
+from service.events.stream import latest_event_id
+from service.http import RevalidatedAnswers, query_time, read_body
 from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
 from service.visibility import MessageFacts, alert_clause, event_payload, may_see_alert, may_see_cause
 
@@ -40,6 +45,10 @@ _tags = AlertTag.__table__
 # The message that caused an event (events.by_alert_id), for who may be told which it was.
 _causes = _alerts.alias("cause")
 MAX_LIST = 5000
+# Lists answered lately, gzipped once each (service.http.RevalidatedAnswers).
+_LIST_ANSWERS = RevalidatedAnswers()
+# Lists for readers without credentials, made once per change (service.alerts.lists).
+_PUBLIC_LISTS = PublicLists()
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
 RULE_NOT_FOUND = "alert.not-found"
@@ -48,6 +57,7 @@ RULE_FILTER = "alert.filter.unknown"
 
 ATOM_PATH = "/api/v1/feeds/alerts.atom"
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
+ListView = Literal["full", "map"]
 
 _CAP_BODY = {
     "required": True,
@@ -122,7 +132,7 @@ def alerts_router() -> APIRouter:
         methods=["GET"],
         summary="Atom feed of active public alerts",
         response_class=Response,
-        responses={200: {"content": {"application/atom+xml": {}}}},
+        responses={200: {"content": {"application/atom+xml; charset=utf-8": {}}}},
     )
     return router
 
@@ -365,11 +375,12 @@ def _tagged(kind: str, value: str) -> Any:
     return exists().where(_tags.c.alert_id == _alerts.c.id, _tags.c.kind == kind, _tags.c.value == value)
 
 
-def _active(now: datetime, status: str) -> Any:
-    """Active alerts of one status, of the message types a list shows."""
+def _active(now: datetime, statuses: str | Sequence[str]) -> Any:
+    """Active alerts of one or more statuses, of the message types a list shows."""
+    wanted = [statuses] if isinstance(statuses, str) else list(statuses)
     return and_(
         _alerts.c.state == lifecycle.ACTIVE,
-        _alerts.c.status == status,
+        _alerts.c.status.in_(wanted),
         _alerts.c.msg_type.in_(lifecycle.LISTED_MSG_TYPES),
         or_(_alerts.c.expires_at.is_(None), _alerts.c.expires_at > now),
     )
@@ -393,19 +404,43 @@ def _visible_views(
 
 
 async def list_alerts(
+    request: Request,
     runtime: RuntimeDep,
     principal: OptionalPrincipal,
     region: Annotated[str | None, Query(max_length=64, description="ITU-D region")] = None,
     country: Annotated[str | None, Query(max_length=3, description="ISO 3166-1 alpha-3")] = None,
     severity: Annotated[str | None, Query(max_length=32, description="CAP severity")] = None,
-    status: Annotated[Status, Query(description="CAP status; Actual unless asked")] = "Actual",
+    status: Annotated[
+        list[Status] | None,
+        Query(description="CAP status, repeatable (status=Actual&status=Exercise); Actual unless asked"),
+    ] = None,
     bbox: Annotated[str | None, Query(max_length=200, description="west,south,east,north")] = None,
     since: Annotated[datetime | None, Query(description="sent at or after")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 1000,
-) -> JSONResponse:
-    """Active alerts the caller may see, as an RFC 7946 FeatureCollection."""
+    view: Annotated[
+        ListView,
+        Query(description="full: every property; map: what a map and its list show"),
+    ] = "full",
+    zoom: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_ZOOM, description="Generalise areas for a map at this zoom (one-pixel tolerance)"),
+    ] = None,
+) -> Response:
+    """Active alerts the caller may see, as an RFC 7946 FeatureCollection; `view=map` and
+    `zoom` make it compact for a map (areas simplified and rounded for the zoom)."""
+    # Private: it is what this caller may see. Maps poll it: an unchanged one is answered 304.
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    public_key = event_id = None
+    if principal is None:
+        public_key = str(request.url.query)
+        event_id = await runtime.db.read(latest_event_id)
+        made = _PUBLIC_LISTS.get(public_key, event_id)
+        if made is not None:
+            return _LIST_ANSWERS.answer(request, made, media_type="application/geo+json", headers=headers)
     now = utcnow()
-    query = select_views().where(_active(now, status)).order_by(_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    statuses = sorted(set(status or ["Actual"]))
+    newest_first = (_alerts.c.sent_at.desc(), _alerts.c.id.desc())
+    query = select_views(for_map=view == "map").where(_active(now, statuses)).order_by(*newest_first)
     if region is not None:
         query = query.where(_tagged("region", _known(region, REGIONS, "region", "an ITU-D region")))
     if country is not None:
@@ -420,10 +455,23 @@ async def list_alerts(
         # Stored boxes follow RFC 7946 §5: west > east when the alert crosses the antimeridian.
         query = query.where(overlaps_sql(c.min_lon, c.min_lat, c.max_lon, c.max_lat, parse_bbox(bbox)))
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, principal, limit))
-    return JSONResponse(
-        {"type": "FeatureCollection", "features": [feature_json(v, now=now) for v in views]},
-        media_type="application/geo+json",
-    )
+    # Whole zoom levels only: a pixel halves per level, and the areas made for a level are kept
+    # (service.alerts.view.AREAS): 5.01 and 5.02 are one list, not two made apart.
+    level = None if zoom is None else float(math.floor(zoom))
+    if view == "map":
+        at = 0.0 if level is None else level
+        features = await anyio.to_thread.run_sync(
+            lambda: [map_feature_json(v, now=now, zoom=at) for v in views]
+        )
+    else:
+        features = [feature_json(v, now=now) for v in views]
+        if level is not None:
+            for feature in features:
+                feature["geometry"] = generalise(feature["geometry"], level)
+    body = orjson.dumps({"type": "FeatureCollection", "features": features})
+    if public_key is not None and event_id is not None:
+        _PUBLIC_LISTS.put(public_key, event_id, body)
+    return _LIST_ANSWERS.answer(request, body, media_type="application/geo+json", headers=headers)
 
 
 async def alerts_atom(runtime: RuntimeDep) -> Response:
@@ -436,4 +484,6 @@ async def alerts_atom(runtime: RuntimeDep) -> Response:
     views = await runtime.db.read(lambda conn: _visible_views(conn, query, None, MAX_LIST))
     base = runtime.settings.base_url()
     body = atom.alerts_feed(views, base_url=base, self_url=f"{base}{ATOM_PATH}", now=now)
-    return Response(content=body, media_type="application/atom+xml")
+    # The entries hold names in every script ("Côte d'Ivoire", Arabic headlines): the charset
+    # is said, or clients guess Latin-1 (RFC 7303 §3.2 lets the header outrank the XML one).
+    return Response(content=body, media_type="application/atom+xml; charset=utf-8")

@@ -1,5 +1,5 @@
 """The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log, polled
-feeds, assistance requests, trust anchors."""
+feeds, assistance requests, trust anchors, delivery channels and their outbox."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -395,3 +396,99 @@ class SignatureRequirement(Base):
     sender: Mapped[str] = mapped_column(String(255), primary_key=True)
     required_at: Mapped[datetime] = mapped_column(UTCDateTime)
     required_by: Mapped[str] = mapped_column(String(200))
+
+
+class DeliveryChannel(Base):
+    """Where a contact point's events are delivered besides the websocket: a webhook (Standard
+    Webhooks, signed with `secret`) or an e-mail address; with the endpoint's health and the
+    lease of the instance sending to it (service.deliveries.outbox)."""
+
+    __tablename__ = "delivery_channels"
+    __table_args__ = (Index("ix_delivery_channels_contact_id_kind", "contact_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # "webhook" or "email".
+    kind: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[str] = mapped_column(String(64))
+    # The principal whose view of the stream the channel gets (service.visibility).
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    # The webhook URL or the e-mail address.
+    target: Mapped[str] = mapped_column(String(2000))
+    # Event types delivered, and the stream's optional filters (region, country, status) plus
+    # `routed_only`.
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Webhooks: the signing secret, "whsec_" + base64 (shown once, at registration).
+    secret: Mapped[str | None] = mapped_column(String(200))
+    # E-mail: the recipient's working language (BCP 47) and the digest period for routine items.
+    language: Mapped[str | None] = mapped_column(String(35))
+    digest_minutes: Mapped[float | None] = mapped_column(Float)
+    next_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Events up to this id were committed before the channel existed: not delivered to it.
+    after_event_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    # The endpoint's health: consecutive failures, and no try before `retry_at`.
+    failures: Mapped[int] = mapped_column(Integer)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The instance sending to it now, until when: one sender per channel at a time.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One event for one channel: the body as the stream tells it to the channel's principal,
+    and where its delivery stands (pending, delivered, dead)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "event_id"),
+        Index("ix_deliveries_channel_id_state_next_attempt_at", "channel_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("delivery_channels.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(64))
+    # The exact JSON text sent (and signed); a redelivery sends the same bytes.
+    body: Mapped[str] = mapped_column(Text)
+    # flash, urgent or routine: what the event is to this contact point (a digest takes routine).
+    priority: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Dead-lettered when a try fails after this (creation or redelivery + the give-up time).
+    give_up_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery: when, the HTTP status (or SMTP code) and what went wrong."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    duration_ms: Mapped[float] = mapped_column(Float)
+    instance: Mapped[str] = mapped_column(String(64))
+
+
+class DeliveryCursor(Base):
+    """How far the outbox follows the event log: every event up to `position` has its
+    deliveries (service.deliveries.outbox)."""
+
+    __tablename__ = "delivery_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from service.auth import SESSION_COOKIE, Credential
 from service.events.asyncapi import asyncapi_document
+from service.events.frames import frame_sink
 from service.events.stream import (
     CLOSE_BAD_REQUEST,
     CLOSE_UNAUTHORIZED,
@@ -41,7 +42,12 @@ def events_router() -> APIRouter:
             return
         credential, selection, since = request
         sub = Subscription(
-            credential.principal, selection, queue_size=broadcaster.queue_size, credential=credential
+            credential.principal,
+            selection,
+            queue_size=broadcaster.queue_size,
+            credential=credential,
+            sink=frame_sink(websocket.scope),
+            max_buffered=broadcaster.max_buffered,
         )
         await broadcaster.stream(websocket, sub, since=since)
 

@@ -3,8 +3,11 @@
 Every state change is a row of the events table (service.events.log), so a subscriber's position
 is one number: the last event id it has passed. A connection first replays what it missed
 (paged reads, so memory is bounded), then goes live. One `EventBroadcaster` per instance reads
-new events once per commit and fans them out to its live subscribers. It is woken by this
-instance's own commits (`Database.on_commit`), by PostgreSQL NOTIFY for commits of other
+new events once per commit and fans them out to its live subscribers: who may see an event is
+decided once per principal, and its JSON and frame are made once per form of it, then written
+straight to each connection (service.events.frames), with no task switch per subscriber; this
+work runs in the broadcaster's task, after the commit, never in the request that caused it. It
+is woken by this instance's own commits (`Database.on_commit`), by PostgreSQL NOTIFY for commits of other
 instances (written by service.events.log in the transaction of the event), and, on SQLite, by
 polling for commits of other processes (the CLI, or a second server on the same file).
 
@@ -37,6 +40,7 @@ from geo.reference import REGIONS
 from service.auth import Credential, Principal, unusable_credentials
 from service.db import Database
 from service.db.models import AlertRecord, Event
+from service.events.frames import FrameSink, text_frame
 from service.events.log import EVENT_TYPES, NOTIFY_CHANNEL
 from service.settings import Settings
 from service.visibility import MessageFacts, RequestParties, event_payload, may_see_cause, may_see_event
@@ -51,6 +55,8 @@ CLOSE_INTERNAL = 1011
 
 # Events read per query, when replaying and when fanning out.
 PAGE_SIZE = 500
+# Subscribers written to between two turns of the event loop during a fan-out (about 2 ms).
+FAN_OUT_SLICE = 200
 # While LISTENing, how often the PostgreSQL listener connection is checked; when it is down,
 # how often a new one is tried (meanwhile the events table is polled).
 LISTEN_CHECK_SECONDS = 5.0
@@ -249,9 +255,23 @@ class Subscription:
         *,
         queue_size: int,
         credential: Credential | None = None,
+        sink: FrameSink | None = None,
+        max_buffered: int = 4 * 1024 * 1024,
     ) -> None:
         self.principal = principal
         self.selection = selection
+        # The connection itself, when the server offers it (service.events.frames): once live
+        # and with nothing left in the queue, the broadcaster writes this subscriber's frames
+        # straight to it (`direct`), and its backlog is what the connection has not sent.
+        self.sink = sink
+        self.max_buffered = max_buffered
+        self.live = False
+        self.direct = False
+        self.last_write = 0.0
+        # Plain attributes the fan-out reads for every event: whether any filter is set, and
+        # whether the connection is being closed (too slow).
+        self.filtered = selection != Selection()
+        self.closing = False
         # The token (and session) the connection was opened with: when it is revoked, expires
         # or ends, `revoked` is set and the connection is closed with 4401.
         self.credential = credential
@@ -279,12 +299,19 @@ class Subscription:
             told[with_cause] = event_message(event, with_cause=with_cause)
         return told[with_cause]
 
+    def overflow(self) -> None:
+        """The subscriber cannot keep up: it is closed (4408) and told where to resume. A full
+        queue, or (direct) a connection holding more unsent bytes than `max_buffered`; a
+        connection that is closing is not written to (`FrameSink.write_frame`)."""
+        self.closing = True
+        self.overflowed.set()
+
     def offer(self, event_id: int, message: str) -> bool:
         """Queue a live event without waiting; False (and `overflowed` set) when full."""
         try:
             self.queue.put_nowait((event_id, message))
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self.overflow()
             return False
         return True
 
@@ -308,9 +335,11 @@ class EventBroadcaster:
         heartbeat_seconds: float,
         poll_seconds: float,
         page_size: int = PAGE_SIZE,
+        max_buffered: int = 4 * 1024 * 1024,
     ) -> None:
         self.db = db
         self.queue_size = max(1, queue_size)
+        self.max_buffered = max_buffered
         self.heartbeat_seconds = heartbeat_seconds
         self.poll_seconds = poll_seconds
         self.page_size = page_size
@@ -333,6 +362,7 @@ class EventBroadcaster:
             queue_size=settings.events_queue_size,
             heartbeat_seconds=settings.events_heartbeat_seconds,
             poll_seconds=settings.events_poll_seconds,
+            max_buffered=settings.events_max_buffered_bytes,
         )
 
     @property
@@ -401,23 +431,60 @@ class EventBroadcaster:
                 page = await self.db.read(
                     lambda conn: read_events(conn, after=self._cursor, limit=self.page_size)
                 )
-                self._fan_out(page)
+                await self._fan_out(page)
             if len(page) < self.page_size:
                 return
 
-    def _fan_out(self, page: list[StoredEvent]) -> None:
-        live = list(self._live)
+    async def _fan_out(self, page: list[StoredEvent]) -> None:
+        """Offer each event to every live subscriber: who may see it is decided once per
+        principal, its JSON and its frame made once per form (with or without the message that
+        caused it); a direct subscriber gets the frame's bytes written to its connection, the
+        others (still sending their catch-up, or without a sink) get the text queued. Every
+        FAN_OUT_SLICE subscribers it lets the loop run (the answers of POSTs, among them the one
+        that made the event), holding the lock: no subscriber joins in the middle."""
+        done = 0
+        # Subscribers by principal, once per page: the decision is the principal's.
+        audiences: dict[Principal, list[Subscription]] = {}
+        for sub in self._live:
+            audiences.setdefault(sub.principal, []).append(sub)
+        loop_time = asyncio.get_running_loop().time
         for event in page:
             told: dict[bool, str] = {}
-            for sub in live:
-                if event.id <= sub.position or sub.overflowed.is_set():
-                    continue  # had it while catching up, or is being closed
-                sub.position = event.id
-                if not sub.wants(event):
-                    continue
-                if not sub.offer(event.id, sub.message(event, told)):
-                    self._live.discard(sub)
-            self._cursor = max(self._cursor, event.id)
+            frames: dict[bool, bytes] = {}
+            now = loop_time()
+            event_id = event.id
+            for principal, subs in audiences.items():
+                form = may_see_cause(principal, event.cause) if may_see_event(principal, event) else None
+                for sub in subs:
+                    done += 1
+                    if done % FAN_OUT_SLICE == 0:
+                        await asyncio.sleep(0)
+                    if event_id <= sub.position or sub.closing:
+                        continue  # had it while catching up, or is being closed
+                    sub.position = event_id
+                    if form is None or (sub.filtered and not sub.selection.matches(event)):
+                        continue
+                    if sub.direct:
+                        frame = frames.get(form)
+                        if frame is None:
+                            message = told.get(form)
+                            if message is None:
+                                message = told[form] = event_message(event, with_cause=form)
+                            frame = frames[form] = text_frame(message)
+                        sink = sub.sink
+                        if sink.buffered > sub.max_buffered:  # type: ignore[union-attr]
+                            sub.overflow()
+                            self._live.discard(sub)
+                        elif sink.write_frame(frame):  # type: ignore[union-attr]
+                            sub.sent_id = event_id
+                            sub.last_write = now
+                        continue
+                    message = told.get(form)
+                    if message is None:
+                        message = told[form] = event_message(event, with_cause=form)
+                    if not sub.offer(event_id, message):
+                        self._live.discard(sub)
+            self._cursor = max(self._cursor, event_id)
 
     # --- credentials of open connections ---------------------------------------------------------
 
@@ -516,15 +583,15 @@ class EventBroadcaster:
         if sub.revoked.is_set():
             reason = "the token was revoked or expired, or the session ended"
             log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
-            await close_websocket(websocket, CLOSE_UNAUTHORIZED, reason)
+            await _close(websocket, sub, CLOSE_UNAUTHORIZED, reason)
         elif sub.overflowed.is_set():
             reason = f"too slow: reconnect with since={sub.resume_from}"
             log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
-            await close_websocket(websocket, CLOSE_TOO_SLOW, reason)
+            await _close(websocket, sub, CLOSE_TOO_SLOW, reason)
         elif (failed := tasks["replay"]).done() and not failed.cancelled() and failed.exception():
             log.error("event replay failed", exc_info=failed.exception())
             reason = f"internal error: reconnect with since={sub.resume_from}"
-            await close_websocket(websocket, CLOSE_INTERNAL, reason)
+            await _close(websocket, sub, CLOSE_INTERNAL, reason)
 
     async def _replay(self, sub: Subscription) -> None:
         """Queue the events after the subscriber's position, page by page, then go live."""
@@ -561,13 +628,19 @@ class EventBroadcaster:
                 # Nobody was live, so the cursor stood still; start it where this one is.
                 self._cursor = sub.position
             self._live.add(sub)
+            sub.live = True
         # A commit that woke the pump while nobody was live went unread: read past the cursor now.
         self._wake.set()
         return True
 
     async def _send(self, websocket: WebSocket, sub: Subscription) -> None:
-        """Hand queued events to the socket in order; a heartbeat when idle."""
+        """Hand queued events to the socket in order, a heartbeat when idle; once the subscriber
+        is live with nothing queued and its connection is a sink, the broadcaster writes to it
+        directly and this only keeps the heartbeat."""
         while True:
+            if sub.direct:
+                await self._heartbeat_direct(sub)
+                continue
             try:
                 if sub.queue.empty():
                     async with asyncio.timeout(self.heartbeat_seconds):
@@ -576,13 +649,40 @@ class EventBroadcaster:
                     event_id, message = sub.queue.get_nowait()
             except TimeoutError:
                 if sub.queue.empty():
-                    # Everything up to `position` was sent or filtered out: resuming there is safe.
-                    heartbeat = {"id": None, "type": "heartbeat", "last_id": sub.position}
-                    await websocket.send_text(json.dumps(heartbeat, separators=(",", ":")))
+                    await websocket.send_text(_heartbeat(sub))
                 continue
             await websocket.send_text(message)
             sub.sent_id = event_id
             sub.queue.task_done()
+            if sub.sink is not None and sub.live and sub.queue.empty():
+                # Nothing queued is left to overtake: from here on, frames go straight out.
+                sub.direct = True
+                sub.last_write = asyncio.get_running_loop().time()
+
+    async def _heartbeat_direct(self, sub: Subscription) -> None:
+        """Sleep until the subscriber has been idle for `heartbeat_seconds`, then send one."""
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - sub.last_write
+        if idle < self.heartbeat_seconds:
+            await asyncio.sleep(self.heartbeat_seconds - idle)
+            return
+        assert sub.sink is not None
+        sub.sink.write_frame(text_frame(_heartbeat(sub)))
+        sub.last_write = loop.time()
+
+
+def _heartbeat(sub: Subscription) -> str:
+    # Everything up to `position` was sent or filtered out: resuming there is safe.
+    return json.dumps({"id": None, "type": "heartbeat", "last_id": sub.position}, separators=(",", ":"))
+
+
+async def _close(websocket: WebSocket, sub: Subscription, code: int, reason: str) -> None:
+    # A direct subscriber's close frame goes behind its frames at once: through ASGI it would
+    # wait for a backed-up reader to drain first.
+    if sub.direct and sub.sink is not None:
+        sub.sink.close_with(code, reason[:120])
+    else:
+        await close_websocket(websocket, code, reason)
 
 
 async def _drain_incoming(websocket: WebSocket) -> None:

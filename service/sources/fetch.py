@@ -252,11 +252,14 @@ async def internal_address(host: str, port: int) -> str | None:
     return None
 
 
-def forbidden_address_message(host: str, address: str) -> str:
-    """Why a feed on an internal address is refused, and the setting that allows it."""
+def forbidden_address_message(
+    host: str, address: str, *, what: str = "feeds", setting: str = "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES"
+) -> str:
+    """Why a URL (of a feed, a webhook) on an internal address is refused, and the setting
+    that allows it."""
     return (
-        f"{host} resolves to {address}, an internal address; feeds must be on the public "
-        "network (TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES allows internal ones)"
+        f"{host} resolves to {address}, an internal address; {what} must be on the public "
+        f"network ({setting} allows internal ones)"
     )
 
 

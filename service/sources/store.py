@@ -62,13 +62,35 @@ def check_feed_url(url: str) -> str:
 
 async def check_feed_address(url: str, settings: Settings) -> list[Finding]:
     """Refuse a feed (checked by `check_feed_url`) whose host resolves to an internal address,
-    unless TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES; the warnings of the registration.
+    unless TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES; the warnings of the registration."""
+    return await check_public_address(
+        url,
+        allow_private=settings.poll_allow_private_addresses,
+        rule=RULE_ADDRESS,
+        what="feeds",
+        setting="TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES",
+        unresolved="registered, polls will fail until it does",
+    )
 
-    Refused now rather than accepted and failing at every poll. A name that does not resolve
+
+async def check_public_address(
+    url: str,
+    *,
+    allow_private: bool,
+    rule: str,
+    what: str,
+    setting: str,
+    unresolved: str,
+    unresolved_rule: str = RULE_UNRESOLVED,
+) -> list[Finding]:
+    """Refuse an http(s) URL whose host resolves to an internal address (`Invalid` with `rule`
+    at /url) unless `allow_private`; the warnings of the registration. The one check of the
+    URLs the service will fetch from (feeds) or post to (webhooks).
+
+    Refused now rather than accepted and failing at every try. A name that does not resolve
     within RESOLVE_SECONDS is accepted with a warning (its DNS may come later, or be down for a
-    moment): the poller checks the address of every request again, so nothing internal is ever
-    fetched either way."""
-    if settings.poll_allow_private_addresses:
+    moment): every request checks the address again, so nothing internal is ever reached."""
+    if allow_private:
         return []
     parsed = httpx.URL(url)
     host = parsed.host
@@ -78,10 +100,11 @@ async def check_feed_address(url: str, settings: Settings) -> list[Finding]:
             internal = await internal_address(host, port)
     except (OSError, TimeoutError) as exc:
         reason = str(exc) or f"no answer within {RESOLVE_SECONDS:g} s"
-        message = f"{host} does not resolve now ({reason}); registered, polls will fail until it does"
-        return [Finding(RULE_UNRESOLVED, message, "/url")]
+        message = f"{host} does not resolve now ({reason}); {unresolved}"
+        return [Finding(unresolved_rule, message, "/url")]
     if internal is not None:
-        raise Invalid.one(RULE_ADDRESS, forbidden_address_message(host, internal), "/url")
+        message = forbidden_address_message(host, internal, what=what, setting=setting)
+        raise Invalid.one(rule, message, "/url")
     return []
 
 

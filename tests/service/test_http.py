@@ -25,6 +25,7 @@ from tests.conftest import ServiceUnderTest, make_cap, migrated, run_tampere, st
 PROBLEM = "application/problem+json"
 PUBLIC_BASE = "https://tampere.example.org/ops"
 HEAD_TIMEOUT = 1.5
+BODY_IDLE_TIMEOUT = 1.0
 # Two cores shared by many: a server may take half a minute to start.
 STARTUP = 120.0
 
@@ -66,6 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "TAMPERE_DATA_DIR": str(root / "var"),
         "TAMPERE_DATABASE_URL": "",
         "TAMPERE_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
+        "TAMPERE_BODY_IDLE_TIMEOUT_SECONDS": str(BODY_IDLE_TIMEOUT),
         "TAMPERE_PUBLIC_BASE_URL": PUBLIC_BASE,
         "TAMPERE_POLL_ENABLED": "false",
     }
@@ -180,6 +182,29 @@ def test_a_client_leaving_mid_body_is_no_error(server: Server) -> None:
         time.sleep(0.1)
     assert gone and gone[-1]["status"] != 500 and gone[-1]["status"] < 500, gone[-1:]
     assert not [line for line in server.log_lines() if line["level"] in ("ERROR", "CRITICAL")]
+
+
+def test_a_stalled_body_is_answered_408_while_others_are_served(server: Server) -> None:
+    # Slow POST: half a body, then nothing; without a body timeout the request is held for ever.
+    cap = make_cap("EDGE-STALL")
+    head = (
+        f"POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.token}\r\n"
+        f"Content-Type: application/cap+xml\r\nContent-Length: {len(cap)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(server.address, timeout=10) as sock:
+        sock.sendall(head + cap[: len(cap) // 2])
+        started = time.monotonic()
+        assert httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200
+        answer = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+    status, body = status_and_body(answer)
+    assert status == 408, answer[:300]
+    assert body["errors"][0]["rule"] == "request.body.timeout"
+    assert body["request_id"]
+    assert BODY_IDLE_TIMEOUT <= elapsed < BODY_IDLE_TIMEOUT + 2.0, elapsed
+    # Nothing of the half message was stored.
+    listed = httpx.get(f"{server.base}/api/v1/alerts", headers={"Authorization": f"Bearer {server.token}"})
+    assert "EDGE-STALL" not in listed.text
 
 
 # --- the request head ---------------------------------------------------------------------------

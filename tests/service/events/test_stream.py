@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from service.app import create_app
 from service.auth import create_token
+from service.events.frames import FramedWebSocketProtocol
 from service.events.stream import CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED
 from service.settings import Settings
 
@@ -80,6 +81,9 @@ class Served:
 async def serve(database_url: str, data_dir: Path, **settings: Any) -> AsyncIterator[Served]:
     """The real app under uvicorn on a free loopback port, lifespan started."""
     ping = settings.pop("ws_ping", 20.0)
+    # As `tampere serve` runs: live frames written straight to each connection. "websockets-sansio"
+    # (uvicorn's own) exercises the plain ASGI path every other server takes.
+    ws = settings.pop("ws", FramedWebSocketProtocol)
     app = create_app(
         Settings(data_dir=data_dir, database_url=database_url, poll_enabled=False, **settings)
     )
@@ -92,7 +96,7 @@ async def serve(database_url: str, data_dir: Path, **settings: Any) -> AsyncIter
         log_config=None,
         access_log=False,
         lifespan="on",
-        ws="websockets-sansio",
+        ws=ws,
         ws_ping_interval=ping,
         ws_ping_timeout=ping,
         timeout_graceful_shutdown=5,
@@ -416,8 +420,10 @@ async def test_slow_subscriber_is_closed_with_4408_and_resumes_without_loss(
     database_url: str, tmp_path: Path, cap_message: Callable[..., bytes]
 ) -> None:
     # A queue of two: a Cancel of three alerts commits four events at once, which overflows it
-    # whatever the client's speed (one page of new events is offered in one step).
-    async with serve(database_url, tmp_path / "var", events_queue_size=2) as served:
+    # whatever the client's speed (one page of new events is offered in one step). The queue is
+    # the path of servers that do not offer the connection (tests/service/events/test_fanout.py
+    # has the direct path's overflow).
+    async with serve(database_url, tmp_path / "var", events_queue_size=2, ws="websockets-sansio") as served:
         operator = await served.token("operator")
         posted = [await served.post(cap_message(f"SLOW-{n}", sent=sent_at(n)), operator) for n in range(3)]
         cancel = cap_message(

@@ -1,0 +1,1 @@
+"""Deliveries of events to contact points: signed webhooks and e-mail, from a persistent outbox."""

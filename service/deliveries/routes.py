@@ -1,0 +1,435 @@
+"""A contact point's delivery channels: `/api/v1/contact-points/{id}/webhooks` (Standard Webhooks)
+and `/api/v1/contact-points/{id}/email` (SMTP), each with its delivery log and redelivery.
+
+Managed by the operator and by the contact point itself (an office's token for that office, BDT
+for `bdt`). A channel is told what the contact point's principal would be told on the websocket
+(service.visibility), from the events committed after it was made.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import httpx
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cap.errors import Finding
+from contact_points.registry import ContactPoint
+from service.auth import Principal
+from service.deliveries.contacts import check_may_manage, find_contact_point
+from service.deliveries.store import (
+    EMAIL,
+    STATES,
+    WEBHOOK,
+    NewChannel,
+    channel_of,
+    channels_of,
+    create_channel,
+    delete_channel,
+    deliveries_of,
+    pending_counts,
+    redeliver,
+)
+from service.deliveries.view import channel_json, channel_path, delivery_json
+from service.errors import Invalid, validation_findings
+from service.events.log import EVENT_TYPES
+from service.events.stream import MAX_TYPES, SelectionError, parse_selection
+from service.http import read_json
+from service.runtime import RequiredPrincipal, Runtime, RuntimeDep
+from service.sources.store import check_public_address
+
+RULE_EVENTS_MISSING = "delivery.events.missing"
+RULE_EVENTS_UNKNOWN = "delivery.events.unknown"
+RULE_FILTER = "delivery.filter.invalid"
+RULE_URL = "delivery.webhook.url"
+RULE_ADDRESS = "delivery.webhook.forbidden-address"
+RULE_UNRESOLVED = "delivery.webhook.unresolved"
+RULE_EMAIL = "delivery.email.address"
+RULE_LANGUAGE = "delivery.email.language"
+RULE_SMTP = "delivery.email.smtp-not-configured"
+MAX_URL_CHARS = 2000
+MAX_ADDRESS_CHARS = 320
+MAX_BODY_BYTES = 16 * 1024
+# A digest at least every minute, at most once a day.
+MAX_DIGEST_MINUTES = 1440.0
+# BCP 47 in the shape CAP uses it (RFC 3066): a primary subtag, then subtags.
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+# RFC 5321 §4.1.2 mailbox, as far as a delivery needs: something@domain, no blanks or controls.
+_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+class _Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[str] = Field(description=f"Event types to deliver: any of {', '.join(EVENT_TYPES)}")
+    region: str | None = Field(default=None, description="Only events of this ITU-D region")
+    country: str | None = Field(
+        default=None, description="Only events concerning this ISO 3166-1 alpha-3 country"
+    )
+    status: str | None = Field(default=None, description="Only events of alerts with this CAP status")
+    routed_only: bool = Field(
+        default=False,
+        description="Only alerts and requests routed to this contact point (other events: the filters above)",
+    )
+
+
+class WebhookRequest(_Filters):
+    """The body of POST /api/v1/contact-points/{id}/webhooks."""
+
+    url: str = Field(description="Where deliveries are POSTed (http or https)")
+
+
+class EmailRequest(_Filters):
+    """The body of POST /api/v1/contact-points/{id}/email."""
+
+    address: str = Field(description="The recipient's e-mail address")
+    language: str | None = Field(
+        default=None,
+        description="The recipient's working language (BCP 47, e.g. fr, es, ar): the alert's <info> in it",
+    )
+    digest_minutes: float | None = Field(
+        default=None,
+        description="Routine items are collected and sent every this many minutes (none: each at once)",
+    )
+
+
+ContactId = Annotated[str, Path(max_length=64, description="A contact point id, e.g. ro-bangkok, bdt")]
+ChannelId = Annotated[int, Path(ge=1, le=2**62)]
+DeliveryId = Annotated[int, Path(ge=1, le=2**62)]
+_REFUSALS = {
+    401: {"description": "No token, or a token that is not known"},
+    403: {"description": "Neither the operator nor this contact point"},
+    404: {"description": "No such contact point or channel"},
+}
+
+
+def deliveries_router() -> APIRouter:
+    """The webhook and e-mail routes of contact points."""
+    router = APIRouter(tags=["deliveries"])
+    base = "/api/v1/contact-points/{contact_id}"
+    for kind, collection, model in ((WEBHOOK, "webhooks", WebhookRequest), (EMAIL, "email", EmailRequest)):
+        noun = "webhook" if kind == WEBHOOK else "e-mail subscription"
+        router.add_api_route(
+            f"{base}/{collection}",
+            _post(kind),
+            methods=["POST"],
+            status_code=201,
+            summary=f"Add a {noun}",
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": model.model_json_schema()}},
+                }
+            },
+            responses={**_REFUSALS, 422: {"description": "Bad URL or address, unknown event type or filter"}},
+            name=f"post_{collection}",
+        )
+        router.add_api_route(
+            f"{base}/{collection}",
+            _list(kind),
+            methods=["GET"],
+            summary=f"The {noun}s",
+            responses=_REFUSALS,
+            name=f"list_{collection}",
+        )
+        router.add_api_route(
+            f"{base}/{collection}/{{channel_id}}",
+            _get(kind),
+            methods=["GET"],
+            summary=f"One {noun}",
+            responses=_REFUSALS,
+            name=f"get_{collection}",
+        )
+        router.add_api_route(
+            f"{base}/{collection}/{{channel_id}}",
+            _delete(kind),
+            methods=["DELETE"],
+            status_code=204,
+            response_class=Response,
+            summary=f"Remove a {noun} and its delivery log",
+            responses=_REFUSALS,
+            name=f"delete_{collection}",
+        )
+        router.add_api_route(
+            f"{base}/{collection}/{{channel_id}}/deliveries",
+            _deliveries(kind),
+            methods=["GET"],
+            summary="The delivery log: tries, status codes, next try, dead letters",
+            responses=_REFUSALS,
+            name=f"deliveries_{collection}",
+        )
+        router.add_api_route(
+            f"{base}/{collection}/{{channel_id}}/deliveries/{{delivery_id}}/redeliver",
+            _redeliver(kind),
+            methods=["POST"],
+            status_code=202,
+            summary="Send a delivery again (a dead letter, or one the receiver lost)",
+            responses=_REFUSALS,
+            name=f"redeliver_{collection}",
+        )
+    return router
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+async def _contact(runtime: Runtime, principal: Principal, contact_id: str) -> ContactPoint:
+    contact = find_contact_point(runtime.contacts, contact_id)
+    check_may_manage(principal, contact)
+    return contact
+
+
+async def _body(request: Request, model: type[_Filters]) -> Any:
+    data = await read_json(request, MAX_BODY_BYTES)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise Invalid(validation_findings(errors)) from None
+
+
+def check_events(events: list[str]) -> list[str]:
+    """The event types asked for, each known (else 422 naming the allowed ones), no repeats."""
+    if not events or len(events) > MAX_TYPES:
+        raise Invalid.one(
+            RULE_EVENTS_MISSING,
+            f"events: give 1 to {MAX_TYPES} event types; one of {', '.join(EVENT_TYPES)}",
+            "/events",
+        )
+    findings = [
+        Finding(
+            RULE_EVENTS_UNKNOWN,
+            f"{name[:40]!r} is not an event type; one of {', '.join(EVENT_TYPES)}",
+            f"/events/{i}",
+        )
+        for i, name in enumerate(events)
+        if name not in EVENT_TYPES
+    ]
+    if findings:
+        raise Invalid(findings)
+    return list(dict.fromkeys(events))
+
+
+def check_filters(body: _Filters) -> dict[str, Any]:
+    """The stream's filters (region, country, status), checked as the websocket checks them."""
+    filters: dict[str, Any] = {"routed_only": body.routed_only}
+    for name in ("region", "country", "status"):
+        value = getattr(body, name)
+        if value is None:
+            continue
+        try:
+            selection = parse_selection({name: value})
+        except SelectionError as exc:
+            raise Invalid.one(RULE_FILTER, str(exc), f"/{name}") from None
+        filters[name] = getattr(selection, name)
+    return filters
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host and no fragment."""
+    url = url.strip()
+    if not url or len(url) > MAX_URL_CHARS:
+        raise Invalid.one(RULE_URL, f"the webhook URL must have 1 to {MAX_URL_CHARS} characters", "/url")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise Invalid.one(RULE_URL, f"not a URL: {exc}", "/url") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise Invalid.one(
+            RULE_URL, "the webhook URL must be absolute http:// or https:// with a host", "/url"
+        )
+    return str(parsed.copy_with(fragment=None))
+
+
+def check_address(address: str) -> str:
+    """An e-mail address a delivery can go to: local@domain, no blanks, no display name."""
+    address = address.strip()
+    if len(address) > MAX_ADDRESS_CHARS or not _ADDRESS.match(address):
+        raise Invalid.one(RULE_EMAIL, f"{address[:80]!r} is not an e-mail address (local@domain)", "/address")
+    return address
+
+
+def check_language(language: str | None) -> str | None:
+    """A BCP 47 language tag (RFC 3066 shape, as CAP's <language>), or None."""
+    if language is None:
+        return None
+    if not _LANGUAGE.match(language.strip()):
+        raise Invalid.one(
+            RULE_LANGUAGE, f"{language[:40]!r} is not a language tag (e.g. fr, es-419, ar)", "/language"
+        )
+    return language.strip()
+
+
+def check_digest(minutes: float | None) -> float | None:
+    """The digest period in minutes (1 to a day), or None."""
+    if minutes is None:
+        return None
+    if not 1.0 / 60 <= minutes <= MAX_DIGEST_MINUTES:
+        raise Invalid.one(
+            "delivery.email.digest",
+            f"digest_minutes is between 1/60 and {MAX_DIGEST_MINUTES:g}",
+            "/digest_minutes",
+        )
+    return float(minutes)
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+def _wake(request: Request) -> None:
+    deliverer = getattr(request.app.state, "deliverer", None)
+    if deliverer is not None:
+        deliverer.wake()
+
+
+def _post(kind: str) -> Any:
+    async def post_channel(
+        contact_id: ContactId, request: Request, runtime: RuntimeDep, principal: RequiredPrincipal
+    ) -> JSONResponse:
+        """Add a channel; it gets the events committed from now on."""
+        contact = await _contact(runtime, principal, contact_id)
+        warnings: list[Finding] = []
+        if kind == WEBHOOK:
+            hook: WebhookRequest = await _body(request, WebhookRequest)
+            target = check_webhook_url(hook.url)
+            events, filters = check_events(hook.events), check_filters(hook)
+            warnings = await check_public_address(
+                target,
+                allow_private=runtime.settings.webhook_allow_private_addresses,
+                rule=RULE_ADDRESS,
+                what="webhooks",
+                setting="TAMPERE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+                unresolved="registered, deliveries will be retried until it does",
+                unresolved_rule=RULE_UNRESOLVED,
+            )
+            new = NewChannel(WEBHOOK, target, events, filters)
+        else:
+            mail: EmailRequest = await _body(request, EmailRequest)
+            new = NewChannel(
+                EMAIL,
+                check_address(mail.address),
+                check_events(mail.events),
+                check_filters(mail),
+                language=check_language(mail.language),
+                digest_minutes=check_digest(mail.digest_minutes),
+            )
+            if not runtime.settings.smtp_host:
+                message = "TAMPERE_SMTP_HOST is not set: deliveries are kept pending until it is"
+                warnings.append(Finding(RULE_SMTP, message, "/"))
+        row, secret = await runtime.db.write(
+            lambda conn: create_channel(conn, contact, new, actor=principal.actor)
+        )
+        _wake(request)
+        body = channel_json(row)
+        if secret is not None:
+            body["secret"] = secret
+        body["warnings"] = [w.as_dict() for w in warnings]
+        return JSONResponse(status_code=201, content=body, headers={"Location": channel_path(row)})
+
+    return post_channel
+
+
+def _list(kind: str) -> Any:
+    async def list_channels(
+        contact_id: ContactId, runtime: RuntimeDep, principal: RequiredPrincipal
+    ) -> JSONResponse:
+        """The contact point's channels of this kind, with their health and delivery counts."""
+        contact = await _contact(runtime, principal, contact_id)
+
+        def read(conn: Any) -> tuple[list[Any], dict[int, dict[str, int]]]:
+            rows = channels_of(conn, contact, kind)
+            return rows, pending_counts(conn, [r.id for r in rows])
+
+        rows, counts = await runtime.db.read(read)
+        key = "webhooks" if kind == WEBHOOK else "email"
+        return JSONResponse({key: [channel_json(r, counts.get(r.id)) for r in rows]})
+
+    return list_channels
+
+
+def _get(kind: str) -> Any:
+    async def get_channel(
+        contact_id: ContactId, channel_id: ChannelId, runtime: RuntimeDep, principal: RequiredPrincipal
+    ) -> JSONResponse:
+        """One channel with its health and delivery counts."""
+        contact = await _contact(runtime, principal, contact_id)
+
+        def read(conn: Any) -> tuple[Any, dict[int, dict[str, int]]]:
+            row = channel_of(conn, contact, kind, channel_id)
+            return row, pending_counts(conn, [row.id])
+
+        row, counts = await runtime.db.read(read)
+        return JSONResponse(channel_json(row, counts.get(row.id)))
+
+    return get_channel
+
+
+def _delete(kind: str) -> Any:
+    async def delete(
+        contact_id: ContactId, channel_id: ChannelId, runtime: RuntimeDep, principal: RequiredPrincipal
+    ) -> Response:
+        """Remove a channel: nothing more is sent to it."""
+        contact = await _contact(runtime, principal, contact_id)
+
+        def work(conn: Any) -> None:
+            delete_channel(conn, channel_of(conn, contact, kind, channel_id), actor=principal.actor)
+
+        await runtime.db.write(work)
+        return Response(status_code=204)
+
+    return delete
+
+
+def _deliveries(kind: str) -> Any:
+    async def list_deliveries(
+        contact_id: ContactId,
+        channel_id: ChannelId,
+        runtime: RuntimeDep,
+        principal: RequiredPrincipal,
+        state: Annotated[
+            Literal["pending", "delivered", "dead"] | None, Query(description=", ".join(STATES))
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        before: Annotated[
+            int | None, Query(ge=1, le=2**62, description="Deliveries with smaller ids")
+        ] = None,
+    ) -> JSONResponse:
+        """The delivery log, newest event first: state, tries with status codes, next try."""
+        contact = await _contact(runtime, principal, contact_id)
+
+        def read(conn: Any) -> list[tuple[Any, list[Any]]]:
+            channel_of(conn, contact, kind, channel_id)
+            return deliveries_of(conn, channel_id, state=state, limit=limit, before=before)
+
+        rows = await runtime.db.read(read)
+        return JSONResponse({"deliveries": [delivery_json(row, tries) for row, tries in rows]})
+
+    return list_deliveries
+
+
+def _redeliver(kind: str) -> Any:
+    async def redeliver_one(
+        contact_id: ContactId,
+        channel_id: ChannelId,
+        delivery_id: DeliveryId,
+        request: Request,
+        runtime: RuntimeDep,
+        principal: RequiredPrincipal,
+    ) -> JSONResponse:
+        """Queue a delivery again, due now (the same event id and body)."""
+        contact = await _contact(runtime, principal, contact_id)
+        give_up = timedelta(seconds=runtime.settings.webhook_give_up_seconds)
+
+        def work(conn: Any) -> Any:
+            channel_of(conn, contact, kind, channel_id)
+            return redeliver(conn, channel_id, delivery_id, give_up=give_up, actor=principal.actor)
+
+        row = await runtime.db.write(work)
+        _wake(request)
+        return JSONResponse(status_code=202, content=delivery_json(row, []))
+
+    return redeliver_one

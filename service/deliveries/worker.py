@@ -1,0 +1,214 @@
+"""The background work of deliveries, one `Deliverer` per instance: fill the outbox from the event
+log, claim due channels, send their deliveries, record the tries (service.deliveries.outbox).
+
+Nothing here runs on the path that answers a POST: the deliverer is woken after commits
+(`Database.on_commit`), and polls for what other instances filled and for retries that fall due.
+Each claimed channel is sent to by a task of its own (up to `concurrency` at once), so a slow
+endpoint delays nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from service.db import Database
+from service.db.models import utcnow
+from service.deliveries import outbox
+from service.deliveries.email import Item, Mailer, alert_id_of, compose_digest, compose_one, message
+from service.deliveries.store import EMAIL, WEBHOOK
+from service.deliveries.webhook import WebhookSender
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Events read per fill transaction, and deliveries sent per claim of a channel.
+FILL_PAGE = 200
+BATCH = 50
+# Channels sent to at the same time by one instance.
+CONCURRENCY = 16
+# A sender stops its batch when less than this is left of its lease beyond one request's time.
+LEASE_MARGIN_SECONDS = 5.0
+
+
+class Deliverer:
+    """Fills the outbox and sends what is due, until cancelled."""
+
+    def __init__(self, db: Database, settings: Settings, *, instance: str | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.instance = instance or f"{uuid.uuid4().hex[:12]}"
+        self.webhooks = WebhookSender.from_settings(settings)
+        self.mailer = Mailer(settings)
+        self._wake = asyncio.Event()
+        self._busy: dict[int, asyncio.Task[None]] = {}
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+        self.give_up = timedelta(seconds=settings.webhook_give_up_seconds)
+
+    def wake(self) -> None:
+        """Look for new events and due deliveries soon."""
+        self._wake.set()
+
+    @property
+    def _kinds(self) -> tuple[str, ...]:
+        # Without an SMTP server e-mail deliveries stay pending (listed as such), never dropped.
+        return (WEBHOOK, EMAIL) if self.mailer.configured else (WEBHOOK,)
+
+    def _lease(self) -> timedelta:
+        """Long enough for a whole batch of requests that each take their full time."""
+        per_try = max(self.settings.webhook_timeout_seconds, self.settings.smtp_timeout_seconds)
+        return timedelta(seconds=BATCH * per_try + 2 * LEASE_MARGIN_SECONDS)
+
+    async def run(self) -> None:
+        """Wake on commits (and every `delivery_poll_seconds`); fill, then send what is due."""
+        remove = self.db.on_commit(self.wake)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.delivery_poll_seconds):
+                        await self._wake.wait()
+                self._wake.clear()
+                try:
+                    await self.fill()
+                    await self.dispatch()
+                except Exception:  # the store may be away a moment; the next round tries again
+                    log.exception("delivery round failed")
+        finally:
+            remove()
+            for task in list(self._busy.values()):
+                task.cancel()
+            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+            await self.webhooks.aclose()
+
+    async def fill(self) -> None:
+        """Make the deliveries of every event past the outbox cursor."""
+        if not await self.db.read(outbox.fill_needed):
+            return
+        while True:
+            read = await self.db.write(
+                lambda conn: outbox.fill(conn, now=utcnow(), give_up=self.give_up, limit=FILL_PAGE), long=True
+            )
+            if read < FILL_PAGE:
+                return
+
+    async def dispatch(self) -> None:
+        """Claim the channels with due deliveries that no task here is sending to, and start one
+        task per claim."""
+        now = utcnow()
+        busy = list(self._busy)
+        due = await self.db.read(
+            lambda conn: outbox.due_channels(conn, now=now, kinds=self._kinds, exclude=busy)
+        )
+        room = CONCURRENCY - len(self._busy)
+        if not due or room <= 0:
+            return
+        claims = await self.db.write(
+            lambda conn: outbox.claim(
+                conn, due[:room], instance=self.instance, now=utcnow(), lease=self._lease(), batch=BATCH
+            )
+        )
+        for claim in claims:
+            task = asyncio.create_task(self._send(claim), name=f"delivery-{claim.channel.id}")
+            self._busy[claim.channel.id] = task
+            task.add_done_callback(lambda _t, cid=claim.channel.id: self._done(cid))
+
+    def _done(self, channel_id: int) -> None:
+        self._busy.pop(channel_id, None)
+        self._wake.set()
+
+    async def _send(self, claim: outbox.Claim) -> None:
+        async with self._limit:
+            try:
+                if claim.channel.kind == WEBHOOK:
+                    outcomes = await self._send_webhooks(claim)
+                else:
+                    outcomes = await self._send_email(claim)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._release(claim))
+                raise
+            except Exception:
+                log.exception("sending to channel %s failed", claim.channel.id)
+                await self._release(claim)
+                return
+            await self.db.write(
+                lambda conn: outbox.record(
+                    conn,
+                    claim,
+                    outcomes,
+                    instance=self.instance,
+                    now=utcnow(),
+                    max_backoff=self.settings.webhook_max_backoff_seconds,
+                )
+            )
+
+    async def _release(self, claim: outbox.Claim) -> None:
+        with contextlib.suppress(Exception):
+            await self.db.write(lambda conn: outbox.release(conn, claim.channel.id, instance=self.instance))
+
+    def _lease_left(self, claim: outbox.Claim, per_try: float) -> bool:
+        """Whether one more try surely ends within the lease (so no other instance has taken it)."""
+        left = (claim.lease_until - utcnow()).total_seconds()
+        return left > per_try + LEASE_MARGIN_SECONDS
+
+    async def _send_webhooks(self, claim: outbox.Claim) -> list[outbox.Outcome]:
+        channel = claim.channel
+        outcomes = []
+        for row in claim.deliveries:
+            if not self._lease_left(claim, self.settings.webhook_timeout_seconds):
+                break
+            outcome = await self.webhooks.send(
+                delivery_id=row.id,
+                url=channel.target,
+                secret=channel.secret,
+                event_id=row.event_id,
+                body=row.body,
+            )
+            outcomes.append(outcome)
+            if outcome.endpoint_down:
+                break  # the rest wait with the channel, in order
+        return outcomes
+
+    async def _send_email(self, claim: outbox.Claim) -> list[outbox.Outcome]:
+        channel = claim.channel
+        rows = claim.deliveries
+        ids = [alert_id for row in rows if (alert_id := alert_id_of(row.body)) is not None]
+        models: dict[int, Any] = await self.db.read(lambda conn: outbox.alert_models(conn, ids))
+        items = {
+            row.id: Item(row.id, json.loads(row.body), row.priority, models.get(alert_id_of(row.body) or 0))
+            for row in rows
+        }
+        base = self.settings.base_url()
+        sender = self.settings.smtp_from
+        batches = []
+        singles = [row for row in rows if not row.digest]
+        digest = [row for row in rows if row.digest]
+        for row in singles:
+            subject, text, language = compose_one(items[row.id], language=channel.language, base_url=base)
+            mail = message(
+                sender=sender,
+                to=channel.target,
+                subject=subject,
+                text=text,
+                language=language,
+                event_ids=[row.event_id],
+            )
+            batches.append((mail, [row.id]))
+        if digest:
+            subject, text = compose_digest(
+                [items[r.id] for r in digest], language=channel.language, base_url=base
+            )
+            mail = message(
+                sender=sender,
+                to=channel.target,
+                subject=subject,
+                text=text,
+                language=channel.language,
+                event_ids=[r.event_id for r in digest],
+            )
+            batches.append((mail, [r.id for r in digest]))
+        return await self.mailer.send(batches)

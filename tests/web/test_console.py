@@ -1,0 +1,274 @@
+"""The office console in real Chromium: an ITU regional office signs in with its token (the page
+exchanges it for a session cookie and never puts it in a URL), sees what is routed to it with
+its deadlines, acknowledges an alert, works an assistance request through its states, and sees
+new requests arrive live through the event stream."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import make_cap
+from tests.web.conftest import NAIROBI, Served
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ACK_MISSING_RULES = {"request.route.unknown", "request.method.not-allowed"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def sign_in(seen: Any, token: str) -> None:
+    from playwright.sync_api import expect
+
+    page = seen.page
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    expect(page.get_by_text("Live stream: connected")).to_be_visible(timeout=5_000)
+
+
+def file_request(served: Served, title: str) -> dict[str, Any]:
+    body = {
+        "kind": "equipment",
+        "title": title,
+        "description": "Satellite terminals for the county emergency operations centre",
+        "urgency": "immediate",
+        "items": [{"item": "BGAN terminal", "quantity": 4}],
+        "contact": {"name": "Duty officer"},
+    }
+    response = httpx.post(
+        f"{served.base}/api/v1/requests",
+        json=body,
+        headers={"Authorization": f"Bearer {served.administration}"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def ack_endpoint_missing(served: Served, alert_id: int) -> str | None:
+    """Why POST /api/v1/alerts/{id}/ack cannot work on this server (the route is missing), or
+    None when it exists. Asked without credentials: an existing route answers 401."""
+    response = httpx.post(f"{served.base}/api/v1/alerts/{alert_id}/ack", timeout=10)
+    rules = {e.get("rule") for e in response.json().get("errors", [])} if response.content else set()
+    if response.status_code in (404, 405) and rules & ACK_MISSING_RULES:
+        status = response.status_code
+        return f"POST /api/v1/alerts/{{id}}/ack is not on this server yet (answered {status} {rules})"
+    return None
+
+
+def test_an_office_signs_in_and_acknowledges_an_alert_routed_to_it(
+    visit: Any, served: Served, request: pytest.FixtureRequest
+) -> None:
+    from playwright.sync_api import expect
+
+    headline = unique("Console flood")
+    alert = served.post_alert(unique("console"), headline=headline, polygon=NAIROBI)
+    missing = ack_endpoint_missing(served, alert["id"])
+    if missing is not None:
+        # The acknowledgement endpoint is another branch's work: the client and this test are
+        # ready for it and run to the end; until it lands, the failure is expected.
+        request.node.add_marker(pytest.mark.xfail(reason=missing, strict=False))
+    seen = visit()
+    seen.open("/")
+    sign_in(seen, served.office)
+    page = seen.page
+    inbox_item = page.locator(f"[data-inbox-alert='{alert['id']}']")
+    expect(inbox_item).to_contain_text(headline)
+    expect(inbox_item).to_contain_text("Acknowledge by")
+    # The token is in no URL the page asked for, and not kept by the page's script.
+    assert not [url for url in seen.requested if served.office in url]
+    assert served.office not in page.evaluate("JSON.stringify(localStorage) + document.cookie")
+    inbox_item.get_by_role("button", name="Acknowledge").click()
+    expect(inbox_item).to_contain_text("Acknowledged", timeout=5_000)
+    expect(inbox_item.get_by_role("button", name="Acknowledge")).to_have_count(0)
+
+
+def test_an_office_works_an_assistance_request_through_its_states(visit: Any, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    seen = visit()
+    seen.open("/")
+    sign_in(seen, served.office)
+    page = seen.page
+    title = unique("Terminals for Nairobi")
+    filed = file_request(served, title)
+    # Filed after the page opened: it arrives through the event stream, without reload.
+    item = page.locator(f"[data-request='{filed['id']}']")
+    expect(item).to_contain_text(title, timeout=3_000)
+    expect(page.locator(".log")).to_contain_text("New request")
+    item.get_by_role("button", name="Acknowledge").click()
+    expect(item).to_contain_text("State: acknowledged")
+    # A move without a note is refused by the page itself, saying what is missing.
+    item.get_by_role("button", name="Mark in progress").click()
+    expect(page.get_by_role("alert")).to_contain_text("Write a note")
+    item.get_by_label("Note (why)").fill("Four terminals leave Addis Ababa tonight")
+    item.get_by_role("button", name="Mark in progress").click()
+    expect(item).to_contain_text("State: in progress")
+    item.get_by_label("Note (why)").fill("Delivered to the county EOC")
+    item.get_by_role("button", name="Mark fulfilled").click()
+    expect(item).to_contain_text("State: fulfilled")
+    stored = httpx.get(
+        f"{served.base}/api/v1/requests/{filed['id']}",
+        headers={"Authorization": f"Bearer {served.office}"},
+        timeout=10,
+    ).json()
+    assert stored["state"] == "fulfilled"
+    assert [step["state"] for step in stored["history"]][-3:] == ["acknowledged", "in-progress", "fulfilled"]
+    assert stored["history"][-1]["note"] == "Delivered to the county EOC"
+
+
+def test_a_refused_token_is_said_and_signing_out_ends_the_session(visit: Any, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    seen = visit()
+    seen.open("/")
+    page = seen.page
+    page.get_by_label("Access token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Sign-in refused")
+    sign_in(seen, served.office)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Access token")).to_be_visible()
+    assert seen.context.request.get(f"{served.base}/api/v1/session").status == 401
+
+
+def test_the_stream_resumes_from_the_last_event_after_the_service_drops(
+    browser: Any, served: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The service restarts under a signed-in page: the page reconnects with ?since=<the last
+    id it saw>, and an alert received before it is back is in its log."""
+    import os
+    import subprocess
+    import time
+
+    from playwright.sync_api import expect
+
+    from tests.conftest import free_port, migrated, run_tampere, tampere_command
+
+    data_dir = migrated(tmp_path_factory.mktemp("restart") / "var")
+    office = run_tampere(
+        "token",
+        "create",
+        "--role",
+        "office",
+        "--office",
+        "ro-addis-ababa",
+        data_dir=data_dir,
+        env={"TAMPERE_DATABASE_URL": ""},
+    ).stdout.split()[0]
+    administration = run_tampere(
+        "token",
+        "create",
+        "--role",
+        "administration",
+        "--country",
+        "KEN",
+        "--sender",
+        "alerts@meteo.go.ke",
+        data_dir=data_dir,
+        env={"TAMPERE_DATABASE_URL": ""},
+    ).stdout.split()[0]
+    port = free_port()
+    env = {
+        **os.environ,
+        "TAMPERE_DATA_DIR": str(data_dir),
+        "TAMPERE_DATABASE_URL": "",
+        "TAMPERE_LOG_LEVEL": "WARNING",
+        "TAMPERE_WEB_DIR": os.environ.get(
+            "TAMPERE_WEB_DIR", str(Path(__file__).resolve().parents[2] / "web" / "dist")
+        ),
+    }
+    base = f"http://127.0.0.1:{port}"
+
+    def serve() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                time.sleep(0.1)
+        proc.kill()
+        raise AssertionError("the service did not start")
+
+    proc = serve()
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, reduced_motion="reduce")
+    sockets: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.goto(f"{base}/")
+        page.get_by_label("Access token").fill(office)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Live stream: connected")).to_be_visible(timeout=10_000)
+        first = httpx.post(
+            f"{base}/api/v1/alerts",
+            content=make_cap(unique("before"), headline="Before the drop", polygon=NAIROBI),
+            headers={"Authorization": f"Bearer {administration}", "Content-Type": "application/cap+xml"},
+        )
+        assert first.status_code == 201
+        expect(page.locator(".log")).to_contain_text("New alert", timeout=5_000)
+        proc.terminate()
+        proc.wait(timeout=30)
+        expect(page.get_by_text("Live stream: reconnecting")).to_be_visible(timeout=10_000)
+        time.sleep(2.5)  # the page backs off while the service is away
+        proc = serve()
+        missed = unique("during")
+        posted = httpx.post(
+            f"{base}/api/v1/alerts",
+            content=make_cap(missed, headline="During the drop", polygon=NAIROBI),
+            headers={"Authorization": f"Bearer {administration}", "Content-Type": "application/cap+xml"},
+        )
+        assert posted.status_code == 201
+        expect(page.get_by_text("Live stream: connected")).to_be_visible(timeout=20_000)
+        expect(page.locator(".log")).to_contain_text(missed, timeout=5_000)
+        assert len(sockets) >= 2 and "since=" not in sockets[0]
+        assert all("since=" in url for url in sockets[1:]), sockets
+        assert all(office not in url for url in sockets), "a token in a websocket URL"
+    finally:
+        context.close()
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_axe_finds_no_serious_or_critical_violation_in_the_signed_in_console(
+    visit: Any, served: Served, language: str
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.web.conftest import AXE
+
+    if not AXE.is_file():
+        pytest.skip(f"{AXE} is absent: `npm ci` in web/ installs axe-core")
+    served.post_alert(unique("axe-console"), headline=unique("Console axe"), polygon=NAIROBI)
+    filed = file_request(served, unique("Axe request"))
+    seen = visit(bypass_csp=True)
+    seen.open(f"/?lang={language}")
+    page = seen.page
+    page.locator("#console-token").fill(served.office)
+    page.locator(".sign-in button[type=submit]").click()
+    expect(page.locator(f"[data-request='{filed['id']}']")).to_be_visible(timeout=5_000)
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
+    serious = [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []

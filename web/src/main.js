@@ -1,0 +1,168 @@
+// Tampere's page: the list of active alerts first (usable before the map), then the map, the
+// alert panel and, after signing in, the office console. Live through the event stream when
+// signed in, through a short poll otherwise; offline, the last known alerts marked stale.
+
+import './style.css';
+import { AlertStore } from './alerts.js';
+import { OfficeConsole } from './console.js';
+import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument } from './i18n.js';
+import { AlertList, el } from './list.js';
+import { EventStream } from './live.js';
+import { AlertPanel } from './panel.js';
+
+const $ = (id) => document.getElementById(id);
+
+async function main() {
+  const html = document.documentElement;
+  // The service wrote <html lang dir> for this URL (service/webapp/page.py); a page opened
+  // offline from the service worker's copy may be another language's, so the URL decides.
+  const asked = new URLSearchParams(location.search).get('lang');
+  const language = await loadLanguage(LANGUAGES.includes(asked) ? asked : html.lang);
+  html.lang = language;
+  html.dir = language === 'ar' ? 'rtl' : 'ltr';
+  document.title = `Tampere — ${t('app.title')}`;
+  translateDocument();
+  languageSwitcher(language);
+
+  const countries = new Map();
+  const store = new AlertStore();
+  let map = null;
+  let session = null;
+
+  const panel = new AlertPanel({
+    root: $('panel'),
+    countries,
+    session: () => session,
+    onClose: () => map?.show(null),
+    onShow: (id, geometry) => map?.show(geometry),
+  });
+  const open = (id, opener) => panel.open(id, opener);
+  const list = new AlertList({
+    list: $('alert-list'),
+    count: $('alerts-count'),
+    form: $('filters'),
+    countries,
+    onOpen: open,
+    onShow: async (id) => {
+      const feature = store.byId(id);
+      map?.show(feature?.geometry || null);
+      $('map-region').scrollIntoView({ behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth', block: 'nearest' });
+    },
+    onExercises: (on) => store.setExercises(on),
+  });
+  list.onFilter = () => map?.setAlerts(list.visible());
+
+  const status = () => {
+    const state = $('status-state');
+    $('status').dataset.live = String(store.live);
+    let stateText;
+    let timeText = '';
+    if (store.live) {
+      stateText = t(session ? 'status.live' : 'status.polling');
+      timeText = t('status.lastUpdated', { time: clock(store.updatedAt), age: age(store.updatedAt) });
+    } else if (store.updatedAt) {
+      stateText = t('status.stale');
+      timeText = t('status.staleAge', { time: clock(store.updatedAt), age: age(store.updatedAt) });
+    } else if (store.error) {
+      stateText = store.features.length ? t('status.error', { message: store.error }) : t('status.staleNever');
+    } else {
+      stateText = t('status.loading');
+    }
+    // The state is a live region: written only when it changes, so the ticking clock beside
+    // it is not read out every second.
+    if (state.textContent !== stateText) state.textContent = stateText;
+    $('status-time').textContent = timeText;
+  };
+
+  store.subscribe((_store, reason) => {
+    if (reason === 'alerts') {
+      list.update(store.features);
+      panel.refresh();
+      // For bench/web.py: when the list was first usable.
+      if (!performance.getEntriesByName('tampere:list').length) performance.mark('tampere:list');
+      map?.setAlerts(list.visible());
+    }
+    status();
+  });
+  setInterval(status, 1000);
+  status();
+
+  await store.refresh();
+  store.startPolling();
+  countryIndex(countries).then(() => list.update(store.features));
+
+  // The map after the list: MapLibre is most of the page's bytes.
+  $('map').append(el('p', { class: 'map-loading' }, t('map.loading')));
+  import('./map.js')
+    .then(({ startMap }) => {
+      $('map').replaceChildren();
+      map = startMap({
+        container: $('map'),
+        legend: $('legend'),
+        help: $('map-help'),
+        onOpen: (ids) => open(ids[0], document.activeElement),
+        onZoom: (zoom) => store.setZoom(zoom),
+        detailUrl: (options) => store.url(options),
+      });
+      map.setAlerts(list.visible());
+    })
+    .catch((error) => {
+      $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
+    })
+    .finally(keepForOffline);
+
+  const stream = new EventStream({
+    onEvent: (event) => {
+      if ((event.type || '').startsWith('alert.')) store.refresh();
+      office.event(event);
+    },
+    onState: (open) => office.setStream(open),
+    onUnauthorized: () => office.ended(),
+  });
+  const office = new OfficeConsole({
+    root: $('console-body'),
+    onOpen: open,
+    onSession: (value) => {
+      session = value;
+      // Signed in: the stream wakes the page; signed out: the short poll does.
+      if (value) stream.start();
+      else stream.stop();
+      store.streaming(Boolean(value));
+      status();
+    },
+  });
+  office.start();
+
+}
+
+// After the map's code has arrived: the worker then keeps the shell from the browser's HTTP
+// cache instead of downloading MapLibre a second time.
+function keepForOffline() {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}
+
+function languageSwitcher(current) {
+  const here = new URL(location.href);
+  $('languages').replaceChildren(
+    ...LANGUAGES.map((code) => {
+      here.searchParams.set('lang', code);
+      return el(
+        'li',
+        {},
+        el('a', { href: `${here.pathname}${here.search}`, lang: code, hreflang: code, 'aria-current': code === current ? 'true' : null }, NATIVE_NAMES[code]),
+      );
+    }),
+  );
+}
+
+async function countryIndex(countries) {
+  try {
+    const response = await fetch('/api/v1/countries');
+    if (!response.ok) return;
+    for (const row of (await response.json()).countries) countries.set(row.iso3, row);
+  } catch {
+    // offline without a copy: countries are shown by code
+  }
+}
+
+main();
