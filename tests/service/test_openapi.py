@@ -15,7 +15,12 @@ from service.app import create_app
 from tests.conftest import running_service
 
 # Writes that take no body at all: each is named, so a new route with an undocumented body fails.
-BODYLESS = {("post", "/api/v1/layers/reload")}
+REDELIVER = "/api/v1/contact-points/{contact_id}/%s/{channel_id}/deliveries/{delivery_id}/redeliver"
+BODYLESS = {
+    ("post", "/api/v1/layers/reload"),
+    ("post", REDELIVER % "webhooks"),
+    ("post", REDELIVER % "email"),
+}
 WRITES = ("post", "put", "patch")
 
 
@@ -146,6 +151,15 @@ async def test_the_service_takes_every_documented_example(tmp_path: Path) -> Non
             f"/api/v1/requests/{request_id}/status", json=status, headers=auth(office)
         )
         assert moved.status_code == 200 and moved.json()["state"] == status["state"], moved.text
+
+        # An office sets its own webhooks and e-mail.
+        for channel in ("webhooks", "email"):
+            path = f"/api/v1/contact-points/{{contact_id}}/{channel}"
+            for example in examples("post", path):
+                answer = await service.client.post(
+                    path.format(contact_id="ro-addis-ababa"), json=example, headers=auth(office)
+                )
+                assert answer.status_code == 201, answer.text
 
         # The session example holds a placeholder where the printed token goes.
         [session] = examples("post", "/api/v1/session")
