@@ -1,6 +1,7 @@
 """GET /asyncapi.json tells the truth: the service is driven through every event type it emits
-(EVENT_TYPES), a subscriber receives them over a real websocket, and each message validates
-against the payload schema the document gives for its type; the heartbeat too."""
+(EVENT_TYPES), a subscriber receives them over a real websocket and a webhook receives them over
+HTTP, and each message validates against the payload schema the document gives for its type;
+the heartbeat too (on the stream only)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from service.events.asyncapi import message_name
 from service.events.log import EVENT_TYPES
 from service.layers.files import import_layer
 from tests.conftest import NAIROBI, make_cap
+from tests.service.deliveries.conftest import Receiver
 from tests.service.events.test_stream import Served, serve
 
 SAMPLES = Path(__file__).resolve().parents[3] / "docs" / "samples"
@@ -155,25 +157,51 @@ def _ring(polygon: str) -> list[list[float]]:
     return [[float(p.split(",")[1]), float(p.split(",")[0])] for p in polygon.split()]
 
 
+# Webhooks to a receiver on loopback, retried quickly.
+WEBHOOK_SETTINGS = {
+    "webhook_allow_private_addresses": True,
+    "webhook_max_backoff_seconds": 0.4,
+    "delivery_poll_seconds": 0.1,
+    "events_heartbeat_seconds": 0.3,
+}
+
+
 async def test_every_event_the_service_emits_matches_the_document(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    async with serve(database_url, data_dir, events_heartbeat_seconds=0.3) as served:
-        document = (await served.http.get("/asyncapi.json")).json()
-        by_type = {m["name"]: m for m in document["components"]["messages"].values()}
-        operator = await served.token("operator")
-        received: list[dict[str, Any]] = []
-        async with served.subscribe(operator) as ws:
-            await _drive_every_event_type(served, data_dir)
-            # Read until every type has come, and one heartbeat once the stream is idle.
+    hooks = Receiver()
+    await hooks.up()
+    try:
+        async with serve(database_url, data_dir, **WEBHOOK_SETTINGS) as served:
+            document = (await served.http.get("/asyncapi.json")).json()
+            operator = await served.token("operator")
+            # BDT's webhook, for every event type: BDT sees every request and every Public alert.
+            hook = await served.http.post(
+                "/api/v1/contact-points/bdt/webhooks",
+                json={"url": hooks.url, "events": list(EVENT_TYPES)},
+                headers={"Authorization": f"Bearer {operator}"},
+            )
+            assert hook.status_code == 201, hook.text
+            received: list[dict[str, Any]] = []
+            async with served.subscribe(operator) as ws:
+                await _drive_every_event_type(served, data_dir)
+                # Read until every type has come, and one heartbeat once the stream is idle.
+                async with asyncio.timeout(30):
+                    while not (
+                        set(EVENT_TYPES) <= {m["type"] for m in received}
+                        and any(m["type"] == "heartbeat" for m in received)
+                    ):
+                        received.append(json.loads(await ws.recv()))
             async with asyncio.timeout(30):
-                while not (
-                    set(EVENT_TYPES) <= {m["type"] for m in received}
-                    and any(m["type"] == "heartbeat" for m in received)
-                ):
-                    received.append(json.loads(await ws.recv()))
+                while not set(EVENT_TYPES) <= {json.loads(r.body)["type"] for r in hooks.received}:
+                    await asyncio.sleep(0.1)
+    finally:
+        await hooks.down()
+    delivered = [json.loads(r.body) for r in hooks.received]
+    assert "heartbeat" not in {m["type"] for m in delivered}
     seen = {m["type"] for m in received}
     assert set(EVENT_TYPES) <= seen, f"never emitted: {sorted(set(EVENT_TYPES) - seen)}"
-    for message in received:
+    by_type = {m["name"]: m for m in document["components"]["messages"].values()}
+    for message in [*received, *delivered]:
         schema = by_type[message["type"]]["payload"]
         errors = sorted(
             jsonschema.Draft202012Validator(schema, format_checker=FORMATS).iter_errors(message), key=str
