@@ -66,6 +66,9 @@ def test_the_quickstart_routes_a_kenyan_alert_to_addis_ababa_and_its_stream(tmp_
         assert [(e["type"], e["alert_id"]) for e in events] == [("alert.received", alert_id)]
         # The sample layer: ten of its twelve invented sites stand inside the alert's area.
         assert "cell sites now: 10 " in out
+        # The web app answers where the script says (503 `webapp.not-built` without web/dist).
+        built = (ROOT / "web" / "dist" / "index.html").is_file()
+        assert f"web app: {base}/ (HTTP {200 if built else 503})" in out
         # Every step ran: the trace holds each command of the script's steps.
         steps = ("tampere token create", "tampere validate", "curl", "tampere events", "tampere layer import")
         for command in steps:
