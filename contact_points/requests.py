@@ -14,7 +14,8 @@ Public API (stable):
   by the same rules as `contact_points.routing.route_alert`.
 - `check_transition(current, target, parties)`: who may move a request where (`Refusal`).
 - `RecipientClock`, `next_escalation_at(clock, acknowledged, state)` and
-  `escalations_due(clocks, acknowledged, state, now)`: escalation steps and when they fall due.
+  `escalations_due(clocks, acknowledged, state, now)`: escalation steps and when they fall due
+  (`contact_points.escalation`, shared with alerts, while the request awaits an answer).
 
 Urgency maps onto the alert priorities so one table of deadlines serves both: immediate is
 FLASH (15 min), high URGENT (1 h), normal ROUTINE (4 h) (`routing.ACK_DEADLINES`).
@@ -31,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from cap.errors import Finding
+from contact_points import escalation
 from contact_points.registry import NATIONAL, Registry
 from contact_points.routing import ACK_DEADLINES, Priority, Recipient, route_alert
 from geo.reference import ISO3
@@ -92,11 +94,11 @@ MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 4, 15
 MAX_FINDINGS = 50
 MAX_NOTE = 1000
 
-_EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+\.[^@\s<>\x00-\x1f\x7f]+$")
+EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+\.[^@\s<>\x00-\x1f\x7f]+$")
 # C0 controls and DEL, bar tab and line breaks: never meant in a title or a note, and NUL is
 # refused by PostgreSQL text columns.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_PHONE = re.compile(r"^\+?[0-9 ()\-.]+$")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PHONE = re.compile(r"^\+?[0-9 ()\-.]+$")
 # CAP 1.2 §3.2.1 identifier: no spaces, commas or restricted characters (< and &).
 _CAP_IDENTIFIER = re.compile(r"^[^\s,<&]+$")
 
@@ -244,7 +246,7 @@ def _text(value: Any, path: str, rule: str, limit: int, findings: list[Finding])
             Finding(f"{rule}.too-long", f"{path[1:]} has {len(text)} characters; at most {limit}", path)
         )
         return None
-    if _CONTROL.search(text):
+    if CONTROL.search(text):
         findings.append(Finding(f"{rule}.control", f"{path[1:]} has control characters", path))
         return None
     return text
@@ -359,7 +361,7 @@ def _contact(value: Any, findings: list[Finding]) -> RequesterContact | None:
     name = _text(value.get("name"), "/contact/name", "request.contact.name", MAX_NAME, findings)
     email = value.get("email")
     if email is not None:
-        if not isinstance(email, str) or len(email) > MAX_EMAIL or not _EMAIL.match(email.strip()):
+        if not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email.strip()):
             findings.append(
                 Finding("request.contact.email", f"not an e-mail address: {email!r}", "/contact/email")
             )
@@ -371,7 +373,7 @@ def _contact(value: Any, findings: list[Finding]) -> RequesterContact | None:
         digits = sum(c.isdigit() for c in phone) if isinstance(phone, str) else 0
         if (
             not isinstance(phone, str)
-            or not _PHONE.match(phone.strip())
+            or not PHONE.match(phone.strip())
             or not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS
         ):
             findings.append(
@@ -551,32 +553,9 @@ def state_after_ack(state: RequestState) -> RequestState:
 
 # --- escalation ----------------------------------------------------------------------------------
 
-
-@dataclass(slots=True, frozen=True)
-class RecipientClock:
-    """One recipient's deadline and how far its escalation has gone (`level` steps taken)."""
-
-    contact_id: str
-    notified_at: datetime
-    ack_within: timedelta | None
-    escalate_to: tuple[str, ...]
-    level: int = 0
-
-    def next_step_at(self) -> datetime | None:
-        """When the next escalation step falls due (each step waits one more `ack_within`)."""
-        if self.ack_within is None or self.level >= len(self.escalate_to):
-            return None
-        return self.notified_at + self.ack_within * (self.level + 1)
-
-
-@dataclass(slots=True, frozen=True)
-class Escalation:
-    """One step: `source` did not acknowledge by `due`, so `target` is asked (step `level`)."""
-
-    source: str
-    target: str
-    level: int
-    due: datetime
+# The clocks and steps are those of alerts (contact_points.escalation); a request adds its states.
+RecipientClock = escalation.RecipientClock
+Escalation = escalation.Escalation
 
 
 def next_escalation_at(
@@ -589,9 +568,7 @@ def next_escalation_at(
     """
     if state not in AWAITING_ANSWER:
         return None
-    if clock.contact_id in acknowledged or any(c in acknowledged for c in clock.escalate_to):
-        return None
-    return clock.next_step_at()
+    return escalation.next_step_at(clock, acknowledged)
 
 
 def escalations_due(
@@ -602,17 +579,10 @@ def escalations_due(
 ) -> list[Escalation]:
     """The escalation steps due at `now`, in the order they fell due.
 
-    A recipient escalates along its chain (area office or national contact -> regional office
-    -> BDT) one step per `ack_within` without an acknowledgement, until `next_escalation_at`
-    says there is nothing left to chase. Steps missed while nothing ran all come out at once.
+    A recipient escalates along its chain (`contact_points.escalation.escalation_chain`) one
+    step per `ack_within` without an acknowledgement, until `next_escalation_at` says there is
+    nothing left to chase. Steps missed while nothing ran all come out at once.
     """
-    steps: list[Escalation] = []
-    for clock in clocks:
-        current = clock
-        # Bounded: every pass raises the level, and the chain is at most a few contacts long.
-        while (due := next_escalation_at(current, acknowledged, state)) is not None and due <= now:
-            steps.append(
-                Escalation(clock.contact_id, clock.escalate_to[current.level], current.level + 1, due)
-            )
-            current = dataclasses.replace(current, level=current.level + 1)
-    return sorted(steps, key=lambda s: (s.due, s.source, s.level))
+    if state not in AWAITING_ANSWER:
+        return []
+    return escalation.steps_due(clocks, acknowledged, now)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from contact_points.escalation import escalation_chain
 from contact_points.registry import (
     AREA_OFFICE,
     BDT,
@@ -154,16 +155,13 @@ def route_alert(
 
 
 def _escalation(contact: ContactPoint, regions: set[str], registry: Registry) -> tuple[str, ...]:
-    """Regional office(s) then BDT for national contacts and area offices; BDT for offices."""
-    chain: list[str] = []
-    if contact.kind in (NATIONAL, AREA_OFFICE):
-        own = [contact.region] if contact.region else sorted(regions)
-        for region in own:
-            office = registry.regional_office(region)
-            if office is not None:
-                chain.append(office.id)
-    if contact.kind in (NATIONAL, AREA_OFFICE, REGIONAL_OFFICE):
-        bdt = registry.bdt()
-        if bdt is not None:
-            chain.append(bdt.id)
-    return tuple(chain)
+    """`escalation.escalation_chain`; a national contact or area office without a region of its
+    own escalates to the regional offices of the regions the caller named."""
+    chain = escalation_chain(contact, registry)
+    if contact.kind in (NATIONAL, AREA_OFFICE) and not contact.region:
+        offices = [registry.regional_office(region) for region in sorted(regions)]
+        found = tuple(o.id for o in offices if o is not None)
+        bdt = [step for step in chain if step == (registry.bdt() or contact).id]
+        people = [step for step in chain if step not in bdt]
+        chain = (*people, *found, *bdt)
+    return chain

@@ -10,10 +10,13 @@ Public API (stable):
 - `member_state_of(code)`: the ISO3 of the Member State that is or administers it, or None.
 - `groups_of(code)`: a subset of {"ldc", "lldc", "sids"} for the country or territory itself.
 - `name_of(code)`, `member_states_in(region)`, `REGIONS`.
+- Where each fact comes from: `MemberState.source` and `.verification` (the row's region and
+  area-office assignment), `group_source(group, code)` (the UN list a group membership is from).
 
 Sources (facts, compiled 2026-11; the long verification notes live with the research data):
 `itu_member_states.tsv` from ITU's regional classification (193 = UN 193 - Palau + Holy See);
 `country_groups.tsv` from the UN LDC list (Dec 2024) and the UN-OHRLLS LLDC and SIDS lists;
+`country_group_sources.tsv` names the list behind each group and how far it is checked;
 `admin0_itu.tsv` joins each Natural Earth 1:10m admin-0 feature to its administering Member
 State (Palestine: ITU observer, PP Res. 99, no Member State, Arab States region).
 """
@@ -41,6 +44,21 @@ class MemberState:
     iso3: str
     name: str
     region: str
+    # How the row was checked (verified: an ITU source; corroborated: a complete third-party copy
+    # of ITU's list, or a UN page) and where its facts come from: carried to routing decisions,
+    # so that whoever acts on one sees what it rests on.
+    verification: str = ""
+    source: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class GroupSource:
+    """The list a UN country group comes from, and how far it is checked."""
+
+    group: str
+    members: str
+    verification: str
+    source: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,6 +81,9 @@ class ReferenceTables:
     groups: Mapping[str, frozenset[str]]
     admin0: Mapping[str, Admin0]
     region_overrides: Mapping[str, str] = field(default_factory=dict)
+    # (group, "un" | "non-un" | "all") -> its source; the UN Member States among the codes.
+    group_sources: Mapping[tuple[str, str], GroupSource] = field(default_factory=dict)
+    un_members: frozenset[str] = frozenset()
     _admin0_by_iso3: dict[str, Admin0] = field(default_factory=dict, repr=False)
     _names: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -90,6 +111,7 @@ class ReferenceTables:
             member_states=(data / "itu_member_states.tsv").read_text(encoding="utf-8"),
             country_groups=(data / "country_groups.tsv").read_text(encoding="utf-8"),
             admin0=(data / "admin0_itu.tsv").read_text(encoding="utf-8"),
+            group_sources=(data / "country_group_sources.tsv").read_text(encoding="utf-8"),
             region_overrides=region_overrides,
         )
 
@@ -100,15 +122,28 @@ class ReferenceTables:
         member_states: str,
         country_groups: str,
         admin0: str,
+        group_sources: str | None = None,
         region_overrides: Mapping[str, str] | None = None,
     ) -> ReferenceTables:
-        """Parse the three tables from TSV text ('#' lines are comments)."""
+        """Parse the tables from TSV text ('#' lines are comments)."""
         states = {
-            row["iso3"]: MemberState(iso3=row["iso3"], name=row["name"], region=row["itu_region"])
+            row["iso3"]: MemberState(
+                iso3=row["iso3"],
+                name=row["name"],
+                region=row["itu_region"],
+                verification=row.get("verification", ""),
+                source=row.get("source", ""),
+            )
             for row in read_tsv(member_states)
         }
-        groups = {
-            row["iso3"]: frozenset(g for g in GROUPS if row[g] == "1") for row in read_tsv(country_groups)
+        group_rows = list(read_tsv(country_groups))
+        groups = {row["iso3"]: frozenset(g for g in GROUPS if row[g] == "1") for row in group_rows}
+        un_members = frozenset(row["iso3"] for row in group_rows if row.get("un_member") == "1")
+        sources = {
+            (row["group"], row["members"]): GroupSource(
+                row["group"], row["members"], row["verification"], row["source"]
+            )
+            for row in read_tsv(group_sources or "")
         }
         features = {
             row["adm0_a3"]: Admin0(
@@ -122,7 +157,14 @@ class ReferenceTables:
             for row in read_tsv(admin0)
         }
         overrides = {k.strip().upper(): v for k, v in (region_overrides or {}).items()}
-        return cls(member_states=states, groups=groups, admin0=features, region_overrides=overrides)
+        return cls(
+            member_states=states,
+            groups=groups,
+            admin0=features,
+            region_overrides=overrides,
+            group_sources=sources,
+            un_members=un_members,
+        )
 
     def with_overrides(self, region_overrides: Mapping[str, str]) -> ReferenceTables:
         """The same tables with other region overrides."""
@@ -132,6 +174,8 @@ class ReferenceTables:
             groups=self.groups,
             admin0=self.admin0,
             region_overrides=overrides,
+            group_sources=self.group_sources,
+            un_members=self.un_members,
         )
 
     def region_of(self, code: str) -> str | None:
@@ -179,6 +223,13 @@ class ReferenceTables:
     def member_states_in(self, region: str) -> frozenset[str]:
         """The ISO3 codes of the Member States of an ITU-D region."""
         return frozenset(s.iso3 for s in self.member_states.values() if s.region == region)
+
+    def group_source(self, group: str, code: str) -> GroupSource | None:
+        """The list that puts this country or territory in a UN group (the SIDS list is checked
+        differently for UN Member States and for the others)."""
+        key = code.strip().upper()
+        members = "un" if key in self.un_members else "non-un"
+        return self.group_sources.get((group, members)) or self.group_sources.get((group, "all"))
 
     def _feature(self, key: str) -> Admin0 | None:
         return self.admin0.get(key) or self._admin0_by_iso3.get(key)

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import anyio
 from fastapi import FastAPI
@@ -17,18 +18,22 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Connection, func, select, text
 
 from cap.errors import Finding
-from contact_points.registry import Registry
+from contact_points.rules import RoutingRules
 from geo.gazetteer import default_countries
 from geo.jurisdiction import Jurisdictions
 from geo.layers.connectivity import ConnectivityLayer
 from geo.reference import ReferenceTables
+from service.alerts.escalation import alert_escalation_sweeper
 from service.alerts.expiry import expiry_sweeper
-from service.alerts.routes import alerts_router
+from service.alerts.routes import alert_ack_command, alerts_router
 from service.assistance.escalation import escalation_sweeper
 from service.assistance.routes import requests_router
 from service.auth import Authenticator
+from service.contact_points.reload import contacts_watcher
+from service.contact_points.routes import contact_points_router
+from service.contact_points.store import load_registry, revision
 from service.db import Database, upgrade
-from service.db.models import PendingReference
+from service.db.models import PendingReference, utcnow
 from service.deliveries.routes import deliveries_router
 from service.deliveries.worker import Deliverer
 from service.docs import add_documentation
@@ -62,17 +67,22 @@ CHECKPOINT_SECONDS = 1.0
 FULL_REMEMBERED_SECONDS = 30.0
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; resources are opened by its lifespan, so building it costs nothing."""
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """Build the app; resources are opened by its lifespan, so building it costs nothing.
+    `clock` tells the time deadlines, acknowledgements and escalation count by (tests move it)."""
     settings = settings or Settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await open_runtime(settings, metrics)
+        runtime = await open_runtime(settings, metrics, clock=clock)
         app.state.runtime = runtime
         poller = app.state.poller = FeedPoller(runtime)
         broadcaster = app.state.event_broadcaster = EventBroadcaster.from_settings(runtime.db, settings)
+        # What a subscriber may send on the stream: {"type": "ack", "alert": ID}.
+        broadcaster.commands["ack"] = lambda principal, message: alert_ack_command(
+            runtime, principal, message
+        )
         deliverer = app.state.deliverer = Deliverer(runtime.db, settings)
         tasks = [
             asyncio.create_task(expiry_sweeper(runtime), name="expiry-sweeper"),
@@ -84,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(checkpointer(runtime), name="wal-checkpointer"),
             asyncio.create_task(layer_watcher(runtime), name="layer-watcher"),
             asyncio.create_task(escalation_sweeper(runtime), name="request-escalator"),
+            asyncio.create_task(alert_escalation_sweeper(runtime), name="alert-escalator"),
+            asyncio.create_task(contacts_watcher(runtime), name="contacts-watcher"),
             asyncio.create_task(gazetteer_watcher(runtime), name="gazetteer-watcher"),
         ]
         if settings.poll_enabled:
@@ -115,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sources_router())
     app.include_router(events_router())
     app.include_router(requests_router())
+    app.include_router(contact_points_router())
     app.include_router(tokens_router())
     app.include_router(deliveries_router())
     app.add_api_route(
@@ -146,9 +159,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
-    """Open the store (migrating it), load the contact points, the reference tables, the
-    connectivity layer and the gazetteer: the data every request reads, loaded once here."""
+async def open_runtime(
+    settings: Settings, metrics: Metrics, *, clock: Callable[[], datetime] = utcnow
+) -> Runtime:
+    """Open the store (migrating it), load the contact points, the routing rules, the reference
+    tables, the connectivity layer and the gazetteer: the data every request reads, loaded once
+    here (the registry again when it changes: service.contact_points.reload)."""
+    # A bad routing table stops the start here, naming each mistake, before anything is opened.
+    rules = await anyio.to_thread.run_sync(_load_rules, settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     await upgrade(db)
@@ -158,7 +176,7 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     geocodes = geocodes_fingerprint(settings.data_dir)
     connectivity = await anyio.to_thread.run_sync(_load_connectivity, settings)
     await anyio.to_thread.run_sync(_warm_geography)
-    contacts = await anyio.to_thread.run_sync(Registry.load)
+    contacts_revision, contacts = await db.read(lambda conn: (revision(conn), load_registry(conn)))
     reference = await anyio.to_thread.run_sync(ReferenceTables.load)
     # Later `tampere geocodes import`s are picked up by service.geocodes.reload.gazetteer_watcher.
     gazetteer = await anyio.to_thread.run_sync(load_gazetteer, settings.data_dir)
@@ -177,7 +195,25 @@ async def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         gazetteer=gazetteer,
         geocodes=GazetteerReloader(settings.data_dir, geocodes),
         jurisdictions=Jurisdictions(reference, margin_km=settings.jurisdiction_margin_km),
+        routing_rules=rules,
+        contacts_revision=contacts_revision,
+        clock=clock,
+        deadlines=settings.ack_deadlines(),
     )
+
+
+def _load_rules(settings: Settings) -> RoutingRules:
+    path = settings.routing_rules_file
+    if path is None:
+        return RoutingRules.load()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuntimeError(
+            f"TAMPERE_ROUTING_RULES_FILE {path}: cannot be read: {exc.strerror or exc}"
+        ) from None
+    # RulesInvalid names the file and every mistake in it.
+    return RoutingRules.load(text, name=str(path))
 
 
 def _load_connectivity(settings: Settings) -> ConnectivityLayer:

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, u
 from contact_points.registry import AREA_OFFICE, REGIONAL_OFFICE, Registry
 from geo.reference import ISO3, ReferenceTables
 from service import audit
+from service.contact_points.store import load_registry
 from service.db.database import Database
 from service.db.models import BrowserSession, Sender, Token, utcnow
 from service.db.models import Principal as PrincipalRow
@@ -192,11 +193,6 @@ class TokenInfo:
 
 
 @cache
-def _packaged_offices() -> Registry:
-    return Registry.load()
-
-
-@cache
 def _packaged_reference() -> ReferenceTables:
     return ReferenceTables.load()
 
@@ -229,8 +225,9 @@ def issue_token(
     offices: Registry | None = None,
     reference: ReferenceTables | None = None,
 ) -> IssuedToken:
-    """Issue a token after checking the request against the packaged offices and Member States
-    (`RegistryError`, with the fix in its message, for an unknown role, office or country)."""
+    """Issue a token after checking the request against the contact-point registry as stored
+    (or `offices`) and the Member States (`RegistryError`, with the fix in its message, for an
+    unknown role, office or country)."""
     senders = list(dict.fromkeys(s.strip() for s in senders if s.strip()))
     country = country.strip().upper() if country else None
     office = office.strip() if office else None
@@ -240,7 +237,10 @@ def issue_token(
         _check_country(country, reference or _packaged_reference())
     if role == OFFICE:
         assert office is not None
-        office = _known_office(office, offices or _packaged_offices())
+        if offices is None:
+            # The registry the operator keeps (service.contact_points), read in this transaction.
+            offices = load_registry(conn)
+        office = _known_office(office, offices)
     key = principal_key(role, country=country, office=office)
     principal_id = principal_id_for(conn, role, country=country, office=office)
     for sender in senders:

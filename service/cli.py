@@ -1,5 +1,6 @@
 """The `tampere` command: serve, validate, token create/list/revoke, source add/list, layer
-import/list, geocodes import/list, trust add/list/remove/require, audit verify, migrate, events.
+import/list, geocodes import/list, trust add/list/remove/require, contacts import/export, rules
+check, audit verify, migrate, events.
 
 Every command that works on the store says on stderr which data directory and database it used
 (service.db.location); all but `serve` and `migrate` refuse, saying how to point them, when that
@@ -259,11 +260,39 @@ def _parser() -> argparse.ArgumentParser:
         help="refuse a sender's messages unless their signature is verified",
     )
     trequire.add_argument("--sender", required=True)
-    trequire.add_argument(
-        "--no-require", dest="required", action="store_false", help="stop requiring it"
-    )
+    trequire.add_argument("--no-require", dest="required", action="store_false", help="stop requiring it")
     trequire.set_defaults(run=_trust_require, required=True)
     on_store(trequire, "trust require")
+
+    contacts = commands.add_parser("contacts", help="the contact-point registry").add_subparsers(
+        metavar="ACTION"
+    )
+    cimport = contacts.add_parser(
+        "import",
+        parents=[store_options],
+        help="create or replace contact points from a YAML or CSV file (all or nothing)",
+    )
+    cimport.add_argument("file", type=Path, help="as `tampere contacts export` writes it")
+    cimport.add_argument("--format", choices=["yaml", "csv"], help="default: csv for a .csv file, else yaml")
+    cimport.add_argument(
+        "--replace", action="store_true", help="also remove the contact points the file does not hold"
+    )
+    cimport.set_defaults(run=_contacts_import)
+    on_store(cimport, "contacts import")
+    cexport = contacts.add_parser(
+        "export", parents=[store_options], help="write the registry (people included) to stdout or a file"
+    )
+    cexport.add_argument("--format", choices=["yaml", "csv"], default="yaml")
+    cexport.add_argument("--output", type=Path, help="write here instead of stdout")
+    cexport.set_defaults(run=_contacts_export)
+    on_store(cexport, "contacts export")
+
+    rules = commands.add_parser("rules", help="routing rules").add_subparsers(metavar="ACTION")
+    rcheck = rules.add_parser(
+        "check", help="check a routing table (default: TAMPERE_ROUTING_RULES_FILE, else the packaged one)"
+    )
+    rcheck.add_argument("file", type=Path, nargs="?", metavar="FILE.yaml")
+    rcheck.set_defaults(run=_rules_check)
 
     migrate = commands.add_parser(
         "migrate", parents=[store_options], help="create the store, or bring its schema up to date"
@@ -659,6 +688,106 @@ def _audit_verify(args: argparse.Namespace) -> int:
         f"({verdict.links} links before it hold)"
     )
     return EXIT_INVALID
+
+
+# --- contact points and routing rules ---------------------------------------------------------
+
+
+def _contacts_import(args: argparse.Namespace) -> int:
+    from contact_points.records import ContactInvalid, ExchangeUnreadable, load_csv, load_yaml, parse_contact
+    from geo.reference import ReferenceTables
+    from service.contact_points.store import import_contacts
+    from service.errors import ServiceError
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"tampere contacts import: {args.file}: cannot be read: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    kind = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "yaml")
+    reference = ReferenceTables.load()
+    try:
+        records = load_csv(text) if kind == "csv" else load_yaml(text)
+    except ExchangeUnreadable as exc:
+        print(f"tampere contacts import: {args.file}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    contacts, findings = [], []
+    for i, record in enumerate(records):
+        try:
+            contacts.append(parse_contact(record, reference=reference, base=f"/contact_points/{i}"))
+        except ContactInvalid as exc:
+            findings += exc.findings
+    if findings:
+        for finding in findings:
+            print(
+                f"tampere contacts import: {finding.rule} at {finding.path}: {finding.message}",
+                file=sys.stderr,
+            )
+        print(f"{args.file}: nothing imported ({len(findings)} problem(s))", file=sys.stderr)
+        return EXIT_INVALID
+
+    async def work(db: Any) -> Any:
+        return await db.write(
+            lambda conn: import_contacts(conn, contacts, replace_all=args.replace, actor="cli"), long=True
+        )
+
+    try:
+        outcome = _with_db(args.settings, work)
+    except ServiceError as exc:
+        for finding in exc.findings:
+            print(
+                f"tampere contacts import: {finding.rule} at {finding.path}: {finding.message}",
+                file=sys.stderr,
+            )
+        return EXIT_INVALID
+    print(json.dumps(outcome.as_json(), ensure_ascii=False))
+    print(
+        f"a running `tampere serve` routes by it within {args.settings.contacts_check_seconds:g} s",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _contacts_export(args: argparse.Namespace) -> int:
+    from contact_points.records import contact_record, dump_csv, dump_yaml
+    from service.contact_points.store import list_contacts
+
+    async def work(db: Any) -> list[Any]:
+        found: list[Any] = await db.read(list_contacts)
+        return found
+
+    records = [contact_record(c) for c in _with_db(args.settings, work)]
+    text = dump_csv(records) if args.format == "csv" else dump_yaml(records)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"tampere contacts export: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    print(f"{len(records)} contact points written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    from contact_points.rules import RoutingRules, RulesInvalid
+
+    path = args.file or Settings().routing_rules_file
+    try:
+        text = None if path is None else path.read_text(encoding="utf-8")
+        rules = RoutingRules.load(text, name=None if path is None else str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"tampere rules check: {path}: cannot be read: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except RulesInvalid as exc:
+        for finding in exc.findings:
+            print(f"{exc.name}: {finding.rule} at {finding.path}: {finding.message}", file=sys.stderr)
+        return EXIT_INVALID
+    for rule in rules.rules:
+        print(json.dumps({"id": rule.id, "recipients": list(rule.recipients), "priority": rule.priority}))
+    print(f"{rules.name}: {len(rules.rules)} rules, all good", file=sys.stderr)
+    return EXIT_OK
 
 
 # --- trust -------------------------------------------------------------------------------------

@@ -189,6 +189,12 @@ def problem_response(error: ServiceError) -> ProblemResponse:
     return ProblemResponse(body, status_code=problem.status, headers={**problem.headers, **error.headers})
 
 
+def problem_of(error: ServiceError) -> Problem:
+    """How a typed error answers (its status and title), for answers that are not HTTP (the
+    event stream's replies to what a subscriber sends)."""
+    return PROBLEMS[_problem_class(type(error))]
+
+
 def _problem_class(cls: type[ServiceError]) -> type[ServiceError]:
     # A resource's own subclass (e.g. a `Forbidden` of its domain) answers as its base.
     for base in cls.__mro__:

@@ -1,17 +1,21 @@
-"""What one running app holds (settings, database, authenticator, metrics, and the one home of
-the data loaded at startup: contact points, reference tables, connectivity layer, network
-status, gazetteer), and the request dependencies that hand it and the caller's principal to
-the views."""
+"""What one running app holds (settings, database, authenticator, metrics, the clock, and the
+one home of the data loaded at startup: contact points, routing rules, reference tables,
+connectivity layer, network status, gazetteer), and the request dependencies that hand it and
+the caller's principal to the views."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contact_points.registry import Registry
+from contact_points.routing import ACK_DEADLINES, Priority
+from contact_points.rules import RoutingRules
 from geo.gazetteer import Gazetteer
 from geo.jurisdiction import Jurisdictions
 from geo.layers import ConnectivityLayer
@@ -30,6 +34,7 @@ from service.auth import (
     unauthorized,
 )
 from service.db import Database
+from service.db.models import utcnow
 from service.errors import Forbidden, Unauthorized
 from service.metrics import Metrics
 from service.settings import Settings
@@ -59,7 +64,8 @@ class Runtime:
     db: Database
     authenticator: Authenticator
     metrics: Metrics
-    # The ITU contact points alerts and requests are routed to (the packaged registry).
+    # The ITU contact points alerts and requests are routed to: the registry as stored,
+    # swapped for a fresh copy when it changes (service.contact_points.reload).
     contacts: Registry
     # Member States, ITU-D regions and territories (the packaged tables).
     reference: ReferenceTables
@@ -75,6 +81,15 @@ class Runtime:
     geocodes: GazetteerReloader
     # Where each administration may post alerts and outage reports (territory + sea margin).
     jurisdictions: Jurisdictions
+    # Which contact points an alert goes to (the packaged table or TAMPERE_ROUTING_RULES_FILE).
+    routing_rules: RoutingRules = field(default_factory=RoutingRules.load)
+    # The registry revision `contacts` was read at (service.contact_points.store.revision).
+    contacts_revision: int = 0
+    # What time it is: deadlines, acknowledgements and escalation read this clock, so a test
+    # can move it on instead of waiting minutes.
+    clock: Callable[[], datetime] = utcnow
+    # How long a recipient has to acknowledge, by priority (TAMPERE_ACK_*_SECONDS).
+    deadlines: Mapping[Priority, timedelta] = field(default_factory=lambda: dict(ACK_DEADLINES))
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contact_points.routing import Priority
 
 # A legitimate CAP message with an embedded resource runs to a few MB (IPAWS audio, WMO polygons
 # of 100k vertices near 1 MB); the hardened parser refuses past 8 MiB, so the HTTP edge does too.
@@ -127,6 +130,22 @@ class Settings(BaseSettings):
     # How often the sweep looks for assistance requests whose acknowledgement deadline passed
     # (service.assistance.store); the deadlines themselves are minutes to hours.
     request_escalation_seconds: float = 15.0
+    # How long a recipient has to acknowledge an alert or a request, by priority (contact_points
+    # .routing.priority_of): flash (Extreme or Immediate) 15 min, urgent (Severe) 1 h, routine
+    # 4 h. Past it, the next on the recipient's chain is asked (deputies, head, regional
+    # office, BDT), one more such period per step.
+    ack_flash_seconds: int = Field(default=15 * 60, gt=0)
+    ack_urgent_seconds: int = Field(default=60 * 60, gt=0)
+    ack_routine_seconds: int = Field(default=4 * 60 * 60, gt=0)
+    # How often each instance looks for alerts whose acknowledgement deadline passed: the
+    # contract escalates within 5 s of the deadline, and a look is one indexed read.
+    alert_escalation_seconds: float = Field(default=1.0, gt=0)
+    # The routing table (contact_points/rules.py): empty means the packaged one
+    # (contact_points/data/routing_rules.yaml); a path replaces it whole, checked at startup.
+    routing_rules_file: Path | None = None
+    # How often each instance looks whether the contact-point registry changed elsewhere (another
+    # instance, `tampere contacts import`); its own changes take effect at once.
+    contacts_check_seconds: float = Field(default=2.0, gt=0)
     # Event stream (service.events.stream). A subscriber's queue of unsent events: when it is full
     # the subscriber is closed (4408, "reconnect with since=<last id>"), never silently skipped.
     # At least the page size (500) so one page of a burst never overflows a drained queue.
@@ -184,6 +203,14 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The public base URL in force (no trailing slash)."""
         return self.public_base_url or DEFAULT_PUBLIC_BASE_URL
+
+    def ack_deadlines(self) -> Mapping[Priority, timedelta]:
+        """How long a recipient has to acknowledge, by priority."""
+        return {
+            Priority.FLASH: timedelta(seconds=self.ack_flash_seconds),
+            Priority.URGENT: timedelta(seconds=self.ack_urgent_seconds),
+            Priority.ROUTINE: timedelta(seconds=self.ack_routine_seconds),
+        }
 
     def alert_lifetime(self) -> timedelta:
         """How long an alert without <expires> lasts."""

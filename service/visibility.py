@@ -8,6 +8,11 @@
   the offices it is routed to, BDT and the operator; to anyone else it does not exist.
 - A polled feed source: its owner (an administration) and the operator; feed URLs can carry
   credentials (query tokens), so no other principal sees any.
+- A contact point: every principal sees the registry; the people of a contact point (names,
+  roles, languages, time zones, their e-mail and phone, who is head and deputy) only the
+  operator, BDT and the contact point itself (`may_see_contact_people`). An alert is routed only
+  to contact points that may see it (`contact_may_see_alert`): a Private alert reaches its
+  <addresses>, never an office it does not name.
 - An event: the rule of what it is about. A request's event is seen by who may see that
   request, an alert's event by who may see that alert, any other event (a network status
   report) by its own scope. An alert's event caused by another message (a Private Cancel of a
@@ -26,6 +31,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, exists, func, or_
 
+from contact_points.registry import BDT as BDT_KIND
+from contact_points.registry import NATIONAL, ContactPoint
 from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR, RESPONDER, Principal
 from service.db.models import AlertRecord, AssistanceRecipient, AssistanceRequestRecord, FeedSource
 from service.events.log import REQUEST_PREFIX
@@ -239,6 +246,44 @@ def may_see_event(principal: Principal, event: EventFacts) -> bool:
         sender=event.sender or "",
         addresses=event.addresses or (),
     )
+
+
+# --- contact points ------------------------------------------------------------------------------
+
+# Who sees the people of every contact point: the installation's operator and BDT, which
+# coordinates them all.
+SEE_EVERY_CONTACTS_PEOPLE = frozenset({BDT, OPERATOR})
+# A stand-in principal id for a contact point asked about an alert (no principal has id 0).
+_CONTACT_STAND_IN = 0
+
+
+def is_contact(principal: Principal, contact: ContactPoint) -> bool:
+    """Whether the principal is this contact point: an office token is its office, the bdt
+    role the BDT focal point, an administration its country's national contact."""
+    if principal.role == OFFICE and principal.office:
+        return contact.kind != NATIONAL and contact.id.casefold() == principal.office.casefold()
+    if principal.role == BDT:
+        return contact.kind == BDT_KIND
+    if principal.role == ADMINISTRATION and principal.country:
+        return contact.kind == NATIONAL and contact.country == principal.country
+    return False
+
+
+def may_see_contact_people(principal: Principal, contact: ContactPoint) -> bool:
+    """The people of a contact point: for the operator, BDT and the contact point itself."""
+    return principal.role in SEE_EVERY_CONTACTS_PEOPLE or is_contact(principal, contact)
+
+
+def contact_may_see_alert(contact: ContactPoint, alert: AlertFacts) -> bool:
+    """Whether the principal a contact point stands for may see this alert (the scope rule of
+    `may_see_alert`, asked for the office, BDT or administration that would receive it)."""
+    if contact.kind == NATIONAL:
+        stand_in = Principal(id=_CONTACT_STAND_IN, role=ADMINISTRATION, country=contact.country)
+    elif contact.kind == BDT_KIND:
+        stand_in = Principal(id=_CONTACT_STAND_IN, role=BDT)
+    else:
+        stand_in = Principal(id=_CONTACT_STAND_IN, role=OFFICE, office=contact.id)
+    return may_see_alert(stand_in, alert)
 
 
 # --- feed sources ------------------------------------------------------------------------------

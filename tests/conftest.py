@@ -229,15 +229,20 @@ class ServiceUnderTest:
 
 
 @asynccontextmanager
-async def running_service(database_url: str, data_dir: Path) -> AsyncIterator[ServiceUnderTest]:
-    """The real app on `database_url`, lifespan started, with an in-process httpx client."""
+async def running_service(
+    database_url: str, data_dir: Path, *, clock: Callable[[], datetime] | None = None, **settings: Any
+) -> AsyncIterator[ServiceUnderTest]:
+    """The real app on `database_url`, lifespan started, with an in-process httpx client;
+    `clock` is the time it counts deadlines by, `settings` override TAMPERE_* settings."""
     import httpx
 
     from service.app import create_app
     from service.settings import Settings
 
-    settings = Settings(data_dir=data_dir, database_url=database_url, expiry_interval_seconds=0.2)
-    app = create_app(settings)
+    chosen = Settings(
+        data_dir=data_dir, database_url=database_url, **{"expiry_interval_seconds": 0.2, **settings}
+    )
+    app = create_app(chosen) if clock is None else create_app(chosen, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tampere.test") as client:

@@ -116,10 +116,13 @@ def recompute(
     touches: BaseGeometry | None = None,
     after_id: int = 0,
     limit: int | None = None,
+    reroute: Callable[[Connection, int, dict[str, Any]], Any] | None = None,
 ) -> Recomputed:
     """Re-assess the connectivity part of the active alerts matching `where` (and, when given,
     whose geometry intersects `touches`), in the caller's write transaction; store each impact
-    that changed, with an `alert.impact` event whose payload carries `reason`."""
+    that changed, with an `alert.impact` event whose payload carries `reason`, and ask
+    `reroute` (service.alerts.recipients.rerouter) whether the routing rules now name more
+    contact points (sites down: the networks-down rule)."""
     now = utcnow()
     query = select(*_TARGET_COLUMNS).where(active_alerts(now), where, _c.id > after_id).order_by(_c.id)
     if limit is not None:
@@ -164,6 +167,8 @@ def recompute(
             },
         )
         done.changed.append(row.id)
+        if reroute is not None:
+            reroute(conn, row.id, impact)
     return done
 
 

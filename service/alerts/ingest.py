@@ -28,14 +28,15 @@ from cap.errors import CapError, Finding
 from cap.model import Alert, event_time
 from cap.report import Report
 from contact_points.registry import Registry
-from contact_points.routing import most_severe, most_urgent, route_alert
+from contact_points.rules import alert_facts, decide
 from geo.areas import GeocodeResolver, area_geometry, geometry_to_geojson
 from geo.impact import assess
 from geo.jurisdiction import Jurisdictions
 from geo.layers.connectivity import ConnectivityLayer
 from geo.layers.status import NetworkStatus
 from service import audit
-from service.alerts import lifecycle
+from service.alerts import lifecycle, recipients
+from service.alerts.recipients import RoutingPolicy
 from service.alerts.view import AlertView, select_views
 from service.auth import ADMINISTRATION, OPERATOR, Principal, may_post_as
 from service.db.database import Database
@@ -145,7 +146,9 @@ class Assessment:
     countries: list[str] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     impact: dict[str, Any] = field(default_factory=dict)
+    # The planned routing entries (recipients.planned): deadlines count from when it is stored.
     routing: list[dict[str, Any]] = field(default_factory=list)
+    unrouted: bool = False
     geometry: dict[str, Any] | None = None
     bbox: tuple[float, float, float, float] | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -186,14 +189,18 @@ def assess_alert(
     connectivity: Any | None = None,
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
+    signature: str = "unsigned",
+    policy: RoutingPolicy | None = None,
 ) -> Assessment:
     """Geometry, countries, ITU-D regions, impact and routing of one alert.
 
     The one seam between ingest and the pure domain packages (`geo.areas`, `geo.impact`,
-    `contact_points.routing`). `connectivity` is the loaded layer (`service.layers.files`), or
+    `contact_points.rules`). `connectivity` is the loaded layer (`service.layers.files`), or
     None when nothing has been imported: countries and regions are still found. `status` is
     the network status reports held (`service.network.reports.StatusBook.status`), if any.
-    `registry` holds the contact points alerts are routed to (`Runtime.contacts`).
+    `registry` holds the contact points alerts are routed to (`Runtime.contacts`), `policy`
+    the routing table and deadlines (default: the packaged ones on `registry`); `signature` is
+    the verdict on the message's XML signature (facts of a verified message are verified).
     `gazetteer` resolves geocodes (`service.geocodes.files.load_gazetteer`; default: countries).
     Areas that cannot be mapped are reported as findings (geo.* rule ids), never raised.
     """
@@ -205,52 +212,23 @@ def assess_alert(
         event_time=event_time(alert),
     )
     countries, regions = list(impact.countries), list(impact.regions)
+    impact_json = impact.as_dict()
+    policy = policy or RoutingPolicy.of(registry)
+    mapped = any(not area.geometry.is_empty for area in shapes.areas)
+    facts = alert_facts(alert, impact_json, policy.reference, signature=signature, mapped=mapped)
+    decision = decide(facts, rules=policy.rules, registry=policy.registry, deadlines=policy.deadlines)
+    routing, notes = recipients.addressed(alert, decision, policy.registry)
     return Assessment(
         countries=countries,
         regions=regions,
-        impact=impact.as_dict(),
-        routing=_routing(alert, countries, regions, registry),
+        impact=impact_json,
+        routing=routing,
+        unrouted=decision.unrouted and bool(decision.entries),
         geometry=geometry_to_geojson(shapes.geometry),
         bbox=shapes.bbox,
-        findings=list(shapes.findings),
+        findings=[*shapes.findings, *decision.notes, *notes],
         areas=[(area.path, area.geometry) for area in shapes.areas],
     )
-
-
-def _routing(
-    alert: Alert, countries: list[str], regions: list[str], registry: Registry
-) -> list[dict[str, Any]]:
-    # Ack and Error answer a message; they are recorded against it, not sent to anyone.
-    if alert.msg_type in ("Ack", "Error"):
-        return []
-    # contact_points decides what status means: Actual is routed as real, Exercise and Test
-    # reach the same people marked not real, System and Draft nobody (CAP 1.2 §3.2.1).
-    recipients = route_alert(
-        countries,
-        regions,
-        most_severe(i.severity for i in alert.infos),
-        most_urgent(i.urgency for i in alert.infos),
-        alert.status,
-        registry=registry,
-    )
-    return [
-        {
-            "contact": _contact_json(r.contact),
-            "priority": str(r.priority),
-            "real": r.real,
-            "ack_within_seconds": (None if r.ack_within is None else int(r.ack_within.total_seconds())),
-            "escalate_to": list(r.escalate_to),
-            "reason": r.reason,
-        }
-        for r in recipients
-    ]
-
-
-@cache
-def _contact_json(contact: Any) -> dict[str, Any]:
-    # Contact points are frozen values, few and reused by every alert: convert each once.
-    result: dict[str, Any] = jsonable(contact)
-    return result
 
 
 def prepare_message(
@@ -261,11 +239,13 @@ def prepare_message(
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
     trust: TrustPolicy | None = None,
+    policy: RoutingPolicy | None = None,
 ) -> PreparedMessage:
     """Validate and assess a message; raises IngestRejected when it cannot be ingested.
 
     `trust` holds the anchors each sender's signatures must chain to and the senders that
     must sign (`service.trust.store.load_trust`; default: none, so no signature is verified).
+    `policy` routes it (default: the packaged rules and deadlines on `registry`).
     """
     trust = trust or TrustPolicy()
     report = cap.validate(raw, trust_anchors=trust.anchors)
@@ -293,7 +273,13 @@ def prepare_message(
         raw=raw,
         report=report,
         assessment=assess_alert(
-            report.alert, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer
+            report.alert,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
+            signature=report.signature,
+            policy=policy,
         ),
         # The CAP library's own JSON (`cap.to_json`): CAP element names, and no CAP 1.0
         # <password>, which is stored nowhere but in the raw bytes (see routes.get_alert_cap).
@@ -360,6 +346,7 @@ def ingest_message(
     status: NetworkStatus | None = None,
     gazetteer: GeocodeResolver | None = None,
     jurisdictions: Jurisdictions,
+    policy: RoutingPolicy | None = None,
 ) -> IngestOutcome:
     """Validate, authorise, dedupe and store one CAP message in the caller's write transaction.
 
@@ -373,6 +360,7 @@ def ingest_message(
         status=status,
         gazetteer=gazetteer,
         trust=load_trust(conn),
+        policy=policy,
     )
     authorise(principal, prepared, jurisdictions=jurisdictions)
     return store_message(conn, principal, prepared)
@@ -389,16 +377,25 @@ async def ingest(
     gazetteer: GeocodeResolver | None = None,
     lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
     jurisdictions: Jurisdictions,
+    policy: RoutingPolicy | None = None,
+    clock: Any = utcnow,
 ) -> IngestOutcome:
     """Ingest one message: validate and assess first (CPU, in a worker thread for large
     messages), then store in one write transaction. Raises IngestRejected, IngestForbidden,
-    OutsideJurisdiction, lifecycle.NotAllowed, KeyConflict."""
+    OutsideJurisdiction, lifecycle.NotAllowed, KeyConflict. `clock` tells the time the
+    recipients' deadlines count from."""
     small = runs_inline(raw)
     # Read for every message: an anchor removed a moment ago is not trusted any more.
     trust = await db.read(load_trust)
     if small:
         prepared = prepare_message(
-            raw, registry=registry, connectivity=connectivity, status=status, gazetteer=gazetteer, trust=trust
+            raw,
+            registry=registry,
+            connectivity=connectivity,
+            status=status,
+            gazetteer=gazetteer,
+            trust=trust,
+            policy=policy,
         )
     else:
         prepared = await asyncio.to_thread(
@@ -409,11 +406,12 @@ async def ingest(
             status=status,
             gazetteer=gazetteer,
             trust=trust,
+            policy=policy,
         )
     await ready_jurisdiction(principal, jurisdictions)
     authorise(principal, prepared, jurisdictions=jurisdictions)
     return await db.write(
-        lambda conn: store_message(conn, principal, prepared, lifetime=lifetime), long=not small
+        lambda conn: store_message(conn, principal, prepared, lifetime=lifetime, now=clock()), long=not small
     )
 
 
@@ -423,14 +421,17 @@ def store_message(
     prepared: PreparedMessage,
     *,
     lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
+    now: datetime | None = None,
 ) -> IngestOutcome:
     """Store a prepared, authorised message; a known (sender, identifier, sent) is a replay.
-    An <info> without <expires> ends `lifetime` after it takes effect (`lifecycle.lifetime_of`)."""
+    An <info> without <expires> ends `lifetime` after it takes effect (`lifecycle.lifetime_of`);
+    its recipients' deadlines count from `now` (default: the time now)."""
     alert = prepared.alert
     a = prepared.assessment
-    now = utcnow()
+    now = now or utcnow()
     expires_at, defaulted = lifecycle.lifetime_of(alert, lifetime, received=now)
     bbox = a.bbox or (None, None, None, None)
+    routed = recipients.routing_rows(a.routing, now)
     view = AlertView(
         id=0,
         identifier=alert.identifier,
@@ -450,12 +451,13 @@ def store_message(
         countries=a.countries,
         regions=a.regions,
         impact=a.impact,
-        routing=a.routing,
+        routing=routed.routing,
         warnings=[
             f.as_dict() for f in (*prepared.report.errors, *prepared.report.warnings, *a.findings, *defaulted)
         ],
         geometry=a.geometry,
         relayed_by=principal.actor if principal.role == OPERATOR else None,
+        unrouted=a.unrouted,
     )
     values = {f.name: getattr(view, f.name) for f in dataclasses.fields(AlertView) if f.name != "id"}
     inserted = conn.execute(
@@ -475,6 +477,7 @@ def store_message(
     if alert_id is None:
         return _replay(conn, principal, prepared)
     view.id = int(alert_id)
+    recipients.insert_routing(conn, view.id, routed)
     tags = _tags(alert, a)
     if tags:
         conn.execute(_INSERT_TAG, [{"alert_id": view.id, "kind": k, "value": v} for k, v in tags])

@@ -1,5 +1,6 @@
 """HTTP views of alerts: post CAP, list active alerts as GeoJSON, one alert, its CAP, its
-impact (stored or as of a time), Atom out. Who sees which alert is `service.visibility`'s."""
+impact (stored or as of a time), a recipient's acknowledgement (also over the event stream),
+Atom out. Who sees which alert is `service.visibility`'s."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from service.alerts.examples import OPENAPI_EXAMPLES
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
 from service.alerts.lists import PublicLists
+from service.alerts.recipients import acknowledge, routing_policy
 from service.alerts.view import AlertView, alert_json, feature_json, map_feature_json, select_views
 from service.auth import Principal
 from service.bbox import overlaps_sql, parse_bbox
@@ -34,8 +36,8 @@ from service.db.models import AlertRecord, AlertTag, Event, utcnow
 from service.errors import Invalid, NotFound, TooLarge
 from service.events import log as event_log
 from service.events.stream import latest_event_id
-from service.http import RevalidatedAnswers, query_time, read_body
-from service.runtime import OptionalPrincipal, RequiredPrincipal, RuntimeDep
+from service.http import RevalidatedAnswers, parse_json, query_time, read_body
+from service.runtime import OptionalPrincipal, RequiredPrincipal, Runtime, RuntimeDep
 from service.visibility import MessageFacts, alert_clause, event_payload, may_see_alert, may_see_cause
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,10 @@ _PUBLIC_LISTS = PublicLists()
 RULE_NOT_FOUND = "alert.not-found"
 RULE_SINCE = "alert.since"
 RULE_FILTER = "alert.filter.unknown"
+RULE_ACK_BODY = "alert.ack.body"
+RULE_ACK_ALERT = "alert.ack.alert"
+# An acknowledgement says nothing but who and when: an empty body, or {}.
+MAX_ACK_BODY_BYTES = 1024
 
 ATOM_PATH = "/api/v1/feeds/alerts.atom"
 Status = Literal["Actual", "Exercise", "System", "Test", "Draft"]
@@ -127,6 +133,26 @@ def alerts_router() -> APIRouter:
         },
     )
     router.add_api_route(
+        "/api/v1/alerts/{alert_id}/ack",
+        post_alert_ack,
+        methods=["POST"],
+        summary="Acknowledge an alert routed to this principal's contact point",
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "description": "Nothing, or an empty object",
+                "content": {
+                    "application/json": {"schema": {"type": "object", "maxProperties": 0}, "example": {}}
+                },
+            }
+        },
+        responses={
+            403: {"description": "This principal is not among the alert's recipients"},
+            404: {"description": "No such alert, or not visible to this principal"},
+            422: {"description": "A body other than nothing or {}"},
+        },
+    )
+    router.add_api_route(
         ATOM_PATH,
         alerts_atom,
         methods=["GET"],
@@ -161,6 +187,8 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
             gazetteer=runtime.gazetteer,
             lifetime=runtime.settings.alert_lifetime(),
             jurisdictions=runtime.jurisdictions,
+            policy=routing_policy(runtime),
+            clock=runtime.clock,
         )
     except IngestRejected as exc:
         metrics.ingest.labels("rejected").inc()
@@ -182,6 +210,45 @@ async def post_alert(request: Request, runtime: RuntimeDep, principal: RequiredP
         content=alert_json(outcome.alert, now=utcnow()),
         headers={"Location": f"/api/v1/alerts/{outcome.alert.id}"},
     )
+
+
+# --- acknowledgement ---------------------------------------------------------------------------
+
+
+async def acknowledge_alert(runtime: Runtime, principal: Principal, alert_id: int) -> dict[str, Any]:
+    """Record the principal's acknowledgement; the answer (REST and websocket alike)."""
+    outcome = await runtime.db.write(
+        lambda conn: acknowledge(conn, principal, alert_id, registry=runtime.contacts, now=runtime.clock())
+    )
+    return outcome.as_json()
+
+
+async def post_alert_ack(
+    alert_id: AlertId, request: Request, runtime: RuntimeDep, principal: RequiredPrincipal
+) -> JSONResponse:
+    """A recipient acknowledges: its deadline is met and its escalation stops (and that of every
+    recipient whose chain reaches it); again changes nothing. Anyone else: 403, or 404 when it
+    may not see the alert."""
+    raw = await read_body(request, MAX_ACK_BODY_BYTES)
+    if raw.strip():
+        body = parse_json(raw)
+        if not isinstance(body, dict) or body:
+            raise Invalid.one(RULE_ACK_BODY, "an acknowledgement has no body, or {}", "/")
+    return JSONResponse(await acknowledge_alert(runtime, principal, alert_id))
+
+
+async def alert_ack_command(
+    runtime: Runtime, principal: Principal, message: dict[str, Any]
+) -> dict[str, Any]:
+    """The event stream's `{"type": "ack", "alert": ID}`: as POST /api/v1/alerts/{ID}/ack."""
+    alert_id = message.get("alert")
+    extra = sorted(set(message) - {"type", "alert"})
+    if not isinstance(alert_id, int) or isinstance(alert_id, bool) or not 1 <= alert_id <= 2**62 or extra:
+        problem = f"unknown field(s) {extra}" if extra else f"alert is {alert_id!r}"
+        raise Invalid.one(
+            RULE_ACK_ALERT, f'an ack is {{"type": "ack", "alert": <alert id>}}; {problem}', "/alert"
+        )
+    return await acknowledge_alert(runtime, principal, alert_id)
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class AlertView:
     warnings: list[Any]
     geometry: dict[str, Any] | None
     relayed_by: str | None
+    unrouted: bool
 
 
 VIEW_COLUMNS = [getattr(_alerts.c, f.name) for f in fields(AlertView)]
@@ -99,6 +100,7 @@ def alert_json(view: AlertView, *, now: datetime) -> dict[str, Any]:
         "regions": view.regions,
         "impact": view.impact,
         "routing": view.routing,
+        "unrouted": bool(view.unrouted),
         "warnings": view.warnings,
         "event": view.summary.get("event"),
         "headline": view.summary.get("headline"),

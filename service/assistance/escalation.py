@@ -8,7 +8,6 @@ import logging
 from functools import partial
 
 from service.assistance.store import ESCALATION_BATCH, escalate_due, next_due
-from service.db.models import utcnow
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ async def escalation_sweeper(runtime: Runtime) -> None:
         delay = runtime.settings.request_escalation_seconds
         try:
             due = await runtime.db.read(next_due)
-            now = utcnow()
+            now = runtime.clock()
             if due is not None and due <= now:
                 looked_at = await runtime.db.write(partial(escalate_due, now=now), long=True)
                 if looked_at >= ESCALATION_BATCH:

@@ -39,7 +39,6 @@ from service.assistance.store import (
     visible_request,
 )
 from service.auth import ADMINISTRATION
-from service.db.models import utcnow
 from service.errors import Invalid
 from service.http import parse_json, read_body
 from service.runtime import RequiredPrincipal, RuntimeDep
@@ -326,9 +325,15 @@ async def post_request(request: Request, runtime: RuntimeDep, principal: Require
     except RequestInvalid as exc:
         raise Invalid(exc.findings) from None
     region = tables.region_of(asked.country)
-    recipients = route_request(asked.country, region, asked.urgency, registry=runtime.contacts)
+    # The requesting country's national contact is the requester's own side, which sees its
+    # request as the requester (service.visibility.is_requester): the offices and BDT are asked.
+    recipients = route_request(
+        asked.country, region, asked.urgency, registry=runtime.contacts.offices(), deadlines=runtime.deadlines
+    )
     stored = await runtime.db.write(
-        lambda conn: file_request(conn, principal, asked, region=region, recipients=recipients, now=utcnow())
+        lambda conn: file_request(
+            conn, principal, asked, region=region, recipients=recipients, now=runtime.clock()
+        )
     )
     return JSONResponse(
         status_code=201,
@@ -350,7 +355,7 @@ async def post_ack(
     except RequestInvalid as exc:
         raise Invalid(exc.findings) from None
     stored = await runtime.db.write(
-        lambda conn: acknowledge(conn, principal, request_id, note=note, now=utcnow())
+        lambda conn: acknowledge(conn, principal, request_id, note=note, now=runtime.clock())
     )
     return JSONResponse(request_json(stored, registry=runtime.contacts))
 
@@ -365,6 +370,6 @@ async def post_status(
     except RequestInvalid as exc:
         raise Invalid(exc.findings) from None
     stored = await runtime.db.write(
-        lambda conn: change_state(conn, principal, request_id, target, note=note, now=utcnow())
+        lambda conn: change_state(conn, principal, request_id, target, note=note, now=runtime.clock())
     )
     return JSONResponse(request_json(stored, registry=runtime.contacts))

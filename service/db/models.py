@@ -1,5 +1,6 @@
-"""The tables of the store (SQLAlchemy 2): principals, senders, alerts, events, audit log, polled
-feeds, assistance requests, trust anchors, delivery channels and their outbox."""
+"""The tables of the store (SQLAlchemy 2): principals, senders, alerts and their recipients,
+events, audit log, polled feeds, assistance requests, trust anchors, contact points, delivery
+channels and their outbox."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -166,6 +168,82 @@ class AlertRecord(Base):
     # The principal that relayed the message (the operator posting for a sender, e.g. from a
     # feed), held to no territory; NULL when an administration posted its own.
     relayed_by: Mapped[str | None] = mapped_column(String(200))
+    # The alert covers no ITU Member State (open sea, or no area could be placed): it is routed
+    # to BDT (contact_points.rules).
+    unrouted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class AlertRecipient(Base):
+    """A contact point an alert is routed to: its deadline, acknowledgement and escalation, as
+    for the recipients of a request. Why it was routed (rule, reasons, provenance) is in the
+    alert's `routing` JSON, brought up to date from these rows in the transaction that changes
+    one (service.alerts.recipients)."""
+
+    __tablename__ = "alert_recipients"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(16))
+    # Actual alerts are real; Exercise and Test travel marked not real (no deadline).
+    real: Mapped[bool] = mapped_column(Boolean)
+    # "rule": routed by the rules table; "escalation": reached by an escalation step.
+    origin: Mapped[str] = mapped_column(String(16))
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ack_within_seconds: Mapped[int | None] = mapped_column(Integer)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalate_to: Mapped[list[Any]] = mapped_column(JSON)
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    # When the escalation sweep next looks at this recipient (None: nothing left to chase).
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The last step taken: whom it went to (a contact id, or "<id>#deputies" / "<id>#head").
+    escalated_to: Mapped[str | None] = mapped_column(String(200))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ContactPointRecord(Base):
+    """A contact point of the registry (`contact_points.registry.ContactPoint` as stored): seeded
+    from the packaged tables by migration 0010, then the operator's to edit."""
+
+    __tablename__ = "contact_points"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(3))
+    city: Mapped[str | None] = mapped_column(String(200))
+    # ISO3 of the Member States it serves.
+    countries: Mapped[list[Any]] = mapped_column(JSON)
+    coverage: Mapped[str] = mapped_column(String(16))
+    # [{name, role, languages, time_zone, email, phone}]; head and deputies name some of them.
+    people: Mapped[list[Any]] = mapped_column(JSON)
+    head: Mapped[str | None] = mapped_column(String(200))
+    deputies: Mapped[list[Any]] = mapped_column(JSON)
+    emails: Mapped[list[Any]] = mapped_column(JSON)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    # ITU-R Res. 647 database fields of a national contact; NULL: not known.
+    emergency_frequencies: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    tampere_convention: Mapped[bool | None] = mapped_column(Boolean)
+    source: Mapped[str | None] = mapped_column(Text)
+    verification: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class ContactRegistryRevision(Base):
+    """One row: a number raised by every change of the contact points, so that each instance
+    notices another's change (or the CLI's) with one cheap read."""
+
+    __tablename__ = "contact_point_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AlertTag(Base):

@@ -1,9 +1,8 @@
 """The contact points that own delivery channels: finding one by id, who may manage its channels,
 and the principal whose view of the event stream its channels get.
 
-`find_contact_point` is the one lookup: today the packaged registry (contact_points/registry.py,
-`bdt`, `ro-bangkok`, `ao-bridgetown`...); the database-stored registry takes its place by
-changing this function alone.
+`find_contact_point` is the one lookup, in the registry as stored (`Runtime.contacts`, kept
+current by service.contact_points.reload: `bdt`, `ro-bangkok`, `ao-bridgetown`, `national-fji`...).
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ import difflib
 
 from sqlalchemy import Connection
 
-from contact_points.registry import AREA_OFFICE, BDT, NATIONAL, REGIONAL_OFFICE, ContactPoint, Registry
+from contact_points.registry import BDT, NATIONAL, ContactPoint, Registry
 from service.auth import ADMINISTRATION, OFFICE, OPERATOR, Principal, principal_id_for
 from service.auth import BDT as BDT_ROLE
 from service.errors import Forbidden, NotFound
+from service.visibility import is_contact
 
 RULE_CONTACT_UNKNOWN = "delivery.contact-point.unknown"
 RULE_FORBIDDEN = "delivery.forbidden"
@@ -37,16 +37,8 @@ def find_contact_point(registry: Registry, contact_id: str) -> ContactPoint:
 
 def may_manage(principal: Principal, contact: ContactPoint) -> bool:
     """The operator, or the contact point's own principal: BDT for `bdt`, an office's token for
-    that office, a national contact's administration."""
-    if principal.role == OPERATOR:
-        return True
-    if contact.kind == BDT:
-        return principal.role == BDT_ROLE
-    if contact.kind in (REGIONAL_OFFICE, AREA_OFFICE):
-        return principal.role == OFFICE and (principal.office or "").casefold() == contact.id.casefold()
-    if contact.kind == NATIONAL:
-        return principal.role == ADMINISTRATION and principal.country == contact.country
-    return False
+    that office, a national contact's administration (`service.visibility.is_contact`)."""
+    return principal.role == OPERATOR or is_contact(principal, contact)
 
 
 def check_may_manage(principal: Principal, contact: ContactPoint) -> None:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from service.events.log import EVENT_TYPES
-from service.events.messages import EVENT_MESSAGES, HEARTBEAT, HEARTBEAT_SCHEMA
+from service.events.messages import (
+    ACK_COMMAND_SCHEMA,
+    ACK_RESULT_SCHEMA,
+    COMMAND_ERROR_SCHEMA,
+    EVENT_MESSAGES,
+    HEARTBEAT,
+    HEARTBEAT_SCHEMA,
+)
 
 ASYNCAPI_VERSION = "3.0.0"
 EVENTS_PATH = "/api/v1/events"
@@ -42,8 +49,30 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
         "payload": HEARTBEAT_SCHEMA,
         "x-audience": "Each subscriber, on its own connection.",
     }
+    replies = {
+        "ack_result": ("ack.result", "The answer to an ack command", ACK_RESULT_SCHEMA),
+        "error": ("error", "The answer to a message that is no command", COMMAND_ERROR_SCHEMA),
+    }
+    for name, (kind, summary, schema) in replies.items():
+        messages[name] = {
+            "name": kind,
+            "title": kind,
+            "summary": summary,
+            "contentType": "application/json",
+            "payload": schema,
+            "x-audience": "The subscriber that sent the command, on its own connection.",
+        }
     refs = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
-    event_refs = {name: ref for name, ref in refs.items() if name != HEARTBEAT}
+    event_refs = {name: ref for name, ref in refs.items() if name not in (HEARTBEAT, *replies)}
+    messages["ack"] = {
+        "name": "ack",
+        "title": "ack",
+        "summary": "Sent by a subscriber: acknowledge an alert routed to its contact point",
+        "contentType": "application/json",
+        "payload": ACK_COMMAND_SCHEMA,
+        "x-audience": "Sent to the service; answered with ack.result.",
+    }
+    stream_refs = {**refs, "ack": {"$ref": "#/components/messages/ack"}}
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -80,7 +109,7 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
                     "cookie (same origin)."
                 ),
                 "servers": [{"$ref": "#/servers/tampere"}],
-                "messages": refs,
+                "messages": stream_refs,
                 "bindings": {
                     "ws": {
                         "query": {
@@ -112,9 +141,22 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
         "operations": {
             "receiveEvents": {
                 "action": "send",
-                "title": "Stream events to a subscriber",
+                "title": "Stream events (and the replies to its commands) to a subscriber",
                 "channel": {"$ref": "#/channels/events"},
                 "messages": [{"$ref": f"#/channels/events/messages/{name}"} for name in refs],
+            },
+            "acknowledgeAlert": {
+                "action": "receive",
+                "title": "Take a subscriber's ack command",
+                "channel": {"$ref": "#/channels/events"},
+                "messages": [{"$ref": "#/channels/events/messages/ack"}],
+                "reply": {
+                    "channel": {"$ref": "#/channels/events"},
+                    "messages": [
+                        {"$ref": "#/channels/events/messages/ack_result"},
+                        {"$ref": "#/channels/events/messages/error"},
+                    ],
+                },
             },
             "deliverWebhooks": {
                 "action": "send",

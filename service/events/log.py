@@ -28,6 +28,13 @@ ALERT_ERROR = "alert.error"
 ALERT_REFERENCE_REFUSED = "alert.reference-refused"
 # The stored impact of an alert changed: a status report or a new connectivity layer.
 ALERT_IMPACT = "alert.impact"
+# A recipient the alert is routed to acknowledged it (POST /api/v1/alerts/{id}/ack or the
+# websocket's {"type": "ack"}); not ALERT_ACKNOWLEDGED, which is a CAP msgType Ack message.
+ALERT_ROUTING_ACKNOWLEDGED = "alert.routing.acknowledged"
+# A recipient did not acknowledge in time: the next on its chain is asked.
+ALERT_ESCALATED = "alert.escalated"
+# The alert's impact changed and the routing rules now name more contact points.
+ALERT_ROUTING_ADDED = "alert.routing.added"
 PREFIX = "alert."
 # Events about an assistance request (service.assistance.store) begin so.
 REQUEST_PREFIX = "request."
@@ -36,6 +43,8 @@ REQUEST_ACKNOWLEDGED = "request.acknowledged"
 REQUEST_STATUS = "request.status"
 REQUEST_ESCALATED = "request.escalated"
 NETWORK_STATUS = "network.status"
+# The contact-point registry changed (created, updated, deleted): what any principal may know.
+CONTACT_POINT_CHANGED = "contact_point.changed"
 # Every type of event the log holds: what a subscriber may filter on (`types=`). A new kind of
 # event is added here, or subscribers cannot ask for it.
 EVENT_TYPES = (
@@ -47,11 +56,15 @@ EVENT_TYPES = (
     ALERT_ERROR,
     ALERT_REFERENCE_REFUSED,
     ALERT_IMPACT,
+    ALERT_ROUTING_ACKNOWLEDGED,
+    ALERT_ESCALATED,
+    ALERT_ROUTING_ADDED,
     REQUEST_CREATED,
     REQUEST_ACKNOWLEDGED,
     REQUEST_STATUS,
     REQUEST_ESCALATED,
     NETWORK_STATUS,
+    CONTACT_POINT_CHANGED,
 )
 
 

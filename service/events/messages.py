@@ -189,6 +189,42 @@ EVENT_MESSAGES: dict[str, EventMessage] = {
             },
             ("reason", "as_of", "sites", "download_change_pct"),
         ),
+        _alert_event(
+            log.ALERT_ROUTING_ACKNOWLEDGED,
+            "A contact point the alert is routed to acknowledged it (REST or the websocket's ack)",
+            {
+                "contact_points": {**_CODES, "description": "The contact points acknowledged by it"},
+                "by": _string(description="The acknowledging principal"),
+                "acknowledged_at": _TIME,
+            },
+            ("contact_points", "by", "acknowledged_at"),
+        ),
+        _alert_event(
+            log.ALERT_ESCALATED,
+            "A recipient did not acknowledge by its deadline: the next step of its chain is asked",
+            {
+                "from": _string(description="The step that did not acknowledge"),
+                "to": _string(description="The step asked now (a contact point, or people there)"),
+                "contact_point": _string(description="The contact point of that step"),
+                "to_whom": _string(description="contact_point, or which people of it"),
+                "level": {"type": "integer", "minimum": 1},
+                "due": _TIME,
+                "priority": _string(enum=[p.value for p in Priority]),
+                "by": _string(),
+                "note": _string(),
+            },
+            ("from", "to", "contact_point", "to_whom", "level", "due", "priority", "by", "note"),
+        ),
+        _alert_event(
+            log.ALERT_ROUTING_ADDED,
+            "The alert's impact changed and the routing rules now name more contact points",
+            {
+                "contact_points": {**_CODES, "description": "The contact points added"},
+                "rules": {**_CODES, "description": "The routing rules that named them"},
+                "reason": _string(enum=["impact"]),
+            },
+            ("contact_points", "rules", "reason"),
+        ),
         _request_event(
             log.REQUEST_CREATED,
             "An assistance request was filed and routed",
@@ -225,7 +261,71 @@ EVENT_MESSAGES: dict[str, EventMessage] = {
             },
             ("report_id", "state", "time", "sites", "area", "bbox", "by", "note"),
         ),
+        EventMessage(
+            log.CONTACT_POINT_CHANGED,
+            "The contact-point registry changed: a contact point created, updated or deleted",
+            PUBLIC_AUDIENCE,
+            {
+                "contact_point": _string(description="GET /api/v1/contact-points/{contact_point}"),
+                "action": _string(enum=["created", "updated", "deleted"]),
+                "kind": _string(),
+                "name": _string(),
+                "region": _nullable(_string(enum=list(REGIONS))),
+                "by": _string(description="Who changed it"),
+            },
+            ("contact_point", "action", "kind", "name", "region", "by"),
+        ),
     )
+}
+
+# What a subscriber may send (`EventBroadcaster.commands`), and what the stream answers: each
+# command's `<type>.result`, or `error` for a message that is no command; replies have `id` null
+# and come in order with the events.
+_FINDINGS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["rule", "message", "path"],
+        "properties": {"rule": _string(), "message": _string(), "path": _string()},
+    },
+}
+ACK_COMMAND_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "alert"],
+    "properties": {
+        "type": {"const": "ack"},
+        "alert": {"type": "integer", "description": "The alert id, as POST /api/v1/alerts/{id}/ack"},
+    },
+}
+ACK_RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "type", "status", "request"],
+    "properties": {
+        "id": {"type": "null"},
+        "type": {"const": "ack.result"},
+        "status": {"type": "integer", "description": "200, or the refusal's HTTP status (403, 404...)"},
+        "request": {"type": "object", "description": "The command answered"},
+        "alert": {"type": "integer"},
+        "contact_points": {**_CODES, "description": "The contact points acknowledged"},
+        "acknowledged_at": _nullable(_TIME),
+        "changed": {"type": "boolean", "description": "False when it was acknowledged already"},
+        "routing": {"type": "array", "items": {"type": "object"}, "description": "The alert's routing now"},
+        "title": _string(description="A refusal's HTTP title"),
+        "errors": _FINDINGS,
+    },
+}
+COMMAND_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "type", "status", "errors"],
+    "properties": {
+        "id": {"type": "null"},
+        "type": {"const": "error"},
+        "status": {"type": "integer", "description": "400 not a command, 413 too large"},
+        "errors": _FINDINGS,
+    },
 }
 
 # Sent by the stream itself when idle (never stored, never a webhook): resuming from `last_id`

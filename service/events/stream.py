@@ -15,7 +15,10 @@ Guarantees: ids strictly increasing on a connection; nothing skipped and nothing
 across the replay-to-live switch (see `EventBroadcaster._catch_up`); a subscriber that cannot
 keep up is closed with 4408 and told where to resume, never silently skipped. Dead peers are
 found by the server's WebSocket pings (uvicorn `ws_ping_interval`/`ws_ping_timeout`); an idle
-stream also sends a `heartbeat` message, so a client notices a dead server or proxy. Every
+stream also sends a `heartbeat` message, so a client notices a dead server or proxy. A client
+may send commands, JSON messages `{"type": ...}` the app registers (`EventBroadcaster.commands`,
+e.g. `{"type": "ack", "alert": ID}`); each is answered on the socket, in order with the events,
+by a message whose `id` is null. Every
 `credential_check_seconds` the broadcaster re-reads the tokens and sessions its connections were
 opened with (one query for all of them), so a revocation or an expiry, by any process, closes
 them with 4401 (`EventBroadcaster.watch_credentials`).
@@ -27,7 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,11 +38,13 @@ from typing import Any
 from fastapi import WebSocket
 from sqlalchemy import Connection, bindparam, func, select
 
+from cap.errors import Finding
 from geo.gazetteer import default_countries
 from geo.reference import REGIONS
 from service.auth import Credential, Principal, unusable_credentials
 from service.db import Database
 from service.db.models import AlertRecord, Event
+from service.errors import ServiceError, problem_of, storage_fault
 from service.events.frames import FrameSink, text_frame
 from service.events.log import EVENT_TYPES, NOTIFY_CHANNEL
 from service.settings import Settings
@@ -67,6 +72,16 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 MAX_EVENT_ID = 2**62
 CAP_STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MAX_TYPES = 32
+# What a subscriber sends: a command message of a few bytes (`tampere serve` bounds frames too).
+MAX_COMMAND_BYTES = 16 * 1024
+RULE_COMMAND_JSON = "events.command.json"
+RULE_COMMAND_UNKNOWN = "events.command.unknown"
+RULE_COMMAND_TOO_LARGE = "events.command.too-large"
+RULE_COMMAND_FAILED = "service.internal"
+
+# A command a subscriber may send: its principal and the decoded message in, the reply out
+# (raise a `service.errors.ServiceError` to refuse; the reply names its status and findings).
+Command = Callable[[Principal, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 _events = Event.__table__
 _alerts = AlertRecord.__table__
@@ -276,7 +291,8 @@ class Subscription:
         # or ends, `revoked` is set and the connection is closed with 4401.
         self.credential = credential
         self.revoked = asyncio.Event()
-        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(max(1, queue_size))
+        # Events (id, text) and replies to commands (None, text), in the order they are sent.
+        self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(max(1, queue_size))
         # Where the stream began (`since`), and the last event id examined for this subscriber
         # (queued, sent or filtered out).
         self.start = 0
@@ -353,6 +369,8 @@ class EventBroadcaster:
         self._wake = asyncio.Event()
         self._listener: Any | None = None
         self._listen_retry_at = 0.0
+        # What subscribers may send, by message type (registered by the app).
+        self.commands: dict[str, Command] = {}
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings) -> EventBroadcaster:
@@ -565,7 +583,7 @@ class EventBroadcaster:
             tasks = {
                 "replay": asyncio.create_task(self._replay(sub)),
                 "send": asyncio.create_task(self._send(websocket, sub)),
-                "receive": asyncio.create_task(_drain_incoming(websocket)),
+                "receive": asyncio.create_task(self._receive(websocket, sub)),
                 "overflow": asyncio.create_task(sub.overflowed.wait()),
                 "revoked": asyncio.create_task(sub.revoked.wait()),
             }
@@ -652,7 +670,8 @@ class EventBroadcaster:
                     await websocket.send_text(_heartbeat(sub))
                 continue
             await websocket.send_text(message)
-            sub.sent_id = event_id
+            if event_id is not None:  # a reply to a command is no position in the log
+                sub.sent_id = event_id
             sub.queue.task_done()
             if sub.sink is not None and sub.live and sub.queue.empty():
                 # Nothing queued is left to overtake: from here on, frames go straight out.
@@ -670,6 +689,67 @@ class EventBroadcaster:
         sub.sink.write_frame(text_frame(_heartbeat(sub)))
         sub.last_write = loop.time()
 
+    # --- what a subscriber sends ---------------------------------------------------------------
+
+    async def _receive(self, websocket: WebSocket, sub: Subscription) -> None:
+        """Answer what the client sends, one message at a time, until it disconnects."""
+        while True:
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                return
+            data = received.get("text")
+            if data is None and received.get("bytes") is not None:
+                data = received["bytes"].decode("utf-8", "replace")
+            reply = await self.answer(sub.principal, data or "")
+            text = json.dumps(reply, separators=(",", ":"), ensure_ascii=False)
+            if sub.direct and sub.sink is not None:
+                # Frames go straight out now: the reply joins them there, in order.
+                sub.sink.write_frame(text_frame(text))
+                sub.last_write = asyncio.get_running_loop().time()
+            else:
+                await sub.queue.put((None, text))
+
+    async def answer(self, principal: Principal, data: str) -> dict[str, Any]:
+        """The reply to one message a subscriber sent: its command's answer, or a refusal
+        `{"id": null, "type": "error" | "<type>.result", "status", "errors": [...]}`."""
+        if len(data) > MAX_COMMAND_BYTES:
+            return _refusal(
+                "error", 413, RULE_COMMAND_TOO_LARGE, f"a command is at most {MAX_COMMAND_BYTES} bytes"
+            )
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return _refusal("error", 400, RULE_COMMAND_JSON, 'a command is a JSON object {"type": ...}')
+        kind = message.get("type") if isinstance(message, dict) else None
+        command = self.commands.get(kind) if isinstance(kind, str) else None
+        if command is None:
+            known = ", ".join(sorted(self.commands)) or "none"
+            return _refusal(
+                "error", 400, RULE_COMMAND_UNKNOWN, f"type {kind!r} is not a command; one of {known}"
+            )
+        result = f"{kind}.result"
+        try:
+            reply = await command(principal, message)
+        except Exception as exc:
+            fault = exc if isinstance(exc, ServiceError) else storage_fault(exc)
+            if fault is None:
+                log.exception("event stream command failed", extra={"actor": principal.actor})
+                return _refusal(result, 500, RULE_COMMAND_FAILED, "the command failed; see the service log")
+            problem = problem_of(fault)
+            return {
+                "id": None,
+                "type": result,
+                "status": problem.status,
+                "title": problem.title,
+                "errors": [f.as_dict() for f in fault.findings],
+                "request": message,
+            }
+        return {**reply, "id": None, "type": result, "status": 200, "request": message}
+
+
+def _refusal(kind: str, status: int, rule: str, message: str) -> dict[str, Any]:
+    return {"id": None, "type": kind, "status": status, "errors": [Finding(rule, message, "/").as_dict()]}
+
 
 def _heartbeat(sub: Subscription) -> str:
     # Everything up to `position` was sent or filtered out: resuming there is safe.
@@ -683,12 +763,6 @@ async def _close(websocket: WebSocket, sub: Subscription, code: int, reason: str
         sub.sink.close_with(code, reason[:120])
     else:
         await close_websocket(websocket, code, reason)
-
-
-async def _drain_incoming(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, until it disconnects."""
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
 
 
 async def close_websocket(websocket: WebSocket, code: int, reason: str) -> None:

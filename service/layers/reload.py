@@ -21,6 +21,7 @@ from sqlalchemy import true
 
 from geo.layers import ConnectivityLayer
 from service.alerts.impacts import RECOMPUTE_BATCH, Recomputed, recompute
+from service.alerts.recipients import rerouter
 from service.layers.files import list_layers, load_connectivity
 from service.runtime import Runtime
 
@@ -100,6 +101,7 @@ class LayerReloader:
 async def recompute_all(runtime: Runtime, layer: ConnectivityLayer) -> Recomputed:
     """Re-assess every active alert against `layer`, RECOMPUTE_BATCH alerts per transaction."""
     book = runtime.network
+    reroute = rerouter(runtime)
     total = Recomputed()
     # Bounded: each pass moves past the ids it read, and stops at the first short batch.
     while True:
@@ -112,6 +114,7 @@ async def recompute_all(runtime: Runtime, layer: ConnectivityLayer) -> Recompute
                 reason={"reason": LAYER_RELOAD},
                 after_id=after,
                 limit=RECOMPUTE_BATCH,
+                reroute=reroute,
             ),
             long=True,
         )

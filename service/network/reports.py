@@ -29,6 +29,7 @@ from geo.jurisdiction import Jurisdictions, territory_of
 from geo.layers import RADIOS, CellSites, ConnectivityLayer, NetworkStatus, SiteKey, SiteState, StatusReport
 from service import audit
 from service.alerts.impacts import Recomputed, recompute
+from service.alerts.recipients import Reroute
 from service.auth import ADMINISTRATION, OPERATOR, Principal
 from service.bbox import BBox, boxes_overlap, overlaps_sql
 from service.db.models import AlertRecord, NetworkStatusReport, utcnow
@@ -233,9 +234,11 @@ def record_report(
     footprint: Footprint,
     layer: ConnectivityLayer,
     book: StatusBook,
+    reroute: Reroute | None = None,
 ) -> Recorded:
-    """Store a report, its event and audit link, and recompute the impacts it changes, in the
-    caller's write transaction."""
+    """Store a report, its event and audit link, and recompute the impacts it changes (asking
+    `reroute` whether the routing rules now name more contact points), in the caller's write
+    transaction."""
     book.load_new(conn)  # what other instances stored: the recompute must see it too
     box = footprint.bbox
     row = {
@@ -287,6 +290,7 @@ def record_report(
             status_near=lambda near: book.near(near, extra=report),
             reason={"reason": event_log.NETWORK_STATUS, "report_id": report_id},
             touches=footprint.geometry,
+            reroute=reroute,
         )
     return Recorded(id=report_id, row=row, report=report, bbox=box, impacts=impacts)
 

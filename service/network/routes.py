@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from geo.areas import geometry_to_geojson
 from geo.layers import RADIOS, CellSites, SiteKey, SiteState
+from service.alerts.recipients import rerouter
 from service.bbox import BBox, bbox_geometry, overlaps_sql, parse_bbox
 from service.db.models import NetworkStatusReport, utcnow
 from service.http import query_time, read_body
@@ -144,7 +145,13 @@ async def post_network_status(
     book = runtime.network
     recorded = await runtime.db.write(
         lambda conn: record_report(
-            conn, principal=principal, parsed=parsed, footprint=footprint, layer=layer, book=book
+            conn,
+            principal=principal,
+            parsed=parsed,
+            footprint=footprint,
+            layer=layer,
+            book=book,
+            reroute=rerouter(runtime),
         ),
         long=True,
     )

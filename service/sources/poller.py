@@ -57,6 +57,7 @@ from service.alerts.ingest import (
     runs_inline,
     store_message,
 )
+from service.alerts.recipients import routing_policy
 from service.auth import Principal, load_principal
 from service.db.models import FeedEntrySeen, FeedSource, utcnow
 from service.runtime import Runtime
@@ -388,7 +389,9 @@ class FeedPoller:
                 lifetime = self.settings.alert_lifetime()
                 try:
                     stored = await self.db.write(
-                        lambda conn: _store(conn, source_id, item.key, principal, prepared, lifetime),
+                        lambda conn: _store(
+                            conn, source_id, item.key, principal, prepared, lifetime, self.runtime.clock()
+                        ),
                         long=not small,
                     )
                 except lifecycle.NotAllowed as exc:
@@ -414,6 +417,7 @@ class FeedPoller:
         runtime = self.runtime
         registry, connectivity, gazetteer = runtime.contacts, runtime.connectivity, runtime.gazetteer
         status = runtime.network.status
+        policy = routing_policy(runtime)
         # The senders' trust anchors and signature requirements, as they stand now.
         trust = await self.db.read(load_trust)
         if runs_inline(raw):
@@ -424,6 +428,7 @@ class FeedPoller:
                 status=status,
                 gazetteer=gazetteer,
                 trust=trust,
+                policy=policy,
             )
         return await asyncio.to_thread(
             prepare_message,
@@ -433,6 +438,7 @@ class FeedPoller:
             status=status,
             gazetteer=gazetteer,
             trust=trust,
+            policy=policy,
         )
 
     # --- recording -------------------------------------------------------------------------------
@@ -619,9 +625,10 @@ def _store(
     principal: Principal,
     prepared: PreparedMessage,
     lifetime: timedelta,
+    now: datetime,
 ) -> str:
     """Store the message, remember its entry and count it, in one transaction."""
-    outcome = store_message(conn, principal, prepared, lifetime=lifetime)
+    outcome = store_message(conn, principal, prepared, lifetime=lifetime, now=now)
     result = CREATED if outcome.created else REPLAYED
     _remember(conn, source_id, key, result)
     s = _sources.c

@@ -176,7 +176,6 @@ async def post_token(body: TokenRequest, runtime: RuntimeDep, principal: Require
             senders=body.senders,
             expires_days=body.expires_days,
             actor=principal.actor,
-            offices=runtime.contacts,
             reference=runtime.reference,
         )
     )

@@ -254,3 +254,62 @@ async def test_migration_0007_records_the_message_behind_each_stored_event(datab
         await db.write(_migrate_to("0006_event_parties", down=True), long=True)
     finally:
         await db.close()
+
+
+# --- 0010: the contact-point registry seeded, stored routings in the new shape ------------------
+
+
+async def test_migration_0010_seeds_the_registry_and_keeps_old_routings_without_waking_them(
+    database_url: str,
+) -> None:
+    from service.db.models import AlertRecipient, ContactPointRecord
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    old_routing = [
+        {
+            "contact": {"id": "ro-addis-ababa", "kind": "regional_office", "name": "RO Africa"},
+            "priority": "urgent",
+            "real": True,
+            "ack_within_seconds": 3600,
+            "escalate_to": ["bdt"],
+            "reason": "regional office for Africa",
+        },
+        {"contact": {"id": "bdt", "kind": "bdt", "name": "BDT"}, "priority": "urgent", "real": True,
+         "ack_within_seconds": 3600, "escalate_to": [], "reason": "BDT focal point"},
+    ]  # fmt: skip
+
+    def insert(conn) -> None:
+        conn.execute(Principal.__table__.insert().values(id=1, key="k", role="operator", created_at=now))
+        conn.execute(
+            AlertRecord.__table__.insert().values(
+                id=1, sender="s", identifier="m1", sent_at=now, status="Actual", msg_type="Alert",
+                scope="Public", version="1.2", state="active", received_at=now, poster_id=1,
+                signature="unsigned", addresses=[], raw=b"<alert/>", model={}, summary={},
+                countries=["KEN"], regions=["Africa"], impact={}, routing=old_routing, warnings=[],
+            )
+        )  # fmt: skip
+
+    def read(conn) -> tuple:
+        routing = conn.execute(select(AlertRecord.routing)).scalar_one()
+        rows = conn.execute(select(AlertRecipient.contact_id, AlertRecipient.next_escalation_at)).all()
+        contacts = conn.execute(select(ContactPointRecord.id)).scalars().all()
+        return routing, sorted(rows), set(contacts)
+
+    db = Database(database_url)
+    try:
+        await db.write(_migrate_to("0009_token_lifecycle"), long=True)
+        await db.write(insert, long=True)
+        await upgrade(db)
+        routing, rows, contacts = await db.read(read)
+        assert [(e["contact_point"], e["rule"], e["reasons"]) for e in routing] == [
+            ("ro-addis-ababa", "before-0010", ["regional office for Africa"]),
+            ("bdt", "before-0010", ["BDT focal point"]),
+        ]
+        assert routing[0]["ack_within_seconds"] == 3600 and routing[0]["acknowledged_at"] is None
+        # Their deadlines were never kept: nothing of them is escalated now.
+        assert rows == [("bdt", None), ("ro-addis-ababa", None)]
+        assert {"bdt", "ro-bangkok", "ro-brasilia", "ao-bridgetown", "national-fji"} <= contacts
+        assert len(contacts) == 15 + 193
+        await db.write(_migrate_to("0009_token_lifecycle", down=True), long=True)
+    finally:
+        await db.close()

@@ -152,6 +152,22 @@ async def test_the_service_takes_every_documented_example(tmp_path: Path) -> Non
         )
         assert moved.status_code == 200 and moved.json()["state"] == status["state"], moved.text
 
+        # The office acknowledges the warning routed to it.
+        [nothing] = examples("post", "/api/v1/alerts/{alert_id}/ack")
+        acked = await service.client.post(
+            f"/api/v1/alerts/{posted[0]['id']}/ack", json=nothing, headers=auth(office)
+        )
+        assert acked.status_code == 200, acked.text
+        # The operator adds a contact point, then replaces it with the same body.
+        [contact] = examples("post", "/api/v1/contact-points")
+        added = await service.client.post("/api/v1/contact-points", json=contact, headers=auth(operator))
+        assert added.status_code == 201, added.text
+        [same] = examples("put", "/api/v1/contact-points/{contact_id}")
+        replaced = await service.client.put(
+            f"/api/v1/contact-points/{same['id']}", json=same, headers=auth(operator)
+        )
+        assert replaced.status_code == 200, replaced.text
+
         # An office sets its own webhooks and e-mail.
         for channel in ("webhooks", "email"):
             path = f"/api/v1/contact-points/{{contact_id}}/{channel}"

@@ -5,7 +5,9 @@ Ababa, which serves Kenya, and Bangkok), BDT and the operator. Alerts of each sc
 Cancel of a Public alert, a Public Update of a Private alert, and an assistance request linking
 a Private alert. Each carries a secret marker; every output each principal can read (alert
 item, list, `/cap`, `/impact`, Atom, request item and list, the websocket replayed from 0 over
-a real socket) is searched for every marker, and must hold exactly those it may see."""
+a real socket, the contact-point registry and its items) is searched for every marker, and must
+hold exactly those it may see. The people of a contact point (Addis Ababa's here) are seen by
+the operator, BDT and that office only."""
 
 from __future__ import annotations
 
@@ -57,7 +59,14 @@ async def test_every_principal_sees_in_every_output_exactly_what_it_may(served: 
     }
     kenya, uganda = tokens["kenya"], tokens["uganda"]
     assert kenya and uganda
-    m = {name: marker(name) for name in ("PUB", "RES", "PRIV", "CANCEL", "UPD", "UGA", "REQ")}
+    m = {name: marker(name) for name in ("PUB", "RES", "PRIV", "CANCEL", "UPD", "UGA", "REQ", "PEOPLE")}
+    operator = {"Authorization": f"Bearer {tokens['operator']}"}
+    addis_office = (await served.http.get("/api/v1/contact-points/ro-addis-ababa", headers=operator)).json()
+    addis_office.update(people=[{"name": m["PEOPLE"], "role": "head of office"}], head=m["PEOPLE"])
+    changed = await served.http.put(
+        "/api/v1/contact-points/ro-addis-ababa", json=addis_office, headers=operator
+    )
+    assert changed.status_code == 200, changed.text
 
     def alert(identifier: str, n: int, **kw: Any) -> bytes:
         return cap_message(identifier, sent=sent_at(n), **kw)
@@ -125,6 +134,7 @@ async def test_every_principal_sees_in_every_output_exactly_what_it_may(served: 
         "UPD": EVERYONE,
         "UGA": ITU | {"uganda"},
         "REQ": {"kenya", "addis", "bdt", "operator"},
+        "PEOPLE": {"addis", "bdt", "operator"},
     }
     alerts = {
         "PUB": public["id"],
@@ -165,6 +175,12 @@ async def test_every_principal_sees_in_every_output_exactly_what_it_may(served: 
         request_item = await served.http.get(f"/api/v1/requests/{request['id']}", headers=headers)
         request_list = await served.http.get("/api/v1/requests", headers=headers)
         texts["request"], texts["requests"] = request_item.text, request_list.text
+        registry = await served.http.get("/api/v1/contact-points", headers=headers)
+        office = await served.http.get("/api/v1/contact-points/ro-addis-ababa", headers=headers)
+        texts["contact points"], texts["contact point"] = registry.text, office.text
+        assert (registry.status_code, office.status_code) == (
+            (401, 401) if who == "anonymous" else (200, 200)
+        )
         if who == "anonymous":
             assert (request_item.status_code, request_list.status_code) == (401, 401)
         elif who in may_see["REQ"]:

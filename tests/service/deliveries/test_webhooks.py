@@ -79,7 +79,14 @@ async def test_a_delivery_is_signed_and_is_the_event_the_websocket_sends(
         assert got.headers["webhook-id"] == str(payload["id"])
         assert abs(int(got.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
         assert got.headers["content-type"] == "application/json"
-        [entry] = await delivery_log(t, office, hook["id"])
+        # The receiver has the request before the worker has its answer and records it: wait for
+        # the log to say so rather than read it at once.
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while True:
+            [entry] = await delivery_log(t, office, hook["id"])
+            if entry["state"] != "pending" or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
         assert entry["state"] == "delivered" and entry["attempts"] == 1
         assert entry["log"][0]["status"] == 204 and entry["event_id"] == payload["id"]
         # A tampered body does not verify.

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 from sqlalchemy import delete
 
+from service.alerts.recipients import escalate_due as escalate_alerts_due
 from service.assistance.store import escalate_due
 from service.db.models import Sender
 from service.events.asyncapi import message_name
@@ -25,6 +26,8 @@ from tests.service.events.test_stream import Served, serve
 
 SAMPLES = Path(__file__).resolve().parents[3] / "docs" / "samples"
 SENDER = "cap@meteo.go.ke"
+# A small square over Mombasa (CAP lat,lon pairs): Kenya, away from the Nairobi outage below.
+MOMBASA = "-4.10,39.60 -4.10,39.72 -3.98,39.72 -3.98,39.60 -4.10,39.60"
 
 
 def _date_time(value: object) -> bool:
@@ -69,7 +72,9 @@ async def test_the_document_names_every_event_type_with_payload_and_audience(
     assert document["asyncapi"] == "3.0.0"
     assert document["channels"]["events"]["address"] == "/api/v1/events"
     messages = document["components"]["messages"]
-    assert sorted(m["name"] for m in messages.values()) == sorted([*EVENT_TYPES, "heartbeat"])
+    assert sorted(m["name"] for m in messages.values()) == sorted(
+        [*EVENT_TYPES, "heartbeat", "ack", "ack.result", "error"]
+    )
     for message in messages.values():
         assert message["payload"]["properties"]["type"] == {"const": message["name"]}
         assert message["x-audience"] and message["summary"]
@@ -82,8 +87,9 @@ async def test_the_document_names_every_event_type_with_payload_and_audience(
         assert {f"#/components/messages/{message_name(t)}" for t in EVENT_TYPES} <= named
 
 
-async def _drive_every_event_type(served: Served, data_dir: Path) -> None:
-    """Make the service emit each type of EVENT_TYPES once at least, as users and time would."""
+async def _drive_every_event_type(served: Served, data_dir: Path) -> tuple[str, int]:
+    """Make the service emit each type of EVENT_TYPES once at least, as users and time would;
+    the office token it used, and an alert routed to that office it has not acknowledged."""
     http = served.http
     operator = await served.token("operator")
     kenya = await served.token("administration", country="KEN", senders=[SENDER])
@@ -97,11 +103,18 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> None:
         return (SENDER, identifier, sent)
 
     # alert.received, alert.updated, alert.cancelled, alert.acknowledged, alert.error
-    await served.post(cap("AA-1"), kenya)
+    first = await served.post(cap("AA-1"), kenya)
+    # alert.routing.acknowledged: the office it is routed to acknowledges it.
+    acknowledged = await http.post(
+        f"/api/v1/alerts/{first['id']}/ack", headers={"Authorization": f"Bearer {office}"}
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    # A minor alert, routed to the office alone until its networks go down (below).
+    minor = await served.post(cap("AA-11", severity="Minor", event="Rain"), kenya)
     await served.post(cap("AA-2", msg_type="Update", references=[ref("AA-1")]), kenya)
     await served.post(cap("AA-3"), kenya)
     await served.post(cap("AA-4", msg_type="Cancel", references=[ref("AA-3")]), kenya)
-    await served.post(cap("AA-5"), kenya)
+    fifth = await served.post(cap("AA-5"), kenya)
     await served.post(cap("AA-6", msg_type="Ack", references=[ref("AA-5")], with_info=False), kenya)
     await served.post(cap("AA-7", msg_type="Error", references=[ref("AA-5")], with_info=False), kenya)
     # alert.expired: a late relay, already past its <expires> when it arrives.
@@ -123,6 +136,18 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> None:
         "/api/v1/network-status", json=report, headers={"Authorization": f"Bearer {operator}"}
     )
     assert reported.status_code == 201, reported.text
+    # alert.routing.added: with every site of its area down, the minor alert now goes to BDT too.
+    rerouted = (await http.get(f"/api/v1/alerts/{minor['id']}")).json()
+    assert len(rerouted["routing"]) > len(minor["routing"]), (minor["routing"], rerouted["routing"])
+    # contact_point.changed: the operator renames an office.
+    operator_auth = {"Authorization": f"Bearer {operator}"}
+    dakar = (await http.get("/api/v1/contact-points/ao-dakar", headers=operator_auth)).json()
+    changed = await http.put(
+        "/api/v1/contact-points/ao-dakar",
+        json={**dakar, "name": "ITU Area Office, Dakar"},
+        headers=operator_auth,
+    )
+    assert changed.status_code == 200, changed.text
     # request.created, request.acknowledged, request.status, request.escalated
     filing = {
         "kind": "equipment",
@@ -132,7 +157,6 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> None:
         "items": [{"item": "satellite terminal", "quantity": 2}],
         "contact": {"name": "Duty officer"},
     }
-    operator_auth = {"Authorization": f"Bearer {operator}"}
     filed = await http.post("/api/v1/requests", json={**filing, "country": "KEN"}, headers=operator_auth)
     assert filed.status_code == 201, filed.text
     request_id = filed.json()["id"]
@@ -147,9 +171,18 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> None:
     assert moved.status_code == 200, moved.text
     unanswered = await http.post("/api/v1/requests", json={**filing, "country": "KEN"}, headers=operator_auth)
     assert unanswered.status_code == 201
-    # Time passes beyond every acknowledgement deadline: the sweep escalates.
+    # A minor alert over Mombasa (relayed: Kenya lost its sender above), routed to the office
+    # alone, that nobody acknowledges.
+    await served.post(cap("AA-12", severity="Minor", event="Rain", polygon=MOMBASA), operator)
+    # Time passes beyond every acknowledgement deadline: the sweeps escalate requests and alerts.
     later = datetime.now(UTC) + timedelta(days=2)
     assert await runtime.db.write(lambda conn: escalate_due(conn, now=later)) >= 1
+    # Alerts: six hours on, past the flash deadline, before the default lifetime (48 h) ends them.
+    sooner = datetime.now(UTC) + timedelta(hours=6)
+    assert await runtime.db.write(
+        lambda conn: escalate_alerts_due(conn, now=sooner, registry=runtime.contacts)
+    ) >= 1
+    return office, fifth["id"]
 
 
 def _ring(polygon: str) -> list[list[float]]:
@@ -183,17 +216,37 @@ async def test_every_event_the_service_emits_matches_the_document(database_url: 
             assert hook.status_code == 201, hook.text
             received: list[dict[str, Any]] = []
             async with served.subscribe(operator) as ws:
-                await _drive_every_event_type(served, data_dir)
+                office, unacknowledged = await _drive_every_event_type(served, data_dir)
                 # Read until every type has come, and one heartbeat once the stream is idle.
+                wanted = {*EVENT_TYPES, "heartbeat"}
+                try:
+                    async with asyncio.timeout(30):
+                        while not wanted <= {m["type"] for m in received}:
+                            received.append(json.loads(await ws.recv()))
+                except TimeoutError:
+                    missing = sorted(wanted - {m["type"] for m in received})
+                    raise AssertionError(f"the stream never sent {missing}") from None
+            try:
                 async with asyncio.timeout(30):
-                    while not (
-                        set(EVENT_TYPES) <= {m["type"] for m in received}
-                        and any(m["type"] == "heartbeat" for m in received)
-                    ):
-                        received.append(json.loads(await ws.recv()))
-            async with asyncio.timeout(30):
-                while not set(EVENT_TYPES) <= {json.loads(r.body)["type"] for r in hooks.received}:
-                    await asyncio.sleep(0.1)
+                    while not set(EVENT_TYPES) <= {json.loads(r.body)["type"] for r in hooks.received}:
+                        await asyncio.sleep(0.1)
+            except TimeoutError:
+                missing = sorted(set(EVENT_TYPES) - {json.loads(r.body)["type"] for r in hooks.received})
+                raise AssertionError(f"the webhook never received {missing}") from None
+            # The office's commands on its own stream, and the replies: taken, refused, not a command.
+            async with served.subscribe(office) as desk:
+                acks = [{"type": "ack", "alert": unacknowledged}, {"type": "ack", "alert": 999_999}]
+                for command in [*acks, {"type": "nope"}]:
+                    await desk.send(json.dumps(command))
+                for command in acks:
+                    jsonschema.validate(command, document["components"]["messages"]["ack"]["payload"])
+                replies: list[dict[str, Any]] = []
+                async with asyncio.timeout(10):
+                    while len([r for r in replies if r["id"] is None and r["type"] != "heartbeat"]) < 3:
+                        replies.append(json.loads(await desk.recv()))
+            answered = [(r["type"], r["status"]) for r in replies if r["type"] in ("ack.result", "error")]
+            assert answered == [("ack.result", 200), ("ack.result", 404), ("error", 400)], answered
+            received += replies
     finally:
         await hooks.down()
     delivered = [json.loads(r.body) for r in hooks.received]

@@ -1,7 +1,7 @@
 """Deliveries: webhook and e-mail channels of contact points, the outbox, its attempts and cursor.
 
 Revision ID: 0011_deliveries
-Revises: 0009_token_lifecycle
+Revises: 0010_switchboard_routing
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_deliveries"
-down_revision: str | None = "0009_token_lifecycle"
+down_revision: str | None = "0010_switchboard_routing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
