@@ -7,6 +7,9 @@ Counting rules (documented so figures can be checked by hand):
   sum(avg_d_kbps * tests) / sum(tests), likewise upload and latency.
 - A site's status is the latest operator report about it as of the given time; a site no
   report covers is up. `share_out` is sites down / sites total.
+- A layer that is not loaded is not counted as empty: it is named in `missing_layers`, and
+  without cell sites `sites.total` (and `down`, `degraded`) is null, not 0 ("no cell sites
+  here" and "cell sites not known" are different answers for a responder).
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from geo.layers.status import NetworkStatus
 from geo.reference import ReferenceTables
 
 GROUPS = ("ldc", "lldc", "sids")
+# The parts of the connectivity layer, named as `tampere layer import` and the API name them:
+# cell sites (OpenCelliD), measured performance (Ookla), cable landings (TeleGeography cables)
+# and population grids.
+LAYER_NAMES = ("opencellid", "ookla", "cables", "population")
 
 # Areas assessed together by `connectivity_impacts` (see there).
 BATCH_AREAS = 256
@@ -58,13 +65,15 @@ CountryFinder = Callable[[BaseGeometry], Sequence[CountryHitLike]]
 
 @dataclass(frozen=True, slots=True)
 class SiteImpact:
-    """Cell sites in the area, by radio, and how many are reported down or degraded."""
+    """Cell sites in the area, by radio, and how many are reported down or degraded;
+    `counted` False when no cell-site layer was loaded (the counts are then unknown, not 0)."""
 
     total: int = 0
     by_radio: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RADIOS, 0))
     down: int = 0
     degraded: int = 0
     as_of: datetime | None = None
+    counted: bool = True
 
     @property
     def share_out(self) -> float | None:
@@ -72,7 +81,16 @@ class SiteImpact:
         return self.down / self.total if self.total else None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form; counts are null (and `by_radio` empty) when the sites were not counted."""
+        if not self.counted:
+            return {
+                "total": None,
+                "by_radio": {},
+                "down": None,
+                "degraded": None,
+                "share_out": None,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+            }
         share = self.share_out
         return {
             "total": self.total,
@@ -98,10 +116,16 @@ class Impact:
     landing_points: tuple[LandingPoint, ...] = ()
     layers: tuple[str, ...] = ()
 
+    @property
+    def missing_layers(self) -> tuple[str, ...]:
+        """The parts of the connectivity layer that were not loaded (LAYER_NAMES order)."""
+        return tuple(name for name in LAYER_NAMES if name not in self.layers)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON form: `countries` (ISO3), `regions` (ITU-D), `sites` {total, by_radio, down,
         degraded, ...}, UN group flags, `performance` {baseline, latest}, `population`,
-        `landing_points`, and `layers` (which parts of the connectivity layer were loaded)."""
+        `landing_points`, `layers` (the parts of the connectivity layer that were loaded) and
+        `missing_layers` (those that were not: what the figures cannot say)."""
         groups = {g: list(self.groups.get(g, ())) for g in GROUPS}
         return {
             "countries": list(self.countries),
@@ -117,6 +141,7 @@ class Impact:
             "population": None if self.population is None else round(self.population),
             "landing_points": [p.as_dict() for p in self.landing_points],
             "layers": list(self.layers),
+            "missing_layers": list(self.missing_layers),
         }
 
 
@@ -216,9 +241,9 @@ def connectivity_impacts(
     parts = [polygon_parts(geometry) for geometry in geometries]
     n = len(parts)
     layers: list[str] = []
-    sites = [SiteImpact(as_of=as_of)] * n
+    sites = [SiteImpact(as_of=as_of, counted=False)] * n
     if layer.cells is not None:
-        layers.append("cells")
+        layers.append("opencellid")
         cells = layer.cells
         chosen = cells.index.select_many(parts)
         totals = chosen.counts().tolist()
@@ -235,7 +260,7 @@ def connectivity_impacts(
     baseline: list[Performance | None] = [None] * n
     latest: list[Performance | None] = [None] * n
     if layer.performance:
-        layers.append("performance")
+        layers.append("ookla")
         times = event_times if event_times is not None else [None] * n
         pairs = [periods or compare_periods(layer.periods, when) for when in times]
         # Each period's tiles are selected once, for every area that compares against it.
@@ -254,7 +279,7 @@ def connectivity_impacts(
         population = grid.sums(grid.index.select_many(parts), "population").astype(float).tolist()
     landings: list[tuple[LandingPoint, ...]] = [()] * n
     if layer.landings is not None:
-        layers.append("landing_points")
+        layers.append("cables")
         points = layer.landings
         chosen = points.index.select_many(parts)
         landings = [tuple(points.within(chosen[i])) for i in range(n)]
@@ -265,7 +290,7 @@ def connectivity_impacts(
             latest=latest[i],
             population=population[i],
             landing_points=landings[i],
-            layers=tuple(layers),
+            layers=tuple(name for name in LAYER_NAMES if name in layers),
         )
         for i in range(n)
     ]

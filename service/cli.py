@@ -1,6 +1,10 @@
 """The `tampere` command: serve, validate, token create/list/revoke, source add/list, layer
 import/list, geocodes import/list, trust add/list/remove/require, contacts import/export, rules
-check, audit verify."""
+check, audit verify, migrate, events.
+
+Every command that works on the store says on stderr which data directory and database it used
+(service.db.location); all but `serve` and `migrate` refuse, saying how to point them, when that
+database does not exist yet, instead of making a second, empty one."""
 
 from __future__ import annotations
 
@@ -21,6 +25,22 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
 
+# What a command does with the store: uses one that exists, or creates it when missing.
+USES_STORE = "uses"
+CREATES_STORE = "creates"
+
+# What each role is for, as `tampere token create --help` says it (the README has the table
+# of what each may do, checked against service.auth and service.visibility by tests/test_readme.py).
+ROLE_SUMMARIES = {
+    "administration": "a Member State's administration (--country ISO3): posts CAP alerts as its "
+    "registered senders (--sender), files assistance requests, reports network status",
+    "office": "an ITU regional or area office (--office ID): receives, acknowledges and works "
+    "what is routed to it",
+    "bdt": "the BDT focal point: sees and works every request",
+    "responder": "a first responder: reads the public map and alerts",
+    "operator": "runs the installation: relays alerts for any sender, issues tokens, reloads layers",
+}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tampere` console script; returns the exit status."""
@@ -29,8 +49,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return EXIT_UNREADABLE
+    if getattr(args, "store", None) is not None:
+        refusal = _locate_store(args)
+        if refusal is not None:
+            print(refusal, file=sys.stderr)
+            return EXIT_UNREADABLE
     status: int = args.run(args)
     return status
+
+
+def _locate_store(args: argparse.Namespace) -> str | None:
+    """Settle the command's settings and store (`args.settings`, `args.location`), say which on
+    stderr, and return why the command must not run (its store is missing), if it must not."""
+    from service.db.location import StoreLocation, store_exists
+    from service.errors import storage_fault
+
+    data_dir = getattr(args, "data_dir", None)
+    args.settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    args.location = location = StoreLocation.of(args.settings, data_dir_option=data_dir is not None)
+    command = f"tampere {args.command_name}"
+    print(f"{command}: {location.describe()}", file=sys.stderr)
+    if args.store == CREATES_STORE:
+        return None
+    try:
+        exists = asyncio.run(store_exists(location, args.settings))
+    except Exception as exc:
+        if storage_fault(exc) is None:
+            raise
+        return f"{command}: cannot reach the database {location.database}: {exc}"
+    return None if exists else location.missing_message(command)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,12 +85,31 @@ def _parser() -> argparse.ArgumentParser:
         prog="tampere",
         description="Emergency telecommunications coordination: CAP ingest, impact, routing.",
     )
+    # --data-dir is taken before or after the command (`tampere --data-dir D token list` or
+    # `tampere token list --data-dir D`); SUPPRESS keeps a command's parser from resetting it.
+    store_options = argparse.ArgumentParser(add_help=False)
+    store_options.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="the data directory (default: TAMPERE_DATA_DIR, else ./var where you stand)",
+    )
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the API (embedded default: SQLite in ./var)")
+    def on_store(command: argparse.ArgumentParser, name: str, *, creates: bool = False) -> None:
+        command.set_defaults(store=CREATES_STORE if creates else USES_STORE, command_name=name)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[store_options],
+        help="serve the API and the web app (creates the store: SQLite in ./var by default)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
+    on_store(serve, "serve", creates=True)
 
     validate = commands.add_parser("validate", help="validate CAP files")
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -71,52 +137,87 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=_validate)
 
     token = commands.add_parser("token", help="issue bearer tokens").add_subparsers(metavar="ACTION")
-    create = token.add_parser("create", help="issue a token (printed once, stored hashed)")
+    create = token.add_parser(
+        "create",
+        parents=[store_options],
+        help="issue a token (printed once, stored hashed)",
+        description="Issue a bearer token (printed once on stdout, stored hashed). Roles: "
+        + "; ".join(f"{role}: {what}" for role, what in ROLE_SUMMARIES.items()),
+    )
     create.add_argument(
         "--role", required=True, choices=["administration", "office", "bdt", "responder", "operator"]
     )
-    create.add_argument("--country", help="ISO 3166-1 alpha-3 (administrations)")
-    create.add_argument("--office", help="office id (offices)")
+    create.add_argument("--country", help="ISO 3166-1 alpha-3 (administrations), e.g. KEN")
+    create.add_argument("--office", help="office id (offices): " + ", ".join(_office_ids()))
     create.add_argument(
-        "--sender", action="append", default=[], help="a CAP sender this administration posts as (repeatable)"
+        "--sender",
+        action="append",
+        default=[],
+        help="a CAP <sender> this administration posts as (repeatable); without one it can post "
+        "nothing: add one later with the same command and --sender",
     )
     create.add_argument(
         "--expires", type=float, metavar="DAYS", help="days until it expires (default: never)"
     )
     create.set_defaults(run=_token_create)
-    tokens = token.add_parser("list", help="issued tokens, one JSON object a line (never the token)")
+    on_store(create, "token create")
+    tokens = token.add_parser(
+        "list", parents=[store_options], help="issued tokens, one JSON object a line (never the token)"
+    )
     tokens.set_defaults(run=_token_list)
-    revoke = token.add_parser("revoke", help="revoke a token: refused at once, its websockets closed")
+    on_store(tokens, "token list")
+    revoke = token.add_parser(
+        "revoke", parents=[store_options], help="revoke a token: refused at once, its websockets closed"
+    )
     revoke.add_argument("id", type=int, help="the token's id (from `tampere token list`)")
     revoke.set_defaults(run=_token_revoke)
+    on_store(revoke, "token revoke")
 
     layer = commands.add_parser("layer", help="the connectivity layer").add_subparsers(metavar="ACTION")
-    imp = layer.add_parser("import", help="import a layer file into the data directory")
-    imp.add_argument("kind", help="opencellid, ookla, cables or population")
-    imp.add_argument("file", type=Path)
+    imp = layer.add_parser(
+        "import",
+        parents=[store_options],
+        help="import a layer file into the data directory",
+        description="Import an operator's file as one kind of the connectivity layer. Nothing is "
+        "downloaded: bring the file. A running `tampere serve` on the same data directory picks "
+        "it up within seconds and recomputes the impact of active alerts.",
+        epilog=_layer_kinds_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("kind", metavar="KIND", help="opencellid, ookla, cables or population (below)")
+    imp.add_argument("file", type=Path, help="the file (or, for cables, the folder) to import")
     imp.add_argument("--period", help="Ookla quarter as YYYYQn (else taken from the file name)")
     imp.set_defaults(run=_layer_import)
-    lst = layer.add_parser("list", help="list imported layers")
+    on_store(imp, "layer import")
+    lst = layer.add_parser("list", parents=[store_options], help="list imported layers")
     lst.set_defaults(run=_layer_list)
+    on_store(lst, "layer list")
 
     geocodes = commands.add_parser("geocodes", help="boundary tables for CAP geocodes").add_subparsers(
         metavar="ACTION"
     )
-    gimp = geocodes.add_parser("import", help="import a boundary file as the table of one geocode scheme")
+    gimp = geocodes.add_parser(
+        "import", parents=[store_options], help="import a boundary file as the table of one geocode scheme"
+    )
     gimp.add_argument("scheme", help='the CAP geocode valueName: UGC, SAME, FIPS6, NUTS, "ISO 3166-2"...')
     gimp.add_argument("file", type=Path, help="GeoJSON, GeoPackage, shapefile or its zip")
     gimp.add_argument("--code-field", required=True, help="the field holding each boundary's code")
     gimp.add_argument("--name-field", help="the field holding each boundary's name")
     gimp.set_defaults(run=_geocodes_import)
-    glst = geocodes.add_parser("list", help="imported tables, one JSON object a line")
+    on_store(gimp, "geocodes import")
+    glst = geocodes.add_parser(
+        "list", parents=[store_options], help="imported tables, one JSON object a line"
+    )
     glst.set_defaults(run=_geocodes_list)
+    on_store(glst, "geocodes list")
 
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(metavar="ACTION")
-    verify = audit.add_parser("verify", help="recompute the hash chain")
+    verify = audit.add_parser("verify", parents=[store_options], help="recompute the hash chain")
     verify.set_defaults(run=_audit_verify)
+    on_store(verify, "audit verify")
 
     source = commands.add_parser("source", help="polled CAP feeds").add_subparsers(metavar="ACTION")
-    add = source.add_parser("add", help="register a CAP feed to poll")
+    add = source.add_parser("add", parents=[store_options], help="register a CAP feed to poll")
     add.add_argument("--url", required=True, help="the feed (Atom, RSS, EDXL-DE, CAP-JSON...)")
     owner = add.add_mutually_exclusive_group(required=True)
     owner.add_argument("--country", help="poll it for this administration (ISO 3166-1 alpha-3)")
@@ -124,36 +225,52 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--interval", type=float, help="seconds between polls")
     add.set_defaults(run=_source_add)
-    sources = source.add_parser("list", help="sources and their health, one JSON object a line")
+    on_store(add, "source add")
+    sources = source.add_parser(
+        "list", parents=[store_options], help="sources and their health, one JSON object a line"
+    )
     sources.set_defaults(run=_source_list)
+    on_store(sources, "source list")
 
     trust = commands.add_parser(
         "trust", help="trust anchors per CAP sender, and senders that must sign"
     ).add_subparsers(metavar="ACTION")
-    tadd = trust.add_parser("add", help="trust the certificates of a PEM file for one sender's signatures")
+    tadd = trust.add_parser(
+        "add",
+        parents=[store_options],
+        help="trust the certificates of a PEM file for one sender's signatures",
+    )
     tadd.add_argument("--sender", required=True, help="the CAP <sender> they sign for")
     tadd.add_argument("file", type=Path, metavar="FILE.pem", help="PEM certificates (CAs or signers)")
     tadd.add_argument("--require", action="store_true", help="also refuse this sender's unverified messages")
     tadd.set_defaults(run=_trust_add)
-    tlist = trust.add_parser("list", help="trust anchors, one JSON object a line")
+    on_store(tadd, "trust add")
+    tlist = trust.add_parser("list", parents=[store_options], help="trust anchors, one JSON object a line")
     tlist.add_argument("--sender", help="only this sender's")
     tlist.set_defaults(run=_trust_list)
-    tremove = trust.add_parser("remove", help="stop trusting one anchor of a sender")
+    on_store(tlist, "trust list")
+    tremove = trust.add_parser("remove", parents=[store_options], help="stop trusting one anchor of a sender")
     tremove.add_argument("--sender", required=True)
     tremove.add_argument("fingerprint", metavar="FINGERPRINT", help="SHA-256, as `trust list` prints it")
     tremove.set_defaults(run=_trust_remove)
+    on_store(tremove, "trust remove")
     trequire = trust.add_parser(
-        "require", help="refuse a sender's messages unless their signature is verified"
+        "require",
+        parents=[store_options],
+        help="refuse a sender's messages unless their signature is verified",
     )
     trequire.add_argument("--sender", required=True)
     trequire.add_argument("--no-require", dest="required", action="store_false", help="stop requiring it")
     trequire.set_defaults(run=_trust_require, required=True)
+    on_store(trequire, "trust require")
 
     contacts = commands.add_parser("contacts", help="the contact-point registry").add_subparsers(
         metavar="ACTION"
     )
     cimport = contacts.add_parser(
-        "import", help="create or replace contact points from a YAML or CSV file (all or nothing)"
+        "import",
+        parents=[store_options],
+        help="create or replace contact points from a YAML or CSV file (all or nothing)",
     )
     cimport.add_argument("file", type=Path, help="as `tampere contacts export` writes it")
     cimport.add_argument("--format", choices=["yaml", "csv"], help="default: csv for a .csv file, else yaml")
@@ -161,10 +278,14 @@ def _parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="also remove the contact points the file does not hold"
     )
     cimport.set_defaults(run=_contacts_import)
-    cexport = contacts.add_parser("export", help="write the registry (people included) to stdout or a file")
+    on_store(cimport, "contacts import")
+    cexport = contacts.add_parser(
+        "export", parents=[store_options], help="write the registry (people included) to stdout or a file"
+    )
     cexport.add_argument("--format", choices=["yaml", "csv"], default="yaml")
     cexport.add_argument("--output", type=Path, help="write here instead of stdout")
     cexport.set_defaults(run=_contacts_export)
+    on_store(cexport, "contacts export")
 
     rules = commands.add_parser("rules", help="routing rules").add_subparsers(metavar="ACTION")
     rcheck = rules.add_parser(
@@ -173,9 +294,57 @@ def _parser() -> argparse.ArgumentParser:
     rcheck.add_argument("file", type=Path, nargs="?", metavar="FILE.yaml")
     rcheck.set_defaults(run=_rules_check)
 
-    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate = commands.add_parser(
+        "migrate", parents=[store_options], help="create the store, or bring its schema up to date"
+    )
     migrate.set_defaults(run=_migrate)
+    on_store(migrate, "migrate", creates=True)
+
+    events = commands.add_parser(
+        "events",
+        help="follow a running service's event stream (WS /api/v1/events), one JSON line an event",
+        description="Subscribe to the event stream of a running `tampere serve` as the token's "
+        "principal: it sees what that principal may see (the README's roles table); the messages are "
+        "described at /asyncapi.json.",
+    )
+    events.add_argument("url", metavar="URL", help="the service, e.g. http://127.0.0.1:8000")
+    events.add_argument("--token", help="bearer token (default: TAMPERE_TOKEN)")
+    events.add_argument("--since", type=int, help="replay from after this event id (0: from the first)")
+    events.add_argument("--types", help="comma-separated event types, e.g. alert.received")
+    events.add_argument("--alert", type=int, metavar="ID", help="only the events of this alert")
+    events.add_argument(
+        "--limit", type=int, help="stop after this many events (exit 1 if the stream falls idle first)"
+    )
+    events.add_argument(
+        "--idle", type=float, help="stop after this many seconds without an event (default: never)"
+    )
+    events.set_defaults(run=_events)
     return parser
+
+
+def _office_ids() -> list[str]:
+    """The ids `--role office --office` accepts: the packaged regional and area offices."""
+    from contact_points.registry import AREA_OFFICE, REGIONAL_OFFICE, Registry
+
+    return [c.id for c in Registry.load() if c.kind in (REGIONAL_OFFICE, AREA_OFFICE)]
+
+
+def _layer_kinds_help() -> str:
+    """Each kind `tampere layer import` takes: what it holds, source, files and licence."""
+    from service.layers.files import LAYER_KINDS as KINDS
+
+    lines = ["kinds (data never shipped with Tampere: bring the file; mind its licence):"]
+    for kind in KINDS.values():
+        lines += [
+            f"  {kind.name}",
+            f"      holds:   {kind.holds}",
+            f"      source:  {kind.source}",
+            f"      files:   {kind.files}",
+            f"      licence: {kind.licence}",
+        ]
+    lines.append("examples:\n  tampere layer import opencellid 639.csv.gz\n"
+                 "  tampere layer import ookla 2023-01-01_performance_mobile_tiles.parquet --period 2023Q1")
+    return "\n".join(lines)
 
 
 # --- serve -------------------------------------------------------------------------------------
@@ -189,9 +358,10 @@ def _serve(args: argparse.Namespace) -> int:
     from service.http import bounded_protocol
     from service.logging import configure_logging
 
-    settings = Settings()
+    settings: Settings = args.settings
     if not settings.public_base_url:
         settings = settings.model_copy(update={"public_base_url": served_base_url(args.host, args.port)})
+    _print_serve_guide(settings, args.location, host=args.host, port=args.port)
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
@@ -215,6 +385,28 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_serve_guide(settings: Settings, location: Any, *, host: str, port: int) -> None:
+    """Where the service answers, what to open, and the next commands (stderr, before the logs)."""
+    local = served_base_url("127.0.0.1" if host in ("", "0.0.0.0") else host, port)
+    ws = "ws" + local.removeprefix("http")
+    data_dir = f"TAMPERE_DATA_DIR={location.data_dir}"
+    lines = [
+        f"tampere serve: listening on {local} (public base {settings.base_url()})",
+        f"  web app       {local}/",
+        f"  API docs      {local}/docs (OpenAPI {local}/openapi.json)",
+        f"  event stream  {ws}/api/v1/events (AsyncAPI {local}/asyncapi.json)",
+        f"  health        {local}/healthz",
+        "next, in another terminal (the same data dir: run from here, or set it):",
+        f"  export {data_dir}",
+        "  tampere token create --role administration --country KEN --sender SENDER   # posts CAP",
+        "  tampere token create --role office --office ro-addis-ababa                   # receives it",
+        f"  curl -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/cap+xml' "
+        f"--data-binary @alert.xml {local}/api/v1/alerts",
+        f"  tampere events {local} --token TOKEN",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def served_base_url(host: str, port: int) -> str:
     """The public base URL `tampere serve --host H --port P` stands for when
     TAMPERE_PUBLIC_BASE_URL is unset: http://H:P, the machine's name for a wildcard address."""
@@ -225,6 +417,64 @@ def served_base_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal (RFC 3986 §3.2.2)
     return f"http://{host}:{port}"
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def _events(args: argparse.Namespace) -> int:
+    import os
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+    from websockets.sync.client import connect
+
+    token = args.token or os.environ.get("TAMPERE_TOKEN")
+    if not token:
+        print(
+            "tampere events: give --token TOKEN or set TAMPERE_TOKEN (issued by `tampere token create`)",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
+    parts = urlsplit(args.url if "://" in args.url else f"http://{args.url}")
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        print(f"tampere events: {args.url!r} is not the service's http(s) address", file=sys.stderr)
+        return EXIT_UNREADABLE
+    query = {k: v for k, v in (("since", args.since), ("types", args.types)) if v is not None}
+    path = parts.path.rstrip("/") + "/api/v1/events"
+    url = urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+    seen = 0
+    try:
+        # The token in the Authorization header, never in the URL (URLs end up in logs).
+        with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
+            print(f"tampere events: subscribed to {url}", file=sys.stderr, flush=True)
+            while args.limit is None or seen < args.limit:
+                try:
+                    text = ws.recv(timeout=args.idle)
+                except TimeoutError:
+                    break
+                message = json.loads(text)
+                if message.get("type") == "heartbeat":
+                    continue
+                if args.alert is not None and message.get("alert_id") != args.alert:
+                    continue
+                print(json.dumps(message, ensure_ascii=False), flush=True)
+                seen += 1
+    except ConnectionClosed as exc:
+        # 4400 (bad filter or since), 4401 (token unknown, revoked or expired), 4408 (too slow).
+        code = exc.rcvd.code if exc.rcvd else None
+        reason = exc.rcvd.reason if exc.rcvd else "connection lost"
+        print(f"tampere events: closed by the service ({code}): {reason}", file=sys.stderr)
+        return EXIT_INVALID
+    except (OSError, InvalidStatus, InvalidURI, TimeoutError) as exc:
+        print(f"tampere events: cannot reach {url}: {exc} (is `tampere serve` running?)", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.limit is not None and seen < args.limit:
+        # Asked for N events and the stream fell quiet first: say so, for scripts to notice.
+        print(f"tampere events: {seen} of {args.limit} events within {args.idle:g} s", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -316,11 +566,11 @@ def _print_unreadable(name: str, exc: OSError, *, as_json: bool) -> None:
 # --- commands on the store ---------------------------------------------------------------------
 
 
-def _with_db(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the configured store (migrated), run `work(db)`, close it."""
+def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store `settings` name (migrated), run `work(db)`, close it. `main` has made
+    sure it exists unless the command creates it (serve, migrate)."""
     from service.db import Database, upgrade
 
-    settings = Settings()
 
     async def run() -> T:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -355,10 +605,18 @@ def _token_create(args: argparse.Namespace) -> int:
             "shown once",
             file=sys.stderr,
         )
+        principal = issued.principal
+        if principal.role == "administration" and not principal.senders:
+            print(
+                f"note: {principal.actor} has no CAP sender registered, so it can post no alert "
+                "(403 alert.sender.not-registered); register the <sender> its alerts carry with "
+                f"`tampere token create --role administration --country {principal.country} --sender SENDER`",
+                file=sys.stderr,
+            )
         return str(issued.token)
 
     try:
-        token = _with_db(work)
+        token = _with_db(args.settings, work)
     except RegistryError as exc:
         print(f"tampere token create: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -366,7 +624,7 @@ def _token_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_list(_args: argparse.Namespace) -> int:
+def _token_list(args: argparse.Namespace) -> int:
     from service.auth import list_tokens
     from service.db.models import utcnow
 
@@ -375,7 +633,7 @@ def _token_list(_args: argparse.Namespace) -> int:
         return found
 
     now = utcnow()
-    for info in _with_db(work):
+    for info in _with_db(args.settings, work):
         print(json.dumps(info.as_json(now), ensure_ascii=False))
     return EXIT_OK
 
@@ -389,7 +647,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
         return await db.write(lambda conn: revoke_token(conn, args.id, actor="cli"))
 
     try:
-        info = _with_db(work)
+        info = _with_db(args.settings, work)
     except NotFound as exc:
         print(f"tampere token revoke: {exc} (see `tampere token list`)", file=sys.stderr)
         return EXIT_INVALID
@@ -401,23 +659,27 @@ def _token_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _migrate(_args: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     async def work(_db: Any) -> None:
         return None
 
-    _with_db(work)
-    print("schema is up to date", file=sys.stderr)
+    _with_db(args.settings, work)
+    print(
+        "tampere migrate: the store is ready (schema up to date); next: `tampere serve`, "
+        "`tampere token create ...` (same data dir)",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
-def _audit_verify(_args: argparse.Namespace) -> int:
+def _audit_verify(args: argparse.Namespace) -> int:
     from service import audit
 
     async def work(db: Any) -> audit.ChainVerdict:
         verdict: audit.ChainVerdict = await db.read(audit.verify)
         return verdict
 
-    verdict = _with_db(work)
+    verdict = _with_db(args.settings, work)
     if verdict.intact:
         print(f"audit log intact: {verdict.links} links")
         return EXIT_OK
@@ -470,7 +732,7 @@ def _contacts_import(args: argparse.Namespace) -> int:
         )
 
     try:
-        outcome = _with_db(work)
+        outcome = _with_db(args.settings, work)
     except ServiceError as exc:
         for finding in exc.findings:
             print(
@@ -480,7 +742,7 @@ def _contacts_import(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(json.dumps(outcome.as_json(), ensure_ascii=False))
     print(
-        f"a running `tampere serve` routes by it within {Settings().contacts_check_seconds:g} s",
+        f"a running `tampere serve` routes by it within {args.settings.contacts_check_seconds:g} s",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -494,7 +756,7 @@ def _contacts_export(args: argparse.Namespace) -> int:
         found: list[Any] = await db.read(list_contacts)
         return found
 
-    records = [contact_record(c) for c in _with_db(work)]
+    records = [contact_record(c) for c in _with_db(args.settings, work)]
     text = dump_csv(records) if args.format == "csv" else dump_yaml(records)
     if args.output is None:
         sys.stdout.write(text)
@@ -553,7 +815,7 @@ def _trust_add(args: argparse.Namespace) -> int:
 
     try:
         certificates = read_certificates(data, where=str(args.file))
-        added = _with_db(work)
+        added = _with_db(args.settings, work)
     except ServiceError as exc:
         print(f"tampere trust add: {args.file}: {exc.detail}", file=sys.stderr)
         return EXIT_INVALID
@@ -572,7 +834,7 @@ def _trust_list(args: argparse.Namespace) -> int:
         found: tuple[list[Any], frozenset[str]] = await db.read(read)
         return found
 
-    anchors, required = _with_db(work)
+    anchors, required = _with_db(args.settings, work)
     for anchor in anchors:
         print(json.dumps({**anchor.as_json(), "required": anchor.sender in required}, ensure_ascii=False))
     # A sender that must sign but has no anchor yet: all its messages are refused; say so.
@@ -593,7 +855,7 @@ def _trust_remove(args: argparse.Namespace) -> int:
         )
 
     try:
-        _with_db(work)
+        _with_db(args.settings, work)
     except ServiceError as exc:
         print(f"tampere trust remove: {exc.detail}", file=sys.stderr)
         return EXIT_INVALID
@@ -612,7 +874,7 @@ def _trust_require(args: argparse.Namespace) -> int:
         return changed
 
     try:
-        changed = _with_db(work)
+        changed = _with_db(args.settings, work)
     except ServiceError as exc:
         print(f"tampere trust require: {exc.detail}", file=sys.stderr)
         return EXIT_INVALID
@@ -639,7 +901,7 @@ def _source_add(args: argparse.Namespace) -> int:
     )
     from service.sources.view import source_json
 
-    settings = Settings()
+    settings: Settings = args.settings
     if args.operator:
         key = principal_key(OPERATOR)
     else:
@@ -666,7 +928,7 @@ def _source_add(args: argparse.Namespace) -> int:
     try:
         url = check_feed_url(args.url)
         interval = check_interval(args.interval, settings)
-        body = _with_db(work)
+        body = _with_db(args.settings, work)
     except ServiceError as exc:
         reasons = "; ".join(f"{f.rule} at {f.path}: {f.message}" for f in exc.findings)
         print(f"tampere source add: {reasons}", file=sys.stderr)
@@ -675,7 +937,7 @@ def _source_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _source_list(_args: argparse.Namespace) -> int:
+def _source_list(args: argparse.Namespace) -> int:
     from service.db.models import utcnow
     from service.sources.store import sources_of
     from service.sources.view import source_json
@@ -685,7 +947,7 @@ def _source_list(_args: argparse.Namespace) -> int:
         return rows
 
     now = utcnow()
-    for row in _with_db(work):
+    for row in _with_db(args.settings, work):
         print(json.dumps(source_json(row, now=now), ensure_ascii=False))
     return EXIT_OK
 
@@ -697,17 +959,16 @@ def _layer_import(args: argparse.Namespace) -> int:
     from service.layers import files as layer_files
 
     if not args.file.exists():
-        print(f"tampere layer import: cannot read {args.file}", file=sys.stderr)
+        print(f"tampere layer import: cannot read {args.file}: no such file or folder", file=sys.stderr)
         return EXIT_UNREADABLE
-    settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings: Settings = args.settings
     try:
         summary = layer_files.import_layer(args.kind, args.file, settings.data_dir, period=args.period)
     except (ValueError, OSError) as exc:
         print(f"tampere layer import: {exc}", file=sys.stderr)
         return EXIT_INVALID
     summary = _jsonable(summary)
-    _audit_import("layer.import", f"layer:{args.kind}", summary)
+    _audit_import(settings, "layer.import", f"layer:{args.kind}", summary)
     print(json.dumps(summary, ensure_ascii=False))
     print(
         f"a running `tampere serve` picks it up within {settings.layer_check_seconds:g} s "
@@ -717,7 +978,7 @@ def _layer_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _audit_import(action: str, obj: str, summary: Any) -> None:
+def _audit_import(settings: Settings, action: str, obj: str, summary: Any) -> None:
     from service import audit
 
     async def work(db: Any) -> None:
@@ -732,13 +993,13 @@ def _audit_import(action: str, obj: str, summary: Any) -> None:
             long=True,
         )
 
-    _with_db(work)
+    _with_db(settings, work)
 
 
-def _layer_list(_args: argparse.Namespace) -> int:
+def _layer_list(args: argparse.Namespace) -> int:
     from service.layers import files as layer_files
 
-    for layer in layer_files.list_layers(Settings().data_dir):
+    for layer in layer_files.list_layers(args.settings.data_dir):
         print(json.dumps(_jsonable(layer), ensure_ascii=False))
     return EXIT_OK
 
@@ -750,9 +1011,9 @@ def _geocodes_import(args: argparse.Namespace) -> int:
     from service.geocodes import files as geocode_files
 
     if not args.file.exists():
-        print(f"tampere geocodes import: cannot read {args.file}", file=sys.stderr)
+        print(f"tampere geocodes import: cannot read {args.file}: no such file or folder", file=sys.stderr)
         return EXIT_UNREADABLE
-    settings = Settings()
+    settings: Settings = args.settings
     try:
         summary = geocode_files.import_geocodes(
             args.scheme,
@@ -764,7 +1025,7 @@ def _geocodes_import(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"tampere geocodes import: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    _audit_import("geocodes.import", f"geocodes:{summary['key']}", summary)
+    _audit_import(settings, "geocodes.import", f"geocodes:{summary['key']}", summary)
     print(json.dumps(summary, ensure_ascii=False))
     print(
         f"a running `tampere serve` picks it up within {settings.layer_check_seconds:g} s",
@@ -773,10 +1034,10 @@ def _geocodes_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _geocodes_list(_args: argparse.Namespace) -> int:
+def _geocodes_list(args: argparse.Namespace) -> int:
     from service.geocodes import files as geocode_files
 
-    for table in geocode_files.list_geocode_tables(Settings().data_dir):
+    for table in geocode_files.list_geocode_tables(args.settings.data_dir):
         print(json.dumps(table, ensure_ascii=False))
     return EXIT_OK
 

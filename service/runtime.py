@@ -47,6 +47,14 @@ if TYPE_CHECKING:  # these modules take a Runtime themselves
 # Declares the scheme in the OpenAPI document; the header itself is read by `bearer_token`.
 _bearer_scheme = HTTPBearer(auto_error=False, description="A token from `tampere token create`")
 
+# Revoked and expired tokens answer as unknown ones. A token made by `tampere token create` on
+# another data dir than the service's is unknown too: the most common slip, so the fix is named.
+UNKNOWN_TOKEN_MESSAGE = (
+    "unknown token (or revoked, or expired); a token is known only to the store it was created "
+    "in: run `tampere token create` on the data dir and database `tampere serve` printed "
+    "(TAMPERE_DATA_DIR, TAMPERE_DATABASE_URL), or ask the operator for one"
+)
+
 
 @dataclass(slots=True)
 class Runtime:
@@ -116,7 +124,7 @@ async def optional_credential(
         # Revoked and expired tokens are unknown here as well: the same answer, the same rule.
         credential = await runtime.authenticator.authenticate(runtime.db, token)
         if credential is None:
-            raise unauthorized(RULE_TOKEN_UNKNOWN, "unknown token")
+            raise unauthorized(RULE_TOKEN_UNKNOWN, UNKNOWN_TOKEN_MESSAGE)
         return credential
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
@@ -151,7 +159,11 @@ async def required_principal(
 ) -> Principal:
     """The caller's principal; 401 when no token was sent."""
     if principal is None:
-        raise unauthorized(RULE_TOKEN_MISSING, "a bearer token is required (Authorization: Bearer <token>)")
+        raise unauthorized(
+            RULE_TOKEN_MISSING,
+            "a bearer token is required (Authorization: Bearer <token>); `tampere token create` "
+            "issues one",
+        )
     return principal
 
 

@@ -69,6 +69,14 @@ def run_tampere(
     )
 
 
+def migrated(data_dir: Path, database_url: str = "") -> Path:
+    """Create a store in `data_dir` as a user does (`tampere migrate`); commands other than
+    `serve` and `migrate` refuse to run on a store that does not exist."""
+    created = run_tampere("migrate", data_dir=data_dir, database_url=database_url)
+    assert created.returncode == 0, created.stderr
+    return data_dir
+
+
 async def run_tampere_async(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """`run_tampere` in a thread, so the app's own tasks keep running meanwhile (a blocked event
     loop could hold a PostgreSQL advisory lock the command waits for)."""

@@ -31,7 +31,7 @@ from service.db.models import AlertRecord, utcnow
 from service.events import log as event_log
 
 # The keys of `Impact.as_dict()` that come from the connectivity layer and status.
-RECOMPUTED = ("sites", "performance", "population", "landing_points", "layers")
+RECOMPUTED = ("sites", "performance", "population", "landing_points", "layers", "missing_layers")
 # Alerts re-assessed per write transaction when a whole new layer arrives.
 RECOMPUTE_BATCH = 200
 

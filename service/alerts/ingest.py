@@ -314,13 +314,28 @@ def authorise(principal: Principal, prepared: PreparedMessage, *, jurisdictions:
     <areaDesc>) places the alert nowhere and cannot be judged: it passes."""
     alert = prepared.alert
     if not may_post_as(principal, alert.sender):
-        raise IngestForbidden(f"sender {alert.sender!r} is not registered to {principal.actor}")
+        raise IngestForbidden(not_registered_message(principal, alert.sender))
     if principal.role != ADMINISTRATION or not principal.country:
         return
     jurisdiction = jurisdictions.of(principal.country)
     outside = [path for path, geometry in prepared.assessment.areas if jurisdiction.outside(geometry)]
     if outside:
         raise OutsideJurisdiction(principal, jurisdictions.margin_km, outside)
+
+
+def not_registered_message(principal: Principal, sender: str) -> str:
+    """Why a principal may not post as `sender`, and how the installation fixes it."""
+    if principal.role == ADMINISTRATION:
+        return (
+            f"sender {sender!r} is not registered to {principal.actor}; the operator registers it "
+            f"with `tampere token create --role administration --country {principal.country} "
+            f'--sender {sender}` (or POST /api/v1/tokens with "senders")'
+        )
+    return (
+        f"a {principal.role} token posts no alert: an administration posts as its registered "
+        "senders (`tampere token create --role administration --country ISO3 --sender S`), the "
+        "operator relays for any sender"
+    )
 
 
 async def ready_jurisdiction(principal: Principal, jurisdictions: Jurisdictions) -> None:

@@ -24,6 +24,7 @@ from geo.gazetteer import default_countries
 from geo.generalise import MAX_ZOOM, generalise
 from geo.reference import REGIONS
 from service.alerts import atom, lifecycle
+from service.alerts.examples import OPENAPI_EXAMPLES
 from service.alerts.impacts import alert_shape, connectivity_part, event_time_of
 from service.alerts.ingest import IngestForbidden, IngestRejected, KeyConflict, OutsideJurisdiction, ingest
 from service.alerts.lists import PublicLists
@@ -68,8 +69,8 @@ _CAP_BODY = {
     "required": True,
     "description": "One CAP 1.0, 1.1 or 1.2 <alert>, as XML bytes.",
     "content": {
-        "application/cap+xml": {"schema": {"type": "string"}},
-        "application/xml": {"schema": {"type": "string"}},
+        "application/cap+xml": {"schema": {"type": "string"}, "examples": OPENAPI_EXAMPLES},
+        "application/xml": {"schema": {"type": "string"}, "examples": OPENAPI_EXAMPLES},
     },
 }
 _ERRORS = {
@@ -136,6 +137,15 @@ def alerts_router() -> APIRouter:
         post_alert_ack,
         methods=["POST"],
         summary="Acknowledge an alert routed to this principal's contact point",
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "description": "Nothing, or an empty object",
+                "content": {
+                    "application/json": {"schema": {"type": "object", "maxProperties": 0}, "example": {}}
+                },
+            }
+        },
         responses={
             403: {"description": "This principal is not among the alert's recipients"},
             404: {"description": "No such alert, or not visible to this principal"},

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from cap.errors import Finding
 from contact_points.registry import Registry
 from contact_points.requests import (
+    STATUS_TARGETS,
     RequestInvalid,
     RequestState,
     parse_ack,
@@ -97,7 +98,51 @@ _REQUEST_BODY = {
                         },
                     },
                 },
-            }
+            },
+            "example": {
+                "kind": "equipment",
+                "country": "KEN",
+                "title": "Satellite terminals for the flooded Nairobi river basin",
+                "description": "Flooding has cut fibre and power to base stations along the Nairobi "
+                "river; county emergency teams need voice and data links for ten days.",
+                "urgency": "immediate",
+                "items": [{"item": "BGAN satellite terminal", "quantity": 4}],
+                "contact": {
+                    "name": "Duty officer, Communications Authority of Kenya",
+                    "phone": "+254 20 000 0000",
+                },
+            },
+        }
+    },
+}
+_ACK_BODY = {
+    "required": False,
+    "description": "Optional: a note with the acknowledgement (no body: none)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"note": {"type": "string", "maxLength": 2000}},
+            },
+            "example": {"note": "Received; the Regional Office for Africa is checking IFCE stock."},
+        }
+    },
+}
+_STATUS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["state", "note"],
+                "properties": {
+                    "state": {"type": "string", "enum": [str(s) for s in STATUS_TARGETS]},
+                    "note": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Why"},
+                },
+            },
+            "example": {"state": "in-progress", "note": "Four terminals leave Addis Ababa today."},
         }
     },
 }
@@ -134,6 +179,7 @@ def requests_router() -> APIRouter:
         post_ack,
         methods=["POST"],
         summary="Acknowledge a request routed to this office",
+        openapi_extra={"requestBody": _ACK_BODY},
         responses={**_ERRORS, 409: {"description": "The request is finished"}},
     )
     router.add_api_route(
@@ -141,6 +187,7 @@ def requests_router() -> APIRouter:
         post_status,
         methods=["POST"],
         summary="Move a request along: in-progress, fulfilled, closed, cancelled",
+        openapi_extra={"requestBody": _STATUS_BODY},
         responses={**_ERRORS, 409: {"description": "Not a move the request's state allows"}},
     )
     return router

@@ -77,7 +77,22 @@ _BODY = {
                     "source": {"type": ["string", "null"]},
                     "verification": {"type": ["string", "null"]},
                 },
-            }
+            },
+            "example": {
+                "id": "ao-suva",
+                "kind": "area_office",
+                "name": "ITU Area Office for the Pacific",
+                "region": "Asia and the Pacific",
+                "country": "FJI",
+                "city": "Suva",
+                "countries": ["FJI", "TON", "WSM"],
+                "coverage": "partial",
+                "people": [{"name": "Duty officer", "role": "desk officer", "languages": ["en", "fr"]}],
+                "head": "Duty officer",
+                "channels": {"email": ["duty@ao-suva.example.org"], "phone": None},
+                "source": "the operator's note of the office's opening",
+                "verification": "unverified",
+            },
         }
     },
 }

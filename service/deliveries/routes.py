@@ -107,6 +107,33 @@ _REFUSALS = {
 }
 
 
+# The documented examples of each body (tests/service/test_openapi.py posts them).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "webhooks": {
+        "alerts-routed-here": {
+            "summary": "Alerts and requests routed to this office, to its duty system",
+            "value": {
+                "url": "https://duty.example.org/tampere/webhook",
+                "events": ["alert.received", "alert.updated", "alert.cancelled", "request.created"],
+                "routed_only": True,
+            },
+        }
+    },
+    "email": {
+        "french-digest": {
+            "summary": "Alerts over one country, in French, routine ones in a digest every hour",
+            "value": {
+                "address": "permanence@example.org",
+                "events": ["alert.received", "alert.updated"],
+                "country": "SEN",
+                "language": "fr",
+                "digest_minutes": 60,
+            },
+        }
+    },
+}
+
+
 def deliveries_router() -> APIRouter:
     """The webhook and e-mail routes of contact points."""
     router = APIRouter(tags=["deliveries"])
@@ -122,7 +149,12 @@ def deliveries_router() -> APIRouter:
             openapi_extra={
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": model.model_json_schema()}},
+                    "content": {
+                        "application/json": {
+                            "schema": model.model_json_schema(),
+                            "examples": EXAMPLES[collection],
+                        }
+                    },
                 }
             },
             responses={**_REFUSALS, 422: {"description": "Bad URL or address, unknown event type or filter"}},

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import JSONResponse
 
 from service.auth import SESSION_COOKIE, Credential
+from service.events.asyncapi import asyncapi_document
 from service.events.frames import frame_sink
 from service.events.stream import (
     CLOSE_BAD_REQUEST,
@@ -22,7 +24,7 @@ from service.events.stream import (
     parse_selection,
     parse_since,
 )
-from service.runtime import Runtime
+from service.runtime import Runtime, RuntimeDep
 
 
 def events_router() -> APIRouter:
@@ -50,7 +52,20 @@ def events_router() -> APIRouter:
         await broadcaster.stream(websocket, sub, since=since)
 
     router.add_api_websocket_route("/api/v1/events", stream_events, name="events")
+    router.add_api_route(
+        "/asyncapi.json",
+        asyncapi,
+        methods=["GET"],
+        summary="The event stream's messages (and webhooks'), as an AsyncAPI 3.0 document",
+        response_class=JSONResponse,
+    )
     return router
+
+
+async def asyncapi(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """Every event type the stream sends and webhooks deliver: payload schema and audience."""
+    document = asyncapi_document(base_url=runtime.settings.base_url(), version=request.app.version)
+    return JSONResponse(document)
 
 
 @dataclass(slots=True, frozen=True)

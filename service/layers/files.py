@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +41,64 @@ from geo.layers import (
 _Table = TypeVar("_Table", bound=PointLayer)
 
 KINDS = ("opencellid", "ookla", "cables", "population")
+# Names the API used before it took the command line's: the API still answers to them.
+OLDER_NAMES = {"cells": "opencellid", "landings": "cables"}
+
+
+@dataclass(frozen=True, slots=True)
+class LayerKind:
+    """One kind of layer an operator imports: what it holds, where it comes from, the files
+    `import_layer` reads, and the licence its data carries (never shipped with Tampere)."""
+
+    name: str
+    holds: str
+    source: str
+    files: str
+    licence: str
+
+    def as_json(self) -> dict[str, str]:
+        """JSON form (GET /api/v1/layers `kinds`)."""
+        return asdict(self)
+
+
+# One entry per KINDS name: `tampere layer import --help` and GET /api/v1/layers show these.
+LAYER_KINDS: dict[str, LayerKind] = {
+    kind.name: kind
+    for kind in (
+        LayerKind(
+            "opencellid",
+            "cell sites: radio, network, position (the impact's `sites`)",
+            "OpenCelliD cell export (opencellid.org, Unwired Labs)",
+            "CSV or CSV.gz, with its header line (full export) or without (per-country MCC files "
+            "such as 639.csv.gz); imports merge, the newer `updated` wins",
+            "CC BY-SA 4.0: attribute OpenCelliD; share-alike",
+        ),
+        LayerKind(
+            "ookla",
+            "measured download, upload and latency per tile and quarter (the impact's `performance`)",
+            "Ookla Speedtest Intelligence open data, fixed or mobile tiles",
+            "GeoJSON or Parquet tiles of one quarter; the quarter (YYYYQn) from the file name "
+            "(..._2023Q1.geojson, year=2023/quarter=1/...) or --period",
+            "CC BY-NC-SA 4.0: attribute Ookla; non-commercial; share-alike",
+        ),
+        LayerKind(
+            "cables",
+            "submarine cable landing points and their cables (the impact's `landing_points`)",
+            "TeleGeography Submarine Cable Map, its 2022 open snapshot (open_undersea_cable_map)",
+            "the snapshot's folder, or its landing-point-geo.json (GeoJSON points; "
+            "landing-points.json beside it adds countries and cables)",
+            "CC BY-NC-SA 3.0: attribute TeleGeography; non-commercial; share-alike",
+        ),
+        LayerKind(
+            "population",
+            "people per grid cell, counted at the cell centre (the impact's `population`)",
+            "Kontur Population (H3 resolution 8), or WorldPop / GHSL GHS-POP rasters as cell centres",
+            "Kontur GeoPackage (.gpkg or .gpkg.gz, columns h3 and population), or CSV with "
+            "columns h3,population or lon,lat,population (plain or gzip)",
+            "CC BY 4.0: attribute the source",
+        ),
+    )
+}
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
 _CABLE_POINTS = "landing-point-geo.json"
 _CABLE_DETAILS = "landing-points.json"
@@ -59,7 +117,9 @@ def import_layer(
     source = Path(path)
     layers = Path(data_dir) / "layers"
     if kind not in KINDS:
-        raise LayerFormatError("layer.kind", f"unknown layer kind {kind!r} (one of {', '.join(KINDS)})")
+        older = OLDER_NAMES.get(kind)
+        hint = f"; {kind} is now called {older}" if older else ""
+        raise LayerFormatError("layer.kind", f"unknown layer kind {kind!r} (one of {', '.join(KINDS)}){hint}")
     if not source.exists():
         raise LayerFormatError("layer.file", "no such file or directory", str(source))
     if kind == "opencellid":

@@ -19,10 +19,9 @@ from service.auth import OPERATOR
 from service.bbox import BBox, bbox_geometry, parse_bbox
 from service.errors import Forbidden, Invalid, NotFound
 from service.http import query_time
-from service.layers.files import list_layers
+from service.layers.files import KINDS, LAYER_KINDS, OLDER_NAMES, list_layers
 from service.runtime import RequiredPrincipal, RuntimeDep
 
-KINDS = ("cells", "ookla", "landings", "population")
 DEFAULT_LIMIT = 1000
 MAX_FEATURES = 10_000
 # A grid answer has at most this many cells, built from at most this many points.
@@ -33,7 +32,14 @@ MAX_AGGREGATED_POINTS = 5_000_000
 OOKLA_ZOOM = 16
 _STATE_NAMES = [s.value for s in SiteState]  # code 0 up, 1 degraded, 2 down
 
-Kind = Annotated[str, Path(max_length=32, description="cells, ookla, landings or population")]
+Kind = Annotated[
+    str,
+    Path(
+        max_length=32,
+        description="opencellid, ookla, cables or population (as `tampere layer import`); "
+        "cells and landings are accepted as the older names of opencellid and cables",
+    ),
+]
 
 
 def layers_router() -> APIRouter:
@@ -62,16 +68,22 @@ def layers_router() -> APIRouter:
 
 
 async def list_layer_tables(runtime: RuntimeDep) -> dict[str, Any]:
-    """The tables imported (as written at import) and what the running service has loaded."""
+    """The tables imported (as written at import), what the running service has loaded (null:
+    not imported), and each kind's source, files and licence."""
     layer = runtime.connectivity
     loaded = {
-        "cells": len(layer.cells) if layer.cells is not None else None,
-        "ookla": {period: len(tiles) for period, tiles in layer.performance.items()},
-        "landings": len(layer.landings) if layer.landings is not None else None,
+        "opencellid": len(layer.cells) if layer.cells is not None else None,
+        "ookla": {period: len(tiles) for period, tiles in layer.performance.items()} or None,
+        "cables": len(layer.landings) if layer.landings is not None else None,
         "population": len(layer.population) if layer.population is not None else None,
     }
     layers = await anyio.to_thread.run_sync(list_layers, runtime.settings.data_dir)
-    return {"layers": layers, "loaded": loaded, "kinds": list(KINDS)}
+    return {
+        "layers": layers,
+        "loaded": loaded,
+        "kinds": list(KINDS),
+        "sources": {name: kind.as_json() for name, kind in LAYER_KINDS.items()},
+    }
 
 
 async def reload_layers(runtime: RuntimeDep, principal: RequiredPrincipal) -> dict[str, Any]:
@@ -96,13 +108,14 @@ async def layer_features(
 ) -> JSONResponse:
     """Features of one layer inside a bbox, at most `limit` (422 beyond, unless `grid` asks
     for them aggregated per grid cell)."""
+    kind = OLDER_NAMES.get(kind, kind)
     if kind not in KINDS:
         raise NotFound.one("layer.kind.unknown", f"no layer {kind!r}; one of {', '.join(KINDS)}", "{kind}")
     as_of = query_time(as_of, param="as_of", rule="layer.as_of")
     box = parse_bbox(bbox)
     layer = runtime.connectivity
     table, chosen_period = _table(layer, kind, period)
-    status = runtime.network.near(box) if kind == "cells" else None
+    status = runtime.network.near(box) if kind == "opencellid" else None
     body = await anyio.to_thread.run_sync(
         lambda: _collection(kind, table, box, limit=limit, grid=grid, status=status, as_of=as_of)
     )
@@ -123,17 +136,17 @@ def _table(layer: ConnectivityLayer, kind: str, period: str | None) -> tuple[Poi
                 "?period",
             )
         return tiles, chosen
-    table = {"cells": layer.cells, "landings": layer.landings, "population": layer.population}[kind]
+    table = {"opencellid": layer.cells, "cables": layer.landings, "population": layer.population}[kind]
     if table is None:
         raise _not_imported(kind)
     return table, None
 
 
 def _not_imported(kind: str) -> NotFound:
-    source = {"cells": "opencellid", "ookla": "ookla", "landings": "cables", "population": "population"}[kind]
     return NotFound.one(
         "layer.not-imported",
-        f"the {kind} layer is not imported (tampere layer import {source} FILE)",
+        f"the {kind} layer is not imported: `tampere layer import {kind} FILE` "
+        f"({LAYER_KINDS[kind].files}; see `tampere layer import --help`)",
         "{kind}",
     )
 
@@ -165,7 +178,7 @@ def _collection(
         )
     positions = selection.indices()
     states = None
-    if kind == "cells" and status is not None:
+    if kind == "opencellid" and status is not None:
         states = status.states(table, positions, as_of)
     if grid is not None:
         features = _grid_features(kind, table, positions, box, grid, states)
@@ -255,9 +268,9 @@ def _population_properties(table: PointLayer, positions: np.ndarray, _states: An
 
 
 _PROPERTIES: dict[str, Callable[[PointLayer, np.ndarray, np.ndarray | None], list[dict[str, Any]]]] = {
-    "cells": _cell_properties,
+    "opencellid": _cell_properties,
     "ookla": _ookla_properties,
-    "landings": _landing_properties,
+    "cables": _landing_properties,
     "population": _population_properties,
 }
 
@@ -325,7 +338,7 @@ def _grid_features(
         return np.bincount(inverse, weights=values.astype(np.float64), minlength=len(cell)).tolist()
 
     extra: list[dict[str, Any]] = [{} for _ in range(len(cell))]
-    if kind == "cells":
+    if kind == "opencellid":
         radios = table["radio"][positions]
         per_radio = {r: total(radios == code) for code, r in enumerate(RADIOS)}
         marks = states if states is not None else np.zeros(len(positions), np.uint8)

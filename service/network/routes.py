@@ -71,7 +71,30 @@ _STATUS_BODY = {
                     },
                     "note": {"type": "string", "maxLength": 1000},
                 },
-            }
+            },
+            "examples": {
+                "sites": {
+                    "summary": "Two cell sites down, by their OpenCelliD identity (an "
+                    "administration's sites must be in the imported cell layer, within its territory)",
+                    "value": {
+                        "state": "down",
+                        "time": "2026-04-21T13:00:00+03:00",
+                        "sites": [
+                            {"radio": "LTE", "mcc": 639, "net": 2, "area": 1001, "cell": 2002},
+                            {"radio": "GSM", "mcc": 639, "net": 3, "area": 77, "cell": 401},
+                        ],
+                        "note": "Flooded base stations along the Nairobi river",
+                    },
+                },
+                "area": {
+                    "summary": "Service degraded over an area (a circle)",
+                    "value": {
+                        "state": "degraded",
+                        "area": {"circle": {"lat": -1.29, "lon": 36.82, "radius_km": 10}},
+                        "note": "Power cut: sites on battery",
+                    },
+                },
+            },
         }
     },
 }

@@ -50,7 +50,25 @@ class SourceRequest(BaseModel):
 MAX_BODY_BYTES = 16 * 1024
 _SOURCE_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": SourceRequest.model_json_schema()}},
+    "content": {
+        "application/json": {
+            "schema": SourceRequest.model_json_schema(),
+            "examples": {
+                "administration": {
+                    "summary": "An administration's own CAP feed, polled every two minutes",
+                    "value": {
+                        "url": "https://meteo.go.ke/cap/alerts.atom",
+                        "name": "KMD alerts",
+                        "interval_seconds": 120,
+                    },
+                },
+                "operator": {
+                    "summary": "The operator polls a feed for an administration (a relay)",
+                    "value": {"url": "https://meteo.go.ke/cap/warnings.rss", "country": "KEN"},
+                },
+            },
+        }
+    },
 }
 
 

@@ -139,9 +139,12 @@ def principal_id_by_key(conn: Connection, key: str) -> int:
     """The id of a principal by key ("administration:KEN", "operator"); refused when unknown."""
     found = conn.execute(select(_principals.c.id).where(_principals.c.key == key)).scalar()
     if found is None:
+        role, _, which = key.partition(":")
+        option = f" --country {which}" if role == ADMINISTRATION else ""
         raise Invalid.one(
             RULE_OWNER,
-            f"no principal {key!r} is known; issue it a token first (tampere token create)",
+            f"no principal {key!r} is known; issue it a token first "
+            f"(tampere token create --role {role}{option})",
             "/country",
         )
     return int(found)

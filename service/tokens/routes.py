@@ -61,6 +61,40 @@ class TokenRequest(BaseModel):
     )
 
 
+# Merged into the body FastAPI documents from TokenRequest.
+_TOKEN_EXAMPLES = {
+    "content": {
+        "application/json": {
+            "examples": {
+                "administration": {
+                    "summary": "Kenya's administration, posting as its meteorological service",
+                    "value": {"role": "administration", "country": "KEN", "senders": ["cap@meteo.go.ke"]},
+                },
+                "office": {
+                    "summary": "The Regional Office for Africa, for a year",
+                    "value": {"role": "office", "office": "ro-addis-ababa", "expires_days": 365},
+                },
+            }
+        }
+    }
+}
+_SESSION_BODY = {
+    "required": False,
+    "description": "The token, unless it is sent as `Authorization: Bearer <token>`",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["token"],
+                "properties": {
+                    "token": {"type": "string", "description": "As `tampere token create` printed it"}
+                },
+            },
+            "example": {"token": "<the token tampere token create printed>"},
+        }
+    },
+}
 TokenId = Annotated[int, Path(ge=1, le=2**62, description="The id shown by the listing")]
 _OPERATOR_REFUSALS = {
     401: {"description": "No token, or one that is unknown, revoked or expired"},
@@ -77,6 +111,7 @@ def tokens_router() -> APIRouter:
         methods=["POST"],
         status_code=201,
         summary="Issue a token (shown once in the answer)",
+        openapi_extra={"requestBody": _TOKEN_EXAMPLES},
         responses={
             **_OPERATOR_REFUSALS,
             409: {"description": "A sender is registered to another administration"},
@@ -103,6 +138,7 @@ def tokens_router() -> APIRouter:
         methods=["POST"],
         status_code=201,
         summary='Exchange a token (Authorization header or {"token"}) for a session cookie',
+        openapi_extra={"requestBody": _SESSION_BODY},
         responses={401: {"description": "No token, or one that is unknown, revoked or expired"}},
     )
     router.add_api_route(

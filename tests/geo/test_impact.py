@@ -110,11 +110,12 @@ def test_guam_impact_with_countries_regions_groups_and_landings(
     assert names == ["Agat, Guam", "Piti, Guam", "Tanguisson Point, Guam", "Tumon Bay, Guam"]
     piti = out["landing_points"][1]
     assert "SEA-US" in piti["cables"] and "Japan-Guam-Australia South (JGA-S)" in piti["cables"]
+    # No cell-site layer: the counts are unknown (null), not zero, and the layer is named.
     assert out["sites"] == {
-        "total": 0, "by_radio": {"GSM": 0, "UMTS": 0, "LTE": 0, "NR": 0, "CDMA": 0},
-        "down": 0, "degraded": 0, "share_out": None, "as_of": None,
+        "total": None, "by_radio": {}, "down": None, "degraded": None, "share_out": None, "as_of": None,
     }
-    assert out["layers"] == ["performance", "landing_points"]
+    assert out["layers"] == ["ookla", "cables"]
+    assert out["missing_layers"] == ["opencellid", "population"]
 
 
 def test_sites_by_radio_down_and_degraded_as_of_before_and_after() -> None:
@@ -169,6 +170,8 @@ def test_least_developed_and_landlocked_groups_are_flagged() -> None:
     assert out["ldc"] and out["lldc"] and not out["sids"]
     assert out["regions"] == ["Asia and the Pacific"]
     assert out["layers"] == [] and out["population"] is None
+    assert out["missing_layers"] == ["opencellid", "ookla", "cables", "population"]
+    assert out["sites"]["total"] is None
 
 
 def test_population_is_the_sum_of_cells_whose_centre_is_in_the_area() -> None:
@@ -243,3 +246,11 @@ def test_batched_impacts_equal_one_call_per_area(
     assert batch[0].sites.total > 1000 and batch[0].sites.down > 100
     assert batch[3].population and batch[0].landing_points
     assert connectivity_impacts([], layer=layer) == []
+
+
+def test_a_loaded_cell_layer_with_no_site_in_the_area_counts_zero_not_unknown() -> None:
+    layer = ConnectivityLayer(cells=parse_opencellid(cells_csv([("LTE", 1, 150.0, 20.0)])))
+    out = assess(area_geometry(GUAM).geometry, layer=layer).as_dict()
+    assert (out["sites"]["total"], out["sites"]["down"], out["sites"]["by_radio"]["LTE"]) == (0, 0, 0)
+    assert out["layers"] == ["opencellid"]
+    assert out["missing_layers"] == ["ookla", "cables", "population"]

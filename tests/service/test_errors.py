@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from service.db import Database
+from service.runtime import UNKNOWN_TOKEN_MESSAGE
 from tests.conftest import ServiceUnderTest, free_port, make_cap, running_service
 
 PROBLEM = "application/problem+json"
@@ -112,7 +113,7 @@ async def test_credentials_refused_as_problems(api: ServiceUnderTest) -> None:
         assert unknown.headers["www-authenticate"] == "Bearer"
         assert body["errors"][0] == {
             "rule": "auth.token.unknown",
-            "message": "unknown token",
+            "message": UNKNOWN_TOKEN_MESSAGE,
             "path": "header:authorization",
         }
         basic = await api.client.request(method, url, headers={"Authorization": "Basic dTpw"})

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ServiceUnderTest, make_cap, run_tampere, start_server, stop_server
+from tests.conftest import ServiceUnderTest, make_cap, migrated, run_tampere, start_server, stop_server
 
 PROBLEM = "application/problem+json"
 PUBLIC_BASE = "https://tampere.example.org/ops"
@@ -71,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "TAMPERE_PUBLIC_BASE_URL": PUBLIC_BASE,
         "TAMPERE_POLL_ENABLED": "false",
     }
-    created = run_tampere("token", "create", "--role", "operator", data_dir=root / "var")
+    created = run_tampere("token", "create", "--role", "operator", data_dir=migrated(root / "var"))
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
     proc, base = start_server(env, root / "serve.log", ready_within=STARTUP)

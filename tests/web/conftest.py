@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import make_cap, run_tampere, start_server, stop_server
+from tests.conftest import make_cap, migrated, run_tampere, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIST = ROOT / "web" / "dist"
@@ -86,6 +86,7 @@ def served(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         assert done.returncode == 0, done.stderr
         return done.stdout.split()[0]
 
+    migrated(data_dir)  # as a user creates a store before issuing its first tokens
     operator = token("--role", "operator")
     office = token("--role", "office", "--office", "ro-addis-ababa")
     administration = token("--role", "administration", "--country", "KEN", "--sender", "alerts@meteo.go.ke")

@@ -152,9 +152,9 @@ def test_the_stream_resumes_from_the_last_event_after_the_service_drops(
 
     from playwright.sync_api import expect
 
-    from tests.conftest import free_port, run_tampere, tampere_command
+    from tests.conftest import free_port, migrated, run_tampere, tampere_command
 
-    data_dir = tmp_path_factory.mktemp("restart") / "var"
+    data_dir = migrated(tmp_path_factory.mktemp("restart") / "var")
     office = run_tampere(
         "token",
         "create",

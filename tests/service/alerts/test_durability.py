@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import start_server, stop_server, tampere_command
+from tests.conftest import migrated, start_server, stop_server, tampere_command
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +65,7 @@ async def test_sigkill_loses_no_acknowledged_alert(tmp_path: Path, cap_message) 
         "TAMPERE_WRITE_BURST_PER_TOKEN": "100000",
         "TAMPERE_WRITE_BURST_PER_ADDRESS": "100000",
     }
+    migrated(data_dir)
     created = subprocess.run(
         [*tampere_command(), "token", "create", "--role", "operator"],
         env=env,

@@ -73,12 +73,17 @@ async def test_administration_posts_only_as_registered_senders(service, cap_mess
     assert response.json()["errors"] == [
         {
             "rule": "alert.sender.not-registered",
-            "message": "sender 'alerts@unma.go.ug' is not registered to administration:KEN",
+            "message": "sender 'alerts@unma.go.ug' is not registered to administration:KEN; the "
+            "operator registers it with `tampere token create --role administration --country KEN "
+            '--sender alerts@unma.go.ug` (or POST /api/v1/tokens with "senders")',
             "path": "/alert/sender",
         }
     ]
     assert (await service.post(cap_message("K-1"), responder)).status_code == 403
-    assert (await service.post(cap_message("K-1"), office)).status_code == 403
+    refused = await service.post(cap_message("K-1"), office)
+    assert refused.status_code == 403
+    # The refusal says who may post and the command that makes it so.
+    assert "--sender S" in refused.json()["errors"][0]["message"]
 
 
 async def test_operator_posts_for_any_sender(service, cap_message) -> None:

@@ -20,7 +20,7 @@ from lxml import etree
 from signxml import XMLSigner
 
 from service.trust.store import add_anchors, load_trust, remove_anchor, set_required
-from tests.conftest import ServiceUnderTest, make_cap, run_tampere_async, running_service
+from tests.conftest import ServiceUnderTest, make_cap, migrated, run_tampere_async, running_service
 from tests.service.sources.test_sources import POLL_ENV, FeedServer, atom, poll, register
 
 SENDER = "alerts@meteo.go.ke"
@@ -245,7 +245,7 @@ async def test_polled_unsigned_message_of_a_sender_that_must_sign_is_refused(
 async def test_trust_commands_round_trip(
     database_url: str, tmp_path: Path, ca: Signer, genuine: Signer, forged: Signer
 ) -> None:
-    data_dir = tmp_path / "var"
+    data_dir = migrated(tmp_path / "var", database_url)
     env = {"database_url": database_url, "data_dir": data_dir}
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(

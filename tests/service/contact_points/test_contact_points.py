@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from service import audit
 from service.db.models import Event
-from tests.conftest import ServiceUnderTest, run_tampere_async, running_service
+from tests.conftest import ServiceUnderTest, migrated, run_tampere_async, running_service
 
 KEN = "alerts@meteo.go.ke"
 PATH = "/api/v1/contact-points"
@@ -244,7 +244,7 @@ async def test_routing_follows_the_registry_as_changed(api: Registry, cap_messag
 async def test_contacts_export_import_round_trip_and_tokens_for_registry_offices(
     database_url: str, tmp_path: Path
 ) -> None:
-    env = {"database_url": database_url, "data_dir": tmp_path / "var"}
+    env = {"database_url": database_url, "data_dir": migrated(tmp_path / "var", database_url)}
     exported: dict[str, str] = {}
     for fmt in ("yaml", "csv"):
         result = await run_tampere_async("contacts", "export", "--format", fmt, **env)

@@ -25,6 +25,7 @@ from tests.conftest import (
     SHARED,
     ServiceUnderTest,
     make_cap,
+    migrated,
     run_tampere,
     run_tampere_async,
     running_service,
@@ -186,7 +187,7 @@ async def test_nws_alert_reports_its_ugc_and_fips6_codes_unresolved_without_tabl
 
 
 def test_geocodes_list_shows_each_imported_table(tmp_path: Path, ugc_file: Path, nsw_file: Path) -> None:
-    data_dir = tmp_path / "var"
+    data_dir = migrated(tmp_path / "var")
     assert run_tampere("geocodes", "list", data_dir=data_dir).stdout == ""
     for scheme, path in (("UGC", ugc_file), ("ISO 3166-2", nsw_file)):
         result = run_tampere(
@@ -222,10 +223,10 @@ def test_bad_imports_name_the_rule_and_store_nothing(
     if content is not None:
         path.write_text(content)
     scheme, *options = args
-    data_dir = tmp_path / "var"
+    data_dir = migrated(tmp_path / "var")
     result = run_tampere("geocodes", "import", scheme, str(path), *options, data_dir=data_dir)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.startswith(f"tampere geocodes import: {rule}: "), result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"tampere geocodes import: {rule}: "), result.stderr
     # The place: the file, or the scheme argument when that is what is wrong.
     assert (repr(scheme) if rule == "geocode.scheme" else str(path)) in result.stderr
     assert result.stdout == ""
@@ -233,11 +234,13 @@ def test_bad_imports_name_the_rule_and_store_nothing(
 
 
 def test_missing_code_field_lists_the_fields_there_are(tmp_path: Path, ugc_file: Path) -> None:
+    migrated(tmp_path)
     result = run_tampere("geocodes", "import", "UGC", str(ugc_file), "--code-field", "ugc", data_dir=tmp_path)
     assert "its fields: code, name" in result.stderr
 
 
 def test_missing_file_exits_2(tmp_path: Path) -> None:
+    migrated(tmp_path)
     result = run_tampere(
         "geocodes", "import", "UGC", str(tmp_path / "nope.geojson"), "--code-field", "code", data_dir=tmp_path
     )

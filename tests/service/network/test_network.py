@@ -366,7 +366,7 @@ async def test_layer_bbox_returns_the_cells_inside_with_their_status(service, ce
     await import_and_reload(service, operator, "opencellid", cells_file)
     await report(service, operator, {"state": "down", "sites": [site("LTE", 3)]})
     bbox = "36.70,-1.40,36.95,-1.15"
-    reply = await service.client.get("/api/v1/layers/cells", params={"bbox": bbox})
+    reply = await service.client.get("/api/v1/layers/opencellid", params={"bbox": bbox})
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("application/geo+json")
     collection = reply.json()
@@ -378,16 +378,17 @@ async def test_layer_bbox_returns_the_cells_inside_with_their_status(service, ce
         ("LTE", 3): "down"
     }
     before = await service.client.get(
-        "/api/v1/layers/cells", params={"bbox": bbox, "as_of": iso(datetime.now(UTC) - timedelta(hours=1))}
+        "/api/v1/layers/opencellid",
+        params={"bbox": bbox, "as_of": iso(datetime.now(UTC) - timedelta(hours=1))},
     )
     assert {f["properties"]["status"] for f in before.json()["features"]} == {"up"}
 
-    too_many = await service.client.get("/api/v1/layers/cells", params={"bbox": bbox, "limit": 5})
+    too_many = await service.client.get("/api/v1/layers/opencellid", params={"bbox": bbox, "limit": 5})
     assert too_many.status_code == 422
     error = too_many.json()["errors"][0]
     assert error["rule"] == "layer.bbox.too-many" and "zoom in" in error["message"]
     grid = await service.client.get(
-        "/api/v1/layers/cells", params={"bbox": "30,-5,40,5", "limit": 5, "grid": 1}
+        "/api/v1/layers/opencellid", params={"bbox": "30,-5,40,5", "limit": 5, "grid": 1}
     )
     assert grid.status_code == 200, grid.text
     cells = grid.json()["features"]
@@ -403,14 +404,21 @@ async def test_layer_bbox_returns_the_cells_inside_with_their_status(service, ce
         ({"bbox": "0,5,1,4"}, "query.bbox.range"),
         ({"bbox": "0,0,10,10", "grid": "0.01"}, "layer.grid.too-fine"),
     ):
-        bad = await service.client.get("/api/v1/layers/cells", params=params)
+        bad = await service.client.get("/api/v1/layers/opencellid", params=params)
         assert bad.status_code == 422 and bad.json()["errors"][0]["rule"] == rule, (params, bad.text)
     unknown = await service.client.get("/api/v1/layers/roads", params={"bbox": bbox})
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["rule"] == "layer.kind.unknown"
     absent = await service.client.get("/api/v1/layers/population", params={"bbox": bbox})
     assert absent.status_code == 404 and absent.json()["errors"][0]["rule"] == "layer.not-imported"
     listed = (await service.client.get("/api/v1/layers")).json()
-    assert listed["loaded"]["cells"] == len(INSIDE) + len(OUTSIDE)
+    assert listed["loaded"]["opencellid"] == len(INSIDE) + len(OUTSIDE)
+    assert listed["loaded"]["population"] is None
+    assert listed["kinds"] == ["opencellid", "ookla", "cables", "population"]
+    assert "CC BY-SA 4.0" in listed["sources"]["opencellid"]["licence"]
+    # One name in the command line and the API; the API's older name answers the same layer.
+    older = await service.client.get("/api/v1/layers/cells", params={"bbox": bbox})
+    assert older.status_code == 200 and older.json()["total"] == collection["total"]
+    assert older.json()["kind"] == "opencellid"
     assert [t["rows"] for t in listed["layers"]] == [len(INSIDE) + len(OUTSIDE)]
 
     # Reports by bbox and time, with the cells there counted by state.
@@ -447,7 +455,9 @@ async def test_a_running_service_picks_up_tampere_layer_import(
     service = watched_service
     operator = await service.token("operator")
     alert = (await service.post(cap_message("NS-W"), operator)).json()
-    assert alert["impact"]["sites"]["total"] == 0 and alert["impact"]["layers"] == []
+    # Before any layer: the sites are not known (null), and the impact says which layers are missing.
+    assert alert["impact"]["sites"]["total"] is None and alert["impact"]["layers"] == []
+    assert alert["impact"]["missing_layers"] == ["opencellid", "ookla", "cables", "population"]
     status = await asyncio.to_thread(main, ["layer", "import", "opencellid", str(cells_file)])
     assert status == 0
     assert "picks it up" in capsys.readouterr().err
@@ -457,7 +467,8 @@ async def test_a_running_service_picks_up_tampere_layer_import(
             break
         await asyncio.sleep(0.1)
     assert detail["impact"]["sites"]["total"] == len(INSIDE)
-    assert detail["impact"]["layers"] == ["cells"]
+    assert detail["impact"]["layers"] == ["opencellid"]
+    assert detail["impact"]["missing_layers"] == ["ookla", "cables", "population"]
     assert detail["history"][-1]["action"] == "impact"
     events = await service.runtime.db.read(
         lambda conn: (
@@ -574,7 +585,7 @@ async def test_population_points_and_grid_and_landing_points(service, tmp_path: 
 
     cables = need(SHARED / "data/cables/telegeography_cc_2022")
     await import_and_reload(service, operator, "cables", cables)
-    guam = await service.client.get("/api/v1/layers/landings", params={"bbox": "144.5,13.1,145.1,13.8"})
+    guam = await service.client.get("/api/v1/layers/cables", params={"bbox": "144.5,13.1,145.1,13.8"})
     assert guam.status_code == 200, guam.text
     names = sorted(f["properties"]["name"] for f in guam.json()["features"])
     assert names == ["Agat, Guam", "Piti, Guam", "Tanguisson Point, Guam", "Tumon Bay, Guam"]

@@ -23,7 +23,7 @@ from service.db.models import AlertRecord
 from service.sources.poller import FAILED, NOT_MODIFIED, OK, PARTIAL
 from service.sources.store import principal_id_by_key, register_source
 from service.trust.store import add_anchors
-from tests.conftest import free_port, make_cap, run_tampere, running_service
+from tests.conftest import free_port, make_cap, migrated, run_tampere, running_service
 from tests.service.sources.feeds import (
     KEN,
     POLL_ENV,
@@ -558,6 +558,7 @@ def test_cli_registers_and_lists_sources(tmp_path: Path) -> None:
     def tampere(*args: str) -> subprocess.CompletedProcess[str]:
         return run_tampere(*args, data_dir=tmp_path / "var", database_url="")
 
+    migrated(tmp_path / "var")
     assert tampere("token", "create", "--role", "administration", "--country", "KEN").returncode == 0
     added = tampere("source", "add", "--url", "https://meteo.go.ke/cap.atom", "--country", "ken")
     assert added.returncode == 0, added.stderr

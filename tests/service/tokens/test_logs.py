@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import connect
 
-from tests.conftest import run_tampere, start_server, stop_server
+from tests.conftest import migrated, run_tampere, start_server, stop_server
 
 
 async def _use_the_service(base: str, token: str) -> str:
@@ -36,6 +36,7 @@ async def _use_the_service(base: str, token: str) -> str:
 
 def test_no_token_or_session_reaches_the_log(tmp_path: Path) -> None:
     env = {**os.environ, "TAMPERE_DATA_DIR": str(tmp_path / "var"), "TAMPERE_DATABASE_URL": ""}
+    migrated(tmp_path / "var")
     created = run_tampere("token", "create", "--role", "operator", env=env)
     token = created.stdout.strip()
     assert created.returncode == 0 and len(token) >= 43

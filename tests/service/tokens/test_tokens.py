@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from service.auth import RegistryError, create_token
-from tests.conftest import ServiceUnderTest, run_tampere, run_tampere_async
+from tests.conftest import ServiceUnderTest, migrated, run_tampere, run_tampere_async
 
 
 def test_token_create_refuses_unknown_offices_and_countries_naming_the_fix(tmp_path: Path) -> None:
     env = {"TAMPERE_DATA_DIR": str(tmp_path / "var"), "TAMPERE_DATABASE_URL": ""}
+    migrated(tmp_path / "var")
     bangkok = run_tampere("token", "create", "--role", "office", "--office", "bangkok", env=env)
     assert bangkok.returncode == 1 and bangkok.stdout == ""
     assert "unknown office 'bangkok'" in bangkok.stderr and "ro-bangkok" in bangkok.stderr
