@@ -238,6 +238,9 @@ def start_tampere(data_dir: Path, source: str | None) -> tuple[Server, dict[str,
     env["TAMPERE_WRITE_PER_SECOND_PER_ADDRESS"] = "1000"
     if source:
         env["PYTHONPATH"] = source
+    # Token commands refuse a store that does not exist yet: create it first (a checkout from
+    # before `tampere migrate` lets `token create` create it, so a failure here is not fatal).
+    subprocess.run([*tampere_command(), "migrate"], env=env, capture_output=True, check=False)
     tokens = {}
     for name, args in {
         "operator": ["--role", "operator"],

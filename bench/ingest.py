@@ -237,7 +237,17 @@ def main() -> int:
     # Enough distinct messages for the run even at several thousand per second.
     messages = make_messages(args.warmup + int(args.seconds * 4000))
     data_dir = Path(tempfile.mkdtemp(prefix="tampere-bench-"))
-    env = {**os.environ, "TAMPERE_DATA_DIR": str(data_dir), "TAMPERE_DATABASE_URL": ""}
+    env = {
+        **os.environ,
+        "TAMPERE_DATA_DIR": str(data_dir),
+        "TAMPERE_DATABASE_URL": "",
+        # The bench is an operator relaying feeds as fast as it can: the write rate limit (10/s
+        # per token after a burst of 600) would measure itself, not ingest.
+        "TAMPERE_WRITE_PER_SECOND_PER_TOKEN": "100000",
+        "TAMPERE_WRITE_PER_SECOND_PER_ADDRESS": "100000",
+    }
+    # Token commands refuse a store that does not exist yet: create it first.
+    subprocess.run([*tampere_command(), "migrate"], env=env, capture_output=True, timeout=120, check=True)
     token = subprocess.run(
         [*tampere_command(), "token", "create", "--role", "operator"],
         env=env,

@@ -182,6 +182,9 @@ def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def token(data_dir: Path) -> str:
+    env = {**os.environ, "TAMPERE_DATA_DIR": str(data_dir), "TAMPERE_DATABASE_URL": ""}
+    # Token commands refuse a store that does not exist yet: create it first.
+    subprocess.run([sys.executable, "-m", "service.cli", "migrate"], env=env, capture_output=True, check=True)
     done = subprocess.run(
         [sys.executable, "-m", "service.cli", "token", "create", "--role", "operator"],
         env={**os.environ, "TAMPERE_DATA_DIR": str(data_dir), "TAMPERE_DATABASE_URL": ""},
