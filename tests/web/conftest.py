@@ -20,18 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB_DIST = ROOT / "web" / "dist"
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium itself calls Google's hosts.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # CAP polygons (lat,lon pairs, first = last) inside the countries of the tests' administrations.
 NAIROBI = "-1.40,36.70 -1.40,36.95 -1.15,36.95 -1.15,36.70 -1.40,36.70"
 MOMBASA = "-4.20,39.50 -4.20,39.80 -3.90,39.80 -3.90,39.50 -4.20,39.50"
@@ -97,21 +85,6 @@ def served(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
     finally:
         stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's headless Chromium, driven by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (Debian's chromium; `dev/setup --test` installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass
