@@ -25,9 +25,13 @@ CONTACT_PATH = "{contact_id}"
 def find_contact_point(registry: Registry, contact_id: str) -> ContactPoint:
     """The contact point with this id (matched case-insensitively, as office tokens are);
     `NotFound` naming the nearest ids when there is none."""
-    wanted = contact_id.strip().casefold()
+    wanted = contact_id.strip()
+    exact = registry.get(wanted)
+    if exact is not None:
+        return exact
+    folded = wanted.casefold()
     for contact in registry:
-        if contact.id.casefold() == wanted:
+        if contact.id.casefold() == folded:
             return contact
     ids = sorted(c.id for c in registry)
     near = difflib.get_close_matches(wanted, ids, n=3, cutoff=0.5)
