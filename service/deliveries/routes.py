@@ -12,7 +12,6 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,7 +39,7 @@ from service.events.log import EVENT_TYPES
 from service.events.stream import MAX_TYPES, SelectionError, parse_selection
 from service.http import read_json
 from service.runtime import RequiredPrincipal, Runtime, RuntimeDep
-from service.sources.store import check_public_address
+from service.sources.store import check_http_url, check_public_address
 
 RULE_EVENTS_MISSING = "delivery.events.missing"
 RULE_EVENTS_UNKNOWN = "delivery.events.unknown"
@@ -51,7 +50,6 @@ RULE_UNRESOLVED = "delivery.webhook.unresolved"
 RULE_EMAIL = "delivery.email.address"
 RULE_LANGUAGE = "delivery.email.language"
 RULE_SMTP = "delivery.email.smtp-not-configured"
-MAX_URL_CHARS = 2000
 MAX_ADDRESS_CHARS = 320
 MAX_BODY_BYTES = 16 * 1024
 # A digest at least every minute, at most once a day.
@@ -263,18 +261,7 @@ def check_filters(body: _Filters) -> dict[str, Any]:
 
 def check_webhook_url(url: str) -> str:
     """An absolute http(s) URL with a host and no fragment."""
-    url = url.strip()
-    if not url or len(url) > MAX_URL_CHARS:
-        raise Invalid.one(RULE_URL, f"the webhook URL must have 1 to {MAX_URL_CHARS} characters", "/url")
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise Invalid.one(RULE_URL, f"not a URL: {exc}", "/url") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise Invalid.one(
-            RULE_URL, "the webhook URL must be absolute http:// or https:// with a host", "/url"
-        )
-    return str(parsed.copy_with(fragment=None))
+    return check_http_url(url, noun="webhook", rule=RULE_URL)
 
 
 def check_address(address: str) -> str:

@@ -46,18 +46,24 @@ FEED_SCHEMES = ("http", "https")
 RESOLVE_SECONDS = 3.0
 
 
-def check_feed_url(url: str) -> str:
-    """The URL of a feed as it will be polled: absolute http(s) with a host, no fragment."""
+def check_http_url(url: str, *, noun: str, rule: str) -> str:
+    """A URL the service will fetch or post to (`noun`: "feed", "webhook"): absolute http(s)
+    with a host, at most MAX_URL_CHARS, returned without its fragment; `Invalid` under `rule`."""
     url = url.strip()
     if not url or len(url) > MAX_URL_CHARS:
-        raise Invalid.one(RULE_URL, f"the feed URL must have 1 to {MAX_URL_CHARS} characters", "/url")
+        raise Invalid.one(rule, f"the {noun} URL must have 1 to {MAX_URL_CHARS} characters", "/url")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise Invalid.one(RULE_URL, f"not a URL: {exc}", "/url") from None
+        raise Invalid.one(rule, f"not a URL: {exc}", "/url") from None
     if parsed.scheme not in FEED_SCHEMES or not parsed.host:
-        raise Invalid.one(RULE_URL, "the feed URL must be absolute http:// or https:// with a host", "/url")
+        raise Invalid.one(rule, f"the {noun} URL must be absolute http:// or https:// with a host", "/url")
     return str(parsed.copy_with(fragment=None))
+
+
+def check_feed_url(url: str) -> str:
+    """The URL of a feed as it will be polled: absolute http(s) with a host, no fragment."""
+    return check_http_url(url, noun="feed", rule=RULE_URL)
 
 
 async def check_feed_address(url: str, settings: Settings) -> list[Finding]:
