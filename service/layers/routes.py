@@ -148,13 +148,15 @@ async def layer_features(
         )
     as_of = query_time(as_of, param="as_of", rule="layer.as_of")
     box = parse_bbox(bbox)
+    # Whole zoom levels: views between two levels get the same grid, so the same bytes.
+    level = None if zoom is None else math.floor(zoom)
     layer = runtime.connectivity
     table, chosen_period = _table(layer, kind, period)
     earlier = _table(layer, kind, baseline, param="?baseline")[0] if baseline is not None else None
     status = runtime.network.near(box) if kind == "opencellid" else None
     body = await anyio.to_thread.run_sync(
         lambda: _collection(
-            kind, table, box, limit=limit, grid=grid, zoom=zoom, status=status, as_of=as_of, earlier=earlier
+            kind, table, box, limit=limit, grid=grid, zoom=level, status=status, as_of=as_of, earlier=earlier
         )
     )
     body["period"] = chosen_period
@@ -202,7 +204,7 @@ def _collection(
     *,
     limit: int,
     grid: float | None,
-    zoom: float | None = None,
+    zoom: int | None = None,
     status: NetworkStatus | None,
     as_of: datetime | None,
     earlier: PointLayer | None = None,
@@ -280,7 +282,8 @@ def _point_features(
             name: compare.joined(keys, earlier_keys, earlier[column][at] / scale)
             for name, (column, scale) in compare.METRICS.items()
         }
-        _add_comparison(properties, now, was)
+        tests_before = compare.joined(keys, earlier_keys, earlier["tests"][at].astype(np.float64))
+        _add_comparison(properties, now, was, tests_before)
     if kind == "ookla":
         geometries = _tile_polygons(table["lon"][positions], table["lat"][positions])
     else:
@@ -456,7 +459,7 @@ def _grid_features(
                     )
                     for name, (column, scale) in compare.METRICS.items()
                 }
-            _add_comparison(extra, now, was)
+            _add_comparison(extra, now, was, compare.joined(cell, then_cell, then_weight))
     elif kind == "population":
         people = total(table["population"][positions])
         for i, e in enumerate(extra):
@@ -476,10 +479,16 @@ def _grid_features(
 
 
 def _add_comparison(
-    properties: list[dict[str, Any]], now: dict[str, np.ndarray], was: dict[str, np.ndarray]
+    properties: list[dict[str, Any]],
+    now: dict[str, np.ndarray],
+    was: dict[str, np.ndarray],
+    tests_before: np.ndarray,
 ) -> None:
     """Each feature's values in the earlier quarter (`..._before`, null where it had no tests
-    there) and the relative change of each (`download_change`: -0.36 is a third lower)."""
+    there, and `tests_before`) and the relative change of each (`download_change`: -0.36 is a
+    third lower)."""
+    for p, tests in zip(properties, tests_before.tolist(), strict=True):
+        p["tests_before"] = int(tests) if math.isfinite(tests) else None
     for name, before in was.items():
         values, changes = compare.rounded(before), compare.change(now[name], before)
         short = name.split("_")[0]
