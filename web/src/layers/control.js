@@ -75,6 +75,7 @@ class LayerControl {
   sourceText(name, tables) {
     if (name === 'outages') return t('layers.outageSource');
     const kind = LAYERS[name].kind;
+    if (!this.catalogue) return t('layers.catalogueFailed');
     if (!tables.length) return t('layers.notImported', { kind });
     const described = this.catalogue?.sources?.[kind] || {};
     const table = name === 'performance' ? tables.find((m) => (m.period || m.table) === this.layers?.options.period) || tables[0] : tables[0];
@@ -142,6 +143,7 @@ class LayerControl {
     }
     view.dataset.state = 'ready';
     view.dataset.features = String(collection.features.length);
+    view.dataset.aggregated = String(Boolean(collection.aggregated));
     view.textContent = summary(name, collection, this.layers.options);
   }
 

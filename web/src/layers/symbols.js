@@ -1,7 +1,7 @@
 // The connectivity layers' marks, drawn on canvases (no sprite server), for the map and the
 // legend alike. Each meaning has a shape or pattern of its own besides its colour (WCAG 2.2
 // SC 1.4.1): sites are a dot (up), a triangle (degraded) or a cross (down); speeds a pattern per
-// class; a fall or rise against the compared quarter a row of arrows.
+// class; a fall or rise against the compared quarter an arrow in every tile of the pattern.
 
 export const SITE_STATES = ['up', 'degraded', 'down'];
 export const SPEEDS = ['slow', 'fair', 'good', 'fast']; // < 5, 5-25, 25-100, >= 100 Mbps
@@ -10,11 +10,13 @@ export const CHANGES = ['fell', 'same', 'rose']; // <= -25 %, between, >= +25 %
 export const CHANGE_STEP = 0.25;
 
 const INK = { up: '#1b5e20', degraded: '#8a5300', down: '#b00020' };
+// Speeds in their own hues and shapes, apart from the alerts' severity patterns (cross,
+// diagonal, dots, horizontal: legend.js) so that a tile is never read as an alert.
 const SPEED_STYLE = {
-  slow: { color: '#8e0b3b', tint: '#f6d5e0', marks: 'cross' },
-  fair: { color: '#9a4a00', tint: '#f8e2cc', marks: 'diagonal' },
-  good: { color: '#2d6a2d', tint: '#dcefd8', marks: 'dots' },
-  fast: { color: '#0b4f6c', tint: '#d3e8f2', marks: 'none' },
+  slow: { color: '#4a0f63', tint: '#e6d7ee', marks: 'vertical' },
+  fair: { color: '#2f4b8a', tint: '#d8e0f1', marks: 'squares' },
+  good: { color: '#12706b', tint: '#d2eeec', marks: 'rings' },
+  fast: { color: '#2e6b1f', tint: '#e1f2da', marks: 'none' },
 };
 
 function canvas(size, ratio) {
@@ -98,8 +100,16 @@ function lines(g, size, kind, color) {
       g.arc(x, y, 1.6, 0, Math.PI * 2);
       g.fill();
     }
-  } else if (kind === 'hatch') {
-    line(0, size, size, 0);
+  } else if (kind === 'vertical') {
+    line(size / 4, 0, size / 4, size);
+    line((3 * size) / 4, 0, (3 * size) / 4, size);
+  } else if (kind === 'squares') {
+    g.fillRect(size / 8, size / 8, size / 4, size / 4);
+    g.fillRect((5 * size) / 8, (5 * size) / 8, size / 4, size / 4);
+  } else if (kind === 'rings') {
+    g.beginPath();
+    g.arc(size / 2, size / 2, size / 4, 0, Math.PI * 2);
+    g.stroke();
   }
 }
 
