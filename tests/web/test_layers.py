@@ -56,7 +56,10 @@ def layered(served: Served) -> Iterator[dict[str, str]]:
     auth = {"Authorization": f"Bearer {served.operator}"}
     assert httpx.post(f"{served.base}/api/v1/layers/reload", headers=auth, timeout=60).status_code == 200
     reported = httpx.post(
-        f"{served.base}/api/v1/network-status", json={"state": "down", "area": OUTAGE}, headers=auth, timeout=30
+        f"{served.base}/api/v1/network-status",
+        json={"state": "down", "area": OUTAGE},
+        headers=auth,
+        timeout=30,
     )
     assert reported.status_code == 201, reported.text
     headlines = {"berlin": unique("Storm over Berlin"), "guam": unique("Typhoon over Guam")}
