@@ -126,7 +126,9 @@ async def layer_features(
         Query(
             max_length=16,
             description="Ookla only: an earlier quarter to compare with (before/after): each tile or "
-            "cell adds `before` and `change` (now/before - 1) of its download, upload and latency",
+            "cell adds `download_mbps_before`, `upload_mbps_before`, `latency_ms_before`, `tests_before` "
+            "(null where that quarter has no tests there) and `download_change`, `upload_change`, "
+            "`latency_change` (now/before - 1)",
         ),
     ] = None,
     as_of: Annotated[datetime | None, Query(description="Cell status as of this time (default now)")] = None,

@@ -196,9 +196,15 @@ def test_measured_performance_before_and_after_and_cable_landings(
     expect(view).to_contain_text(re.compile(r"Same tiles in 2023Q1: [\d.]+ Mbps \(-\d+ %\)"))
     wait_drawn(page, "performance")
     expect(page.locator("#layer-legend")).to_contain_text("Arrow down: at least 25 % slower")
-    # No comparison: the quarter alone.
+    source = page.locator("#layer-performance-source")
+    expect(source).to_contain_text("guam_mobile_tiles_2023Q2.geojson")
+    # No comparison: the quarter alone; another quarter: its own file named as the source.
     page.get_by_label("Compare with").select_option("")
     expect(view).not_to_contain_text("Same tiles", timeout=15_000)
+    page.get_by_label("Quarter").select_option("2023Q1")
+    expect(view).to_contain_text("Mbps download on average in 2023Q1", timeout=15_000)
+    expect(source).to_contain_text("guam_mobile_tiles_2023Q1.geojson")
+    expect(page.locator("#layer-legend")).to_contain_text("guam_mobile_tiles_2023Q1.geojson")
 
     page.get_by_label("Submarine cable landings").check()
     landings = page.locator("#layer-landings-view")

@@ -37,6 +37,9 @@ class LayerControl {
     this.parts = {};
     this.layers = new ConnectivityLayers(map, { onData: (name, state) => this.data(name, state) });
     this.periods = held(catalogue, 'ookla').map((m) => m.period || m.table).sort();
+    // The latest quarter against the one before it, until the reader chooses others.
+    this.layers.options.period = this.periods.at(-1) || null;
+    this.layers.options.baseline = this.periods.at(-2) || null;
     const fieldset = el('fieldset', { class: 'layer-control' }, el('legend', {}, t('layers.title')));
     for (const name of NAMES) fieldset.append(this.entry(name));
     this.legendBox = el('div', { class: 'layer-legend', id: 'layer-legend' });
@@ -78,7 +81,7 @@ class LayerControl {
     if (!this.catalogue) return t('layers.catalogueFailed');
     if (!tables.length) return t('layers.notImported', { kind });
     const described = this.catalogue?.sources?.[kind] || {};
-    const table = name === 'performance' ? tables.find((m) => (m.period || m.table) === this.layers?.options.period) || tables[0] : tables[0];
+    const table = name === 'performance' ? tables.find((m) => (m.period || m.table) === this.layers.options.period) || tables[0] : tables[0];
     return t('layers.source', {
       source: described.source || kind,
       file: table.source,
@@ -104,21 +107,19 @@ class LayerControl {
       return [el('div', { class: 'field' }, el('label', { for: select.id }, t('layers.asOf')), select)];
     }
     if (name === 'performance' && this.periods.length) {
-      const latest = this.periods[this.periods.length - 1];
-      const previous = this.periods.length > 1 ? this.periods[this.periods.length - 2] : '';
-      const period = el('select', { id: 'layer-performance-period' }, ...this.periods.map((p) => el('option', { value: p, selected: p === latest ? '' : null }, p)));
+      const { period: latest, baseline: previous } = this.layers.options;
+      const period = el('select', { id: 'layer-performance-period' }, ...this.periods.map((p) => el('option', { value: p, selected: p === latest }, p)));
       const baseline = el(
         'select',
         { id: 'layer-performance-baseline' },
         el('option', { value: '' }, t('layers.noBaseline')),
-        ...this.periods.map((p) => el('option', { value: p, selected: p === previous ? '' : null }, p)),
+        ...this.periods.map((p) => el('option', { value: p, selected: p === previous }, p)),
       );
-      this.layers.options.period = latest;
-      this.layers.options.baseline = previous || null;
       const changed = () => {
         this.layers.setOptions({ period: period.value, baseline: baseline.value || null });
-        this.parts.performance.box.setAttribute('aria-describedby', 'layer-performance-source layer-performance-view');
+        // The source line names the chosen quarter's file and import.
         document.getElementById('layer-performance-source').textContent = this.sourceText('performance', held(this.catalogue, 'ookla'));
+        this.drawLegend();
       };
       period.addEventListener('change', changed);
       baseline.addEventListener('change', changed);
