@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -169,6 +170,15 @@ def test_cell_sites_by_keyboard_a_grid_far_out_sites_and_outages_close_in(
     # Status as of a week ago: before the report, no outage.
     page.locator("#layer-outages-asof").select_option("7d")
     expect(outages).to_contain_text("In view: no report", timeout=15_000)
+    expect(view).to_contain_text(re.compile(r"In view: [\d,]+ cell sites, 0 down"), timeout=15_000)
+    # A time of the reader's choosing: after the report, the outage again; before it, none.
+    page.locator("#layer-sites-asof").select_option("custom")
+    later = datetime.now() + timedelta(minutes=5)
+    page.locator("#layer-sites-time").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    expect(outages).to_contain_text(re.compile(r"In view: 1 report, 1 saying down"), timeout=15_000)
+    expect(view).to_contain_text(re.compile(r"In view: [\d,]+ cell sites, [1-9][\d,]* down"), timeout=15_000)
+    expect(page.locator("#layer-outages-asof")).to_have_value("custom")
+    page.locator("#layer-outages-time").fill("2020-01-01T00:00")
     expect(view).to_contain_text(re.compile(r"In view: [\d,]+ cell sites, 0 down"), timeout=15_000)
     # Off again by keyboard: nothing of the layer is drawn.
     tab_to(page, "layer-sites")

@@ -15,6 +15,7 @@ const AS_OF = [
   ['6h', 6],
   ['24h', 24],
   ['7d', 24 * 7],
+  ['custom', null],
 ];
 
 export async function startLayers(map, { root, legend }) {
@@ -94,17 +95,26 @@ class LayerControl {
 
   options(name) {
     if (name === 'sites' || name === 'outages') {
-      const select = el('select', { id: `layer-${name}-asof` }, ...AS_OF.map(([key]) => el('option', { value: key }, t(`layers.asOf_${key}`))));
-      select.addEventListener('change', () => {
-        const hours = AS_OF.find(([key]) => key === select.value)[1];
-        const asOf = hours ? new Date(Date.now() - hours * 3600e3).toISOString() : null;
-        for (const other of ['sites', 'outages']) {
-          const s = document.getElementById(`layer-${other}-asof`);
-          if (s && s !== select) s.value = select.value;
+      // One time for both layers (sites' status and the reports are the same story): a preset,
+      // or a time the reader chooses (before an alert's onset, say), in their local time.
+      const select = el('select', { id: `layer-${name}-asof`, class: 'layer-asof' }, ...AS_OF.map(([key]) => el('option', { value: key }, t(`layers.asOf_${key}`))));
+      const when = el('input', { type: 'datetime-local', id: `layer-${name}-time`, class: 'layer-time', step: '60' });
+      const whenField = el('div', { class: 'field', hidden: true }, el('label', { for: when.id }, t('layers.asOfTime')), when);
+      const apply = (key, time) => {
+        for (const other of document.querySelectorAll('.layer-asof')) other.value = key;
+        for (const other of document.querySelectorAll('.layer-time')) {
+          other.value = time;
+          other.parentElement.hidden = key !== 'custom';
         }
+        const hours = AS_OF.find(([k]) => k === key)[1];
+        let asOf = null;
+        if (key === 'custom') asOf = time ? new Date(time).toISOString() : null;
+        else if (hours) asOf = new Date(Date.now() - hours * 3600e3).toISOString();
         this.layers.setOptions({ asOf });
-      });
-      return [el('div', { class: 'field' }, el('label', { for: select.id }, t('layers.asOf')), select)];
+      };
+      select.addEventListener('change', () => apply(select.value, when.value));
+      when.addEventListener('change', () => apply('custom', when.value));
+      return [el('div', { class: 'field' }, el('label', { for: select.id }, t('layers.asOf')), select), whenField];
     }
     if (name === 'performance' && this.periods.length) {
       const { period: latest, baseline: previous } = this.layers.options;
