@@ -10,6 +10,7 @@ import { t, term } from './i18n.js';
 import { SEVERITIES, SEVERITY_STYLE, URGENCIES, URGENCY_STYLE, drawPattern, severityOf, urgencyOf } from './legend.js';
 import { DETAIL_ZOOM_STEPS } from './alerts.js';
 import { el } from './list.js';
+import { startLayers } from './layers/control.js';
 
 const BASEMAP = '/api/v1/basemap/countries';
 const DETAIL_ZOOM = 5; // from here the service sends boundaries for a box (service/webapp/basemap.py)
@@ -49,11 +50,15 @@ export function startMap({ container, legend, help, onOpen, onZoom, detailUrl })
   const announce = el('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   container.append(cross, announce);
   drawLegend(legend);
+  // The connectivity layers' control (web/src/layers/), before the legend it adds to.
+  const layersRoot = el('div', { class: 'layers', id: 'layers' });
+  legend.before(layersRoot);
 
   const api = new MapView(map, { reduceMotion, announce, onOpen, onZoom, detailUrl });
   map.on('load', () => {
     performance.mark('tampere:map-style'); // for bench/web.py: the style and base map in
     api.ready();
+    startLayers(map, { root: layersRoot, legend });
   });
   canvas.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') {
