@@ -106,9 +106,9 @@ MAX_SCHEDULE = 10
 MAX_URN = 256
 MAX_VALUE = 200
 MAX_UNIT = 64
-# A request's location: a point, or an area as detailed as a district boundary; the body's
-# 64 KiB already bounds it, this bounds the work of checking it.
-MAX_LOCATION_VERTICES = 10_000
+# A request's location: a point, or an area as detailed as a district boundary. Below the ~10,000
+# short positions a 64 KiB body can carry, so this bound, not the body's, caps the work of checking.
+MAX_LOCATION_VERTICES = 5_000
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
 MAX_ITEMS = 100

@@ -86,7 +86,7 @@ def read_geometry(
             shapes.append(shape)
     if len(findings) > before or not shapes:
         return None
-    geometry: BaseGeometry = shapes[0] if len(shapes) == 1 else MultiPolygon(shapes)
+    geometry: BaseGeometry = MultiPolygon(shapes) if multi else shapes[0]
     if not geometry.is_valid:
         # RFC 7946 §3.1.7: the polygons of a MultiPolygon do not overlap.
         findings.append(

@@ -275,7 +275,7 @@ EVENT_MESSAGES: dict[str, EventMessage] = {
                         },
                     },
                 },
-                "response": _nullable(_string(enum=list(RESPONSE_TYPES))),
+                "response": _nullable(_string(enum=[*RESPONSE_TYPES, None])),
                 "contact": _nullable(_string(description="The recipient it was sent for")),
             },
         ),
