@@ -15,6 +15,7 @@ import anyio
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection
 
 from cap.errors import Finding
 from contact_points.edxl_rm import MESSAGE_TYPES, RESPONSE_TYPES, SCHEDULE_TYPES, message_xml
@@ -38,6 +39,7 @@ from service.assistance.store import (
     MOVE,
     StoredRequest,
     acknowledge,
+    alerts_at_location,
     change_state,
     check_role,
     file_request,
@@ -433,6 +435,7 @@ def request_json(stored: StoredRequest, *, registry: Registry, with_history: boo
         },
     }
     if with_history:
+        body["alerts_at_location"] = stored.alerts_at_location
         body["messages"] = [
             {
                 "number": m.number,
@@ -467,8 +470,16 @@ def request_json(stored: StoredRequest, *, registry: Registry, with_history: boo
 async def get_request(
     request_id: RequestId, runtime: RuntimeDep, principal: RequiredPrincipal
 ) -> JSONResponse:
-    """One request, with its routing and history; 404 when absent or not visible."""
-    stored = await runtime.db.read(lambda conn: visible_request(conn, principal, request_id))
+    """One request, with its routing, messages, history and the alerts over its location; 404
+    when absent or not visible."""
+    now = runtime.clock()
+
+    def read(conn: Connection) -> StoredRequest:
+        stored = visible_request(conn, principal, request_id)
+        stored.alerts_at_location = alerts_at_location(conn, principal, stored.row.location, now=now)
+        return stored
+
+    stored = await runtime.db.read(read)
     return JSONResponse(request_json(stored, registry=runtime.contacts))
 
 

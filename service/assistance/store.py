@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shapely.geometry import shape
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from cap.errors import Finding
@@ -43,8 +44,11 @@ from contact_points.requests import (
 )
 from contact_points.resource_messages import RULES, MessageItem, ResourceMessage, Sent, check_message
 from contact_points.routing import Recipient
+from geo.areas import bbox_of
 from service import audit
+from service.alerts.impacts import active_alerts
 from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR, Principal
+from service.bbox import overlaps_sql
 from service.db.models import (
     AlertRecord,
     AssistanceMessage,
@@ -69,6 +73,9 @@ REQUEST_MESSAGE = event_log.REQUEST_MESSAGE
 EVENT_SCOPE = "Restricted"
 SYSTEM = "system"
 ESCALATION_BATCH = 200
+# Alerts told beside a located request, and the box-overlapping candidates looked at for them.
+MAX_ALERTS_AT_LOCATION = 20
+MAX_ALERT_CANDIDATES = 500
 
 _req = AssistanceRequestRecord.__table__
 _rcp = AssistanceRecipient.__table__
@@ -90,6 +97,8 @@ class StoredRequest:
     history: list[Any]
     # The EDXL-RM messages after it, in order (read with the history).
     messages: list[Any] = field(default_factory=list)
+    # The active alerts over its location that the principal may see (`alerts_at_location`).
+    alerts_at_location: list[dict[str, Any]] = field(default_factory=list)
     # Filled by `seen_by` for the principal a store function answers; empty until then, so
     # an answer that skipped it shows too little rather than too much.
     related_alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -215,6 +224,32 @@ def seen_by(conn: Connection, principal: Principal, requests: list[StoredRequest
             r for r in stored.row.related_alerts if r.get("alert_id") is None or r["alert_id"] in visible
         ]
     return requests
+
+
+def alerts_at_location(
+    conn: Connection, principal: Principal, location: dict[str, Any] | None, *, now: datetime
+) -> list[dict[str, Any]]:
+    """The active alerts whose area meets a request's location and that this principal may see,
+    newest first (at most `MAX_ALERTS_AT_LOCATION`): what the offices read beside the request."""
+    if location is None:
+        return []
+    place = shape(location)
+    box = bbox_of(place)
+    if box is None:
+        return []
+    a = _alerts.c
+    rows = conn.execute(
+        select(a.id, a.identifier, a.scope, a.poster_id, a.sender, a.addresses, a.summary, a.geometry)
+        .where(active_alerts(now), overlaps_sql(a.min_lon, a.min_lat, a.max_lon, a.max_lat, box))
+        .order_by(a.id.desc())
+        .limit(MAX_ALERT_CANDIDATES)
+    )
+    found = [
+        {"alert_id": row.id, "identifier": row.identifier, "headline": (row.summary or {}).get("headline")}
+        for row in rows
+        if may_see_alert(principal, row) and shape(row.geometry).intersects(place)
+    ]
+    return found[:MAX_ALERTS_AT_LOCATION]
 
 
 def find_requests(

@@ -127,6 +127,27 @@ async def test_a_bad_location_is_422_with_its_rule_and_place(
     assert rules(response) == [expected]
 
 
+async def test_the_alerts_over_a_location_are_told_beside_the_request(
+    api: Requests, cap_message: Any
+) -> None:
+    # A Public alert over Nairobi (the default area of the hand-written CAP), and a Private one
+    # addressed to nobody but its poster.
+    public = await api.service.post(cap_message("KE-FLOOD-NBO"), api.tokens["kenya"])
+    private = await api.service.post(
+        cap_message("KE-PRIVATE-NBO", scope="Private", addresses=["someone-else"]), api.tokens["kenya"]
+    )
+    assert public.status_code == 201 and private.status_code == 201, (public.text, private.text)
+    here = await filed(api, location={"type": "Point", "coordinates": NAIROBI})
+    elsewhere = await filed(api, location={"type": "Point", "coordinates": OFF_MOMBASA})
+    nowhere = await filed(api)
+    seen = (await api.get("addis", here["id"])).json()["alerts_at_location"]
+    assert [(a["alert_id"], a["identifier"]) for a in seen] == [(public.json()["id"], "KE-FLOOD-NBO")]
+    by_poster = (await api.get("kenya", here["id"])).json()["alerts_at_location"]
+    assert {a["alert_id"] for a in by_poster} == {public.json()["id"], private.json()["id"]}
+    assert (await api.get("addis", elsewhere["id"])).json()["alerts_at_location"] == []
+    assert (await api.get("addis", nowhere["id"])).json()["alerts_at_location"] == []
+
+
 # --- GLIDE ---------------------------------------------------------------------------------------
 
 
