@@ -8,12 +8,14 @@ What a caller may not see answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection
 
@@ -31,6 +33,7 @@ from contact_points.requests import (
     route_request,
 )
 from contact_points.resource_messages import parse_message
+from geo.gazetteer import default_countries
 from geo.reference import REGIONS
 from service.assistance.edxl import follow_up_message, request_message
 from service.assistance.store import (
@@ -377,6 +380,25 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+@functools.lru_cache(maxsize=512)
+def _country_point(country: str) -> tuple[float, float] | None:
+    geometry = default_countries().geometry_of(country)
+    if geometry is None or geometry.is_empty:
+        return None
+    point = geometry.point_on_surface()
+    return round(point.x, 4), round(point.y, 4)
+
+
+def map_point(location: dict[str, Any] | None, country: str) -> list[float] | None:
+    """Where a map shows a request: a point on its location, else a point on its country's land
+    (None for a country without land in the gazetteer)."""
+    if location is not None:
+        point = shape(location).point_on_surface()
+        return [round(point.x, 6), round(point.y, 6)]
+    found = _country_point(country)
+    return None if found is None else list(found)
+
+
 def request_json(stored: StoredRequest, *, registry: Registry, with_history: bool = True) -> dict[str, Any]:
     """The JSON of a request: what was asked, its state, routing and (optionally) history;
     `registry` gives each recipient's region and country."""
@@ -418,6 +440,7 @@ def request_json(stored: StoredRequest, *, registry: Registry, with_history: boo
         "related_alerts": stored.related_alerts,
         "contact": row.contact,
         "location": row.location,
+        "map_point": map_point(row.location, row.country),
         "glide": row.glide,
         "warnings": [
             {"rule": w.rule, "message": w.message, "path": w.path}

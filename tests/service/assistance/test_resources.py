@@ -59,14 +59,21 @@ def rules(response: Any) -> list[tuple[str, str]]:
 async def test_a_location_inside_the_country_or_its_sea_margin_is_stored_and_returned(api: Requests) -> None:
     point = await filed(api, location={"type": "Point", "coordinates": NAIROBI})
     assert point["location"] == {"type": "Point", "coordinates": NAIROBI}
+    assert point["map_point"] == NAIROBI
     sea = await filed(api, location={"type": "Point", "coordinates": OFF_MOMBASA})
     assert sea["location"]["coordinates"] == OFF_MOMBASA
     area = await filed(api, location={"type": "MultiPolygon", "coordinates": [GARISSA_BOX]})
     assert area["location"]["type"] == "MultiPolygon"
     again = (await api.get("kenya", area["id"])).json()
     assert again["location"] == area["location"]
-    # A request without one keeps the old shape: the country as a whole.
-    assert (await filed(api))["location"] is None
+    west, south = GARISSA_BOX[0][0]
+    east, north = GARISSA_BOX[0][2]
+    assert west < area["map_point"][0] < east and south < area["map_point"][1] < north
+    # A request without one keeps the old shape: the country as a whole, shown on its land.
+    whole = await filed(api)
+    assert whole["location"] is None
+    lon, lat = whole["map_point"]
+    assert 33.9 < lon < 41.9 and -4.7 < lat < 5.1  # within Kenya's extent
 
 
 async def test_an_administration_location_beyond_its_territory_is_403(api: Requests) -> None:
