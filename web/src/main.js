@@ -9,6 +9,7 @@ import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument
 import { AlertList, el } from './list.js';
 import { EventStream } from './live.js';
 import { AlertPanel } from './panel.js';
+import { RequestsLayer } from './requests_layer.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +29,7 @@ async function main() {
   const store = new AlertStore();
   let map = null;
   let session = null;
+  let requestsLayer = null;
 
   const panel = new AlertPanel({
     root: $('panel'),
@@ -105,6 +107,8 @@ async function main() {
         detailUrl: (options) => store.url(options),
       });
       map.setAlerts(list.visible());
+      requestsLayer = new RequestsLayer(map.map);
+      if (session) requestsLayer.refresh();
     })
     .catch((error) => {
       $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
@@ -114,6 +118,7 @@ async function main() {
   const stream = new EventStream({
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
       office.event(event);
     },
     onState: (open) => office.setStream(open),
@@ -127,6 +132,8 @@ async function main() {
       // Signed in: the stream wakes the page; signed out: the short poll does.
       if (value) stream.start();
       else stream.stop();
+      if (value) requestsLayer?.refresh();
+      else requestsLayer?.clear();
       store.streaming(Boolean(value));
       status();
     },
