@@ -87,7 +87,7 @@ def test_a_return_is_answered_once_and_only_a_return_is_answered() -> None:
         answer, state=RequestState.CLOSED, parties={REQUESTER}, requested=REQUESTED, sent=history
     )
     assert outcome.preceding == 2
-    answered = [*history, *sent(("x", {}, None))[:0], Sent(3, "ResponseToRequestReturn", (), 2)]
+    answered = [*history, Sent(3, "ResponseToRequestReturn", (), 2)]
     with pytest.raises(Refusal, match="answered"):
         check_message(
             answer, state=RequestState.CLOSED, parties={REQUESTER}, requested=REQUESTED, sent=answered
