@@ -30,6 +30,17 @@ async function main() {
   let map = null;
   let session = null;
   let requestsLayer = null;
+  // The requests' layer exists once someone is signed in (a signed-out page draws none and
+  // spends nothing on it); signing out empties it.
+  const showRequests = () => {
+    if (!map) return;
+    if (!session) {
+      requestsLayer?.clear();
+      return;
+    }
+    requestsLayer ??= new RequestsLayer(map.map);
+    requestsLayer.refresh();
+  };
 
   const panel = new AlertPanel({
     root: $('panel'),
@@ -107,8 +118,7 @@ async function main() {
         detailUrl: (options) => store.url(options),
       });
       map.setAlerts(list.visible());
-      requestsLayer = new RequestsLayer(map.map);
-      if (session) requestsLayer.refresh();
+      showRequests();
     })
     .catch((error) => {
       $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
@@ -132,8 +142,7 @@ async function main() {
       // Signed in: the stream wakes the page; signed out: the short poll does.
       if (value) stream.start();
       else stream.stop();
-      if (value) requestsLayer?.refresh();
-      else requestsLayer?.clear();
+      showRequests();
       store.streaming(Boolean(value));
       status();
     },
