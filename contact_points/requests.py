@@ -27,14 +27,20 @@ import dataclasses
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
+
 from cap.errors import Finding
 from contact_points import escalation
+from contact_points.edxl_rm import SCHEDULE_TYPES, Schedule, Term
+from contact_points.glide import GlideNumber, parse_glide
 from contact_points.registry import NATIONAL, Registry
 from contact_points.routing import ACK_DEADLINES, Priority, Recipient, route_alert
+from geo.areas import geometry_to_geojson
+from geo.geojson import read_geometry
 from geo.reference import ISO3
 
 
@@ -77,8 +83,32 @@ FINISHED = frozenset({RequestState.FULFILLED, RequestState.CLOSED, RequestState.
 AWAITING_ANSWER = frozenset({RequestState.OPEN, RequestState.ACKNOWLEDGED})
 
 FIELDS = frozenset(
-    {"kind", "country", "title", "description", "urgency", "items", "related_alerts", "contact"}
+    {
+        "kind",
+        "country",
+        "title",
+        "description",
+        "urgency",
+        "items",
+        "related_alerts",
+        "contact",
+        "location",
+        "glide",
+    }
 )
+# What an item may say beyond {item, quantity}: EDXL-RM 1.0 ResourceInformation in JSON words
+# (`contact_points.edxl_rm` writes them back as XML).
+ITEM_FIELDS = frozenset(
+    {"item", "quantity", "unit", "type", "keywords", "description", "anticipated_function", "schedule"}
+)
+MAX_KEYWORDS = 20
+MAX_SCHEDULE = 10
+MAX_URN = 256
+MAX_VALUE = 200
+MAX_UNIT = 64
+# A request's location: a point, or an area as detailed as a district boundary. Below the ~10,000
+# short positions a 64 KiB body can carry, so this bound, not the body's, caps the work of checking.
+MAX_LOCATION_VERTICES = 5_000
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
 MAX_ITEMS = 100
@@ -105,10 +135,42 @@ _CAP_IDENTIFIER = re.compile(r"^[^\s,<&]+$")
 
 @dataclass(slots=True, frozen=True)
 class Item:
-    """One thing asked for and how many (e.g. 10 satellite terminals)."""
+    """One thing asked for and how many (e.g. 10 satellite terminals), optionally described as
+    EDXL-RM 1.0 ResourceInformation: the resource's type and keywords from named vocabularies,
+    a description, the unit of its quantity, the function it will serve and its schedule."""
 
     item: str
     quantity: int
+    unit: str | None = None
+    type: Term | None = None
+    keywords: tuple[Term, ...] = ()
+    description: str | None = None
+    anticipated_function: str | None = None
+    schedule: tuple[Schedule, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The item as stored and answered: the old {item, quantity} plus what was given."""
+        body: dict[str, Any] = {"item": self.item, "quantity": self.quantity}
+        if self.unit is not None:
+            body["unit"] = self.unit
+        if self.type is not None:
+            body["type"] = {"list": self.type.list, "value": self.type.value}
+        if self.keywords:
+            body["keywords"] = [{"list": k.list, "value": k.value} for k in self.keywords]
+        if self.description is not None:
+            body["description"] = self.description
+        if self.anticipated_function is not None:
+            body["anticipated_function"] = self.anticipated_function
+        if self.schedule:
+            body["schedule"] = [
+                {
+                    "type": e.type,
+                    **({"at": e.at.isoformat()} if e.at else {}),
+                    **({"location": e.location} if e.location else {}),
+                }
+                for e in self.schedule
+            ]
+        return body
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,6 +195,10 @@ class AssistanceRequest:
     items: tuple[Item, ...] = ()
     # Alert ids (int) of this service, or CAP identifiers (str) of alerts known elsewhere.
     related_alerts: tuple[int | str, ...] = ()
+    # Where help is needed (RFC 7946 lon/lat): a point or an area, and its GeoJSON as given.
+    location: BaseGeometry | None = None
+    location_json: dict[str, Any] | None = None
+    glide: GlideNumber | None = None
 
     @property
     def priority(self) -> Priority:
@@ -169,8 +235,8 @@ def parse_request(
     kind = _choice(body.get("kind"), RequestKind, "/kind", "request.kind.invalid", findings)
     urgency = _choice(body.get("urgency"), Urgency, "/urgency", "request.urgency.invalid", findings)
     country = _country(body.get("country"), default_country, member_states, findings)
-    title = _text(body.get("title"), "/title", "request.title", MAX_TITLE, findings)
-    description = _text(
+    title = read_text(body.get("title"), "/title", "request.title", MAX_TITLE, findings)
+    description = read_text(
         body.get("description"), "/description", "request.description", MAX_DESCRIPTION, findings
     )
     items = _items(body.get("items"), findings)
@@ -180,6 +246,16 @@ def parse_request(
         )
     related = _related(body.get("related_alerts"), findings)
     contact = _contact(body.get("contact"), findings)
+    location = None
+    if body.get("location") is not None:
+        location = read_geometry(
+            body["location"],
+            findings,
+            path="/location",
+            rule="request.location",
+            max_vertices=MAX_LOCATION_VERTICES,
+        )
+    glide = parse_glide(body["glide"], "/glide", findings) if body.get("glide") is not None else None
     if findings:
         raise RequestInvalid(findings[:MAX_FINDINGS])
     assert kind is not None and urgency is not None and country is not None
@@ -193,6 +269,9 @@ def parse_request(
         contact=contact,
         items=items,
         related_alerts=related,
+        location=location,
+        location_json=geometry_to_geojson(location) if location is not None else None,
+        glide=glide,
     )
 
 
@@ -233,7 +312,7 @@ def _country(
     return code
 
 
-def _text(value: Any, path: str, rule: str, limit: int, findings: list[Finding]) -> str | None:
+def read_text(value: Any, path: str, rule: str, limit: int, findings: list[Finding]) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         findings.append(Finding(f"{rule}.missing", f"{path[1:]} is required and not blank", path))
         return None
@@ -270,11 +349,13 @@ def _items(value: Any, findings: list[Finding]) -> tuple[Item, ...]:
         if not isinstance(entry, dict):
             findings.append(Finding("request.item.type", "an item is an object {item, quantity}", place))
             continue
-        extra = sorted(set(entry) - {"item", "quantity"})
+        extra = sorted(set(entry) - ITEM_FIELDS)
         if extra:
             findings.append(Finding("request.item.unknown-field", f"unknown field(s) {extra}", place))
-        name = _text(entry.get("item"), f"{place}/item", "request.item.name", MAX_ITEM_NAME, findings)
+        name = read_text(entry.get("item"), f"{place}/item", "request.item.name", MAX_ITEM_NAME, findings)
         quantity = entry.get("quantity")
+        before = len(findings)
+        details = _resource_details(entry, place, findings)
         if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
             findings.append(
                 Finding(
@@ -284,7 +365,7 @@ def _items(value: Any, findings: list[Finding]) -> tuple[Item, ...]:
                 )
             )
             continue
-        if name is None or extra:
+        if name is None or extra or len(findings) > before:
             continue
         key = name.casefold()
         if key in seen:
@@ -297,10 +378,135 @@ def _items(value: Any, findings: list[Finding]) -> tuple[Item, ...]:
             )
             continue
         seen[key] = i
-        items.append(Item(item=name, quantity=quantity))
+        items.append(Item(item=name, quantity=quantity, **details))
         if len(findings) > MAX_FINDINGS:
             break
     return tuple(items)
+
+
+def _resource_details(entry: dict[str, Any], place: str, findings: list[Finding]) -> dict[str, Any]:
+    """The EDXL-RM parts of an item (all optional), as keyword arguments of `Item`."""
+    details: dict[str, Any] = {}
+    if entry.get("unit") is not None:
+        details["unit"] = read_text(entry["unit"], f"{place}/unit", "request.item.unit", MAX_UNIT, findings)
+    if entry.get("type") is not None:
+        details["type"] = _value_list(entry["type"], f"{place}/type", "request.item.type", findings)
+    keywords = entry.get("keywords")
+    if keywords is not None:
+        if not isinstance(keywords, list) or len(keywords) > MAX_KEYWORDS:
+            findings.append(
+                Finding(
+                    "request.item.keywords",
+                    f"keywords is a list of at most {MAX_KEYWORDS} {{list, value}}",
+                    f"{place}/keywords",
+                )
+            )
+        else:
+            found = [
+                _value_list(k, f"{place}/keywords/{j}", "request.item.keyword", findings)
+                for j, k in enumerate(keywords)
+            ]
+            details["keywords"] = tuple(k for k in found if k is not None)
+    for name, rule in (
+        ("description", "request.item.description"),
+        ("anticipated_function", "request.item.function"),
+    ):
+        if entry.get(name) is not None:
+            details[name] = read_text(entry[name], f"{place}/{name}", rule, MAX_NOTE, findings)
+    if entry.get("schedule") is not None:
+        details["schedule"] = read_schedule(entry["schedule"], f"{place}/schedule", findings)
+    return details
+
+
+def _value_list(value: Any, place: str, rule: str, findings: list[Finding]) -> Term | None:
+    # EDXL-RM ValueListType: a term (Value) of the vocabulary the URN (ValueListURN) names.
+    if not isinstance(value, dict) or set(value) - {"list", "value"}:
+        findings.append(Finding(rule, "a vocabulary term is an object {list (a URN), value}", place))
+        return None
+    urn = value.get("list")
+    if (
+        not isinstance(urn, str)
+        or not urn.strip()
+        or len(urn) > MAX_URN
+        or any(c.isspace() for c in urn.strip())
+    ):
+        findings.append(
+            Finding(
+                rule,
+                f"list names the vocabulary: a URN or URL without blanks, at most {MAX_URN}",
+                f"{place}/list",
+            )
+        )
+        return None
+    term = read_text(value.get("value"), f"{place}/value", rule, MAX_VALUE, findings)
+    return None if term is None else Term(urn.strip(), term)
+
+
+def read_schedule(value: Any, place: str, findings: list[Finding]) -> tuple[Schedule, ...]:
+    if not isinstance(value, list) or len(value) > MAX_SCHEDULE:
+        findings.append(
+            Finding(
+                "request.item.schedule",
+                f"schedule is a list of at most {MAX_SCHEDULE} {{type, at?, location?}}",
+                place,
+            )
+        )
+        return ()
+    entries: list[Schedule] = []
+    for j, entry in enumerate(value):
+        where = f"{place}/{j}"
+        if not isinstance(entry, dict) or set(entry) - {"type", "at", "location"}:
+            findings.append(
+                Finding("request.item.schedule", "a schedule entry is {type, at?, location?}", where)
+            )
+            continue
+        kind = entry.get("type")
+        if kind not in SCHEDULE_TYPES:
+            findings.append(
+                Finding(
+                    "request.item.schedule.type",
+                    f"type {kind!r}; one of the EDXL-RM ScheduleType values {', '.join(SCHEDULE_TYPES)}",
+                    f"{where}/type",
+                )
+            )
+            continue
+        at = None
+        if entry.get("at") is not None:
+            at = _datetime(entry["at"], f"{where}/at", findings)
+            if at is None:
+                continue
+        location = None
+        if entry.get("location") is not None:
+            location = read_text(
+                entry["location"], f"{where}/location", "request.item.schedule.location", MAX_NAME, findings
+            )
+            if location is None:
+                continue
+        entries.append(Schedule(str(kind), at, location))
+    return tuple(entries)
+
+
+def _datetime(value: Any, place: str, findings: list[Finding]) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 64 else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        findings.append(
+            Finding(
+                "request.item.schedule.at",
+                f"at is an ISO 8601 date-time with a UTC offset (e.g. 2026-12-08T06:00:00Z), got {value!r}",
+                place,
+            )
+        )
+        return None
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        findings.append(
+            Finding("request.item.schedule.at", "at is outside the years 1 to 9999 in UTC", place)
+        )
+        return None
 
 
 def _related(value: Any, findings: list[Finding]) -> tuple[int | str, ...]:
@@ -358,7 +564,7 @@ def _contact(value: Any, findings: list[Finding]) -> RequesterContact | None:
     extra = sorted(set(value) - {"name", "email", "phone"})
     if extra:
         findings.append(Finding("request.contact.unknown-field", f"unknown field(s) {extra}", "/contact"))
-    name = _text(value.get("name"), "/contact/name", "request.contact.name", MAX_NAME, findings)
+    name = read_text(value.get("name"), "/contact/name", "request.contact.name", MAX_NAME, findings)
     email = value.get("email")
     if email is not None:
         if not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email.strip()):
@@ -400,7 +606,7 @@ STATUS_TARGETS = (
 )
 
 
-def _fields(body: Any, allowed: frozenset[str], findings: list[Finding]) -> dict[str, Any]:
+def body_fields(body: Any, allowed: frozenset[str], findings: list[Finding]) -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -419,13 +625,15 @@ def _note(value: Any, *, required: bool, findings: list[Finding]) -> str | None:
         if required:
             findings.append(Finding("request.note.missing", "note says why (a few words)", "/note"))
         return None
-    return _text(value, "/note", "request.note", MAX_NOTE, findings)
+    return read_text(value, "/note", "request.note", MAX_NOTE, findings)
 
 
 def parse_ack(body: Any) -> str | None:
     """The note of an acknowledgement body {note?} (None or empty: no note); RequestInvalid."""
     findings: list[Finding] = []
-    note = _note(_fields(body, frozenset({"note"}), findings).get("note"), required=False, findings=findings)
+    note = _note(
+        body_fields(body, frozenset({"note"}), findings).get("note"), required=False, findings=findings
+    )
     if findings:
         raise RequestInvalid(findings)
     return note
@@ -434,7 +642,7 @@ def parse_ack(body: Any) -> str | None:
 def parse_status(body: Any) -> tuple[RequestState, str]:
     """The target state and the note of a status body {state, note}; RequestInvalid."""
     findings: list[Finding] = []
-    fields = _fields(body, frozenset({"state", "note"}), findings)
+    fields = body_fields(body, frozenset({"state", "note"}), findings)
     note = _note(fields.get("note"), required=True, findings=findings)
     target = fields.get("state")
     allowed = [str(s) for s in STATUS_TARGETS]

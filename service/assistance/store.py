@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shapely.geometry import shape
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from cap.errors import Finding
@@ -33,6 +34,7 @@ from contact_points.requests import (
     AssistanceRequest,
     RecipientClock,
     Refusal,
+    RequestInvalid,
     RequestState,
     check_acknowledgeable,
     check_transition,
@@ -40,11 +42,16 @@ from contact_points.requests import (
     next_escalation_at,
     state_after_ack,
 )
+from contact_points.resource_messages import RULES, MessageItem, ResourceMessage, Sent, check_message
 from contact_points.routing import Recipient
+from geo.areas import bbox_of
 from service import audit
+from service.alerts.impacts import active_alerts
 from service.auth import ADMINISTRATION, BDT, OFFICE, OPERATOR, Principal
+from service.bbox import overlaps_sql
 from service.db.models import (
     AlertRecord,
+    AssistanceMessage,
     AssistanceRecipient,
     AssistanceRequestRecord,
     AssistanceStep,
@@ -60,15 +67,20 @@ REQUEST_CREATED = event_log.REQUEST_CREATED
 REQUEST_ACKNOWLEDGED = event_log.REQUEST_ACKNOWLEDGED
 REQUEST_STATUS = event_log.REQUEST_STATUS
 REQUEST_ESCALATED = event_log.REQUEST_ESCALATED
+REQUEST_MESSAGE = event_log.REQUEST_MESSAGE
 # Requests name people and what a state lacks: for the ITU coordinators and the requester,
 # not for the public map (CAP 1.2 §3.2.1 scope semantics, reused for the event audience).
 EVENT_SCOPE = "Restricted"
 SYSTEM = "system"
 ESCALATION_BATCH = 200
+# Alerts told beside a located request, and the box-overlapping candidates looked at for them.
+MAX_ALERTS_AT_LOCATION = 20
+MAX_ALERT_CANDIDATES = 500
 
 _req = AssistanceRequestRecord.__table__
 _rcp = AssistanceRecipient.__table__
 _hist = AssistanceStep.__table__
+_msgs = AssistanceMessage.__table__
 _alerts = AlertRecord.__table__
 
 
@@ -83,6 +95,10 @@ class StoredRequest:
     row: Any
     recipients: list[Any]
     history: list[Any]
+    # The EDXL-RM messages after it, in order (read with the history).
+    messages: list[Any] = field(default_factory=list)
+    # The active alerts over its location that the principal may see (`alerts_at_location`).
+    alerts_at_location: list[dict[str, Any]] = field(default_factory=list)
     # Filled by `seen_by` for the principal a store function answers; empty until then, so
     # an answer that skipped it shows too little rather than too much.
     related_alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -172,12 +188,13 @@ def load_request(conn: Connection, request_id: int, *, history: bool = True) -> 
     recipients = conn.execute(
         select(_rcp).where(_rcp.c.request_id == request_id).order_by(_rcp.c.position)
     ).all()
-    steps = (
-        conn.execute(select(_hist).where(_hist.c.request_id == request_id).order_by(_hist.c.id)).all()
-        if history
-        else []
-    )
-    return StoredRequest(row=row, recipients=list(recipients), history=list(steps))
+    steps, messages = [], []
+    if history:
+        steps = conn.execute(select(_hist).where(_hist.c.request_id == request_id).order_by(_hist.c.id)).all()
+        messages = conn.execute(
+            select(_msgs).where(_msgs.c.request_id == request_id).order_by(_msgs.c.number)
+        ).all()
+    return StoredRequest(row=row, recipients=list(recipients), history=list(steps), messages=list(messages))
 
 
 def visible_request(conn: Connection, principal: Principal, request_id: int) -> StoredRequest:
@@ -209,6 +226,32 @@ def seen_by(conn: Connection, principal: Principal, requests: list[StoredRequest
     return requests
 
 
+def alerts_at_location(
+    conn: Connection, principal: Principal, location: dict[str, Any] | None, *, now: datetime
+) -> list[dict[str, Any]]:
+    """The active alerts whose area meets a request's location and that this principal may see,
+    newest first (at most `MAX_ALERTS_AT_LOCATION`): what the offices read beside the request."""
+    if location is None:
+        return []
+    place = shape(location)
+    box = bbox_of(place)
+    if box is None:
+        return []
+    a = _alerts.c
+    rows = conn.execute(
+        select(a.id, a.identifier, a.scope, a.poster_id, a.sender, a.addresses, a.summary, a.geometry)
+        .where(active_alerts(now), overlaps_sql(a.min_lon, a.min_lat, a.max_lon, a.max_lat, box))
+        .order_by(a.id.desc())
+        .limit(MAX_ALERT_CANDIDATES)
+    )
+    found = [
+        {"alert_id": row.id, "identifier": row.identifier, "headline": (row.summary or {}).get("headline")}
+        for row in rows
+        if may_see_alert(principal, row) and shape(row.geometry).intersects(place)
+    ]
+    return found[:MAX_ALERTS_AT_LOCATION]
+
+
 def find_requests(
     conn: Connection,
     principal: Principal,
@@ -217,6 +260,7 @@ def find_requests(
     country: str | None,
     region: str | None,
     limit: int,
+    glide: str | None = None,
 ) -> list[StoredRequest]:
     """The requests this principal may see, newest first, with their recipients (no history)."""
     query = select(_req).order_by(_req.c.created_at.desc(), _req.c.id.desc()).limit(limit)
@@ -229,6 +273,8 @@ def find_requests(
         query = query.where(_req.c.country == country)
     if region:
         query = query.where(_req.c.region == region)
+    if glide:
+        query = query.where(_req.c.glide == glide)
     rows = conn.execute(query).all()
     if not rows:
         return []
@@ -307,7 +353,7 @@ def file_request(
         "description": asked.description,
         "urgency": str(asked.urgency),
         "priority": str(asked.priority),
-        "items": [{"item": i.item, "quantity": i.quantity} for i in asked.items],
+        "items": [i.as_json() for i in asked.items],
         "related_alerts": related,
         "contact": {k: v for k, v in dataclasses.asdict(asked.contact).items() if v is not None},
         "state": str(RequestState.OPEN),
@@ -315,6 +361,8 @@ def file_request(
         "requested_by": principal.actor,
         "created_at": now,
         "updated_at": now,
+        "location": asked.location_json,
+        "glide": None if asked.glide is None else str(asked.glide),
     }
     request_id = int(conn.execute(insert(_req).values(**values).returning(_req.c.id)).scalar_one())
     rows = []
@@ -495,6 +543,92 @@ def change_state(
     refreshed = load_request(conn, request_id)
     assert refreshed is not None
     return seen_by(conn, principal, [refreshed])[0]
+
+
+def sent_messages(stored: StoredRequest) -> list[Sent]:
+    """The request's messages as `contact_points.resource_messages` reasons on them."""
+    return [
+        Sent(
+            number=m.number,
+            type=m.type,
+            items=tuple(MessageItem(i["element_id"], i["quantity"]) for i in m.items),
+            preceding=m.preceding,
+        )
+        for m in stored.messages
+    ]
+
+
+def send_message(
+    conn: Connection, principal: Principal, request_id: int, message: ResourceMessage, *, now: datetime
+) -> tuple[StoredRequest, int]:
+    """Record an EDXL-RM message on a request if this principal may send it (else `Forbidden`)
+    now (else `Conflict`, or `Invalid` for items the request does not have); the request as it
+    stands after, and the message's number."""
+    stored = visible_request(conn, principal, request_id)
+    try:
+        outcome = check_message(
+            message,
+            state=stored.state,
+            parties=parties_of(principal, stored),
+            requested=[item["quantity"] for item in stored.row.items],
+            sent=sent_messages(stored),
+        )
+    except Refusal as exc:
+        refusal = Forbidden if exc.forbidden else Conflict
+        raise refusal.one(exc.rule, exc.message, "/type" if exc.forbidden else "/") from None
+    except RequestInvalid as exc:
+        raise Invalid(exc.findings) from None
+    number = len(stored.messages) + 1
+    mine = own_recipient(principal, stored.recipients)
+    contact = mine.contact_id if mine is not None and RULES[message.type].party == RECIPIENT else None
+    items = [item.as_json() for item in message.items]
+    conn.execute(
+        insert(_msgs).values(
+            request_id=request_id,
+            number=number,
+            type=message.type,
+            sent_at=now,
+            by=principal.actor,
+            contact_id=contact,
+            preceding=outcome.preceding,
+            items=items,
+            note=message.note,
+            response=message.response,
+        )
+    )
+    if outcome.state != stored.state:
+        conn.execute(
+            update(_req).where(_req.c.id == request_id).values(state=str(outcome.state), updated_at=now)
+        )
+        # A commitment is an answer: nothing is left to chase (as for in-progress by /status).
+        conn.execute(update(_rcp).where(_rcp.c.request_id == request_id).values(next_escalation_at=None))
+    else:
+        conn.execute(update(_req).where(_req.c.id == request_id).values(updated_at=now))
+    detail = {
+        "message": number,
+        "message_type": message.type,
+        "preceding": outcome.preceding,
+        "items": items,
+        "response": message.response,
+        "contact": contact,
+    }
+    _record(
+        conn,
+        stored.row._mapping,
+        stored.parties,
+        at=now,
+        action="message",
+        state=outcome.state,
+        by=principal.actor,
+        note=message.note,
+        detail=detail,
+        event=REQUEST_MESSAGE,
+        audit_action="request.message",
+        audit_payload={**detail, "note": message.note, "at": now.isoformat()},
+    )
+    refreshed = load_request(conn, request_id)
+    assert refreshed is not None
+    return seen_by(conn, principal, [refreshed])[0], number
 
 
 # --- escalation -------------------------------------------------------------------------------------

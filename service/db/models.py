@@ -411,6 +411,32 @@ class AssistanceRequestRecord(Base):
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where help is needed, RFC 7946 geometry (lon, lat); NULL: the country as a whole.
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The GLIDE number of the disaster (contact_points.glide), e.g. TC-2016-000014-FJI.
+    glide: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class AssistanceMessage(Base):
+    """An EDXL-RM message after a request (contact_points.resource_messages): CommitResource,
+    ReleaseResource, RequestReturn, ResponseToRequestReturn; numbered from 1 per request."""
+
+    __tablename__ = "assistance_messages"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("assistance_requests.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(200))
+    # The recipient it was sent for (an office, BDT); NULL from the requester's side.
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    # The message it follows: 0 is the request itself (EDXL-RM PrecedingMessageID).
+    preceding: Mapped[int] = mapped_column(Integer)
+    # [{"element_id", "quantity", "schedule"?}]
+    items: Mapped[list[Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    # ResponseToRequestReturn: Accept or Decline.
+    response: Mapped[str | None] = mapped_column(String(16))
 
 
 class AssistanceRecipient(Base):

@@ -42,6 +42,9 @@ REQUEST_CREATED = "request.created"
 REQUEST_ACKNOWLEDGED = "request.acknowledged"
 REQUEST_STATUS = "request.status"
 REQUEST_ESCALATED = "request.escalated"
+# An EDXL-RM message after the request: CommitResource, ReleaseResource, RequestReturn,
+# ResponseToRequestReturn (POST /api/v1/requests/{id}/messages).
+REQUEST_MESSAGE = "request.message"
 NETWORK_STATUS = "network.status"
 # The contact-point registry changed (created, updated, deleted): what any principal may know.
 CONTACT_POINT_CHANGED = "contact_point.changed"
@@ -63,6 +66,7 @@ EVENT_TYPES = (
     REQUEST_ACKNOWLEDGED,
     REQUEST_STATUS,
     REQUEST_ESCALATED,
+    REQUEST_MESSAGE,
     NETWORK_STATUS,
     CONTACT_POINT_CHANGED,
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contact_points.edxl_rm import MESSAGE_TYPES, RESPONSE_TYPES
 from contact_points.requests import RequestState, Urgency
 from contact_points.routing import Priority
 from geo.layers import RADIOS, SiteState
@@ -244,6 +245,39 @@ EVENT_MESSAGES: dict[str, EventMessage] = {
             log.REQUEST_ESCALATED,
             "A recipient did not acknowledge by its deadline: the request went to the next one",
             {"from": _string(), "to": _string(), "level": {"type": "integer", "minimum": 1}, "due": _TIME},
+        ),
+        _request_event(
+            log.REQUEST_MESSAGE,
+            "An EDXL-RM 1.0 message on the request: an office committed resources (CommitResource), "
+            "the requester released some (ReleaseResource), the owner asked for lent equipment back "
+            "(RequestReturn) or the requester answered that (ResponseToRequestReturn)",
+            {
+                "message": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Its number: GET /api/v1/requests/{request_id}/edxl-rm?message={message}",
+                },
+                "message_type": _string(enum=list(MESSAGE_TYPES)),
+                "preceding": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The message it follows (0: the request)",
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["element_id", "quantity"],
+                        "properties": {
+                            "element_id": {"type": "integer", "minimum": 1},
+                            "quantity": {"type": "integer", "minimum": 1},
+                            "schedule": {"type": "array", "items": {"type": "object"}},
+                        },
+                    },
+                },
+                "response": _nullable(_string(enum=[*RESPONSE_TYPES, None])),
+                "contact": _nullable(_string(description="The recipient it was sent for")),
+            },
         ),
         EventMessage(
             log.NETWORK_STATUS,

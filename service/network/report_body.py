@@ -8,18 +8,16 @@ rule (network.*, or geo.circle.* from `geo.areas`) and its place as a JSON point
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import shapely
-from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from cap.errors import Finding
 from cap.model import Area, Circle
 from geo.areas import area_geometry, geometry_to_geojson
+from geo.geojson import MULTI_POLYGON, POLYGON, read_geometry
 from geo.layers import RADIOS, SiteKey, SiteState
 from service.errors import Invalid
 from service.http import parse_json
@@ -193,8 +191,15 @@ def _area(value: Any, findings: list[Finding]) -> tuple[BaseGeometry | None, dic
         return None, None
     if "circle" in value:
         geometry = _circle(value, findings)
-    elif value.get("type") in ("Polygon", "MultiPolygon"):
-        geometry = _polygonal(value, findings)
+    elif value.get("type") in (POLYGON, MULTI_POLYGON):
+        geometry = read_geometry(
+            value,
+            findings,
+            path="/area",
+            rule="network.area",
+            kinds=(POLYGON, MULTI_POLYGON),
+            max_vertices=MAX_VERTICES,
+        )
     else:
         findings.append(
             Finding(
@@ -238,110 +243,3 @@ def _circle(value: dict[str, Any], findings: list[Finding]) -> BaseGeometry | No
         findings.extend(Finding(f.rule, f.message, "/area/circle") for f in drawn.findings)
         return None
     return drawn.geometry
-
-
-def _polygonal(value: dict[str, Any], findings: list[Finding]) -> BaseGeometry | None:
-    coordinates = value.get("coordinates")
-    multi = value["type"] == "MultiPolygon"
-    polygons = coordinates if multi else [coordinates]
-    if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons) or not polygons:
-        findings.append(
-            Finding(
-                "network.area.coordinates",
-                "coordinates must be nested lists of positions",
-                "/area/coordinates",
-            )
-        )
-        return None
-    vertices = sum(len(ring) for p in polygons for ring in p if isinstance(ring, list))
-    if vertices > MAX_VERTICES:
-        findings.append(
-            Finding(
-                "network.area.too-many-vertices",
-                f"{vertices} vertices; at most {MAX_VERTICES} per report (simplify the polygon)",
-                "/area/coordinates",
-            )
-        )
-        return None
-    before = len(findings)
-    shapes: list[Polygon] = []
-    for i, rings in enumerate(polygons):
-        base = f"/area/coordinates/{i}" if multi else "/area/coordinates"
-        shape = _polygon(rings, base, findings)
-        if shape is not None:
-            shapes.append(shape)
-    if len(findings) > before or not shapes:
-        return None
-    geometry: BaseGeometry = shapes[0] if len(shapes) == 1 else MultiPolygon(shapes)
-    if not geometry.is_valid:
-        findings.append(
-            Finding(
-                "network.area.invalid",
-                f"area is not a valid polygon: {shapely.is_valid_reason(geometry)}",
-                "/area/coordinates",
-            )
-        )
-        return None
-    return geometry
-
-
-def _polygon(rings: Any, base: str, findings: list[Finding]) -> Polygon | None:
-    if not isinstance(rings, list) or not rings:
-        findings.append(Finding("network.area.coordinates", "a polygon is a list of linear rings", base))
-        return None
-    checked: list[list[tuple[float, float]]] = []
-    for j, ring in enumerate(rings):
-        place = f"{base}/{j}"
-        points = _ring(ring, place, findings)
-        if points is None:
-            return None
-        checked.append(points)
-    polygon = Polygon(checked[0], checked[1:])
-    if not polygon.is_valid:
-        reason = shapely.is_valid_reason(polygon)
-        findings.append(Finding("network.area.invalid", f"not a valid polygon: {reason}", base))
-        return None
-    if polygon.area == 0:
-        findings.append(Finding("network.area.degenerate", "the polygon encloses no area", base))
-        return None
-    return polygon
-
-
-def _ring(ring: Any, place: str, findings: list[Finding]) -> list[tuple[float, float]] | None:
-    # RFC 7946 §3.1.6: a linear ring has four or more positions, the first equal to the last.
-    if not isinstance(ring, list) or len(ring) < 4:
-        findings.append(Finding("network.area.ring", "a linear ring is a list of 4 or more positions", place))
-        return None
-    points: list[tuple[float, float]] = []
-    for k, position in enumerate(ring):
-        if (
-            not isinstance(position, list)
-            or len(position) not in (2, 3)
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in position)
-            or not all(math.isfinite(v) for v in position)
-        ):
-            findings.append(
-                Finding("network.area.position", "a position is [longitude, latitude]", f"{place}/{k}")
-            )
-            return None
-        lon, lat = float(position[0]), float(position[1])
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            hint = (
-                "; it looks like [latitude, longitude]: GeoJSON positions are "
-                "[longitude, latitude] (RFC 7946 §3.1.1)"
-                if abs(lat) > 90 and abs(lon) <= 90
-                else ""
-            )
-            findings.append(
-                Finding(
-                    "network.area.out-of-range",
-                    f"position [{position[0]}, {position[1]}] is outside longitude ±180, latitude ±90{hint}",
-                    f"{place}/{k}",
-                )
-            )
-            return None
-        points.append((lon, lat))
-    if points[0] != points[-1]:
-        findings.append(Finding("network.area.unclosed", "the ring's first and last positions differ", place))
-        return None
-    return points

@@ -9,6 +9,7 @@ import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument
 import { AlertList, el } from './list.js';
 import { EventStream } from './live.js';
 import { AlertPanel } from './panel.js';
+import { RequestsLayer } from './requests_layer.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +29,18 @@ async function main() {
   const store = new AlertStore();
   let map = null;
   let session = null;
+  let requestsLayer = null;
+  // The requests' layer exists once someone is signed in (a signed-out page draws none and
+  // spends nothing on it); signing out empties it.
+  const showRequests = () => {
+    if (!map) return;
+    if (!session) {
+      requestsLayer?.clear();
+      return;
+    }
+    requestsLayer ??= new RequestsLayer(map.map);
+    requestsLayer.refresh();
+  };
 
   const panel = new AlertPanel({
     root: $('panel'),
@@ -105,6 +118,7 @@ async function main() {
         detailUrl: (options) => store.url(options),
       });
       map.setAlerts(list.visible());
+      showRequests();
     })
     .catch((error) => {
       $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
@@ -114,6 +128,7 @@ async function main() {
   const stream = new EventStream({
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
       office.event(event);
     },
     onState: (open) => office.setStream(open),
@@ -127,6 +142,7 @@ async function main() {
       // Signed in: the stream wakes the page; signed out: the short poll does.
       if (value) stream.start();
       else stream.stop();
+      showRequests();
       store.streaming(Boolean(value));
       status();
     },

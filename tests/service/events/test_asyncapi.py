@@ -148,7 +148,7 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> tuple[str, 
         headers=operator_auth,
     )
     assert changed.status_code == 200, changed.text
-    # request.created, request.acknowledged, request.status, request.escalated
+    # request.created, request.acknowledged, request.status, request.message, request.escalated
     filing = {
         "kind": "equipment",
         "title": "Satellite terminals",
@@ -169,6 +169,13 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> tuple[str, 
         headers=office_auth,
     )
     assert moved.status_code == 200, moved.text
+    # request.message: the office commits one terminal (EDXL-RM CommitResource).
+    committed = await http.post(
+        f"/api/v1/requests/{request_id}/messages",
+        json={"type": "CommitResource", "items": [{"element_id": 1, "quantity": 1}]},
+        headers=office_auth,
+    )
+    assert committed.status_code == 201, committed.text
     unanswered = await http.post("/api/v1/requests", json={**filing, "country": "KEN"}, headers=operator_auth)
     assert unanswered.status_code == 201
     # A minor alert over Mombasa (relayed: Kenya lost its sender above), routed to the office

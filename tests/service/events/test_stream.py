@@ -335,6 +335,9 @@ async def test_request_events_reach_exactly_who_may_see_the_request(
         assert [r["contact"]["id"] for r in filed["routing"]["recipients"]] == ["ro-addis-ababa", "bdt"]
         await as_("addis", "POST", f"{path}/ack", {"note": "terminals leaving Addis tonight"})
         await as_("addis", "POST", f"{path}/status", {"state": "in-progress", "note": "shipping"})
+        # An EDXL-RM CommitResource: the filing administration sees what was committed, live.
+        commit = {"type": "CommitResource", "items": [{"element_id": 1, "quantity": 4}]}
+        await as_("addis", "POST", f"{path}/messages", commit)
         # A Public alert last: everyone sees it, so once it arrives nothing else is coming.
         sentinel = await served.post(cap_message("REQ-SENTINEL"), kenya)
         delivered: dict[str, list[str]] = {}
@@ -345,7 +348,7 @@ async def test_request_events_reach_exactly_who_may_see_the_request(
             delivered[name] = [m["type"] for m in got[:-1]]
             assert all(m["request_id"] == filed["id"] for m in got[:-1]), name
 
-    steps = ["request.created", "request.acknowledged", "request.status"]
+    steps = ["request.created", "request.acknowledged", "request.status", "request.message"]
     assert delivered == {
         "kenya": steps,
         "addis": steps,
@@ -364,7 +367,7 @@ async def test_request_events_reach_exactly_who_may_see_the_request(
         replayed = await next_event(ws)
         assert not replayed["type"].startswith("request.")
     async with served.subscribe(subscribers["addis"], since=0, types=",".join(steps)) as ws:
-        assert [m["type"] for m in await events(ws, 3)] == steps
+        assert [m["type"] for m in await events(ws, 4)] == steps
 
 
 async def test_filters_by_type_region_and_country(served: Served, cap_message: Callable[..., bytes]) -> None:
