@@ -29,7 +29,7 @@ from lxml import etree
 from cap import schema as S
 from cap.errors import CapError, Finding
 from cap.limits import DEFAULT_LIMITS, VERTICES_PER_CIRCLE, Limits
-from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Polygon, Reference, Resource
 from cap.profiles import check_profiles
 from cap.report import (
     BAD_DIGEST,
@@ -251,7 +251,7 @@ class _Walk:
         # each place, so that each place gets its finding.
         # Polygons by length: hashing a polygon's text would cost more than it saves (texts of
         # one length are compared, and that compare stops at the first difference).
-        self.polygons: dict[int, tuple[str, tuple[LatLon, ...]]] = {}
+        self.polygons: dict[int, tuple[str, Polygon]] = {}
         self.dates: dict[str, datetime] = {}  # CAP 1.2 date-times of the exact pattern
         # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
         # order of its names. A plain function (no method in between) on the regular reading.
@@ -726,7 +726,7 @@ def _separators(text: str) -> int:
 
 def _polygon(
     text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS
-) -> tuple[tuple[LatLon, ...] | None, bool]:
+) -> tuple[Polygon | None, bool]:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4), and
     whether every pair is within WGS 84 ranges (§3.3.1)."""
     try:
@@ -752,9 +752,8 @@ def _polygon(
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
         packed = struct.pack(f"{len(vals)}d", *vals)
-    # (lat, lon) pairs in document order, straight from the buffer (a tuple each is what the
-    # model holds; struct makes them without a list of floats in between).
-    polygon: tuple[LatLon, ...] = tuple(struct.iter_unpack("2d", packed))
+    # The model keeps the buffer itself: no Python object per pair (see `Polygon`).
+    polygon = Polygon.from_buffer(packed)
     n = len(polygon)
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
@@ -838,7 +837,7 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     # Whether the area gives a place and cannot be placed (see `_build_alert`): it has polygons
     # or circles, none of them usable, and no geocode (which only geo can judge).
     unplaceable = (polygon_texts is not None or circle_texts is not None) and geocodes is None
-    polygons = []
+    polygons: list[Sequence[LatLon]] = []
     if polygon_texts is not None:
         seen = w.polygons
         for i, p in enumerate(polygon_texts, 1):

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 import cap
 from cap.digest import content_digest
 from cap.errors import CapError, Finding
-from cap.model import Alert, event_time
+from cap.model import Alert, Polygon, event_time
 from cap.report import Report
 from contact_points.registry import Registry
 from contact_points.rules import alert_facts, decide
@@ -73,6 +73,7 @@ def runs_inline(raw: bytes) -> bool:
     """Whether validating and assessing `raw` is cheap enough for the event loop (see
     INLINE_BYTES): small, with few circles and geocodes."""
     return len(raw) <= INLINE_BYTES and raw.count(b"circle>") + raw.count(b"geocode>") <= 2 * INLINE_SHAPES
+
 
 # Rule ids of the service's own refusals (the CAP library owns cap.*).
 RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
@@ -582,6 +583,8 @@ def jsonable(value: Any) -> Any:
     if names is not None:
         # One pass over the fields (dataclasses.asdict would deep-copy everything first).
         return {name: jsonable(getattr(value, name)) for name in names}
+    if isinstance(value, Polygon):
+        return value.tolist()
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
