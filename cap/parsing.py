@@ -657,12 +657,13 @@ def _regular_pairs(stripped: bytes, max_pairs: int) -> bytes | None:
     if end <= _PIECE_BYTES:
         return _decimals(numbers)
     parts: list[bytes] = []
+    view = memoryview(numbers)  # pieces without a copy each
     start = 0
     while start < end:
         cut = numbers.find(b",", start + _PIECE_BYTES)  # every comma stands between two numbers
         if cut < 0:
             cut = end
-        packed = _decimals(numbers[start:cut])
+        packed = _decimals(view[start:cut])
         if packed is None:
             return None
         parts.append(packed)
@@ -706,7 +707,7 @@ def _bound_pairs(pairs: int, max_pairs: int) -> None:
         raise CapError("cap.xml.too-many-vertices", f"polygon has more than {max_pairs} pairs", "/")
 
 
-def _decimals(numbers: bytes) -> bytes | None:
+def _decimals(numbers: bytes | memoryview) -> bytes | None:
     """Numbers joined by commas ("lat,lon,lat,lon..."), each with one point, as float64 bytes.
 
     Read as one JSON array by simdjson, straight into a buffer of doubles: no Python object per
