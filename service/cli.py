@@ -342,8 +342,10 @@ def _layer_kinds_help() -> str:
             f"      files:   {kind.files}",
             f"      licence: {kind.licence}",
         ]
-    lines.append("examples:\n  tampere layer import opencellid 639.csv.gz\n"
-                 "  tampere layer import ookla 2023-01-01_performance_mobile_tiles.parquet --period 2023Q1")
+    lines.append(
+        "examples:\n  tampere layer import opencellid 639.csv.gz\n"
+        "  tampere layer import ookla 2023-01-01_performance_mobile_tiles.parquet --period 2023Q1"
+    )
     return "\n".join(lines)
 
 
@@ -570,7 +572,6 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the store `settings` name (migrated), run `work(db)`, close it. `main` has made
     sure it exists unless the command creates it (serve, migrate)."""
     from service.db import Database, upgrade
-
 
     async def run() -> T:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
