@@ -3,7 +3,7 @@
 from cap.api import check_alert_element, parse, validate
 from cap.errors import CapError, Finding
 from cap.limits import DEFAULT_LIMITS, Limits
-from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource, event_time
+from cap.model import Alert, Area, Circle, Info, NamedValue, Polygon, Reference, Resource, event_time
 from cap.report import Report
 from cap.serialize import from_json, to_json, to_json_bytes, to_xml
 from cap.trust import TrustAnchors
@@ -18,6 +18,7 @@ __all__ = [
     "Info",
     "Limits",
     "NamedValue",
+    "Polygon",
     "Reference",
     "Report",
     "Resource",

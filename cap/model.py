@@ -2,14 +2,105 @@
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, overload
+
+import numpy as np
 
 # The parser builds these positionally (cheaper than keywords on its hot path), so the field
 # order below is part of the interface; everyone else may keep using keywords.
 
-# A polygon as CAP writes it: (lat, lon) pairs, first equal to last (CAP 1.2 §3.2.4).
+# One pair of a polygon as CAP writes it: latitude, longitude (CAP 1.2 §3.2.4).
 LatLon = tuple[float, float]
+
+_PAIR = struct.Struct("2d")
+
+
+class Polygon(Sequence[LatLon]):
+    """A polygon as CAP writes it: (lat, lon) pairs, first equal to last (CAP 1.2 §3.2.4), held
+    as one buffer of float64 numbers lat, lon, lat, lon...
+
+    National boundaries run to tens of thousands of pairs (41,009 for Burkina Faso): a tuple of
+    two float objects per pair was most of the time reading one took, so the pairs stay in the
+    buffer the parser read them into. A pair becomes a tuple only when asked for (indexing,
+    iterating); `array` and `tolist` hand the whole buffer over in C. A Polygon compares equal to
+    any sequence of the same pairs, a tuple of tuples included, and hashes like that tuple.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, pairs: Iterable[LatLon] = ()) -> None:
+        # Each pair unpacked: a pair of anything but two numbers fails here, not later.
+        flat = [float(v) for lat, lon in pairs for v in (lat, lon)]
+        self._data = struct.pack(f"{len(flat)}d", *flat)
+
+    @classmethod
+    def from_buffer(cls, data: bytes) -> Polygon:
+        """The polygon of `data`: float64 numbers in native byte order, lat, lon, lat, lon..."""
+        if len(data) % _PAIR.size:
+            raise ValueError(f"{len(data)} bytes are not whole (lat, lon) float64 pairs")
+        polygon = cls.__new__(cls)
+        polygon._data = bytes(data)  # no copy when `data` is bytes already
+        return polygon
+
+    @property
+    def buffer(self) -> bytes:
+        """The float64 numbers lat, lon, lat, lon... (native byte order)."""
+        return self._data
+
+    @property
+    def array(self) -> np.ndarray:
+        """The pairs as a read-only n x 2 float64 array (columns lat, lon) over the buffer."""
+        return np.frombuffer(self._data).reshape(-1, 2)
+
+    def tolist(self) -> list[list[float]]:
+        """[[lat, lon], ...]: the JSON form, built in C."""
+        result: list[list[float]] = self.array.tolist()
+        return result
+
+    def __len__(self) -> int:
+        return len(self._data) // _PAIR.size
+
+    @overload
+    def __getitem__(self, index: int) -> LatLon: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Polygon: ...
+
+    def __getitem__(self, index: int | slice) -> LatLon | Polygon:
+        if isinstance(index, slice):
+            return Polygon.from_buffer(self.array[index].tobytes())
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError("polygon index out of range")
+        pair: LatLon = _PAIR.unpack_from(self._data, i * _PAIR.size)
+        return pair
+
+    def __iter__(self) -> Iterator[LatLon]:
+        return _PAIR.iter_unpack(self._data)  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Polygon):
+            # Equal bytes are equal numbers; different bytes may still be (0.0 and -0.0).
+            return self._data == other._data or (
+                len(self._data) == len(other._data) and bool(np.array_equal(self.array, other.array))
+            )
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))  # as the tuple of the same pairs, which compares equal
+
+    def __repr__(self) -> str:
+        return f"Polygon({list(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Polygon.from_buffer, (self._data,))
 
 
 @dataclass(slots=True)
@@ -43,7 +134,8 @@ class Area:
     """One <area>: a description with polygons, circles and geocodes."""
 
     area_desc: str
-    polygons: list[tuple[LatLon, ...]] = field(default_factory=list)
+    # Any sequence of (lat, lon) pairs; what the library reads is a `Polygon`.
+    polygons: list[Sequence[LatLon]] = field(default_factory=list)
     circles: list[Circle] = field(default_factory=list)
     geocodes: list[NamedValue] = field(default_factory=list)
     altitude: float | None = None

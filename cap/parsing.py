@@ -29,7 +29,7 @@ from lxml import etree
 from cap import schema as S
 from cap.errors import CapError, Finding
 from cap.limits import DEFAULT_LIMITS, VERTICES_PER_CIRCLE, Limits
-from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Polygon, Reference, Resource
 from cap.profiles import check_profiles
 from cap.report import (
     BAD_DIGEST,
@@ -137,6 +137,8 @@ _DSIG_NS_BYTES = S.NS_DSIG.encode("ascii")
 # once-only element is repeated (a finding), the first one counts. A list, not a dict, so that
 # each reader unpacks it in one step.
 Fields = list[Any]
+# The most characters of each text of a structure, by index in its names (see `_Bounds`).
+Lengths = tuple[int, ...]
 
 # The names each structure can hold in any CAP version, in schema order (each version's
 # sequence is this order with some names left out, so an index also orders a version's names).
@@ -166,13 +168,14 @@ _TEXTS, _NODES, _FOREIGN = 0, 1, 2
 class _Sequence:
     """One content model (an XSD sequence) of one CAP version and the names it is read into."""
 
-    __slots__ = ("allow_signature", "index", "model", "once", "repeated", "required", "size")
+    __slots__ = ("allow_signature", "index", "model", "names", "once", "repeated", "required", "size")
 
     def __init__(
         self, model: S.Model, names: tuple[str, ...], sch: S.VersionSchema, *, allow_signature: bool
     ) -> None:
         self.model = model
         self.allow_signature = allow_signature
+        self.names = names
         self.size = len(names)
         self.index = {name: i for i, name in enumerate(names)}
         ns_brace = "{" + sch.ns + "}"
@@ -251,19 +254,22 @@ class _Walk:
         # each place, so that each place gets its finding.
         # Polygons by length: hashing a polygon's text would cost more than it saves (texts of
         # one length are compared, and that compare stops at the first difference).
-        self.polygons: dict[int, tuple[str, tuple[LatLon, ...]]] = {}
+        self.polygons: dict[int, tuple[str, Polygon]] = {}
         self.dates: dict[str, datetime] = {}  # CAP 1.2 date-times of the exact pattern
-        # fields(el, sequence, path): the children of `el`, read against `sequence`, in the
-        # order of its names. A plain function (no method in between) on the regular reading.
-        self.fields: Callable[[etree._Element, _Sequence, str], Fields] = (
+        # fields(el, sequence, most, path): the children of `el`, read against `sequence`, in
+        # the order of its names, each text within `most` characters (cap.limits; `_Bounds`).
+        # A plain function (no method in between) on the regular reading.
+        self.fields: Callable[[etree._Element, _Sequence, Lengths, str], Fields] = (
             partial(_checked_fields, sch, f) if checked else _regular_fields
         )
 
 
 def _checked_fields(
-    sch: S.VersionSchema, f: _Findings, el: etree._Element, sequence: _Sequence, path: str
+    sch: S.VersionSchema, f: _Findings, el: etree._Element, sequence: _Sequence, most: Lengths, path: str
 ) -> Fields:
-    """`Fields` of `el` by `_children`, which names every departure from the sequence."""
+    """`Fields` of `el` by `_children`, which names every departure from the sequence; then
+    CapError (cap.limits.length) for the first text, in the sequence's order, longer than `most`
+    allows (a repeated element's texts are left to the caller, which counts them first)."""
     groups = _children(
         el, sequence.model, path, "{" + sch.ns + "}", f, sch.complex_names,
         allow_signature=sequence.allow_signature,
@@ -272,15 +278,21 @@ def _checked_fields(
     index = sequence.index
     for name, lst in groups.items():
         fields[index[name]] = lst if name in _REPEATABLE else lst[0]
+    for i, text in enumerate(fields):
+        if text.__class__ is str and len(text) > most[i]:
+            name = sequence.names[i]
+            raise _too_long(name, text, most[i], f"{path}/{name}")
     return fields
 
 
-def _regular_fields(el: etree._Element, sequence: _Sequence, path: str) -> Fields:
+def _regular_fields(el: etree._Element, sequence: _Sequence, most: Lengths, path: str) -> Fields:
     """The children of `el` as `Fields` if they follow the sequence exactly, else `_Irregular`.
 
     Exactly: only the sequence's elements, in its order, once-only ones once, required ones
     present, text elements holding text alone, nothing else between them (not even a
-    comment). Whatever departs from that is left to `_children`, which names it.
+    comment), and every text within `most` characters. Whatever departs from that is left to
+    `_checked_fields`, which names it (a text past its length is refused there, with the rule
+    and path and in the order the limits have always been reported: this walk only sees it).
     """
     fields: Fields = [None] * sequence.size
     once = sequence.once
@@ -294,7 +306,10 @@ def _regular_fields(el: etree._Element, sequence: _Sequence, path: str) -> Field
             # Indices name elements: reaching this one's again means it is repeated.
             if i <= high or len(child) or child.keys():  # len: an element, comment or PI inside
                 raise _Irregular
-            fields[i] = child.text or ""
+            text = child.text or ""
+            if len(text) > most[i]:
+                raise _Irregular
+            fields[i] = text
             high = i
             continue
         slot = repeated.get(tag)
@@ -313,6 +328,8 @@ def _regular_fields(el: etree._Element, sequence: _Sequence, path: str) -> Field
             raise _Irregular
         else:
             value = child.text or ""
+            if len(value) > most[i]:  # <code>: its length is checked after its count
+                raise _Irregular
         if i == high:  # the previous child is one of these too (indices name elements)
             fields[i].append(value)
         else:
@@ -576,7 +593,8 @@ def _named_value_elements(els: Sequence, name: str, path: str, w: _Walk) -> list
     # From the first entry of another shape on, `fields` reads (and names what departs).
     sequence = w.seq.named_value
     for i in range(len(out) + 1, len(els) + 1):
-        value_name, value = w.fields(els[i - 1], sequence, f"{path}/{name}[{i}]")
+        # (Their lengths are checked once all are read: see `_named_values`.)
+        value_name, value = w.fields(els[i - 1], sequence, _UNBOUNDED, f"{path}/{name}[{i}]")
         out.append(NamedValue((value_name or "").strip(), (value or "").strip()))
     return out
 
@@ -616,7 +634,7 @@ def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
     return _irregular_pairs(raw, max_pairs)
 
 
-# A long pair list is read a piece of about this many bytes at a time, cut between two pairs:
+# A long pair list is read a piece of about this many bytes at a time, cut between two numbers:
 # only one piece's JSON copy exists at once, and this thread's simdjson parser, which is reused
 # and keeps buffers sized to the largest input it has read, stays small (a whole 4 MB polygon
 # would leave it holding several times that for the life of the thread).
@@ -626,28 +644,31 @@ _PIECE_BYTES = 16 * 1024
 def _regular_pairs(stripped: bytes, max_pairs: int) -> bytes | None:
     """The usual shape, "lat,lon lat,lon ..." with single spaces and a point in every number,
     as float64 bytes; None for any other spelling (the caller then reads it as it can)."""
+    # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
+    # alphabet, the separators and one point per number, and counts the pairs (the text is
+    # bounded by the document's size; the numbers are read only within the pair bound).
+    left = stripped.translate(None, _DIGITS_AND_SIGNS)
+    n = (len(left) + 1) // 4
+    if not n or left != _REGULAR_PAIR * (n - 1) + b".,.":
+        return None
+    _bound_pairs(n, max_pairs)
+    numbers = stripped.replace(b" ", b",")  # JSON's separator between the numbers of the array
+    end = len(numbers)
+    if end <= _PIECE_BYTES:
+        return _decimals(numbers)
     parts: list[bytes] = []
-    pairs = 0
+    view = memoryview(numbers)  # pieces without a copy each
     start = 0
-    end = len(stripped)
-    while True:
-        cut = stripped.find(b" ", start + _PIECE_BYTES) if end - start > _PIECE_BYTES else -1
-        piece = stripped[start:cut] if cut >= 0 else stripped[start:]
-        # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
-        # alphabet, the separators and one point per number, and counts the pairs.
-        left = piece.translate(None, _DIGITS_AND_SIGNS)
-        n = (len(left) + 1) // 4
-        if not n or left != _REGULAR_PAIR * (n - 1) + b".,.":
-            return None
-        pairs += n
-        _bound_pairs(pairs, max_pairs)
-        packed = _decimals(piece)
+    while start < end:
+        cut = numbers.find(b",", start + _PIECE_BYTES)  # every comma stands between two numbers
+        if cut < 0:
+            cut = end
+        packed = _decimals(view[start:cut])
         if packed is None:
             return None
         parts.append(packed)
-        if cut < 0:
-            return parts[0] if len(parts) == 1 else b"".join(parts)
         start = cut + 1
+    return b"".join(parts)
 
 
 def _irregular_pairs(raw: bytes, max_pairs: int) -> bytes | None:
@@ -666,7 +687,7 @@ def _irregular_pairs(raw: bytes, max_pairs: int) -> bytes | None:
     if not pairs:
         return None
     if joined.count(b".") == 2 * len(pairs):
-        packed = _decimals(joined)
+        packed = _decimals(joined.replace(b" ", b","))
         if packed is not None:
             return packed
     try:
@@ -686,9 +707,8 @@ def _bound_pairs(pairs: int, max_pairs: int) -> None:
         raise CapError("cap.xml.too-many-vertices", f"polygon has more than {max_pairs} pairs", "/")
 
 
-def _decimals(joined: bytes) -> bytes | None:
-    """The numbers of "lat,lon" pairs joined by single spaces, each number with one point, as
-    float64 bytes.
+def _decimals(numbers: bytes | memoryview) -> bytes | None:
+    """Numbers joined by commas ("lat,lon,lat,lon..."), each with one point, as float64 bytes.
 
     Read as one JSON array by simdjson, straight into a buffer of doubles: no Python object per
     number (a float object each was most of the time a national boundary took), correctly
@@ -698,7 +718,7 @@ def _decimals(joined: bytes) -> bytes | None:
     """
     try:
         # The array lives in the parser until it is released: copied out at once.
-        return bytes(_json_parser().parse(b"[" + joined.replace(b" ", b",") + b"]").as_buffer(of_type="d"))
+        return bytes(_json_parser().parse(b"".join((b"[", numbers, b"]"))).as_buffer(of_type="d"))
     except (ValueError, TypeError):  # not JSON numbers (simdjson's NUMBER_ERROR, TAPE_ERROR...)
         return None
 
@@ -726,7 +746,7 @@ def _separators(text: str) -> int:
 
 def _polygon(
     text: str, path: str, f: _Findings, max_pairs: int = MAX_POLYGON_PAIRS
-) -> tuple[tuple[LatLon, ...] | None, bool]:
+) -> tuple[Polygon | None, bool]:
     """One <polygon>: at least four lat,lon pairs, first equal to last (CAP 1.2 §3.2.4), and
     whether every pair is within WGS 84 ranges (§3.3.1)."""
     try:
@@ -752,9 +772,8 @@ def _polygon(
         )
         vals = list(map(float, nums[: len(nums) // 2 * 2]))
         packed = struct.pack(f"{len(vals)}d", *vals)
-    # (lat, lon) pairs in document order, straight from the buffer (a tuple each is what the
-    # model holds; struct makes them without a list of floats in between).
-    polygon: tuple[LatLon, ...] = tuple(struct.iter_unpack("2d", packed))
+    # The model keeps the buffer itself: no Python object per pair (see `Polygon`).
+    polygon = Polygon.from_buffer(packed)
     n = len(polygon)
     if n < 4:
         f.add("cap.polygon.min-pairs", f"polygon has {n} pair(s); at least 4 are required", path)
@@ -821,8 +840,7 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
             ("circle", "circles", limits.circles - w.circles),
             ("geocode", "geocodes", limits.geocodes - w.geocodes),
         ))  # fmt: skip
-    fields = w.fields(el, w.seq.area, path)
-    _check_lengths(fields, w.bounds.area, path)
+    fields = w.fields(el, w.seq.area, w.bounds.area, path)
     area_desc, polygon_texts, circle_texts, geocodes, altitude_text, ceiling_text = fields
     limits = w.limits
     # Counted before any is read: the work of a message past a bound is never done.
@@ -838,7 +856,7 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
     # Whether the area gives a place and cannot be placed (see `_build_alert`): it has polygons
     # or circles, none of them usable, and no geocode (which only geo can judge).
     unplaceable = (polygon_texts is not None or circle_texts is not None) and geocodes is None
-    polygons = []
+    polygons: list[Sequence[LatLon]] = []
     if polygon_texts is not None:
         seen = w.polygons
         for i, p in enumerate(polygon_texts, 1):
@@ -896,8 +914,7 @@ def _area(el: etree._Element, path: str, w: _Walk) -> Area:
 
 def _resource(el: etree._Element, path: str, w: _Walk) -> Resource:
     f = w.f
-    fields = w.fields(el, w.seq.resource, path)
-    _check_lengths(fields, w.bounds.resource, path)
+    fields = w.fields(el, w.seq.resource, w.bounds.resource, path)
     resource_desc, mime, size_text, uri, deref, digest = fields
     if mime is not None and not _MIME_RE.fullmatch(mime.strip()):
         f.add(
@@ -980,8 +997,7 @@ def _info(el: etree._Element, path: str, w: _Walk) -> Info:
             ("eventCode", "parameters", limits.parameters - w.parameters),
         ))  # fmt: skip
     enums = w.sch.enums
-    fields = w.fields(el, w.seq.info, path)
-    _check_lengths(fields, w.bounds.info, path)
+    fields = w.fields(el, w.seq.info, w.bounds.info, path)
     (
         language, category, event, response_type, urgency_text, severity_text, certainty_text,
         audience, event_code, effective_text, onset_text, expires_text, sender_name, headline,
@@ -1100,22 +1116,16 @@ def _too_long(name: str, text: str, limit: int, path: str) -> CapError:
     return CapError("cap.limits.length", message, path)
 
 
-def _check_lengths(fields: Fields, table: tuple[tuple[int, int, str], ...], parent: str) -> None:
-    """CapError (cap.limits.length) for the first text of `fields` longer than its bound
-    (`table`: index in the structure's names, most characters, name)."""
-    for i, limit, name in table:
-        text = fields[i]
-        if text.__class__ is str and len(text) > limit:
-            raise _too_long(name, text, limit, f"{parent}/{name}")
-
-
 _NO_LIMIT = 1 << 62
+# No bound on any text of a <valueName/><value/> entry while it is read: `_named_values` checks
+# them once every entry is read.
+_UNBOUNDED: Lengths = (_NO_LIMIT,) * len(_NAMED_VALUE_NAMES)
 
 
 class _Bounds:
     """What one `Limits` means for the walk, worked out once per `Limits` (see `_bounds_of`):
-    each structure's text bounds as (index, most characters, name), single bounds, and the most
-    child nodes each structure can hold within the counts (see `_crowded`)."""
+    each structure's text bounds by index in its names (`Lengths`, for `_Walk.fields`), single
+    bounds, and the most child nodes each structure can hold within the counts (see `_crowded`)."""
 
     __slots__ = (
         "alert", "alert_children", "area", "area_children", "circle", "code", "info", "info_children",
@@ -1125,13 +1135,13 @@ class _Bounds:
     def __init__(self, limits: Limits) -> None:
         lengths = limits.lengths
 
-        def table(names: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
-            return tuple((i, lengths[name], name) for i, name in enumerate(names) if name in lengths)
+        def most(names: tuple[str, ...]) -> Lengths:
+            return tuple(lengths.get(name, _NO_LIMIT) for name in names)
 
-        self.alert = table(_ALERT_NAMES)  # <code> repeats: a list, checked entry by entry
-        self.info = table(_INFO_NAMES)
-        self.area = table(_AREA_NAMES)  # <circle> likewise
-        self.resource = table(_RESOURCE_NAMES)
+        self.alert = most(_ALERT_NAMES)  # <code> repeats: also counted, then checked entry by entry
+        self.info = most(_INFO_NAMES)
+        self.area = most(_AREA_NAMES)  # <circle> likewise
+        self.resource = most(_RESOURCE_NAMES)
         self.circle = lengths.get("circle", _NO_LIMIT)
         self.code = lengths.get("code", _NO_LIMIT)
         self.value_name = lengths.get("valueName", _NO_LIMIT)
@@ -1231,8 +1241,7 @@ def _build_alert(root: etree._Element, w: _Walk) -> tuple[Alert | None, bool]:
         bounded = (("info", "infos", w.limits.infos), ("code", "codes", w.limits.codes))
         _crowded(root, path, w, w.bounds.alert_children, bounded)
     _attributes(root, "alert", path, f)
-    fields = w.fields(root, w.seq.alert, path)
-    _check_lengths(fields, w.bounds.alert, path)
+    fields = w.fields(root, w.seq.alert, w.bounds.alert, path)
     (
         identifier_text, sender_text, sent_text, status_text, msg_type_text, password, source,
         scope_text, restriction_text, addresses_text, code, note, ref_text, incidents, info,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from cap.errors import CapError
-from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, LatLon, NamedValue, Polygon, Reference, Resource
 from cap.schema import NS_12
 
 _NS = "{" + NS_12 + "}"
@@ -223,6 +223,13 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat()
 
 
+def _polygon_json(polygon: Iterable[LatLon]) -> list[list[float]]:
+    """[[lat, lon], ...]; a `Polygon` hands its buffer over in one C call (no tuple per pair)."""
+    if isinstance(polygon, Polygon):
+        return polygon.tolist()
+    return [[lat, lon] for lat, lon in polygon]
+
+
 def _compact(obj: dict[str, Any]) -> dict[str, Any]:
     """Leave out absent values and empty lists, as CAP leaves out absent elements."""
     return {k: v for k, v in obj.items() if v is not None and v != []}
@@ -235,7 +242,7 @@ def _nv_json(values: list[NamedValue]) -> list[dict[str, str]]:
 def _area_json(area: Area) -> dict[str, Any]:
     return _compact({
         "areaDesc": area.area_desc,
-        "polygon": [[[lat, lon] for lat, lon in polygon] for polygon in area.polygons],
+        "polygon": [_polygon_json(polygon) for polygon in area.polygons],
         "circle": [{"lat": c.lat, "lon": c.lon, "radius": c.radius_km} for c in area.circles],
         "geocode": _nv_json(area.geocodes),
         "altitude": area.altitude,
@@ -400,7 +407,7 @@ def _nv_from(obj: dict[str, Any], path: str) -> NamedValue:
     return NamedValue(value_name=_req(obj, "valueName", path), value=_req(obj, "value", path))
 
 
-def _polygon_from(value: Any, path: str) -> tuple[LatLon, ...]:
+def _polygon_from(value: Any, path: str) -> Polygon:
     if not isinstance(value, list):
         raise _fail("a polygon must be an array of [lat, lon] pairs", path)
     out = []
@@ -409,7 +416,7 @@ def _polygon_from(value: Any, path: str) -> tuple[LatLon, ...]:
         if not isinstance(pair, list) or len(pair) != 2:
             raise _fail("must be a [lat, lon] pair", at)
         out.append((_number(pair[0], _at(at, 0)), _number(pair[1], _at(at, 1))))
-    return tuple(out)
+    return Polygon(out)
 
 
 def _circle_from(obj: dict[str, Any], path: str) -> Circle:

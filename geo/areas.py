@@ -32,6 +32,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from cap import model as cap_model
 from cap.errors import Finding
 from cap.model import Alert, Area, Circle, Info, LatLon
 from geo.gazetteer import default_gazetteer
@@ -316,6 +317,12 @@ def _polygon(pairs: Sequence[LatLon], path: str, findings: list[GeoFinding]) -> 
 
 def _wgs84_pairs(pairs: Sequence[LatLon]) -> list[tuple[float, float]] | None:
     """The pairs as floats, or None when one is not a WGS 84 latitude,longitude (or not a pair)."""
+    if isinstance(pairs, cap_model.Polygon):  # (shapely's Polygon is the other one here)
+        # Floats already: the range check is one numpy pass over the buffer (NaN fails it too).
+        lat, lon = pairs.array.T
+        if bool(np.all((lat >= -90.0) & (lat <= 90.0) & (lon >= -180.0) & (lon <= 180.0))):
+            return list(pairs)
+        return None
     try:
         latlon = [(float(lat), float(lon)) for lat, lon in pairs]
     except (TypeError, ValueError):

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 import cap
 from cap.digest import content_digest
 from cap.errors import CapError, Finding
-from cap.model import Alert, event_time
+from cap.model import Alert, Polygon, event_time
 from cap.report import Report
 from contact_points.registry import Registry
 from contact_points.rules import alert_facts, decide
@@ -583,6 +583,8 @@ def jsonable(value: Any) -> Any:
     if names is not None:
         # One pass over the fields (dataclasses.asdict would deep-copy everything first).
         return {name: jsonable(getattr(value, name)) for name in names}
+    if isinstance(value, Polygon):
+        return value.tolist()
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

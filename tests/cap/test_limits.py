@@ -350,6 +350,32 @@ def test_a_text_at_its_length_is_read_and_one_character_more_is_refused(name: st
     assert f"at most {limit}" in over.errors[-1].message
 
 
+def test_a_long_text_is_refused_after_what_the_message_broke_before_it() -> None:
+    # The regular reading checks lengths as it reads each text; a message that also departs from
+    # the schema's structure is reported as the detailed reading finds it: the departure first
+    # (in <alert>), then the length (in <info>), nothing lost in between.
+    headline = "H" * (FIELD_LENGTHS["headline"] + 1)
+    doc = message(alert_extra="<unknown>x</unknown>", info_extra=f"<headline>{headline}</headline>")
+    report = cap.validate(doc, verify_signature=False)
+    assert rules_at(report) == [
+        ("cap.schema.unknown-element", "/alert/unknown"),
+        ("cap.limits.length", f"{INFO}/headline"),
+    ]
+    # Regular otherwise: only the length.
+    report = cap.validate(message(info_extra=f"<headline>{headline}</headline>"), verify_signature=False)
+    assert rules_at(report) == [("cap.limits.length", f"{INFO}/headline")]
+
+
+def test_a_long_code_is_refused_after_the_count_of_codes() -> None:
+    long_code = "<code>" + "c" * (FIELD_LENGTHS["code"] + 1) + "</code>"
+    too_many = message(alert_extra=long_code + "<code>x</code>" * DEFAULT_LIMITS.codes)
+    assert rules_at(cap.validate(too_many, verify_signature=False)) == [
+        ("cap.limits.codes", f"/alert/code[{DEFAULT_LIMITS.codes + 1}]")
+    ]
+    one = message(alert_extra="<code>x</code>" + long_code)
+    assert rules_at(cap.validate(one, verify_signature=False)) == [("cap.limits.length", "/alert/code[2]")]
+
+
 def test_a_limit_can_be_raised_by_the_caller() -> None:
     long_headline = with_field("headline", 5000)
     assert not cap.validate(long_headline, verify_signature=False).ingestible

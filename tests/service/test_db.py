@@ -161,7 +161,7 @@ def _fields_json(value):
     """The model as 0001-0004 stored it: the Alert's fields by their Python names."""
     if dataclasses.is_dataclass(value):
         return {f.name: _fields_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | cap.Polygon):  # a polygon was a tuple of (lat, lon) tuples
         return [_fields_json(v) for v in value]
     return value.isoformat() if isinstance(value, datetime) else value
 

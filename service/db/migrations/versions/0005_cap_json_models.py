@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from cap.model import Alert, Area, Circle, Info, NamedValue, Reference, Resource
+from cap.model import Alert, Area, Circle, Info, NamedValue, Polygon, Reference, Resource
 from cap.serialize import from_json, to_json
 
 revision: str = "0005_cap_json_models"
@@ -144,6 +144,8 @@ def _alert_from_fields(m: dict[str, Any]) -> Alert:
 def _fields_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _fields_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Polygon):  # what cap.from_json reads a polygon into: [[lat, lon], ...]
+        return value.tolist()
     if isinstance(value, list | tuple):
         return [_fields_json(v) for v in value]
     if isinstance(value, datetime):
