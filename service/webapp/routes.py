@@ -278,10 +278,12 @@ def webapp_router(web_dir: Path, settings: Settings) -> APIRouter:
             )
         return RangeFileResponse(path, media_type=PMTILES_MEDIA_TYPE, cache_control=ARCHIVE_CACHE)
 
+    # HEAD too (a reader may ask for the length first), answered by the same function.
+    router.add_api_route("/api/v1/basemap/{name}.pmtiles", archive, methods=["HEAD"], include_in_schema=False)
     router.add_api_route(
         "/api/v1/basemap/{name}.pmtiles",
         archive,
-        methods=["GET", "HEAD"],
+        methods=["GET"],
         tags=["web app"],
         summary="An imported PMTiles basemap, served in byte ranges",
         response_class=Response,
