@@ -41,7 +41,9 @@ def vector_archive(
                         "features": [
                             {
                                 "geometry": "POLYGON ((256 256, 3840 256, 3840 3840, 256 3840, 256 256))",
-                                "properties": {"kind": name, "z": z},
+                                # Each tile its own bytes: the archive grows with its zooms, as
+                                # real ones do, past the first 16 KiB a reader fetches at once.
+                                "properties": {"kind": name, "z": z, "x": x, "y": y},
                             },
                             {"geometry": "LINESTRING (0 2048, 4096 2048)", "properties": {"kind": "edge"}},
                         ],

@@ -270,13 +270,16 @@ def webapp_router(web_dir: Path, settings: Settings) -> APIRouter:
         """An imported PMTiles archive, whole or in byte ranges (RFC 9110 §14): 206 with
         Content-Range, 416 when no range asked for lies in the file, 200 without Range."""
         path = archive_path(data_dir, name)
-        if path is None:
-            raise NotFound.one(
-                RULE_ARCHIVE_UNKNOWN,
-                f"no basemap archive {name[:64]!r} is imported (tampere basemap list)",
-                "/name",
-            )
-        return RangeFileResponse(path, media_type=PMTILES_MEDIA_TYPE, cache_control=ARCHIVE_CACHE)
+        try:
+            if path is not None:
+                return RangeFileResponse(path, media_type=PMTILES_MEDIA_TYPE, cache_control=ARCHIVE_CACHE)
+        except FileNotFoundError:
+            pass  # removed a moment ago (`tampere basemap remove`)
+        raise NotFound.one(
+            RULE_ARCHIVE_UNKNOWN,
+            f"no basemap archive {name[:64]!r} is imported (tampere basemap list)",
+            "/name",
+        )
 
     # HEAD too (a reader may ask for the length first), answered by the same function.
     router.add_api_route("/api/v1/basemap/{name}.pmtiles", archive, methods=["HEAD"], include_in_schema=False)
