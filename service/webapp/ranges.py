@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,7 @@ class RangeFileResponse(FileResponse):
             headers={"Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"},
         )
         self.length = stat.st_size
+        self.modified = stat.st_mtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 304, 416, 206 or 200 for the request's conditions and ranges."""
@@ -128,10 +130,11 @@ class RangeFileResponse(FileResponse):
 
     def _if_range_holds(self, condition: str) -> bool:
         # §13.1.5: an entity tag matches only strongly; a date only if it is exactly the file's
-        # Last-Modified (which is then a strong validator: the file is older than a second).
+        # Last-Modified and that is a strong validator (§8.8.2.2: the file was last changed at
+        # least a second ago, so no second change can share the date).
         if condition.startswith('"') or condition.startswith("W/"):
             return condition == self.headers["etag"]
-        return condition == self.headers["last-modified"]
+        return condition == self.headers["last-modified"] and time.time() - self.modified >= 1
 
 
 def _matches_weakly(header: str, etag: str) -> bool:
