@@ -91,26 +91,63 @@ def main() -> None:
 
     if args.quick:
         plans = [
-            {"kind": "query", "sites": 1_000_000, "areas": 1000, "radius_areas": 300,
-             "floor": 300, "sjoin": 40, "sjoin_single": 20},
+            {
+                "kind": "query",
+                "sites": 1_000_000,
+                "areas": 1000,
+                "radius_areas": 300,
+                "floor": 300,
+                "sjoin": 40,
+                "sjoin_single": 20,
+            },
             {"kind": "import", "rows": 1_000_000},
         ]
     else:
         plans = [
-            {"kind": "query", "sites": 1_000_000, "areas": 10_000, "radius_areas": 10_000,
-             "floor": 2000, "sjoin": 300, "sjoin_single": 100},
-            {"kind": "query", "sites": 10_000_000, "areas": 10_000, "radius_areas": 2000,
-             "floor": 200, "sjoin": 0, "sjoin_single": 0},
+            {
+                "kind": "query",
+                "sites": 1_000_000,
+                "areas": 10_000,
+                "radius_areas": 10_000,
+                "floor": 2000,
+                "sjoin": 300,
+                "sjoin_single": 100,
+            },
+            {
+                "kind": "query",
+                "sites": 10_000_000,
+                "areas": 10_000,
+                "radius_areas": 2000,
+                "floor": 200,
+                "sjoin": 0,
+                "sjoin_single": 0,
+            },
             # geopandas at 10M in a process of its own, so it cannot touch the figures above.
-            {"kind": "query", "sites": 10_000_000, "areas": 60, "radius_areas": 0,
-             "floor": 0, "sjoin": 60, "sjoin_single": 20, "peer_only": True},
+            {
+                "kind": "query",
+                "sites": 10_000_000,
+                "areas": 60,
+                "radius_areas": 0,
+                "floor": 0,
+                "sjoin": 60,
+                "sjoin_single": 20,
+                "peer_only": True,
+            },
             {"kind": "import", "rows": 1_000_000},
         ]
     started = time.perf_counter()
     results = []
     for plan in plans:
-        command = [sys.executable, __file__, "--shared", str(args.shared), "--seed",
-                   str(args.seed), "--stage", json.dumps(plan)]
+        command = [
+            sys.executable,
+            __file__,
+            "--shared",
+            str(args.shared),
+            "--seed",
+            str(args.seed),
+            "--stage",
+            json.dumps(plan),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             sys.exit(f"stage {plan} failed:\n{done.stderr}")
@@ -157,8 +194,7 @@ def run_stage(plan: dict[str, Any], sample_path: Path, seed: int) -> dict[str, A
     if plan["floor"]:
         subset = areas[: plan["floor"]]
         ours, floor, agree = time_against_floor(subset, layer, sites)
-        out.update(floor_areas=len(subset), floor_tampere_s=ours, floor_s=floor,
-                   floor_agree=agree)
+        out.update(floor_areas=len(subset), floor_tampere_s=ours, floor_s=floor, floor_agree=agree)
     out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if plan["sjoin"]:
         subset = areas[: plan["sjoin"]]
@@ -286,7 +322,8 @@ def time_geopandas(areas: list, single: int, sites: CellSites, ours: np.ndarray)
 
     t0 = time.perf_counter()
     points = gpd.GeoDataFrame(
-        {"radio": sites["radio"]}, geometry=gpd.points_from_xy(sites["lon"], sites["lat"]),
+        {"radio": sites["radio"]},
+        geometry=gpd.points_from_xy(sites["lon"], sites["lat"]),
         crs=4326,
     )
     points.sindex.query(shapely.box(0, 0, 1, 1))  # build the tree now, outside the timing
@@ -341,14 +378,24 @@ def run_import(plan: dict[str, Any], sample: CellSites, rng: np.random.Generator
     # Real exports are not in our index order: shuffle, so the import pays for its sort.
     shuffled = rng.permutation(n)
     c = {name: values[shuffled] for name, values in c.items()}
-    table = pa.table({
-        "radio": pa.array(np.asarray(RADIOS, dtype=object)[c["radio"]]),
-        "mcc": c["mcc"], "net": c["net"], "area": c["area"], "cell": c["cell"],
-        "unit": np.zeros(n, dtype=np.int64), "lon": np.round(c["lon"], 6),
-        "lat": np.round(c["lat"], 6), "range": c["range"], "samples": c["samples"],
-        "changeable": np.ones(n, dtype=np.int64), "created": c["updated"] - 86_400,
-        "updated": c["updated"], "averageSignal": np.zeros(n, dtype=np.int64),
-    })
+    table = pa.table(
+        {
+            "radio": pa.array(np.asarray(RADIOS, dtype=object)[c["radio"]]),
+            "mcc": c["mcc"],
+            "net": c["net"],
+            "area": c["area"],
+            "cell": c["cell"],
+            "unit": np.zeros(n, dtype=np.int64),
+            "lon": np.round(c["lon"], 6),
+            "lat": np.round(c["lat"], 6),
+            "range": c["range"],
+            "samples": c["samples"],
+            "changeable": np.ones(n, dtype=np.int64),
+            "created": c["updated"] - 86_400,
+            "updated": c["updated"],
+            "averageSignal": np.zeros(n, dtype=np.int64),
+        }
+    )
     assert tuple(table.column_names) == OPENCELLID_COLUMNS
     out: dict[str, Any] = {"kind": "import", "rows": n}
     with tempfile.TemporaryDirectory() as tmp:
@@ -377,46 +424,68 @@ def report(r: dict[str, Any]) -> None:
     """Print one stage's figures."""
     if r["kind"] == "import":
         print(f"\n== import: {r['rows']:,} OpenCelliD CSV rows ({r['csv_mb']:.0f} MB) ==")
-        print(f"parse_opencellid (bytes -> sorted columns): {r['parse_s']:.2f} s = "
-              f"{r['rows'] / r['parse_s']:,.0f} rows/s")
-        print(f"import_layer (file -> layer on disk):       {r['import_s']:.2f} s = "
-              f"{r['rows'] / r['import_s']:,.0f} rows/s")
+        print(
+            f"parse_opencellid (bytes -> sorted columns): {r['parse_s']:.2f} s = "
+            f"{r['rows'] / r['parse_s']:,.0f} rows/s"
+        )
+        print(
+            f"import_layer (file -> layer on disk):       {r['import_s']:.2f} s = "
+            f"{r['rows'] / r['import_s']:,.0f} rows/s"
+        )
         print(f"ru_maxrss {r['ru_maxrss_mb']:.0f} MB")
         return
     title = "geopandas at " if r.get("peer_only") else ""
     print(f"\n== {title}{r['sites']:,} sites (built in {r['build_s']:.1f} s) ==")
-    for name, label, count in (("main", "5-200 km across", r["areas"]),
-                               ("radius", "radius 5-200 km", r["radius_areas"])):
+    for name, label, count in (
+        ("main", "5-200 km across", r["areas"]),
+        ("radius", "radius 5-200 km", r["radius_areas"]),
+    ):
         if f"{name}_areas_per_s" in r and not r.get("peer_only"):
-            print(f"tampere, {count:,} areas {label}: {r[f'{name}_areas_per_s']:,.0f} areas/s, "
-                  f"p50 {r[f'{name}_p50_us']:.0f} us, p99 {r[f'{name}_p99_us']:.0f} us, "
-                  f"mean {r[f'{name}_mean_sites']:,.0f} sites per area")
+            print(
+                f"tampere, {count:,} areas {label}: {r[f'{name}_areas_per_s']:,.0f} areas/s, "
+                f"p50 {r[f'{name}_p50_us']:.0f} us, p99 {r[f'{name}_p99_us']:.0f} us, "
+                f"mean {r[f'{name}_mean_sites']:,.0f} sites per area"
+            )
     if "batched_areas_per_s" in r and not r.get("peer_only"):
-        print(f"tampere batched (connectivity_impacts, all {r['areas']:,} areas in one call): "
-              f"{r['batched_areas_per_s']:,.0f} areas/s, counts equal one call per area: "
-              f"{r['batched_agree']}")
+        print(
+            f"tampere batched (connectivity_impacts, all {r['areas']:,} areas in one call): "
+            f"{r['batched_areas_per_s']:,.0f} areas/s, counts equal one call per area: "
+            f"{r['batched_agree']}"
+        )
     if not r.get("peer_only"):
         print(f"  ({r['split_areas']} of the {r['areas']:,} areas are split at the antimeridian)")
     if "floor_areas" in r:
         n = r["floor_areas"]
-        print(f"floor (bbox mask + contains_xy), {n:,} areas interleaved: "
-              f"floor {r['floor_s'] / n * 1e6:,.0f} us/area, tampere "
-              f"{r['floor_tampere_s'] / n * 1e6:,.0f} us/area, tampere/floor "
-              f"{r['floor_tampere_s'] / r['floor_s']:.3f}, counts agree: {r['floor_agree']}")
+        print(
+            f"floor (bbox mask + contains_xy), {n:,} areas interleaved: "
+            f"floor {r['floor_s'] / n * 1e6:,.0f} us/area, tampere "
+            f"{r['floor_tampere_s'] / n * 1e6:,.0f} us/area, tampere/floor "
+            f"{r['floor_tampere_s'] / r['floor_s']:.3f}, counts agree: {r['floor_agree']}"
+        )
     if "sjoin_areas" in r:
         ours, batch = r["sjoin_tampere_per_area_us"], r["sjoin_tampere_batched_per_area_us"]
         a, b = r["sjoin_sites_tree_per_area_us"], r["sjoin_areas_tree_per_area_us"]
         one = r["sjoin_single_per_area_us"]
-        print(f"geopandas sjoin on {r['sjoin_areas']} areas (mean {r['sjoin_mean_sites']:,.0f} "
-              f"sites each; points GeoDataFrame + sindex {r['sjoin_setup_s']:.1f} s, not timed):")
-        print(f"  tampere on the same areas: one call per area {ours:,.0f} us/area, batched "
-              f"{batch:,.0f} us/area; counts agree: {r['sjoin_agree']}")
-        print(f"  batched, tree on sites {a:,.0f} us/area = {a / batch:.1f}x tampere batched "
-              f"({a / ours:.1f}x tampere one call per area)")
-        print(f"  batched, tree on areas {b:,.0f} us/area = {b / batch:.1f}x tampere batched "
-              f"({b / ours:.1f}x tampere one call per area)")
-        print(f"  one call per area ({r['sjoin_single_areas']} areas) {one:,.0f} us/area = "
-              f"{one / ours:.1f}x tampere one call per area")
+        print(
+            f"geopandas sjoin on {r['sjoin_areas']} areas (mean {r['sjoin_mean_sites']:,.0f} "
+            f"sites each; points GeoDataFrame + sindex {r['sjoin_setup_s']:.1f} s, not timed):"
+        )
+        print(
+            f"  tampere on the same areas: one call per area {ours:,.0f} us/area, batched "
+            f"{batch:,.0f} us/area; counts agree: {r['sjoin_agree']}"
+        )
+        print(
+            f"  batched, tree on sites {a:,.0f} us/area = {a / batch:.1f}x tampere batched "
+            f"({a / ours:.1f}x tampere one call per area)"
+        )
+        print(
+            f"  batched, tree on areas {b:,.0f} us/area = {b / batch:.1f}x tampere batched "
+            f"({b / ours:.1f}x tampere one call per area)"
+        )
+        print(
+            f"  one call per area ({r['sjoin_single_areas']} areas) {one:,.0f} us/area = "
+            f"{one / ours:.1f}x tampere one call per area"
+        )
     if not r.get("peer_only"):
         print(f"ru_maxrss {r['ru_maxrss_mb']:,.0f} MB")
 
@@ -437,12 +506,16 @@ def verdicts(results: list[dict[str, Any]]) -> None:
         if r["sites"] == 1_000_000:
             for name, label in (("main", "5-200 km across"), ("radius", "radius 5-200 km")):
                 rate = r[f"{name}_areas_per_s"]
-                line(rate >= AREAS_PER_SECOND_TARGET,
-                     f"{scale}: {rate:,.0f} areas/s >= {AREAS_PER_SECOND_TARGET:,.0f} ({label})")
+                line(
+                    rate >= AREAS_PER_SECOND_TARGET,
+                    f"{scale}: {rate:,.0f} areas/s >= {AREAS_PER_SECOND_TARGET:,.0f} ({label})",
+                )
         if "floor_areas" in r:
             ratio = r["floor_tampere_s"] / r["floor_s"]
-            line(ratio <= FLOOR_TARGET and r["floor_agree"],
-                 f"{scale}: tampere/floor {ratio:.3f} <= {FLOOR_TARGET}, same counts")
+            line(
+                ratio <= FLOOR_TARGET and r["floor_agree"],
+                f"{scale}: tampere/floor {ratio:.3f} <= {FLOOR_TARGET}, same counts",
+            )
         if "sjoin_areas" in r:
             # Like for like: batched against batched, one call per area against one call.
             ours, batch = r["sjoin_tampere_per_area_us"], r["sjoin_tampere_batched_per_area_us"]
@@ -452,12 +525,16 @@ def verdicts(results: list[dict[str, Any]]) -> None:
                 ("sjoin_single_per_area_us", "one call per area", "one call per area"),
             ):
                 speedup = r[key] / (batch if mine == "batched" else ours)
-                line(speedup >= GEOPANDAS_TARGET and r["sjoin_agree"],
-                     f"{scale}: geopandas sjoin ({label}) / tampere ({mine}) {speedup:.1f}x >= "
-                     f"{GEOPANDAS_TARGET:.0f}, same counts")
+                line(
+                    speedup >= GEOPANDAS_TARGET and r["sjoin_agree"],
+                    f"{scale}: geopandas sjoin ({label}) / tampere ({mine}) {speedup:.1f}x >= "
+                    f"{GEOPANDAS_TARGET:.0f}, same counts",
+                )
             worst = min(r["sjoin_sites_tree_per_area_us"], r["sjoin_areas_tree_per_area_us"]) / ours
-            print(f"info  {scale}: geopandas sjoin batched / tampere one call per area {worst:.1f}x "
-                  f"(not like for like: their batch against our single calls)")
+            print(
+                f"info  {scale}: geopandas sjoin batched / tampere one call per area {worst:.1f}x "
+                f"(not like for like: their batch against our single calls)"
+            )
         if r["sites"] >= 10_000_000 and not r.get("peer_only"):
             gb = r["ru_maxrss_mb"] / 1024
             line(gb <= RSS_TARGET_GB, f"{scale}: ru_maxrss {gb:.2f} GB <= {RSS_TARGET_GB}")

@@ -307,9 +307,9 @@ def to_json(alert: Alert) -> dict[str, Any]:
 
 def to_json_bytes(alert: Alert) -> bytes:
     """`to_json` encoded as compact UTF-8 JSON."""
-    return json.dumps(
-        to_json(alert), ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(to_json(alert), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def _at(path: str, key: str | int) -> str:
@@ -388,9 +388,7 @@ def _datetime_from(text: str, path: str) -> datetime:
     return dt
 
 
-def _objects(
-    obj: dict[str, Any], key: str, path: str, read: Callable[[dict[str, Any], str], _T]
-) -> list[_T]:
+def _objects(obj: dict[str, Any], key: str, path: str, read: Callable[[dict[str, Any], str], _T]) -> list[_T]:
     out = []
     for i, item in enumerate(_list(obj, key, path)):
         at = _at(_at(path, key), i)
@@ -427,8 +425,7 @@ def _area_from(obj: dict[str, Any], path: str) -> Area:
     return Area(
         area_desc=_req(obj, "areaDesc", path),
         polygons=[
-            _polygon_from(p, _at(_at(path, "polygon"), i))
-            for i, p in enumerate(_list(obj, "polygon", path))
+            _polygon_from(p, _at(_at(path, "polygon"), i)) for i, p in enumerate(_list(obj, "polygon", path))
         ],
         circles=_objects(obj, "circle", path, _circle_from),
         geocodes=_objects(obj, "geocode", path, _nv_from),

@@ -418,9 +418,7 @@ def _number(parent: etree._Element, name: str) -> int:
 def _key_from_value(key_value: etree._Element) -> PublicKey:
     rsa_value = key_value.find(f"{{{DS}}}RSAKeyValue")
     if rsa_value is not None:
-        numbers = rsa.RSAPublicNumbers(
-            _number(rsa_value, "Exponent"), _number(rsa_value, "Modulus")
-        )
+        numbers = rsa.RSAPublicNumbers(_number(rsa_value, "Exponent"), _number(rsa_value, "Modulus"))
         return numbers.public_key()
     dsa_value = key_value.find(f"{{{DS}}}DSAKeyValue")
     if dsa_value is not None:
@@ -462,9 +460,7 @@ class _Layout:
         return "; ".join(notes)
 
 
-def _matching_layouts(
-    alert: _SignedAlert, index: int, references: list[etree._Element]
-) -> Iterator[_Layout]:
+def _matching_layouts(alert: _SignedAlert, index: int, references: list[etree._Element]) -> Iterator[_Layout]:
     """The readings of the alert whose digests match, at most one per whitespace treatment.
 
     Lazy: the whitespace-ignoring reading is only computed when it is asked for, i.e. when the
@@ -508,9 +504,7 @@ def _digest_failure(
     return _Verdict(BAD_DIGEST, "digest mismatch")
 
 
-def _reference_digest(
-    alert: _SignedAlert, index: int, reference: etree._Element, layout: _Layout
-) -> bytes:
+def _reference_digest(alert: _SignedAlert, index: int, reference: etree._Element, layout: _Layout) -> bytes:
     uri = reference.get("URI")
     # CAP 1.2 §3.3.2.1: the signature is enveloped and covers the whole <alert>. An omitted URI
     # is the object the application knows (XML-DSig §4.4.3.1): for CAP, that same <alert>.
@@ -539,8 +533,7 @@ def _reference_digest(
     removed = frozenset(
         position
         for position in range(alert.count)
-        if (position == index and enveloped)
-        or (position != index and layout.drop_other_signatures)
+        if (position == index and enveloped) or (position != index and layout.drop_other_signatures)
     )
     return alert.digest(_FormKey(layout.drop_blank_text, exclusive, prefixes), removed, digest)
 
@@ -776,9 +769,7 @@ def _check_signature_value(
             method="c14n",
             exclusive=c14n.value.startswith(_EXC_C14N),
             with_comments=c14n.value.endswith("#WithComments"),
-            inclusive_ns_prefixes=_inclusive_prefixes(
-                _require(signed_info, "CanonicalizationMethod")
-            ),
+            inclusive_ns_prefixes=_inclusive_prefixes(_require(signed_info, "CanonicalizationMethod")),
         )
         raw = _base64(_require(signature, "SignatureValue"), "SignatureValue")
         try:
@@ -809,18 +800,14 @@ def _verifier(method: SignatureMethod, key: PublicKey) -> Callable[[bytes, bytes
     if name.startswith("DSA_") and isinstance(key, dsa.DSAPublicKey):
         size = (key.parameters().parameter_numbers().q.bit_length() + 7) // 8
         return lambda raw, data: key.verify(_dss(raw, size), data, hash_algorithm)
-    raise _Verdict(
-        BAD_SIGNATURE, f"SignatureMethod {name} does not match the signer's {_key_kind(key)} key"
-    )
+    raise _Verdict(BAD_SIGNATURE, f"SignatureMethod {name} does not match the signer's {_key_kind(key)} key")
 
 
 def _dss(raw: bytes, size: int) -> bytes:
     # XML-DSig 1.1 §6.4.2-3: (EC)DSA SignatureValue is r || s, each exactly `size` bytes.
     if len(raw) != 2 * size:
         raise InvalidSignature
-    return encode_dss_signature(
-        int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
-    )
+    return encode_dss_signature(int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big"))
 
 
 def _key_kind(key: PublicKey) -> str:
@@ -852,9 +839,7 @@ def _check_trust(key: PublicKey, certs: list[x509.Certificate], policy: _TrustPo
     pinned = _key_bytes(key)
     if any(_key_bytes(anchor.public_key()) == pinned for anchor in policy.anchors):
         return f"key is that of a trust anchor of {policy.whose()}"
-    raise _Verdict(
-        UNTRUSTED_OR_EXPIRED_CERT, f"bare KeyValue matches no trust anchor of {policy.whose()}"
-    )
+    raise _Verdict(UNTRUSTED_OR_EXPIRED_CERT, f"bare KeyValue matches no trust anchor of {policy.whose()}")
 
 
 def _check_validity(cert: x509.Certificate, at: datetime | None, role: str) -> None:
@@ -894,8 +879,7 @@ def _check_chain(leaf: x509.Certificate, pool: list[x509.Certificate], policy: _
         at = "" if policy.at is not None else " (no <sent> time: checked at the present time)"
         raise _Verdict(
             UNTRUSTED_OR_EXPIRED_CERT,
-            f"certificate {_subject(leaf)} does not chain to a trust anchor of {policy.whose()}"
-            f"{at}: {exc}",
+            f"certificate {_subject(leaf)} does not chain to a trust anchor of {policy.whose()}{at}: {exc}",
         ) from None
     anchor = verified.chain[-1]
     return f"certificate chains to {_subject(anchor)}, a trust anchor of {policy.whose()}"

@@ -311,9 +311,7 @@ def compare_periods(periods: Sequence[str], event_time: datetime | None = None) 
     return baseline, during[0] if during else ordered[-1]
 
 
-def _performances(
-    layer: ConnectivityLayer, period: str, parts: Sequence[Any]
-) -> list[Performance | None]:
+def _performances(layer: ConnectivityLayer, period: str, parts: Sequence[Any]) -> list[Performance | None]:
     tiles = layer.performance.get(period)
     if tiles is None:
         return [None] * len(parts)

@@ -161,8 +161,7 @@ async def required_principal(
     if principal is None:
         raise unauthorized(
             RULE_TOKEN_MISSING,
-            "a bearer token is required (Authorization: Bearer <token>); `tampere token create` "
-            "issues one",
+            "a bearer token is required (Authorization: Bearer <token>); `tampere token create` issues one",
         )
     return principal
 

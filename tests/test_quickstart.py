@@ -81,7 +81,10 @@ def test_the_quickstart_routes_a_kenyan_alert_to_addis_ababa_and_its_stream(tmp_
         refused = subprocess.run(
             ["tampere", "events", base, "--token", "not-a-token", "--idle", "2"],
             env={**env, "PATH": f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"},
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert refused.returncode == 1 and "closed by the service (4401)" in refused.stderr, refused.stderr
         unknown = httpx.get(f"{base}/api/v1/requests", headers={"Authorization": "Bearer not-a-token"})

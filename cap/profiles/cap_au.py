@@ -1,4 +1,4 @@
-""""cap-au": CAP-AU-STD, the Australian profile (OASIS EDXL CAP1.2-AU v1.0)."""
+""" "cap-au": CAP-AU-STD, the Australian profile (OASIS EDXL CAP1.2-AU v1.0)."""
 
 from __future__ import annotations
 
@@ -84,12 +84,8 @@ def check(alert: Alert) -> Iterator[Finding]:
         "CAP-AU systems log it and do not broadcast it",
         only="Test",
     )
-    yield from differs(
-        alert, "profile.cap-au.categories-differ", "<category> values", categories, must
-    )
-    yield from differs(
-        alert, "profile.cap-au.event-codes-differ", "<eventCode>s", event_codes, must
-    )
+    yield from differs(alert, "profile.cap-au.categories-differ", "<category> values", categories, must)
+    yield from differs(alert, "profile.cap-au.event-codes-differ", "<eventCode>s", event_codes, must)
     yield from event_per_language(alert, "profile.cap-au.event-differs-same-language", must)
     yield from no_area(alert, "profile.cap-au.area-missing", must)
     yield from missing(alert, "profile.cap-au.expires-missing", "expires", rec)
@@ -100,19 +96,14 @@ def check(alert: Alert) -> Iterator[Finding]:
         alert,
         "profile.cap-au.geocode",
         lambda g: g.value_name in _CAP_AU_GEOCODES,
-        "this <area> has no <geocode> from a recognised scheme (ISO 3166, G-NAF, postcode, "
-        "GA place name)",
+        "this <area> has no <geocode> from a recognised scheme (ISO 3166, G-NAF, postcode, GA place name)",
     )
-    yield from geocode_only(
-        alert, "profile.cap-au.polygon-or-circle", "CAP-AU prefers them to geocodes"
-    )
+    yield from geocode_only(alert, "profile.cap-au.polygon-or-circle", "CAP-AU prefers them to geocodes")
     authorised: set[tuple[str, str]] = set()
     for i, info in enumerate(alert.infos, 1):
         p = info_path(i)
         listed = {
-            (nv.value_name, nv.value)
-            for nv in info.event_codes
-            if nv.value_name in _CAP_AU_EVENT_LISTS
+            (nv.value_name, nv.value) for nv in info.event_codes if nv.value_name in _CAP_AU_EVENT_LISTS
         }
         if not listed:
             yield Finding(

@@ -1,4 +1,4 @@
-""""cap-cp": CAP-CP, the Canadian profile (rules numbered as in "CAP-CP Intro & Rules")."""
+""" "cap-cp": CAP-CP, the Canadian profile (rules numbered as in "CAP-CP Intro & Rules")."""
 
 from __future__ import annotations
 
@@ -78,16 +78,13 @@ def check(alert: Alert) -> Iterator[Finding]:
     yield from missing(alert, "profile.cap-cp.sender-name-missing", "senderName", rec)
     yield from missing(alert, "profile.cap-cp.response-type-missing", "responseType", rec)
     yield from missing(alert, "profile.cap-cp.instruction-missing", "instruction", rec)
-    yield from geocode_only(
-        alert, "profile.cap-cp.polygon-or-circle", "CAP-CP prefers them to geocodes"
-    )
+    yield from geocode_only(alert, "profile.cap-cp.polygon-or-circle", "CAP-CP prefers them to geocodes")
     for i, info in enumerate(alert.infos, 1):
         p = info_path(i)
         if not any(nv.value_name.startswith(_CAP_CP_EVENT) for nv in info.event_codes):
             yield Finding(
                 "profile.cap-cp.event-code",
-                'no <eventCode> "profile:CAP-CP:Event:0.4" from the CAP-CP event list; '
-                "CAP-CP requires one",
+                'no <eventCode> "profile:CAP-CP:Event:0.4" from the CAP-CP event list; CAP-CP requires one',
                 p,
             )
         for j, area in enumerate(info.areas, 1):

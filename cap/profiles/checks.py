@@ -30,9 +30,7 @@ def values_named(named: Iterable[NamedValue], name: str) -> list[tuple[int, str]
     return [(k, nv.value) for k, nv in enumerate(named, 1) if nv.value_name == name]
 
 
-def no_info(
-    alert: Alert, rule: str, why: str, msg_types: frozenset[str] | None
-) -> Iterator[Finding]:
+def no_info(alert: Alert, rule: str, why: str, msg_types: frozenset[str] | None) -> Iterator[Finding]:
     if not alert.infos and (msg_types is None or alert.msg_type in msg_types):
         yield Finding(rule, f"this {alert.msg_type} message has no <info>; {why}", "/alert")
 
@@ -74,9 +72,7 @@ def differs(
     first = key(alert.infos[0])
     for i, info in enumerate(alert.infos[1:], 2):
         if key(info) != first:
-            yield Finding(
-                rule, f"<info> {i} has different {what} from <info> 1; {why}", info_path(i)
-            )
+            yield Finding(rule, f"<info> {i} has different {what} from <info> 1; {why}", info_path(i))
 
 
 def categories(info: Info) -> Hashable:
@@ -132,12 +128,7 @@ def expires_before_sent(alert: Alert, rule: str, why: str) -> Iterator[Finding]:
     # CAP 1.2 §3.2.2 <effective>: "If this item is not included, the effective time SHALL be
     # assumed to be the same as in <sent>". With <onset> present parsing already compared it.
     for i, info in enumerate(alert.infos, 1):
-        if (
-            info.effective is None
-            and info.onset is None
-            and info.expires
-            and info.expires < alert.sent
-        ):
+        if info.effective is None and info.onset is None and info.expires and info.expires < alert.sent:
             yield Finding(
                 rule,
                 f"<expires> {info.expires.isoformat()} is before <sent> {alert.sent.isoformat()}, "
@@ -156,9 +147,7 @@ def headline_length(alert: Alert, rule: str, limit: int, why: str) -> Iterator[F
             )
 
 
-def status_test(
-    alert: Alert, rule: str, why: str, *, only: str | None = None
-) -> Iterator[Finding]:
+def status_test(alert: Alert, rule: str, why: str, *, only: str | None = None) -> Iterator[Finding]:
     """A status other than Actual (or, with `only`, that one status)."""
     if alert.status != "Actual" and only in (None, alert.status):
         yield Finding(rule, f'<status> is "{alert.status}"; {why}', "/alert/status")

@@ -1,4 +1,4 @@
-""""google": Google Public Alerts CAP requirements (developers.google.com/public-alerts)."""
+""" "google": Google Public Alerts CAP requirements (developers.google.com/public-alerts)."""
 
 from __future__ import annotations
 
@@ -67,18 +67,12 @@ def check(alert: Alert) -> Iterator[Finding]:
             "/alert/scope",
         )
     yield from no_info(alert, "profile.google.info-missing", "at least one is required", None)
-    yield from differs(
-        alert, "profile.google.categories-differ", "<category> values", categories, req
-    )
-    yield from differs(
-        alert, "profile.google.event-codes-differ", "<eventCode>s", event_codes, req
-    )
+    yield from differs(alert, "profile.google.categories-differ", "<category> values", categories, req)
+    yield from differs(alert, "profile.google.event-codes-differ", "<eventCode>s", event_codes, req)
     yield from missing(alert, "profile.google.description-missing", "description", req)
     yield from missing(alert, "profile.google.web-missing", "web", req)
     yield from missing(alert, "profile.google.expires-missing", "expires", req)
-    yield from expires_before_sent(
-        alert, "profile.google.expires-before-sent", req + " to be later"
-    )
+    yield from expires_before_sent(alert, "profile.google.expires-before-sent", req + " to be later")
     yield from no_area(alert, "profile.google.area-missing", req)
     yield from missing(alert, "profile.google.sender-name-missing", "senderName", rec)
     yield from missing(alert, "profile.google.response-type-missing", "responseType", rec)
@@ -86,9 +80,7 @@ def check(alert: Alert) -> Iterator[Finding]:
     yield from missing(
         alert, "profile.google.contact-missing", "contact", "Google Public Alerts recommends it"
     )
-    yield from headline_length(
-        alert, "profile.google.headline-length", 140, "Google Public Alerts asks for"
-    )
+    yield from headline_length(alert, "profile.google.headline-length", 140, "Google Public Alerts asks for")
     yield from event_per_language(
         alert,
         "profile.google.event-differs-same-language",
@@ -104,8 +96,7 @@ def check(alert: Alert) -> Iterator[Finding]:
         if len(info.event) >= 35:
             yield Finding(
                 "profile.google.event-length",
-                f"<event> is {len(info.event)} characters; Google Public Alerts asks for "
-                "fewer than 35",
+                f"<event> is {len(info.event)} characters; Google Public Alerts asks for fewer than 35",
                 f"{p}/event",
             )
         if info.headline and info.description == info.headline:
@@ -133,8 +124,7 @@ def check(alert: Alert) -> Iterator[Finding]:
             if not (area.polygons or area.circles or area.geocodes):
                 yield Finding(
                     "profile.google.area-location",
-                    "<area> has no <polygon>, <circle> or <geocode>; Google Public Alerts "
-                    "needs one",
+                    "<area> has no <polygon>, <circle> or <geocode>; Google Public Alerts needs one",
                     ap,
                 )
             for k, circle in enumerate(area.circles, 1):

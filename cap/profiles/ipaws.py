@@ -1,4 +1,4 @@
-""""ipaws": CAP v1.2 USA IPAWS Profile v1.0 (OASIS CS01) and IPAWS-OPEN practice."""
+""" "ipaws": CAP v1.2 USA IPAWS Profile v1.0 (OASIS CS01) and IPAWS-OPEN practice."""
 
 from __future__ import annotations
 
@@ -58,16 +58,10 @@ def check(alert: Alert) -> Iterator[Finding]:
         "it names the profile version",
     )
     # The profile's schema makes <info> required (minOccurs 1), whatever the msgType.
-    yield from no_info(
-        alert, "profile.ipaws.info-missing", "the IPAWS profile schema requires one", None
-    )
+    yield from no_info(alert, "profile.ipaws.info-missing", "the IPAWS profile schema requires one", None)
     yield from missing(alert, "profile.ipaws.expires-missing", "expires", must)
-    yield from differs(
-        alert, "profile.ipaws.event-codes-differ", "<eventCode>s", event_codes, must
-    )
-    yield from differs(
-        alert, "profile.ipaws.categories-differ", "<category> values", categories, must
-    )
+    yield from differs(alert, "profile.ipaws.event-codes-differ", "<eventCode>s", event_codes, must)
+    yield from differs(alert, "profile.ipaws.categories-differ", "<category> values", categories, must)
     yield from no_area(alert, "profile.ipaws.area-missing", must)
     yield from missing(
         alert, "profile.ipaws.description-missing", "description", "IPAWS messages should have one"
@@ -137,7 +131,6 @@ def _ipaws_parameters(info: Info, p: str) -> Iterator[Finding]:
             if len(v) > limit:
                 yield Finding(
                     rule,
-                    f"{name} is {len(v)} characters; Wireless Emergency Alerts carry at "
-                    f"most {limit}",
+                    f"{name} is {len(v)} characters; Wireless Emergency Alerts carry at most {limit}",
                     f"{p}/parameter[{k}]",
                 )

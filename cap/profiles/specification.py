@@ -1,4 +1,4 @@
-""""cap": the SHOULDs and recommendations of CAP 1.2 itself (OASIS, ITU-T X.1303)."""
+""" "cap": the SHOULDs and recommendations of CAP 1.2 itself (OASIS, ITU-T X.1303)."""
 
 from __future__ import annotations
 

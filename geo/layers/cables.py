@@ -24,8 +24,7 @@ class LandingPoint:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"id": self.id, "name": self.name, "country": self.country,
-                "cables": list(self.cables)}
+        return {"id": self.id, "name": self.name, "country": self.country, "cables": list(self.cables)}
 
 
 class LandingPoints(PointLayer):
@@ -91,8 +90,7 @@ def _details(data: bytes) -> dict[str, dict[str, Any]]:
     for i, item in enumerate(doc):
         if not isinstance(item, dict) or "id" not in item:
             raise LayerFormatError("cables.details", "entry has no id", f"/{i}")
-        cables = [c.get("name") or c.get("id") for c in item.get("cables") or []
-                  if isinstance(c, dict)]
+        cables = [c.get("name") or c.get("id") for c in item.get("cables") or [] if isinstance(c, dict)]
         out[str(item["id"])] = {
             "name": item.get("name"),
             "country": item.get("country"),
@@ -103,9 +101,11 @@ def _details(data: bytes) -> dict[str, dict[str, Any]]:
 
 def _position(coordinates: object, place: str) -> tuple[float, float]:
     if (
-        isinstance(coordinates, list) and len(coordinates) >= 2
+        isinstance(coordinates, list)
+        and len(coordinates) >= 2
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in coordinates[:2])
-        and abs(coordinates[0]) <= 180 and abs(coordinates[1]) <= 90
+        and abs(coordinates[0]) <= 180
+        and abs(coordinates[1]) <= 90
     ):
         return float(coordinates[0]), float(coordinates[1])
     raise LayerFormatError(

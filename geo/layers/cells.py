@@ -19,8 +19,20 @@ RADIOS = ("GSM", "UMTS", "LTE", "NR", "CDMA")
 # The OpenCelliD export layout. Full exports carry it as a header line; per-country files
 # (e.g. "262.csv.gz") have no header but the same columns in this order.
 OPENCELLID_COLUMNS = (
-    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
-    "changeable", "created", "updated", "averageSignal",
+    "radio",
+    "mcc",
+    "net",
+    "area",
+    "cell",
+    "unit",
+    "lon",
+    "lat",
+    "range",
+    "samples",
+    "changeable",
+    "created",
+    "updated",
+    "averageSignal",
 )
 
 # What is kept per site: identity, position, estimated coverage radius, freshness.
@@ -62,9 +74,7 @@ class CellSites(PointLayer):
     def merged_with(self, newer: CellSites) -> CellSites:
         """Both sets of cells; a cell in both (same radio, MCC, MNC, area, cell id) keeps the
         row with the later `updated`, as an OpenCelliD diff export updates a full one."""
-        both = {
-            name: np.concatenate([self.columns[name], newer.columns[name]]) for name in self.columns
-        }
+        both = {name: np.concatenate([self.columns[name], newer.columns[name]]) for name in self.columns}
         # Sort by identity then time; the last row of each identity is the newest.
         order = np.lexsort([both["updated"]] + [both[name] for name in reversed(_IDENTITY)])
         ident = np.stack([both[name][order].astype(np.int64) for name in _IDENTITY])
@@ -95,17 +105,14 @@ def parse_opencellid(data: bytes | BinaryIO) -> CellSites:
     if fields and fields[0] == "radio":
         missing = [name for name in _KEPT if name not in fields]
         if missing:
-            raise LayerFormatError(
-                "opencellid.header", f"missing column(s) {', '.join(missing)}", "line 1"
-            )
+            raise LayerFormatError("opencellid.header", f"missing column(s) {', '.join(missing)}", "line 1")
         read = pacsv.ReadOptions()
     elif fields and fields[0] in RADIOS and len(fields) == len(OPENCELLID_COLUMNS):
         read = pacsv.ReadOptions(column_names=list(OPENCELLID_COLUMNS))
     else:
         raise LayerFormatError(
             "opencellid.header",
-            f"expected the header {','.join(OPENCELLID_COLUMNS)} or a data row, got "
-            f"{first_line[:80]!r}",
+            f"expected the header {','.join(OPENCELLID_COLUMNS)} or a data row, got {first_line[:80]!r}",
             "line 1",
         )
     convert = pacsv.ConvertOptions(column_types=_KEPT, include_columns=list(_KEPT))
@@ -125,9 +132,12 @@ def _cells_from_table(table: pa.Table) -> CellSites:
         (codes >= 0)
         & (np.abs(lon) <= 180.0)
         & (np.abs(lat) <= 90.0)
-        & (columns["mcc"] >= 0) & (columns["mcc"] < 1000)
-        & (columns["net"] >= 0) & (columns["net"] < 1000)
-        & (columns["area"] >= 0) & (columns["area"] < 2**32)
+        & (columns["mcc"] >= 0)
+        & (columns["mcc"] < 1000)
+        & (columns["net"] >= 0)
+        & (columns["net"] < 1000)
+        & (columns["area"] >= 0)
+        & (columns["area"] < 2**32)
     )
     columns["radio"] = codes
     kept = {

@@ -51,18 +51,14 @@ BOX_ROWS = 16
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
-def index_keys(
-    lon: np.ndarray, lat: np.ndarray, rows_per_degree: int = ROWS_PER_DEGREE
-) -> np.ndarray:
+def index_keys(lon: np.ndarray, lat: np.ndarray, rows_per_degree: int = ROWS_PER_DEGREE) -> np.ndarray:
     """The sort key (float64) of each WGS 84 point: its latitude row, then its longitude."""
     row = np.floor((np.asarray(lat, dtype=np.float64) + 90.0) * rows_per_degree)
     np.clip(row, 0, 180 * rows_per_degree - 1, out=row)  # latitude 90 joins the top row
     return row * _STRIDE + (np.asarray(lon, dtype=np.float64) + _OFFSET)
 
 
-def index_order(
-    lon: np.ndarray, lat: np.ndarray, rows_per_degree: int = ROWS_PER_DEGREE
-) -> np.ndarray:
+def index_order(lon: np.ndarray, lat: np.ndarray, rows_per_degree: int = ROWS_PER_DEGREE) -> np.ndarray:
     """The permutation that puts points in index order."""
     return np.argsort(index_keys(lon, lat, rows_per_degree))
 
@@ -323,8 +319,7 @@ class PointIndex:
             if lo == hi:
                 return None
             if not keyed or hi - lo <= self.direct_limit:
-                return _test(poly, self.lon, self.lat, np.array([lo]), np.array([hi]), _EMPTY,
-                             _EMPTY)
+                return _test(poly, self.lon, self.lat, np.array([lo]), np.array([hi]), _EMPTY, _EMPTY)
         return self._rasterised(poly, lo, hi, r0, r1)
 
     def _rasterised(self, poly: shapely.Polygon, lo: int, hi: int, r0: int, r1: int) -> Selection:
@@ -365,7 +360,8 @@ def polygon_parts(geometry: BaseGeometry) -> list[shapely.Polygon]:
     if shapely.get_num_geometries(geometry) > 1 and not shapely.is_valid(geometry):
         geometry = shapely.make_valid(geometry)
     parts = [
-        p for p in shapely.get_parts(geometry)
+        p
+        for p in shapely.get_parts(geometry)
         if isinstance(p, shapely.Polygon | shapely.MultiPolygon | shapely.GeometryCollection)
     ]
     out: list[shapely.Polygon] = []

@@ -127,15 +127,14 @@ def _from_geojson(raw: bytes) -> tuple[np.ndarray, dict[str, list[float]]]:
     for i, feature in enumerate(features):
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict) or "quadkey" not in props:
-            raise LayerFormatError(
-                "ookla.tile", "feature has no quadkey property", f"/features/{i}"
-            )
+            raise LayerFormatError("ookla.tile", "feature has no quadkey property", f"/features/{i}")
         quadkeys.append(str(props["quadkey"]))
         for metric in METRICS:
             value = props.get(metric)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise LayerFormatError(
-                    "ookla.value", f"{metric} must be a number, got {value!r}",
+                    "ookla.value",
+                    f"{metric} must be a number, got {value!r}",
                     f"/features/{i}/properties/{metric}",
                 )
             values[metric].append(value)
@@ -153,9 +152,7 @@ def quadkey_centres(quadkeys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         digits = keys[rows].astype(f"S{zoom}").view(np.uint8).reshape(len(rows), zoom) - ord("0")
         if zoom == 0 or (digits > 3).any():
             bad = int(rows[np.flatnonzero((digits > 3).any(axis=1))[0]]) if zoom else int(rows[0])
-            raise LayerFormatError(
-                "ookla.quadkey", f"not a quadkey: {keys[bad]!r}", f"tile {bad}"
-            )
+            raise LayerFormatError("ookla.quadkey", f"not a quadkey: {keys[bad]!r}", f"tile {bad}")
         weights = 1 << np.arange(zoom - 1, -1, -1, dtype=np.int64)
         x = (digits & 1).astype(np.int64) @ weights
         y = (digits >> 1).astype(np.int64) @ weights

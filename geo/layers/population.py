@@ -66,9 +66,7 @@ def _grid(lon: np.ndarray, lat: np.ndarray, people: np.ndarray) -> PopulationGri
     bad = ~(np.isfinite(people) & (people >= 0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
-        raise LayerFormatError(
-            "population.value", "population must be a non-negative number", f"row {row}"
-        )
+        raise LayerFormatError("population.value", "population must be a non-negative number", f"row {row}")
     usable = (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
     return PopulationGrid(
         {"lon": lon[usable], "lat": lat[usable], "population": people[usable]},

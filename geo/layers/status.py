@@ -68,9 +68,7 @@ class NetworkStatus:
         """Status from reports in any order."""
         return cls(tuple(sorted(reports, key=lambda r: r.time)))
 
-    def states(
-        self, sites: CellSites, positions: np.ndarray, as_of: datetime | None = None
-    ) -> np.ndarray:
+    def states(self, sites: CellSites, positions: np.ndarray, as_of: datetime | None = None) -> np.ndarray:
         """The state code (0 up, 1 degraded, 2 down) of each site at `positions`, as of a time
         (None: every report); a site no report speaks of is up."""
         state = np.zeros(len(positions), dtype=np.uint8)
@@ -112,8 +110,13 @@ class NetworkStatus:
         cells = sites["cell"][positions]
         for i in np.flatnonzero(np.isin(cells, wanted_cells)).tolist():
             p = positions[i]
-            ident = (int(sites["radio"][p]), int(sites["mcc"][p]), int(sites["net"][p]),
-                     int(sites["area"][p]), int(cells[i]))
+            ident = (
+                int(sites["radio"][p]),
+                int(sites["mcc"][p]),
+                int(sites["net"][p]),
+                int(sites["area"][p]),
+                int(cells[i]),
+            )
             found = latest.get(ident)
             if found is not None and found[0] >= stamp[i]:
                 stamp[i], state[i] = found

@@ -74,6 +74,7 @@ def runs_inline(raw: bytes) -> bool:
     INLINE_BYTES): small, with few circles and geocodes."""
     return len(raw) <= INLINE_BYTES and raw.count(b"circle>") + raw.count(b"geocode>") <= 2 * INLINE_SHAPES
 
+
 # Rule ids of the service's own refusals (the CAP library owns cap.*).
 RULE_NOT_AN_ALERT = "service.ingest.not-an-alert"
 RULE_SENDER_NOT_REGISTERED = "alert.sender.not-registered"

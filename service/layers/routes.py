@@ -10,16 +10,19 @@ from typing import Annotated, Any
 
 import anyio
 import numpy as np
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from geo.layers import RADIOS, ConnectivityLayer, NetworkStatus, PointLayer, SiteState
 from geo.layers.index import polygon_parts
 from service.auth import OPERATOR
 from service.bbox import BBox, bbox_geometry, parse_bbox
 from service.errors import Forbidden, Invalid, NotFound
-from service.http import query_time
+from service.http import RevalidatedAnswers, query_time
+from service.layers import compare
 from service.layers.files import KINDS, LAYER_KINDS, OLDER_NAMES, list_layers
+from service.layers.zoom import MAX_ZOOM, POINTS_ZOOM, grid_for_zoom
 from service.runtime import RequiredPrincipal, RuntimeDep
 
 DEFAULT_LIMIT = 1000
@@ -27,9 +30,13 @@ MAX_FEATURES = 10_000
 # A grid answer has at most this many cells, built from at most this many points.
 MAX_GRID_CELLS = 10_000
 MAX_AGGREGATED_POINTS = 5_000_000
-# Ookla open-data tiles are Web Mercator tiles of zoom 16 (~610 m at the equator); the layer
-# keeps their centres, from which each tile is found again.
-OOKLA_ZOOM = 16
+OOKLA_ZOOM = compare.OOKLA_ZOOM
+# Answers by zoom: positions to ~1 m (5 decimals), grid corners as made (multiples of the size).
+POINT_DECIMALS = 5
+# Maps ask the same views again as they pan back: answers revalidated by ETag, gzipped once.
+_ANSWERS = RevalidatedAnswers()
+# Layers change only on import and status reports: a client revalidates (cheap, ETag) each time.
+LAYER_CACHE = "no-cache"
 _STATE_NAMES = [s.value for s in SiteState]  # code 0 up, 1 degraded, 2 down
 
 Kind = Annotated[
@@ -97,33 +104,74 @@ async def reload_layers(runtime: RuntimeDep, principal: RequiredPrincipal) -> di
 
 async def layer_features(
     kind: Kind,
+    request: Request,
     runtime: RuntimeDep,
     bbox: Annotated[str, Query(max_length=200, description="west,south,east,north (RFC 7946 §5)")],
     limit: Annotated[int, Query(ge=1, le=MAX_FEATURES)] = DEFAULT_LIMIT,
     grid: Annotated[
         float | None, Query(gt=0, le=90, description="Aggregate on a grid of this many degrees")
     ] = None,
+    zoom: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=MAX_ZOOM,
+            description="The map's zoom: points (at most `limit`) close in, else a grid of ~32 px "
+            "cells aligned world-wide (the bbox snapped outward to it); not with `grid`",
+        ),
+    ] = None,
     period: Annotated[str | None, Query(max_length=16, description="Ookla quarter, e.g. 2023Q2")] = None,
+    baseline: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="Ookla only: an earlier quarter to compare with (before/after): each tile or "
+            "cell adds `download_mbps_before`, `upload_mbps_before`, `latency_ms_before`, `tests_before` "
+            "(null where that quarter has no tests there) and `download_change`, `upload_change`, "
+            "`latency_change` (now/before - 1)",
+        ),
+    ] = None,
     as_of: Annotated[datetime | None, Query(description="Cell status as of this time (default now)")] = None,
-) -> JSONResponse:
-    """Features of one layer inside a bbox, at most `limit` (422 beyond, unless `grid` asks
-    for them aggregated per grid cell)."""
+) -> Response:
+    """Features of one layer inside a bbox, at most `limit` (422 beyond, unless `grid` or
+    `zoom` asks for them aggregated per grid cell)."""
     kind = OLDER_NAMES.get(kind, kind)
     if kind not in KINDS:
         raise NotFound.one("layer.kind.unknown", f"no layer {kind!r}; one of {', '.join(KINDS)}", "{kind}")
+    if grid is not None and zoom is not None:
+        raise Invalid.one(
+            "layer.zoom.with-grid",
+            "give zoom (the service picks the grid) or grid (degrees), not both",
+            "?zoom",
+        )
+    if baseline is not None and kind != "ookla":
+        raise Invalid.one(
+            "layer.baseline.kind", f"baseline compares Ookla quarters; the {kind} layer has none", "?baseline"
+        )
     as_of = query_time(as_of, param="as_of", rule="layer.as_of")
     box = parse_bbox(bbox)
+    # Whole zoom levels: views between two levels get the same grid, so the same bytes.
+    level = None if zoom is None else math.floor(zoom)
     layer = runtime.connectivity
     table, chosen_period = _table(layer, kind, period)
+    earlier = _table(layer, kind, baseline, param="?baseline")[0] if baseline is not None else None
     status = runtime.network.near(box) if kind == "opencellid" else None
     body = await anyio.to_thread.run_sync(
-        lambda: _collection(kind, table, box, limit=limit, grid=grid, status=status, as_of=as_of)
+        lambda: _collection(
+            kind, table, box, limit=limit, grid=grid, zoom=level, status=status, as_of=as_of, earlier=earlier
+        )
     )
     body["period"] = chosen_period
-    return JSONResponse(body, media_type="application/geo+json")
+    body["baseline"] = baseline
+    made = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    return _ANSWERS.answer(
+        request, made, media_type="application/geo+json", headers={"Cache-Control": LAYER_CACHE}
+    )
 
 
-def _table(layer: ConnectivityLayer, kind: str, period: str | None) -> tuple[PointLayer, str | None]:
+def _table(
+    layer: ConnectivityLayer, kind: str, period: str | None, *, param: str = "?period"
+) -> tuple[PointLayer, str | None]:
     if kind == "ookla":
         if not layer.performance:
             raise _not_imported(kind)
@@ -133,7 +181,7 @@ def _table(layer: ConnectivityLayer, kind: str, period: str | None) -> tuple[Poi
             raise NotFound.one(
                 "layer.period.unknown",
                 f"no Ookla period {chosen!r} is loaded; loaded: {', '.join(layer.periods)}",
-                "?period",
+                param,
             )
         return tiles, chosen
     table = {"opencellid": layer.cells, "cables": layer.landings, "population": layer.population}[kind]
@@ -158,16 +206,28 @@ def _collection(
     *,
     limit: int,
     grid: float | None,
+    zoom: int | None = None,
     status: NetworkStatus | None,
     as_of: datetime | None,
+    earlier: PointLayer | None = None,
 ) -> dict[str, Any]:
     selection = table.index.select(polygon_parts(bbox_geometry(box)))
     total = selection.count()
+    decimals = None
+    if zoom is not None:
+        # Close in and few enough: the points themselves; else the zoom's grid over the box
+        # snapped to it (whole cells at the edges, the same cells for every view).
+        decimals = POINT_DECIMALS
+        if zoom < POINTS_ZOOM[kind] or total > limit:
+            chosen = grid_for_zoom(zoom, box, MAX_GRID_CELLS)
+            grid, box = chosen.size, chosen.box
+            selection = table.index.select(polygon_parts(bbox_geometry(box)))
+            total = selection.count()
     if grid is None and total > limit:
         raise Invalid.one(
             "layer.bbox.too-many",
             f"{total} {kind} features in this bbox, more than limit={limit}: zoom in, raise limit "
-            f"(at most {MAX_FEATURES}), or ask for grid=DEGREES to get them aggregated",
+            f"(at most {MAX_FEATURES}), or ask for zoom=Z or grid=DEGREES to get them aggregated",
             "?bbox",
         )
     if grid is not None and total > MAX_AGGREGATED_POINTS:
@@ -180,15 +240,20 @@ def _collection(
     states = None
     if kind == "opencellid" and status is not None:
         states = status.states(table, positions, as_of)
+    before = None
+    if earlier is not None:
+        before = (earlier, earlier.index.select(polygon_parts(bbox_geometry(box))).indices())
     if grid is not None:
-        features = _grid_features(kind, table, positions, box, grid, states)
+        features = _grid_features(kind, table, positions, box, grid, states, before)
     else:
-        features = _point_features(kind, table, positions, states)
+        features = _point_features(kind, table, positions, states, decimals, before)
     return {
         "type": "FeatureCollection",
         "kind": kind,
         "bbox": list(box),
         "total": total,
+        "zoom": zoom,
+        "aggregated": grid is not None,
         "grid": grid,
         "features": features,
     }
@@ -198,10 +263,29 @@ def _collection(
 
 
 def _point_features(
-    kind: str, table: PointLayer, positions: np.ndarray, states: np.ndarray | None
+    kind: str,
+    table: PointLayer,
+    positions: np.ndarray,
+    states: np.ndarray | None,
+    decimals: int | None = None,
+    before: tuple[PointLayer, np.ndarray] | None = None,
 ) -> list[Any]:
-    lon, lat = table["lon"][positions].tolist(), table["lat"][positions].tolist()
+    xs, ys = table["lon"][positions], table["lat"][positions]
+    if decimals is not None:
+        xs, ys = xs.round(decimals), ys.round(decimals)
+    lon, lat = xs.tolist(), ys.tolist()
     properties = _PROPERTIES[kind](table, positions, states)
+    if before is not None:
+        earlier, at = before
+        keys = compare.tile_keys(table["lon"][positions], table["lat"][positions])
+        earlier_keys = compare.tile_keys(earlier["lon"][at], earlier["lat"][at])
+        now = {name: table[column][positions] / scale for name, (column, scale) in compare.METRICS.items()}
+        was = {
+            name: compare.joined(keys, earlier_keys, earlier[column][at] / scale)
+            for name, (column, scale) in compare.METRICS.items()
+        }
+        tests_before = compare.joined(keys, earlier_keys, earlier["tests"][at].astype(np.float64))
+        _add_comparison(properties, now, was, tests_before)
     if kind == "ookla":
         geometries = _tile_polygons(table["lon"][positions], table["lat"][positions])
     else:
@@ -275,17 +359,9 @@ _PROPERTIES: dict[str, Callable[[PointLayer, np.ndarray, np.ndarray | None], lis
 }
 
 
-def _tile_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Web Mercator tile column and row (zoom OOKLA_ZOOM) holding each point."""
-    n = 1 << OOKLA_ZOOM
-    x = np.floor((lon + 180.0) / 360.0 * n).astype(np.int64)
-    y = np.floor((1.0 - np.arcsinh(np.tan(np.radians(lat))) / math.pi) / 2.0 * n).astype(np.int64)
-    return np.clip(x, 0, n - 1), np.clip(y, 0, n - 1)
-
-
 def _tile_polygons(lon: np.ndarray, lat: np.ndarray) -> list[dict[str, Any]]:
     n = float(1 << OOKLA_ZOOM)
-    x, y = _tile_xy(lon, lat)
+    x, y = compare.tile_xy(lon, lat)
     west, east = (x / n * 360.0 - 180.0).tolist(), ((x + 1) / n * 360.0 - 180.0).tolist()
     north = np.degrees(np.arctan(np.sinh(math.pi * (1 - 2 * y / n)))).tolist()
     south = np.degrees(np.arctan(np.sinh(math.pi * (1 - 2 * (y + 1) / n)))).tolist()
@@ -293,7 +369,7 @@ def _tile_polygons(lon: np.ndarray, lat: np.ndarray) -> list[dict[str, Any]]:
 
 
 def _quadkeys(lon: np.ndarray, lat: np.ndarray) -> list[str]:
-    x, y = _tile_xy(lon, lat)
+    x, y = compare.tile_xy(lon, lat)
     digits = np.zeros((len(x), OOKLA_ZOOM), dtype=np.int64)
     for bit in range(OOKLA_ZOOM):
         shift = OOKLA_ZOOM - 1 - bit
@@ -317,6 +393,7 @@ def _grid_features(
     box: BBox,
     size: float,
     states: np.ndarray | None,
+    before: tuple[PointLayer, np.ndarray] | None = None,
 ) -> list[Any]:
     west, south, east, north = box
     width = (east - west) % 360.0 or (360.0 if east != west else 0.0)
@@ -328,10 +405,15 @@ def _grid_features(
             "use a larger grid",
             "?grid",
         )
-    lon, lat = table["lon"][positions], table["lat"][positions]
-    ix = np.minimum(((lon - west) % 360.0 // size).astype(np.int64), columns - 1)
-    iy = np.minimum(((lat - south) // size).astype(np.int64), rows - 1)
-    cell, inverse = np.unique(iy * columns + ix, return_inverse=True)
+
+    def cell_keys(on: PointLayer, at: np.ndarray) -> np.ndarray:
+        lon, lat = on["lon"][at], on["lat"][at]
+        ix = np.minimum(((lon - west) % 360.0 // size).astype(np.int64), columns - 1)
+        iy = np.minimum(((lat - south) // size).astype(np.int64), rows - 1)
+        keys: np.ndarray = iy * columns + ix
+        return keys
+
+    cell, inverse = np.unique(cell_keys(table, positions), return_inverse=True)
     count = np.bincount(inverse, minlength=len(cell))
 
     def total(values: np.ndarray) -> list[float]:
@@ -357,6 +439,29 @@ def _grid_features(
             e["download_mbps"] = round(sums["avg_d_kbps"][i] / w / 1000, 3) if w else None
             e["upload_mbps"] = round(sums["avg_u_kbps"][i] / w / 1000, 3) if w else None
             e["latency_ms"] = round(sums["avg_lat_ms"][i] / w, 3) if w else None
+        if before is not None:
+            earlier, at = before
+            then_cell, then_inverse = np.unique(cell_keys(earlier, at), return_inverse=True)
+            then_tests = earlier["tests"][at].astype(np.float64)
+            then_weight = np.bincount(then_inverse, weights=then_tests, minlength=len(then_cell))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                now = {
+                    name: np.asarray(sums[column]) / np.asarray(weight) / scale
+                    for name, (column, scale) in compare.METRICS.items()
+                }
+                was = {
+                    name: compare.joined(
+                        cell,
+                        then_cell,
+                        np.bincount(
+                            then_inverse, weights=earlier[column][at] * then_tests, minlength=len(then_cell)
+                        )
+                        / then_weight
+                        / scale,
+                    )
+                    for name, (column, scale) in compare.METRICS.items()
+                }
+            _add_comparison(extra, now, was, compare.joined(cell, then_cell, then_weight))
     elif kind == "population":
         people = total(table["population"][positions])
         for i, e in enumerate(extra):
@@ -373,3 +478,22 @@ def _grid_features(
             {"type": "Feature", "geometry": geometry, "properties": {"count": int(count[i]), **extra[i]}}
         )
     return features
+
+
+def _add_comparison(
+    properties: list[dict[str, Any]],
+    now: dict[str, np.ndarray],
+    was: dict[str, np.ndarray],
+    tests_before: np.ndarray,
+) -> None:
+    """Each feature's values in the earlier quarter (`..._before`, null where it had no tests
+    there, and `tests_before`) and the relative change of each (`download_change`: -0.36 is a
+    third lower)."""
+    for p, tests in zip(properties, tests_before.tolist(), strict=True):
+        p["tests_before"] = int(tests) if math.isfinite(tests) else None
+    for name, before in was.items():
+        values, changes = compare.rounded(before), compare.change(now[name], before)
+        short = name.split("_")[0]
+        for p, value, delta in zip(properties, values, changes, strict=True):
+            p[f"{name}_before"] = value
+            p[f"{short}_change"] = delta

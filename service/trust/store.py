@@ -117,9 +117,7 @@ def add_anchors(
     """Store each certificate as an anchor of `sender` (one already there is kept as it was)."""
     sender = _sender(sender)
     now = utcnow()
-    known = set(
-        conn.execute(select(_anchors.c.fingerprint).where(_anchors.c.sender == sender)).scalars()
-    )
+    known = set(conn.execute(select(_anchors.c.fingerprint).where(_anchors.c.sender == sender)).scalars())
     for certificate in certificates:
         print_ = fingerprint(certificate)
         if print_ in known:

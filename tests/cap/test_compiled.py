@@ -61,8 +61,11 @@ def own_messages() -> Iterator[tuple[str, bytes]]:
     yield "cdata", with_description("  <![CDATA[rising]]>")
     yield "utf16", with_description("a <b>b</b>", "UTF-16")
     yield "comment", message().replace(b"<event>Flood</event>", b"<event>Fl<!-- x -->ood</event>")
-    yield "order", message().replace(b"<status>Actual</status>", b"").replace(
-        b"<scope>Public</scope>", b"<scope>Public</scope><status>Actual</status>"
+    yield (
+        "order",
+        message()
+        .replace(b"<status>Actual</status>", b"")
+        .replace(b"<scope>Public</scope>", b"<scope>Public</scope><status>Actual</status>"),
     )
     yield "attribute", message().replace(b"<event>", b'<event lang="en">')
     yield "unknown", message().replace(b"<event>", b"<colour>red</colour><event>")

@@ -180,9 +180,7 @@ def listener() -> Iterator[tuple[str, list[str]]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", hits
@@ -217,9 +215,7 @@ def test_external_http_entity_is_refused_and_never_fetched(listener: tuple[str, 
 
 
 def test_billion_laughs_is_refused() -> None:
-    entities = '<!ENTITY l0 "lol">' + "".join(
-        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)
-    )
+    entities = '<!ENTITY l0 "lol">' + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
     doc = message(prolog=f"\n<!DOCTYPE alert [{entities}]>", description="&l9;")
     error, _ = refused(doc.encode())
     assert (error.rule, error.path) == ("cap.xml.doctype", "/")
@@ -227,17 +223,13 @@ def test_billion_laughs_is_refused() -> None:
 
 def test_quadratic_blowup_is_refused() -> None:
     # One 100 kB entity referenced 50,000 times: 5 GB once expanded, 250 kB as sent.
-    doc = message(
-        prolog=f'\n<!DOCTYPE alert [<!ENTITY a "{"x" * 100_000}">]>', description="&a;" * 50_000
-    )
+    doc = message(prolog=f'\n<!DOCTYPE alert [<!ENTITY a "{"x" * 100_000}">]>', description="&a;" * 50_000)
     error, _ = refused(doc.encode())
     assert (error.rule, error.path) == ("cap.xml.doctype", "/")
 
 
 def test_utf16_document_with_a_doctype_is_refused() -> None:
-    doc = message(
-        encoding="UTF-16", prolog='\n<!DOCTYPE alert [<!ENTITY a "b">]>', description="&a;"
-    )
+    doc = message(encoding="UTF-16", prolog='\n<!DOCTYPE alert [<!ENTITY a "b">]>', description="&a;")
     for codec in ("utf-16", "utf-16-be"):  # with a BOM (little-endian here) and big-endian
         error, _ = refused(doc.encode(codec))
         assert error.rule == "cap.xml.doctype", codec
@@ -304,11 +296,7 @@ def test_polygon_with_a_million_vertices_without_commas_is_refused() -> None:
 def test_message_at_the_vertex_budget_is_read_in_bounds() -> None:
     # Five polygons just under the per-polygon bound: ~1M pairs, the most one message may carry.
     ring = " ".join(["1,2", "1,3", "2,3", *(["2,2"] * (MAX_POLYGON_PAIRS - 5)), "1,2"])
-    doc = (
-        message()
-        .replace(f"<polygon>{POLYGON}</polygon>", f"<polygon>{ring}</polygon>" * 5)
-        .encode()
-    )
+    doc = message().replace(f"<polygon>{POLYGON}</polygon>", f"<polygon>{ring}</polygon>" * 5).encode()
     alert, report = read(doc)
     polygons = alert.infos[0].areas[0].polygons
     assert [len(p) for p in polygons] == [MAX_POLYGON_PAIRS - 1] * 5
@@ -335,9 +323,7 @@ def test_latin1_bytes_declared_as_utf8_are_an_encoding_error() -> None:
 
 
 def test_message_declaring_iso_8859_1_correctly_is_read_correctly() -> None:
-    doc = message(encoding="ISO-8859-1", area="Vallée du Rhône", description="Crue à 5 m").encode(
-        "latin-1"
-    )
+    doc = message(encoding="ISO-8859-1", area="Vallée du Rhône", description="Crue à 5 m").encode("latin-1")
     alert, report = read(doc)
     assert alert.infos[0].areas[0].area_desc == "Vallée du Rhône"
     assert alert.infos[0].description == "Crue à 5 m"

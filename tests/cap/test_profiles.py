@@ -57,8 +57,7 @@ BASE_INFOS = [BASE_INFO, {**BASE_INFO, "language": "fr-CA", "event": "Inondation
 
 def _named(tag: str, pairs: list[tuple[str, str]]) -> str:
     return "".join(
-        f"<{tag}><valueName>{escape(n)}</valueName><value>{escape(v)}</value></{tag}>"
-        for n, v in pairs
+        f"<{tag}><valueName>{escape(n)}</valueName><value>{escape(v)}</value></{tag}>" for n, v in pairs
     )
 
 
@@ -181,13 +180,9 @@ CASES = [
         (f"expires-before-sent {I1}/expires",),
         first={"expires": EARLY},
     ),
-    case(
-        "cap", "early expires, earlier effective", (), first={"expires": EARLY, "effective": EARLY}
-    ),
+    case("cap", "early expires, earlier effective", (), first={"expires": EARLY, "effective": EARLY}),
     case("cap", "headline of 160", (), first={"headline": "x" * 160}),
-    case(
-        "cap", "headline of 161", (f"headline-length {I1}/headline",), first={"headline": "x" * 161}
-    ),
+    case("cap", "headline of 161", (f"headline-length {I1}/headline",), first={"headline": "x" * 161}),
     case("cap", "no senderName", (f"sender-name-missing {I1}",), first={"sender_name": None}),
     case(
         "cap",
@@ -219,9 +214,7 @@ CASES = [
         (),
         first={"resources": [{"uri": "1.png", "deref": "AAAA"}]},
     ),
-    case(
-        "cap", "geocode-only area", (f"geocode-without-geometry {I1}/area[1]",), first=GEOCODE_ONLY
-    ),
+    case("cap", "geocode-only area", (f"geocode-without-geometry {I1}/area[1]",), first=GEOCODE_ONLY),
     case("cap", "Error without note", ("error-note /alert",), msg_type="Error", references=REFS),
     case("cap", "Error with note", (), msg_type="Error", references=REFS, note="unknown area"),
     case(
@@ -263,9 +256,7 @@ CASES = [
         infos=[BASE_INFO, {**FR, "event_codes": BASE_EVENT_CODES[:2]}],
     ),
     case("google", "event of 34 characters", (), first={"event": "e" * 34}),
-    case(
-        "google", "event of 35 characters", (f"event-length {I1}/event",), first={"event": "e" * 35}
-    ),
+    case("google", "event of 35 characters", (f"event-length {I1}/event",), first={"event": "e" * 35}),
     case("google", "no description", (f"description-missing {I1}",), first={"description": None}),
     case("google", "empty web", (f"web-missing {I1}/web",), first={"web": ""}),
     case("google", "no expires", (f"expires-missing {I1}",), first={"expires": None}),
@@ -283,9 +274,7 @@ CASES = [
         first={"areas": [BASE_AREA, {}]},
     ),
     case("google", "no senderName", (f"sender-name-missing {I1}",), first={"sender_name": None}),
-    case(
-        "google", "no responseType", (f"response-type-missing {I1}",), first={"response_types": []}
-    ),
+    case("google", "no responseType", (f"response-type-missing {I1}",), first={"response_types": []}),
     case("google", "no instruction", (f"instruction-missing {I1}",), first={"instruction": None}),
     case("google", "no contact", (f"contact-missing {I1}",), first={"contact": None}),
     case("google", "headline of 140", (), first={"headline": "h" * 140}),
@@ -460,13 +449,9 @@ CASES = [
     case("cap-au", "Exercise status", (), status="Exercise"),
     case("cap-au", "no expires", (f"expires-missing {I1}",), first={"expires": None}),
     case("cap-au", "no senderName", (f"sender-name-missing {I1}",), first={"sender_name": None}),
-    case(
-        "cap-au", "no responseType", (f"response-type-missing {I1}",), first={"response_types": []}
-    ),
+    case("cap-au", "no responseType", (f"response-type-missing {I1}",), first={"response_types": []}),
     case("cap-au", "no instruction", (f"instruction-missing {I1}",), first={"instruction": None}),
-    case(
-        "cap-au", "no recognised geocode", (f"geocode {I1}/area[1]",), first=geo(("SAME", "048201"))
-    ),
+    case("cap-au", "no recognised geocode", (f"geocode {I1}/area[1]",), first=geo(("SAME", "048201"))),
     case("cap-au", "geocode-only areas", (f"polygon-or-circle {I1}/area[1]",), first=GEOCODE_ONLY),
     # "cap-cp": Canadian Profile.
     case("cap-cp", "no CAP-CP code", ("code /alert",), codes=("IPAWSv1.0",)),
@@ -494,9 +479,7 @@ CASES = [
     case("cap-cp", "English only", ("languages /alert",), infos=[BASE_INFO]),
     case("cap-cp", "no expires", (f"expires-missing {I1}",), first={"expires": None}),
     case("cap-cp", "no senderName", (f"sender-name-missing {I1}",), first={"sender_name": None}),
-    case(
-        "cap-cp", "no responseType", (f"response-type-missing {I1}",), first={"response_types": []}
-    ),
+    case("cap-cp", "no responseType", (f"response-type-missing {I1}",), first={"response_types": []}),
     case("cap-cp", "no instruction", (f"instruction-missing {I1}",), first={"instruction": None}),
     case("cap-cp", "geocode-only areas", (f"polygon-or-circle {I1}/area[1]",), first=GEOCODE_ONLY),
 ]
@@ -593,9 +576,7 @@ def corpus_findings() -> dict[str, Counter[tuple[str, str]]]:
     for path in sorted(VALID.glob("*.xml")):
         report = cap.validate(path.read_bytes(), profiles=list(PROFILES), verify_signature=False)
         assert report.alert is not None, (path.name, report.errors)
-        out[path.name] = Counter(
-            (w.rule, w.path) for w in report.warnings if w.rule.startswith("profile.")
-        )
+        out[path.name] = Counter((w.rule, w.path) for w in report.warnings if w.rule.startswith("profile."))
     return out
 
 
@@ -609,9 +590,7 @@ def test_corpus_profile_summary(corpus_findings: dict[str, Counter[tuple[str, st
     print("\n" + "file".ljust(width) + "".join(f"{p:>8}" for p in PROFILES))
     totals = Counter[str]()
     for name, c in corpus_findings.items():
-        row = {
-            p: sum(n for (r, _), n in c.items() if r.startswith(f"profile.{p}.")) for p in PROFILES
-        }
+        row = {p: sum(n for (r, _), n in c.items() if r.startswith(f"profile.{p}.")) for p in PROFILES}
         totals.update(row)
         print(name.ljust(width) + "".join(f"{row[p]:>8}" for p in PROFILES))
     print("total".ljust(width) + "".join(f"{totals[p]:>8}" for p in PROFILES))
@@ -663,6 +642,4 @@ def test_corpus_national_markers_are_absent_from_other_messages(corpus_findings)
     oasis = corpus_findings["oasis-cap1.2-A2-thunderstorm.xml"]
     for rule in ("profile.ipaws.code", "profile.cap-au.code", "profile.cap-cp.code"):
         assert (rule, "/alert") in oasis
-    assert ("profile.cap.info-missing", "/alert") in corpus_findings[
-        "usgs_minimal-no-info-cap11.xml"
-    ]
+    assert ("profile.cap.info-missing", "/alert") in corpus_findings["usgs_minimal-no-info-cap11.xml"]

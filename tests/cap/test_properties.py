@@ -49,16 +49,12 @@ XML_CHARS = st.characters(
 TEXT = st.text(XML_CHARS, min_size=1, max_size=30).map(str.strip).filter(bool)
 # CAP 1.2 §3.2.1: identifier and sender have no spaces, commas or restricted characters (< &).
 ID_TEXT = st.text(
-    st.characters(
-        exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters="\ufffe\uffff,<&"
-    ),
+    st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters="\ufffe\uffff,<&"),
     min_size=1,
     max_size=20,
 ).filter(lambda s: not any(c.isspace() for c in s))
 TOKEN = st.text(
-    st.characters(
-        exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters="\ufffe\uffff"
-    ),
+    st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters="\ufffe\uffff"),
     min_size=1,
     max_size=20,
 ).filter(lambda s: not any(c.isspace() for c in s))
@@ -74,9 +70,7 @@ OFFSETS = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(time
 
 def datetimes(*, whole_seconds: bool = True) -> st.SearchStrategy[datetime]:
     """Aware date-times with a fixed offset; CAP 1.2 has no fractional seconds."""
-    dts = st.datetimes(
-        min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30), timezones=OFFSETS
-    )
+    dts = st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30), timezones=OFFSETS)
     return dts.map(lambda d: d.replace(microsecond=0)) if whole_seconds else dts
 
 
@@ -182,9 +176,7 @@ def alerts(draw: st.DrawFn, *, whole_seconds: bool = True) -> Alert:
 
 @PROPERTY
 @given(alerts(), st.booleans())
-def test_any_valid_alert_written_as_cap_xml_reads_back_equal_and_valid(
-    alert: Alert, pretty: bool
-) -> None:
+def test_any_valid_alert_written_as_cap_xml_reads_back_equal_and_valid(alert: Alert, pretty: bool) -> None:
     xml = to_xml(alert, pretty=pretty)
     assert cap.parse(xml) == alert
     report = cap.validate(xml)
@@ -340,9 +332,7 @@ def test_the_mutation_base_is_a_valid_message() -> None:
 
 # The CAP 1.0 example of the rule tests, with a password and a fraction of a second.
 CAP10 = (
-    CAP10_TEXT.replace(
-        "<msgType>Alert</msgType>", "<msgType>Alert</msgType>\n  <password>sekrit</password>"
-    )
+    CAP10_TEXT.replace("<msgType>Alert</msgType>", "<msgType>Alert</msgType>\n  <password>sekrit</password>")
     .replace("<sent>2003-06-17T14:57:00-07:00</sent>", "<sent>2003-06-17T14:57:00.25-07:00</sent>")
     .encode()
 )
@@ -394,9 +384,7 @@ def test_coordinates_are_written_without_exponents_and_read_back_exactly() -> No
 
 
 def test_addresses_with_spaces_are_quoted() -> None:
-    alert = dataclasses.replace(
-        SAMPLE, scope="Private", addresses=["ops@example.org", "Fire Brigade"]
-    )
+    alert = dataclasses.replace(SAMPLE, scope="Private", addresses=["ops@example.org", "Fire Brigade"])
     xml = to_xml(alert)
     assert b'<addresses>ops@example.org "Fire Brigade"</addresses>' in xml
     assert cap.parse(xml).addresses == ["ops@example.org", "Fire Brigade"]
@@ -467,9 +455,7 @@ def _corpus_messages() -> list[str]:
         return []
     with (CORPUS / "manifest.tsv").open(newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    return [
-        r["file"] for r in rows if r["ingest"] == "accept" and not r["file"].startswith("feeds/")
-    ]
+    return [r["file"] for r in rows if r["ingest"] == "accept" and not r["file"].startswith("feeds/")]
 
 
 def _as_cap12(alert: Alert) -> Alert:
@@ -502,6 +488,4 @@ def test_real_messages_survive_writing_as_cap12_and_as_json(name: str) -> None:
         pytest.skip("../shared/corpus is not present")
     original = cap.parse(path.read_bytes())
     assert cap.parse(to_xml(original)) == _as_cap12(original)
-    assert from_json(json.loads(to_json_bytes(original))) == dataclasses.replace(
-        original, password=None
-    )
+    assert from_json(json.loads(to_json_bytes(original))) == dataclasses.replace(original, password=None)

@@ -49,9 +49,7 @@ CAP12 = """<?xml version="1.0" encoding="UTF-8"?>
   </info>
 </alert>
 """
-CAP11 = CAP12.replace(
-    "urn:oasis:names:tc:emergency:cap:1.2", "urn:oasis:names:tc:emergency:cap:1.1"
-)
+CAP11 = CAP12.replace("urn:oasis:names:tc:emergency:cap:1.2", "urn:oasis:names:tc:emergency:cap:1.1")
 
 CAP10 = """<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="http://www.incident.com/cap/1.0">
@@ -134,9 +132,7 @@ def test_polygon_with_three_pairs_is_invalid_but_ingestible() -> None:
 
 
 def test_polygon_whose_last_pair_differs_from_the_first_is_invalid_but_ingestible() -> None:
-    data = variant(
-        POLYGON, "<polygon>61.40,23.70 61.55,23.70 61.55,23.95 61.40,23.95 61.41,23.70</polygon>"
-    )
+    data = variant(POLYGON, "<polygon>61.40,23.70 61.55,23.70 61.55,23.95 61.40,23.95 61.41,23.70</polygon>")
     invalid_but_ingestible(data, "cap.polygon.closed", f"{AREA}/polygon[1]")
 
 
@@ -221,16 +217,12 @@ def test_private_scope_without_addresses_is_not_ingestible() -> None:
 @pytest.mark.parametrize("identifier", ["TAMPERE,2024", "TAMPERE 2024", "TAMPERE&lt;2024"])
 def test_identifier_with_comma_space_or_lt_is_not_ingestible(identifier: str) -> None:
     # It could not be named in a later message's <references> triplet.
-    data = variant(
-        "<identifier>TAMPERE-2024-0001</identifier>", f"<identifier>{identifier}</identifier>"
-    )
+    data = variant("<identifier>TAMPERE-2024-0001</identifier>", f"<identifier>{identifier}</identifier>")
     not_ingestible(data, "cap.identifier.chars", "/alert/identifier")
 
 
 def test_sender_with_ampersand_is_not_ingestible() -> None:
-    data = variant(
-        "<sender>alerts@example.org</sender>", "<sender>alerts&amp;co@example.org</sender>"
-    )
+    data = variant("<sender>alerts@example.org</sender>", "<sender>alerts&amp;co@example.org</sender>")
     not_ingestible(data, "cap.sender.chars", "/alert/sender")
 
 

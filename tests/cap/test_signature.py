@@ -368,9 +368,7 @@ def test_signed_then_pretty_printed_alert_verifies_with_a_note(signer: Signer, c
     assert verify_signature(root).status == BAD_DIGEST
 
 
-def test_co_signed_alert_reports_the_worst_signature(
-    signer: Signer, ec_signer: Signer, ca: Signer
-) -> None:
+def test_co_signed_alert_reports_the_worst_signature(signer: Signer, ec_signer: Signer, ca: Signer) -> None:
     # Two parties sign the same alert independently and both signatures are attached (NAADS).
     first = _ds(_root(_sign(signer)), "ds:Signature")
     second = _ds(_root(_sign(ec_signer, method=SignatureMethod.ECDSA_SHA256)), "ds:Signature")
@@ -406,10 +404,7 @@ def test_signed_alert_inside_a_feed_verifies(signer: Signer, ca: Signer) -> None
     assert result.status == VERIFIED, result.detail
 
 
-
-def test_verifying_leaves_the_callers_tree_as_it_was(
-    signer: Signer, ec_signer: Signer, ca: Signer
-) -> None:
+def test_verifying_leaves_the_callers_tree_as_it_was(signer: Signer, ec_signer: Signer, ca: Signer) -> None:
     # Signatures are cut out of a private copy: the caller's tree is never edited, not briefly.
     root = _root(ALERT)
     for signed in (_sign(signer), _sign(ec_signer, method=SignatureMethod.ECDSA_SHA256)):
@@ -536,9 +531,7 @@ def _with_signature(content: str, signer: Signer | None = None) -> etree._Elemen
 
 
 @pytest.mark.parametrize("garbage", sorted(_GARBAGE))
-def test_garbage_inside_a_signature_gives_a_status_not_an_exception(
-    garbage: str, signer: Signer
-) -> None:
+def test_garbage_inside_a_signature_gives_a_status_not_an_exception(garbage: str, signer: Signer) -> None:
     content, expected = _GARBAGE[garbage]
     result = verify_signature(_with_signature(content, signer))
     assert result.status == expected, result.detail
@@ -578,7 +571,7 @@ _EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 def _sign_with_inclusive_prefix(signer: Signer, prefix: str) -> etree._Element:
     """An alert declaring `prefix` without using it, signed with it in the reference's PrefixList."""
-    alert = ALERT.replace(b"cap:1.2\">", f'cap:1.2" xmlns:{prefix}="urn:example:unused">'.encode())
+    alert = ALERT.replace(b'cap:1.2">', f'cap:1.2" xmlns:{prefix}="urn:example:unused">'.encode())
     root = _root(alert)
     canonical = etree.tostring(root, method="c14n", exclusive=True, inclusive_ns_prefixes=[prefix])
     assert f"xmlns:{prefix}".encode() in canonical
@@ -647,8 +640,7 @@ def _signed_rows(corpus: Path) -> list[dict[str, str]]:
 def _embedded_certificates(root: etree._Element) -> list[bytes]:
     """The DER certificates a message carries: pinned as its sender's anchors where a test says so."""
     return [
-        base64.b64decode("".join((el.text or "").split()))
-        for el in root.iter(f"{{{DS}}}X509Certificate")
+        base64.b64decode("".join((el.text or "").split())) for el in root.iter(f"{{{DS}}}X509Certificate")
     ]
 
 
@@ -710,9 +702,7 @@ def test_corpus_signature_statuses_follow_the_manifest(corpus: Path) -> None:
 @pytest.mark.corpus
 def test_certificates_outside_their_validity_at_sent_time(corpus: Path) -> None:
     # Seychelles: certificate issued 2024-07-02, alert sent 2024-05-19 (signed afterwards).
-    seychelles = verify_signature(
-        etree.parse(str(corpus / "valid/wmo_seychelles-signed.xml")).getroot()
-    )
+    seychelles = verify_signature(etree.parse(str(corpus / "valid/wmo_seychelles-signed.xml")).getroot())
     assert seychelles.status == UNTRUSTED_OR_EXPIRED_CERT
     assert seychelles.signer == "CN=www.meteo.sc"
     at_signing = datetime(2024, 8, 1, tzinfo=UTC)

@@ -58,8 +58,9 @@ def _ordered_index(lon: np.ndarray, lat: np.ndarray, **kwargs: int) -> PointInde
     return PointIndex(lon[order], lat[order], **kwargs)
 
 
-def _random_areas(rng: np.random.Generator, n: int, lon: tuple[float, float],
-                  lat: tuple[float, float]) -> list:
+def _random_areas(
+    rng: np.random.Generator, n: int, lon: tuple[float, float], lat: tuple[float, float]
+) -> list:
     areas = []
     for i in range(n):
         cx, cy = rng.uniform(*lon), rng.uniform(*lat)
@@ -147,10 +148,15 @@ def test_batched_selection_agrees_with_geos_on_vertices_and_edges(
 
 def test_index_handles_antimeridian_multipolygon_and_poles() -> None:
     rng = np.random.default_rng(3)
-    lon = np.concatenate([rng.uniform(170, 180, 20_000), rng.uniform(-180, -170, 20_000),
-                          rng.uniform(-180, 180, 20_000), [180.0, -180.0, 0.0]])
-    lat = np.concatenate([rng.uniform(-30, -10, 40_000), rng.uniform(80, 90, 20_000),
-                          [-20.0, -20.0, 90.0]])
+    lon = np.concatenate(
+        [
+            rng.uniform(170, 180, 20_000),
+            rng.uniform(-180, -170, 20_000),
+            rng.uniform(-180, 180, 20_000),
+            [180.0, -180.0, 0.0],
+        ]
+    )
+    lat = np.concatenate([rng.uniform(-30, -10, 40_000), rng.uniform(80, 90, 20_000), [-20.0, -20.0, 90.0]])
     index = _ordered_index(lon, lat, direct_limit=0)
     fiji = circle_geometry(-17.8, 178.5, 600)  # crosses 180°: split into two parts
     assert isinstance(fiji, MultiPolygon)
@@ -195,8 +201,7 @@ def _areas_around(lon: np.ndarray, lat: np.ndarray, rng: np.random.Generator, n:
             k = int(rng.integers(4, 30))
             angle = np.sort(rng.uniform(0, 2 * np.pi, k))
             reach = rng.uniform(0.05, 4.0, k)
-            ring = np.c_[lon[i] + reach * np.cos(angle), np.clip(lat[i] + reach * np.sin(angle),
-                                                               -89.9, 89.9)]
+            ring = np.c_[lon[i] + reach * np.cos(angle), np.clip(lat[i] + reach * np.sin(angle), -89.9, 89.9)]
             ring[:, 0] = np.clip(ring[:, 0], -180, 180)
             areas.append(shapely.make_valid(Polygon(ring)))
     return areas
@@ -220,13 +225,11 @@ def test_site_counts_match_a_geopandas_join_on_the_real_opencellid_sample() -> N
     areas = (
         _areas_around(lon, lat, rng, 150)
         + _areas_around(moved_lon[: japan.sum()], moved_lat[: japan.sum()], rng, 40)
-        + _areas_around(moved_lon[japan.sum():], moved_lat[japan.sum():], rng, 30)
+        + _areas_around(moved_lon[japan.sum() :], moved_lat[japan.sum() :], rng, 30)
     )
     assert sum(isinstance(a, MultiPolygon) for a in areas) >= 10  # split at 180°
 
-    points = gpd.GeoDataFrame(
-        {"radio": all_radio}, geometry=gpd.points_from_xy(all_lon, all_lat), crs=4326
-    )
+    points = gpd.GeoDataFrame({"radio": all_radio}, geometry=gpd.points_from_xy(all_lon, all_lat), crs=4326)
     zones = gpd.GeoDataFrame(geometry=areas, crs=4326)
     joined = gpd.sjoin(points, zones, predicate="within", how="inner")
     expected_total = joined.groupby("index_right").size()
@@ -258,14 +261,20 @@ def test_opencellid_header_and_types_follow_the_real_export() -> None:
     assert len(sites) == 45_745
     counts = np.bincount(sites["radio"], minlength=len(RADIOS))
     assert dict(zip(RADIOS, counts.tolist(), strict=True)) == {
-        "GSM": 31_549, "UMTS": 1_182, "LTE": 12_996, "NR": 2, "CDMA": 16,
+        "GSM": 31_549,
+        "UMTS": 1_182,
+        "LTE": 12_996,
+        "NR": 2,
+        "CDMA": 16,
     }
     assert sites["cell"].dtype == np.int64  # NR cell ids (36 bits) do not fit int32
 
 
 def test_opencellid_gzip_and_headerless_files_read_the_same() -> None:
-    rows = ("LTE,262,1,100,123456,0,10.5,50.5,1000,10,1,1,1600000000,0",
-            "GSM,208,10,7,99,,2.35,48.85,500,3,1,1,1600000001,-70")
+    rows = (
+        "LTE,262,1,100,123456,0,10.5,50.5,1000,10,1,1,1600000000,0",
+        "GSM,208,10,7,99,,2.35,48.85,500,3,1,1,1600000001,-70",
+    )
     plain = parse_opencellid(csv_rows(*rows))
     packed = parse_opencellid(gzip.compress(csv_rows(*rows, header=False)))
     for sites in (plain, packed):
@@ -275,12 +284,14 @@ def test_opencellid_gzip_and_headerless_files_read_the_same() -> None:
 
 
 def test_opencellid_drops_unusable_rows_and_counts_them() -> None:
-    sites = parse_opencellid(csv_rows(
-        "LTE,262,1,100,1,0,10.5,50.5,1000,10,1,1,1,0",
-        "WIMAX,262,1,100,2,0,10.5,50.5,1000,10,1,1,1,0",
-        "LTE,262,1,100,3,0,200.0,50.5,1000,10,1,1,1,0",
-        "LTE,262,1,100,4,0,10.5,,1000,10,1,1,1,0",
-    ))
+    sites = parse_opencellid(
+        csv_rows(
+            "LTE,262,1,100,1,0,10.5,50.5,1000,10,1,1,1,0",
+            "WIMAX,262,1,100,2,0,10.5,50.5,1000,10,1,1,1,0",
+            "LTE,262,1,100,3,0,200.0,50.5,1000,10,1,1,1,0",
+            "LTE,262,1,100,4,0,10.5,,1000,10,1,1,1,0",
+        )
+    )
     assert sites["cell"].tolist() == [1]
     assert sites.skipped == 3
 
@@ -301,17 +312,20 @@ def test_opencellid_bad_files_name_the_rule(data: bytes, rule: str) -> None:
 
 
 def test_a_diff_export_updates_cells_it_names_and_adds_new_ones() -> None:
-    full = parse_opencellid(csv_rows(
-        "LTE,262,1,100,1,0,10.0,50.0,1000,10,1,1,100,0",
-        "LTE,262,1,100,2,0,11.0,51.0,1000,10,1,1,100,0",
-    ))
-    diff = parse_opencellid(csv_rows(
-        "LTE,262,1,100,2,0,11.5,51.5,1000,10,1,1,200,0",  # moved
-        "GSM,262,1,100,2,0,12.0,52.0,1000,10,1,1,200,0",  # same id, other radio: another cell
-    ))
+    full = parse_opencellid(
+        csv_rows(
+            "LTE,262,1,100,1,0,10.0,50.0,1000,10,1,1,100,0",
+            "LTE,262,1,100,2,0,11.0,51.0,1000,10,1,1,100,0",
+        )
+    )
+    diff = parse_opencellid(
+        csv_rows(
+            "LTE,262,1,100,2,0,11.5,51.5,1000,10,1,1,200,0",  # moved
+            "GSM,262,1,100,2,0,12.0,52.0,1000,10,1,1,200,0",  # same id, other radio: another cell
+        )
+    )
     merged = full.merged_with(diff)
-    rows = sorted(zip(merged["radio"].tolist(), merged["cell"].tolist(),
-                      merged["lon"].tolist(), strict=True))
+    rows = sorted(zip(merged["radio"].tolist(), merged["cell"].tolist(), merged["lon"].tolist(), strict=True))
     assert rows == [(0, 2, 12.0), (2, 1, 10.0), (2, 2, 11.5)]
     # An older row never overwrites a newer one, whichever file comes last.
     assert sorted(diff.merged_with(full)["lon"].tolist()) == [10.0, 11.5, 12.0]
@@ -348,10 +362,12 @@ def test_ookla_parquet_and_geojson_give_the_same_tiles(tmp_path: Path) -> None:
     [
         (b"[1, 2]", "ookla.json"),
         (b'{"features": [{"properties": {"tests": 1}}]}', "ookla.tile"),
-        (b'{"features": [{"properties": {"quadkey": "0129", "avg_d_kbps": 1, "avg_u_kbps": 1,'
-         b' "avg_lat_ms": 1, "tests": 1, "devices": 1}}]}', "ookla.quadkey"),
-        (b'{"features": [{"properties": {"quadkey": "0123", "avg_d_kbps": "fast"}}]}',
-         "ookla.value"),
+        (
+            b'{"features": [{"properties": {"quadkey": "0129", "avg_d_kbps": 1, "avg_u_kbps": 1,'
+            b' "avg_lat_ms": 1, "tests": 1, "devices": 1}}]}',
+            "ookla.quadkey",
+        ),
+        (b'{"features": [{"properties": {"quadkey": "0123", "avg_d_kbps": "fast"}}]}', "ookla.value"),
     ],
 )
 def test_ookla_bad_files_name_the_rule(doc: bytes, rule: str) -> None:
@@ -370,8 +386,10 @@ def test_landing_points_carry_their_cables() -> None:
     assert [p.name for p in piti] == ["Piti, Guam"]
     assert "SEA-US" in piti[0].cables and piti[0].country == "Guam"
     with pytest.raises(LayerFormatError) as caught:
-        parse_landing_points(b'{"features": [{"geometry": {"type": "Point", "coordinates": [400, 0]},'
-                             b' "properties": {"id": "x"}}]}')
+        parse_landing_points(
+            b'{"features": [{"geometry": {"type": "Point", "coordinates": [400, 0]},'
+            b' "properties": {"id": "x"}}]}'
+        )
     assert caught.value.rule == "cables.point"
 
 
@@ -399,8 +417,10 @@ def test_population_from_h3_places_people_at_cell_centres() -> None:
 def test_population_csv_of_raster_cells_and_bad_values() -> None:
     grid = parse_population_csv(b"lon,lat,population\n10.0,50.0,5\n10.1,50.1,7.5\n500,0,1\n")
     assert grid["population"].sum() == 12.5 and grid.skipped == 1
-    for data, rule in ((b"x,y\n1,2\n", "population.header"),
-                       (b"lon,lat,population\n1,2,-3\n", "population.value")):
+    for data, rule in (
+        (b"x,y\n1,2\n", "population.header"),
+        (b"lon,lat,population\n1,2,-3\n", "population.value"),
+    ):
         with pytest.raises(LayerFormatError) as caught:
             parse_population_csv(data)
         assert caught.value.rule == rule

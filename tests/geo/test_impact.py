@@ -50,8 +50,7 @@ def need(path: Path) -> Path:
 def cells_csv(rows: list[tuple[str, int, float, float]]) -> bytes:
     """OpenCelliD rows: (radio, cell id, lon, lat), all in MCC 310 / MNC 470 / area 7."""
     lines = [HEADER] + [
-        f"{radio},310,470,7,{cell},0,{lon},{lat},1000,5,1,1,1684000000,0"
-        for radio, cell, lon, lat in rows
+        f"{radio},310,470,7,{cell},0,{lon},{lat},1000,5,1,1,1684000000,0" for radio, cell, lon, lat in rows
     ]
     return ("\n".join(lines) + "\n").encode()
 
@@ -61,8 +60,7 @@ def guam_tiles() -> ConnectivityLayer:
     layer = ConnectivityLayer()
     for quarter in (1, 2, 3, 4):
         path = need(OOKLA / f"guam_mobile_tiles_2023Q{quarter}.geojson")
-        layer.performance[f"2023Q{quarter}"] = parse_ookla(path.read_bytes(),
-                                                           period=f"2023Q{quarter}")
+        layer.performance[f"2023Q{quarter}"] = parse_ookla(path.read_bytes(), period=f"2023Q{quarter}")
     return layer
 
 
@@ -98,8 +96,10 @@ def test_guam_impact_with_countries_regions_groups_and_landings(
 ) -> None:
     layer = ConnectivityLayer(
         performance=guam_tiles.performance,
-        landings=parse_landing_points(need(CABLES / "landing-point-geo.json").read_bytes(),
-                                      (CABLES / "landing-points.json").read_bytes()),
+        landings=parse_landing_points(
+            need(CABLES / "landing-point-geo.json").read_bytes(),
+            (CABLES / "landing-points.json").read_bytes(),
+        ),
     )
     impact = assess(area_geometry(GUAM).geometry, layer=layer, event_time=MAWAR)
     out = json.loads(json.dumps(impact.as_dict()))
@@ -112,7 +112,12 @@ def test_guam_impact_with_countries_regions_groups_and_landings(
     assert "SEA-US" in piti["cables"] and "Japan-Guam-Australia South (JGA-S)" in piti["cables"]
     # No cell-site layer: the counts are unknown (null), not zero, and the layer is named.
     assert out["sites"] == {
-        "total": None, "by_radio": {}, "down": None, "degraded": None, "share_out": None, "as_of": None,
+        "total": None,
+        "by_radio": {},
+        "down": None,
+        "degraded": None,
+        "share_out": None,
+        "as_of": None,
     }
     assert out["layers"] == ["ookla", "cables"]
     assert out["missing_layers"] == ["opencellid", "population"]
@@ -120,19 +125,27 @@ def test_guam_impact_with_countries_regions_groups_and_landings(
 
 def test_sites_by_radio_down_and_degraded_as_of_before_and_after() -> None:
     rows = [("LTE", i, 144.70 + 0.01 * i, 13.45) for i in range(10)]  # a line across Guam
-    rows += [("GSM", 100, 144.75, 13.40), ("NR", 68_719_476_735, 144.80, 13.50),
-             ("UMTS", 200, 150.0, 20.0)]  # the UMTS site is far outside the alert
+    rows += [
+        ("GSM", 100, 144.75, 13.40),
+        ("NR", 68_719_476_735, 144.80, 13.50),
+        ("UMTS", 200, 150.0, 20.0),
+    ]  # the UMTS site is far outside the alert
     layer = ConnectivityLayer(cells=parse_opencellid(cells_csv(rows)))
     t0 = datetime(2023, 5, 24, 6, tzinfo=UTC)
     west = box(144.6, 13.3, 144.745, 13.6)  # holds LTE 0-4
-    status = NetworkStatus.of([
-        StatusReport(time=t0 + timedelta(hours=2), state=SiteState.UP,
-                     sites=(SiteKey("LTE", 310, 470, 7, 1),)),
-        StatusReport(time=t0, state=SiteState.DOWN, area=west),
-        StatusReport(time=t0 + timedelta(hours=1), state=SiteState.DEGRADED,
-                     sites=(SiteKey("NR", 310, 470, 7, 68_719_476_735),
-                            SiteKey("LTE", 999, 1, 7, 2))),  # another network: not ours
-    ])
+    status = NetworkStatus.of(
+        [
+            StatusReport(
+                time=t0 + timedelta(hours=2), state=SiteState.UP, sites=(SiteKey("LTE", 310, 470, 7, 1),)
+            ),
+            StatusReport(time=t0, state=SiteState.DOWN, area=west),
+            StatusReport(
+                time=t0 + timedelta(hours=1),
+                state=SiteState.DEGRADED,
+                sites=(SiteKey("NR", 310, 470, 7, 68_719_476_735), SiteKey("LTE", 999, 1, 7, 2)),
+            ),  # another network: not ours
+        ]
+    )
     geometry = area_geometry(GUAM).geometry
 
     def sites(as_of: datetime | None) -> dict:
@@ -216,23 +229,35 @@ def test_batched_impacts_equal_one_call_per_area(
 
     monkeypatch.setattr(geo.impact, "BATCH_AREAS", batch_areas)
     rng = np.random.default_rng(5)
-    rows = [(("GSM", "UMTS", "LTE", "NR")[i % 4], i, float(lon), float(lat))
-            for i, (lon, lat) in enumerate(zip(rng.uniform(144.6, 145.0, 3000),
-                                               rng.uniform(13.2, 13.7, 3000), strict=True))]
+    rows = [
+        (("GSM", "UMTS", "LTE", "NR")[i % 4], i, float(lon), float(lat))
+        for i, (lon, lat) in enumerate(
+            zip(rng.uniform(144.6, 145.0, 3000), rng.uniform(13.2, 13.7, 3000), strict=True)
+        )
+    ]
     cells = parse_opencellid(cells_csv(rows))
     hexes = sorted(h3.grid_disk(h3.latlng_to_cell(13.45, 144.78, 8), 12))
     grid = population_from_h3(hexes, 10.0 + np.arange(len(hexes), dtype=float))
     layer = ConnectivityLayer(
-        cells=cells, performance=guam_tiles.performance, population=grid,
+        cells=cells,
+        performance=guam_tiles.performance,
+        population=grid,
         landings=parse_landing_points(need(CABLES / "landing-point-geo.json").read_bytes()),
     )
-    status = NetworkStatus.of([
-        StatusReport(time=MAWAR, state=SiteState.DOWN, area=box(144.6, 13.3, 144.75, 13.6)),
-        StatusReport(time=MAWAR, state=SiteState.DEGRADED, sites=(SiteKey("LTE", 310, 470, 7, 2),)),
-    ])
-    areas = [area_geometry(GUAM).geometry, box(144.7, 13.4, 144.8, 13.5), Polygon(),
-             circle_geometry(13.45, 144.78, 8), box(150, 20, 151, 21),
-             circle_geometry(-17.8, 178.5, 600)]  # split at 180°
+    status = NetworkStatus.of(
+        [
+            StatusReport(time=MAWAR, state=SiteState.DOWN, area=box(144.6, 13.3, 144.75, 13.6)),
+            StatusReport(time=MAWAR, state=SiteState.DEGRADED, sites=(SiteKey("LTE", 310, 470, 7, 2),)),
+        ]
+    )
+    areas = [
+        area_geometry(GUAM).geometry,
+        box(144.7, 13.4, 144.8, 13.5),
+        Polygon(),
+        circle_geometry(13.45, 144.78, 8),
+        box(150, 20, 151, 21),
+        circle_geometry(-17.8, 178.5, 600),
+    ]  # split at 180°
     # Each area its own status and event time (None: compare the oldest and newest periods).
     statuses = [status, None, status, status, NetworkStatus(), status]
     times = [MAWAR, None, MAWAR, datetime(2023, 8, 1, tzinfo=UTC), MAWAR, None]

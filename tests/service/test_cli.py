@@ -170,7 +170,9 @@ def test_commands_refuse_a_data_dir_without_a_store_naming_it_and_the_fix(tmp_pa
         for fix in ("TAMPERE_DATA_DIR=DIR", "--data-dir DIR", "tampere migrate"):
             assert fix in refused.stderr, (command, fix)
     layer = tmp_path / "cells.csv"
-    layer.write_text("radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n")
+    layer.write_text(
+        "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n"
+    )
     imported = run_tampere("layer", "import", "opencellid", str(layer), data_dir=elsewhere, env=env)
     assert imported.returncode == 2 and "no Tampere database" in imported.stderr
     assert not elsewhere.exists(), "a refused command leaves nothing behind"
@@ -198,7 +200,12 @@ def test_the_data_dir_defaults_to_var_where_one_stands_and_data_dir_overrides_it
     def tampere(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "service.cli", *args],
-            cwd=cwd, env={**env, **extra}, capture_output=True, text=True, timeout=60, check=False,
+            cwd=cwd,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     here = tmp_path / "here"

@@ -288,10 +288,14 @@ def test_a_heavy_message_does_not_hold_up_other_clients(server: Server) -> None:
     headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/cap+xml"}
     done: list[int] = []
 
+    took: list[float] = []
+
     def post() -> None:
+        started = time.monotonic()
         done.append(
             httpx.post(f"{server.base}/api/v1/alerts", content=cap, headers=headers, timeout=60).status_code
         )
+        took.append(time.monotonic() - started)
 
     worker = threading.Thread(target=post)
     worker.start()
@@ -304,7 +308,10 @@ def test_a_heavy_message_does_not_hold_up_other_clients(server: Server) -> None:
             time.sleep(0.02)
     worker.join()
     assert done == [201], done
-    assert worst < 0.5, f"/healthz waited {worst:.2f} s behind one heavy message"
+    # Held up means waiting about as long as the heavy message itself; on a machine busy with
+    # other work both stretch alike, so the bound is half a second or a quarter of its time.
+    bound = max(0.5, took[0] / 4)
+    assert worst < bound, f"/healthz waited {worst:.2f} s behind one heavy message of {took[0]:.2f} s"
 
 
 # --- answers that name the fault, links from configuration ----------------------------------------

@@ -12,6 +12,7 @@ import { SEVERITIES, SEVERITY_STYLE, URGENCIES, URGENCY_STYLE, drawPattern, seve
 import { DETAIL_ZOOM_STEPS } from './alerts.js';
 import { el } from './list.js';
 import { COUNTRIES as BASEMAP, baseStyle, loadBasemap } from './basemap.js';
+import { startLayers } from './layers/control.js';
 
 const DETAIL_ZOOM = 5; // from here the service sends boundaries for a box (service/webapp/basemap.py)
 const EMPTY = { type: 'FeatureCollection', features: [] };
@@ -59,11 +60,15 @@ export async function startMap({ container, legend, help, onOpen, onZoom, detail
   const announce = el('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   container.append(cross, announce);
   drawLegend(legend);
+  // The connectivity layers' control (web/src/layers/), before the legend it adds to.
+  const layersRoot = el('div', { class: 'layers', id: 'layers' });
+  legend.before(layersRoot);
 
   const api = new MapView(map, { reduceMotion, announce, onOpen, onZoom, detailUrl });
   map.on('load', () => {
     performance.mark('tampere:map-style'); // for bench/web.py: the style and base map in
     api.ready();
+    startLayers(map, { root: layersRoot, legend });
   });
   canvas.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') {

@@ -179,9 +179,10 @@ async def _drive_every_event_type(served: Served, data_dir: Path) -> tuple[str, 
     assert await runtime.db.write(lambda conn: escalate_due(conn, now=later)) >= 1
     # Alerts: six hours on, past the flash deadline, before the default lifetime (48 h) ends them.
     sooner = datetime.now(UTC) + timedelta(hours=6)
-    assert await runtime.db.write(
-        lambda conn: escalate_alerts_due(conn, now=sooner, registry=runtime.contacts)
-    ) >= 1
+    assert (
+        await runtime.db.write(lambda conn: escalate_alerts_due(conn, now=sooner, registry=runtime.contacts))
+        >= 1
+    )
     return office, fifth["id"]
 
 

@@ -84,9 +84,7 @@ async def serve(database_url: str, data_dir: Path, **settings: Any) -> AsyncIter
     # As `tampere serve` runs: live frames written straight to each connection. "websockets-sansio"
     # (uvicorn's own) exercises the plain ASGI path every other server takes.
     ws = settings.pop("ws", FramedWebSocketProtocol)
-    app = create_app(
-        Settings(data_dir=data_dir, database_url=database_url, poll_enabled=False, **settings)
-    )
+    app = create_app(Settings(data_dir=data_dir, database_url=database_url, poll_enabled=False, **settings))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -155,9 +153,7 @@ async def closed_with(ws: ClientConnection) -> tuple[int | None, str, list[dict[
 
 
 @asynccontextmanager
-async def streams_of(
-    served: Served, tokens: dict[str, str]
-) -> AsyncIterator[dict[str, ClientConnection]]:
+async def streams_of(served: Served, tokens: dict[str, str]) -> AsyncIterator[dict[str, ClientConnection]]:
     """One open stream per named token."""
     opened: dict[str, ClientConnection] = {}
     try:
@@ -192,9 +188,7 @@ async def test_subscriber_gets_alert_events_live_in_id_order(
 ) -> None:
     operator = await served.token("operator")
     async with served.subscribe(operator) as ws:
-        posted = [
-            await served.post(cap_message(f"LIVE-{n}", sent=sent_at(n)), operator) for n in range(3)
-        ]
+        posted = [await served.post(cap_message(f"LIVE-{n}", sent=sent_at(n)), operator) for n in range(3)]
         received = await events(ws, 3)
         update = cap_message(
             "LIVE-U",
