@@ -1,6 +1,6 @@
 """The `tampere` command: serve, validate, token create/list/revoke, source add/list, layer
-import/list, geocodes import/list, trust add/list/remove/require, contacts import/export, rules
-check, audit verify, migrate, events.
+import/list, geocodes import/list, basemap import/list/remove, trust add/list/remove/require,
+contacts import/export, rules check, audit verify, migrate, events.
 
 Every command that works on the store says on stderr which data directory and database it used
 (service.db.location); all but `serve` and `migrate` refuse, saying how to point them, when that
@@ -210,6 +210,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     glst.set_defaults(run=_geocodes_list)
     on_store(glst, "geocodes list")
+
+    basemap = commands.add_parser("basemap", help="PMTiles basemaps for the web map").add_subparsers(
+        metavar="ACTION"
+    )
+    bimp = basemap.add_parser(
+        "import",
+        parents=[store_options],
+        help="import a PMTiles v3 archive as a basemap of the web map",
+        description="Check a PMTiles v3 archive (vector MVT with vector_layers in its metadata, or "
+        "raster PNG, JPEG, WebP, AVIF) and copy it into the data directory. The web app draws the "
+        "imported archives instead of the built-in country boundaries (unless TAMPERE_MAP_STYLE_URL "
+        "is set), read in byte ranges from /api/v1/basemap/NAME.pmtiles. Nothing is downloaded: "
+        "bring the file.",
+    )
+    bimp.add_argument("file", type=Path, help="the .pmtiles file")
+    bimp.add_argument("--name", help="the basemap's name (default: the file name without .pmtiles)")
+    bimp.set_defaults(run=_basemap_import)
+    on_store(bimp, "basemap import")
+    blst = basemap.add_parser(
+        "list", parents=[store_options], help="imported basemaps, one JSON object a line"
+    )
+    blst.set_defaults(run=_basemap_list)
+    on_store(blst, "basemap list")
+    brm = basemap.add_parser("remove", parents=[store_options], help="remove an imported basemap")
+    brm.add_argument("name", help="its name (from `tampere basemap list`)")
+    brm.set_defaults(run=_basemap_remove)
+    on_store(brm, "basemap remove")
 
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(metavar="ACTION")
     verify = audit.add_parser("verify", parents=[store_options], help="recompute the hash chain")
@@ -1002,6 +1029,60 @@ def _layer_list(args: argparse.Namespace) -> int:
 
     for layer in layer_files.list_layers(args.settings.data_dir):
         print(json.dumps(_jsonable(layer), ensure_ascii=False))
+    return EXIT_OK
+
+
+# --- basemaps ----------------------------------------------------------------------------------
+
+
+def _basemap_import(args: argparse.Namespace) -> int:
+    from service.webapp.archives import ArchiveError, import_archive
+
+    if not args.file.is_file():
+        print(f"tampere basemap import: cannot read {args.file}: no such file", file=sys.stderr)
+        return EXIT_UNREADABLE
+    settings: Settings = args.settings
+    try:
+        archive = import_archive(args.file, settings.data_dir, name=args.name)
+    except ArchiveError as exc:
+        print(f"tampere basemap import: refused: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"tampere basemap import: cannot copy {args.file}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    summary = archive.as_json()
+    _audit_import(settings, "basemap.import", f"basemap:{archive.name}", summary)
+    print(json.dumps(summary, ensure_ascii=False))
+    if settings.map_style_url:
+        print(
+            "TAMPERE_MAP_STYLE_URL is set: the web app draws that style, not imported basemaps",
+            file=sys.stderr,
+        )
+    else:
+        print("the web app draws it from its next page load", file=sys.stderr)
+    return EXIT_OK
+
+
+def _basemap_list(args: argparse.Namespace) -> int:
+    from service.webapp.archives import list_archives
+
+    for archive in list_archives(args.settings.data_dir):
+        print(json.dumps(archive.as_json(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _basemap_remove(args: argparse.Namespace) -> int:
+    from service.webapp.archives import remove_archive
+
+    settings: Settings = args.settings
+    if not remove_archive(settings.data_dir, args.name):
+        print(
+            f"tampere basemap remove: no basemap {args.name!r} is imported (see `tampere basemap list`)",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    _audit_import(settings, "basemap.remove", f"basemap:{args.name}", {"name": args.name})
+    print(f"tampere basemap remove: {args.name} removed", file=sys.stderr)
     return EXIT_OK
 
 

@@ -121,6 +121,10 @@ class TooManyRequests(ServiceError):
     """Over a rate limit (service.ratelimit); `Retry-After` says when to ask again."""
 
 
+class RangeNotSatisfiable(ServiceError):
+    """No range a `Range` header asks for lies within the file (RFC 9110 §15.5.17)."""
+
+
 class Unavailable(ServiceError):
     """The store (or another service the request needs) cannot be reached now; ask again."""
 
@@ -151,6 +155,8 @@ PROBLEMS: Mapping[type[ServiceError], Problem] = {
     # RFC 9110 §15.5.9: the server would not wait any longer for the request.
     RequestTimeout: Problem(408, "Request Timeout", {"Connection": "close"}),
     TooLarge: Problem(413, "Content Too Large"),
+    # RFC 9110 §15.5.17; each refusal adds `Content-Range: bytes */LENGTH`.
+    RangeNotSatisfiable: Problem(416, "Range Not Satisfiable"),
     Invalid: Problem(422, "Unprocessable Content"),
     # RFC 6585 §4; each refusal adds its own Retry-After.
     TooManyRequests: Problem(429, "Too Many Requests"),

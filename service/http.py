@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -181,6 +181,9 @@ COMPRESS_MIN_BYTES = 512
 # zlib's default: within a few per cent of level 9's size at a third of its time (the alert
 # list of 1,000 alerts, the map library) - the answer is made per request.
 COMPRESS_LEVEL = 6
+# Sent as they are: media compressed already, and PMTiles archives (tiles gzipped inside; a
+# whole archive is read in ranges, and gzipping one of gigabytes would hold a core for minutes).
+UNCOMPRESSED_MEDIA = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/vnd.pmtiles")
 
 
 class Compression(GZipMiddleware):
@@ -194,7 +197,12 @@ class Compression(GZipMiddleware):
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app, minimum_size=COMPRESS_MIN_BYTES, compresslevel=COMPRESS_LEVEL)
+        super().__init__(
+            app,
+            minimum_size=COMPRESS_MIN_BYTES,
+            compresslevel=COMPRESS_LEVEL,
+            exclude_content_types=UNCOMPRESSED_MEDIA,
+        )
 
 
 # --- validators and bodies made per request --------------------------------------------------

@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     # The built web app (`npm run build` in web/ writes web/dist). Unset: web/dist beside the
     # service's source (a checkout, an editable install); the container image sets its own copy.
     web_dir: Path | None = None
+    # A MapLibre style (https://maplibre.org/maplibre-style-spec/) the web app draws its map on
+    # instead of the built-in boundaries or an imported PMTiles basemap: for an installation
+    # whose users have internet. Unset, a page load asks no other origin for anything; set, the
+    # page's Content-Security-Policy lets it reach this URL's origin (where the style's tiles,
+    # glyphs and sprites must then be too).
+    map_style_url: str = ""
 
     @field_validator("public_base_url")
     @classmethod
@@ -199,6 +205,23 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise ValueError("public_base_url is an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("map_style_url")
+    @classmethod
+    def _style_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("map_style_url is an absolute http(s) URL of a MapLibre style JSON")
+        return value
+
+    def map_style_origin(self) -> str | None:
+        """The origin (scheme://host[:port]) of the configured map style, if one is."""
+        if not self.map_style_url:
+            return None
+        parts = urlsplit(self.map_style_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def base_url(self) -> str:
         """The public base URL in force (no trailing slash)."""

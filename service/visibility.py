@@ -231,11 +231,14 @@ class EventFacts(Protocol):
     def parties(self) -> RequestParties | None: ...
 
 
-def may_see_event(principal: Principal, event: EventFacts) -> bool:
+def may_see_event(principal: Principal | None, event: EventFacts) -> bool:
     """A request's event to who may see the request (without its parties, as events written
-    before they were recorded: BDT and the operator only); any other event by the scope rule of
-    the alert it is about, or by its own scope when it is about no alert."""
+    before they were recorded: BDT and the operator only; never to no principal); any other
+    event by the scope rule of the alert it is about, or by its own scope when it is about no
+    alert."""
     if event.type.startswith(REQUEST_PREFIX):
+        if principal is None:
+            return False
         if event.parties is None:
             return principal.role in SEE_EVERY_REQUEST
         return may_see_request(principal, event.parties)

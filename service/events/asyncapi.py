@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.events.log import EVENT_TYPES
+from service.events.log import EVENT_TYPES, REQUEST_PREFIX
 from service.events.messages import (
     ACK_COMMAND_SCHEMA,
     ACK_RESULT_SCHEMA,
@@ -17,6 +17,7 @@ from service.events.messages import (
 
 ASYNCAPI_VERSION = "3.0.0"
 EVENTS_PATH = "/api/v1/events"
+PUBLIC_EVENTS_PATH = "/api/v1/events/public"
 
 
 def message_name(event_type: str) -> str:
@@ -73,6 +74,20 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
         "x-audience": "Sent to the service; answered with ack.result.",
     }
     stream_refs = {**refs, "ack": {"$ref": "#/components/messages/ack"}}
+    # What no principal may see is never on the public stream: the events of requests.
+    public_refs = {
+        message_name(t): refs[message_name(t)] for t in EVENT_TYPES if not t.startswith(REQUEST_PREFIX)
+    } | {name: refs[name] for name in (HEARTBEAT, *replies)}
+    query = {
+        "type": "object",
+        "properties": {
+            "since": {"type": "string", "description": "Replay from after this event id"},
+            "types": {"type": "string", "description": "Comma-separated event types"},
+            "region": {"type": "string", "description": "An ITU-D region"},
+            "country": {"type": "string", "description": "ISO 3166-1 alpha-3"},
+            "status": {"type": "string", "description": "CAP status"},
+        },
+    }
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -97,7 +112,13 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
                 "protocol": "wss" if scheme == "https" else "ws",
                 "description": "The service that serves this document",
                 "security": [{"$ref": "#/components/securitySchemes/bearer"}],
-            }
+            },
+            "public": {
+                "host": host,
+                **({"pathname": "/" + pathname} if pathname else {}),
+                "protocol": "wss" if scheme == "https" else "ws",
+                "description": "The same service, for the public stream: no credential",
+            },
         },
         "channels": {
             "events": {
@@ -113,18 +134,28 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
                 "bindings": {
                     "ws": {
                         "query": {
-                            "type": "object",
+                            **query,
                             "properties": {
-                                "since": {"type": "string", "description": "Replay from after this event id"},
-                                "types": {"type": "string", "description": "Comma-separated event types"},
-                                "region": {"type": "string", "description": "An ITU-D region"},
-                                "country": {"type": "string", "description": "ISO 3166-1 alpha-3"},
-                                "status": {"type": "string", "description": "CAP status"},
+                                **query["properties"],
                                 "token": {"type": "string", "description": "When no header can be sent"},
                             },
                         }
                     }
                 },
+            },
+            "publicEvents": {
+                "address": PUBLIC_EVENTS_PATH,
+                "title": "The public event stream",
+                "description": (
+                    "WS /api/v1/events/public?since=ID&types=...&region=...&country=...&status=...: "
+                    "for anonymous first responders, no credential asked for or read. The events "
+                    "anyone may see (Public alerts, public network reports; never a request's), in "
+                    "the same messages, order, resume, filters, limits and close codes as the "
+                    "authenticated stream (4401 excepted). Commands are answered with status 401."
+                ),
+                "servers": [{"$ref": "#/servers/public"}],
+                "messages": public_refs,
+                "bindings": {"ws": {"query": query}},
             },
             "webhooks": {
                 "address": None,
@@ -144,6 +175,12 @@ def asyncapi_document(*, base_url: str, version: str) -> dict[str, Any]:
                 "title": "Stream events (and the replies to its commands) to a subscriber",
                 "channel": {"$ref": "#/channels/events"},
                 "messages": [{"$ref": f"#/channels/events/messages/{name}"} for name in refs],
+            },
+            "receivePublicEvents": {
+                "action": "send",
+                "title": "Stream the events anyone may see to an anonymous subscriber",
+                "channel": {"$ref": "#/channels/publicEvents"},
+                "messages": [{"$ref": f"#/channels/publicEvents/messages/{name}"} for name in public_refs],
             },
             "acknowledgeAlert": {
                 "action": "receive",

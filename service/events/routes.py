@@ -1,5 +1,9 @@
 """`WS /api/v1/events?since=ID`: who is asking, what they filter on, where they resume; the
-stream itself is `service.events.stream.EventBroadcaster`."""
+stream itself is `service.events.stream.EventBroadcaster`. `WS /api/v1/events/public?since=ID`
+is the same stream for anonymous first responders: no credential is asked for or read, and it
+carries what `service.visibility` lets no principal (`None`) see: events of Public alerts and
+public network reports, never a request's. Same messages, filters, resume, limits and
+backpressure: the one broadcaster serves both."""
 
 from __future__ import annotations
 
@@ -33,25 +37,18 @@ def events_router() -> APIRouter:
 
     async def stream_events(websocket: WebSocket) -> None:
         """Events the caller may see, `{"id", "type", ...}` in id order, from `since` on."""
-        broadcaster: EventBroadcaster = websocket.app.state.event_broadcaster
-        request = await _subscription_request(websocket)
-        # Accepted even when refused: a browser sees the close code, never an HTTP status.
-        await websocket.accept()
-        if isinstance(request, SubscriptionRefused):
-            await close_websocket(websocket, request.code, request.reason)
+        credential = await _credential(websocket)
+        if isinstance(credential, SubscriptionRefused):
+            await _refuse(websocket, credential)
             return
-        credential, selection, since = request
-        sub = Subscription(
-            credential.principal,
-            selection,
-            queue_size=broadcaster.queue_size,
-            credential=credential,
-            sink=frame_sink(websocket.scope),
-            max_buffered=broadcaster.max_buffered,
-        )
-        await broadcaster.stream(websocket, sub, since=since)
+        await _serve(websocket, credential)
+
+    async def stream_public_events(websocket: WebSocket) -> None:
+        """Events anyone may see (Public alerts), `{"id", "type", ...}` in id order, from `since` on."""
+        await _serve(websocket, None)
 
     router.add_api_websocket_route("/api/v1/events", stream_events, name="events")
+    router.add_api_websocket_route("/api/v1/events/public", stream_public_events, name="events-public")
     router.add_api_route(
         "/asyncapi.json",
         asyncapi,
@@ -76,10 +73,35 @@ class SubscriptionRefused:
     reason: str
 
 
-async def _subscription_request(
-    websocket: WebSocket,
-) -> tuple[Credential, Selection, int] | SubscriptionRefused:
-    """The caller, its filters and its starting point, or why it is refused."""
+async def _serve(websocket: WebSocket, credential: Credential | None) -> None:
+    """Stream to the connection as the credential's principal (None: anonymous), from the
+    position it asks for, or close it saying why that cannot be used."""
+    broadcaster: EventBroadcaster = websocket.app.state.event_broadcaster
+    position = await _position(websocket)
+    if isinstance(position, SubscriptionRefused):
+        await _refuse(websocket, position)
+        return
+    selection, since = position
+    await websocket.accept()
+    sub = Subscription(
+        None if credential is None else credential.principal,
+        selection,
+        queue_size=broadcaster.queue_size,
+        credential=credential,
+        sink=frame_sink(websocket.scope),
+        max_buffered=broadcaster.max_buffered,
+    )
+    await broadcaster.stream(websocket, sub, since=since)
+
+
+async def _refuse(websocket: WebSocket, refused: SubscriptionRefused) -> None:
+    # Accepted, then closed: a browser sees the close code, never an HTTP status.
+    await websocket.accept()
+    await close_websocket(websocket, refused.code, refused.reason)
+
+
+async def _credential(websocket: WebSocket) -> Credential | SubscriptionRefused:
+    """Who is asking (a token, else the session of this origin), or why they are refused."""
     runtime: Runtime = websocket.app.state.runtime
     token = _bearer_token(websocket)
     credential: Credential | None = None
@@ -97,6 +119,12 @@ async def _subscription_request(
             "?token=<token> or the session cookie"
         )
         return SubscriptionRefused(CLOSE_UNAUTHORIZED, reason)
+    return credential
+
+
+async def _position(websocket: WebSocket) -> tuple[Selection, int] | SubscriptionRefused:
+    """The subscription's filters and starting point, or why they cannot be used."""
+    runtime: Runtime = websocket.app.state.runtime
     try:
         since = parse_since(websocket.query_params.get("since"))
         selection = parse_selection(websocket.query_params)
@@ -113,7 +141,7 @@ async def _subscription_request(
         # event up to it without a word.
         reason = f"since: {since} is beyond the newest event {newest}; resume with since <= {newest}"
         return SubscriptionRefused(CLOSE_BAD_REQUEST, reason)
-    return credential, selection, since
+    return selection, since
 
 
 def _bearer_token(websocket: WebSocket) -> str | None:

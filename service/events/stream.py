@@ -78,6 +78,7 @@ RULE_COMMAND_JSON = "events.command.json"
 RULE_COMMAND_UNKNOWN = "events.command.unknown"
 RULE_COMMAND_TOO_LARGE = "events.command.too-large"
 RULE_COMMAND_FAILED = "service.internal"
+RULE_COMMAND_ANONYMOUS = "events.command.anonymous"
 
 # A command a subscriber may send: its principal and the decoded message in, the reply out
 # (raise a `service.errors.ServiceError` to refuse; the reply names its status and findings).
@@ -261,11 +262,12 @@ def parse_selection(params: Mapping[str, str]) -> Selection:
 
 
 class Subscription:
-    """One connection's principal, filters, position and bounded queue of unsent events."""
+    """One connection's principal (None: anonymous, the public stream), filters, position and
+    bounded queue of unsent events."""
 
     def __init__(
         self,
-        principal: Principal,
+        principal: Principal | None,
         selection: Selection,
         *,
         queue_size: int,
@@ -462,7 +464,7 @@ class EventBroadcaster:
         that made the event), holding the lock: no subscriber joins in the middle."""
         done = 0
         # Subscribers by principal, once per page: the decision is the principal's.
-        audiences: dict[Principal, list[Subscription]] = {}
+        audiences: dict[Principal | None, list[Subscription]] = {}
         for sub in self._live:
             audiences.setdefault(sub.principal, []).append(sub)
         loop_time = asyncio.get_running_loop().time
@@ -600,11 +602,11 @@ class EventBroadcaster:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         if sub.revoked.is_set():
             reason = "the token was revoked or expired, or the session ended"
-            log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
+            log.info("event subscriber closed: %s", reason, extra={"actor": _actor(sub)})
             await _close(websocket, sub, CLOSE_UNAUTHORIZED, reason)
         elif sub.overflowed.is_set():
             reason = f"too slow: reconnect with since={sub.resume_from}"
-            log.info("event subscriber closed: %s", reason, extra={"actor": sub.principal.actor})
+            log.info("event subscriber closed: %s", reason, extra={"actor": _actor(sub)})
             await _close(websocket, sub, CLOSE_TOO_SLOW, reason)
         elif (failed := tasks["replay"]).done() and not failed.cancelled() and failed.exception():
             log.error("event replay failed", exc_info=failed.exception())
@@ -709,9 +711,10 @@ class EventBroadcaster:
             else:
                 await sub.queue.put((None, text))
 
-    async def answer(self, principal: Principal, data: str) -> dict[str, Any]:
+    async def answer(self, principal: Principal | None, data: str) -> dict[str, Any]:
         """The reply to one message a subscriber sent: its command's answer, or a refusal
-        `{"id": null, "type": "error" | "<type>.result", "status", "errors": [...]}`."""
+        `{"id": null, "type": "error" | "<type>.result", "status", "errors": [...]}`; commands
+        act for a principal, so an anonymous subscriber's are refused (401)."""
         if len(data) > MAX_COMMAND_BYTES:
             return _refusal(
                 "error", 413, RULE_COMMAND_TOO_LARGE, f"a command is at most {MAX_COMMAND_BYTES} bytes"
@@ -728,6 +731,13 @@ class EventBroadcaster:
                 "error", 400, RULE_COMMAND_UNKNOWN, f"type {kind!r} is not a command; one of {known}"
             )
         result = f"{kind}.result"
+        if principal is None:
+            return _refusal(
+                result,
+                401,
+                RULE_COMMAND_ANONYMOUS,
+                "the public stream only listens: sign in and use /api/v1/events to send commands",
+            )
         try:
             reply = await command(principal, message)
         except Exception as exc:
@@ -749,6 +759,10 @@ class EventBroadcaster:
 
 def _refusal(kind: str, status: int, rule: str, message: str) -> dict[str, Any]:
     return {"id": None, "type": kind, "status": status, "errors": [Finding(rule, message, "/").as_dict()]}
+
+
+def _actor(sub: Subscription) -> str:
+    return "anonymous" if sub.principal is None else sub.principal.actor
 
 
 def _heartbeat(sub: Subscription) -> str:

@@ -1,8 +1,11 @@
 """The browser app over HTTP: its page at `/` in the reader's language, its hashed assets,
-its service worker, and the base map it draws (country boundaries generalised for the zoom).
+its service worker, and the base map it draws: country boundaries generalised for the zoom, or
+the PMTiles archives an operator imported (served in byte ranges), or, where there is internet,
+the style at TAMPERE_MAP_STYLE_URL (`GET /api/v1/basemap` tells the page which).
 
-Everything the page loads comes from this origin (the contract); the page's
-Content-Security-Policy makes the browser hold it to that as well.
+Everything the page loads comes from this origin (the contract) unless a map style URL is
+configured; the page's Content-Security-Policy makes the browser hold it to that as well, and
+names the style's origin only when one is set.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import anyio
+import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.responses import FileResponse
@@ -19,16 +23,20 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from service.bbox import bbox_geometry, parse_bbox
-from service.errors import Invalid, Unavailable
+from service.errors import Invalid, NotFound, Unavailable
 from service.http import RevalidatedAnswers
 from service.runtime import RuntimeDep
 from service.settings import Settings
+from service.webapp.archives import MEDIA_TYPE as PMTILES_MEDIA_TYPE
+from service.webapp.archives import archive_path, list_archives
 from service.webapp.basemap import MAX_ZOOM, band_of, countries_geojson, country_index
 from service.webapp.page import LANGUAGES, Page, language_of
+from service.webapp.ranges import RangeFileResponse
 
 RULE_NOT_BUILT = "webapp.not-built"
 RULE_BBOX_REQUIRED = "basemap.bbox.required"
 RULE_BBOX_TOO_LARGE = "basemap.bbox.too-large"
+RULE_ARCHIVE_UNKNOWN = "basemap.archive.unknown"
 # The largest box of the detailed band: a map at zoom 5 shows ~45 by 30 degrees on a wide screen;
 # the world in detail (1.6 MB gzipped) is never one answer.
 MAX_BOX_DEGREES = (120.0, 80.0)
@@ -49,13 +57,25 @@ ROOT_FILES = {
     "manifest.webmanifest": "application/manifest+json",
     "favicon.svg": "image/svg+xml",
 }
-# The page may load from its own origin only. MapLibre draws in a Web Worker it starts from a
-# blob: URL, and makes its canvas patterns as data: images; styles set by script are inline.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; worker-src 'self' blob:; child-src blob:; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
+# An imported archive may be replaced under the same name: asked again (304 when unchanged), so
+# a browser never mixes ranges of two versions (the pmtiles reader also checks the ETag).
+ARCHIVE_CACHE = "no-cache"
+
+
+def content_security_policy(style_origin: str | None = None) -> str:
+    """The page may load from its own origin only, and from the map style's origin when one is
+    configured (MapLibre fetches a style, its tiles, glyphs and sprites with fetch(), and images
+    from it). MapLibre draws in a Web Worker it starts from a blob: URL, and makes its canvas
+    patterns as data: images; styles set by script are inline."""
+    extra = f" {style_origin}" if style_origin else ""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{extra}; worker-src 'self' blob:; child-src blob:; "
+        f"connect-src 'self'{extra}; font-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 # Boxes of the detailed band kept ready (the views of the last visitors).
 BOXES_KEPT = 64
 
@@ -98,14 +118,17 @@ def add_webapp(app: FastAPI, settings: Settings) -> None:
     web_dir = settings.resolved_web_dir()
     assets = ImmutableAssets(directory=web_dir / "assets", check_dir=False)
     app.mount(ASSETS_URL, assets, name="webapp-assets")
-    app.include_router(webapp_router(web_dir))
+    app.include_router(webapp_router(web_dir, settings))
 
 
-def webapp_router(web_dir: Path) -> APIRouter:
-    """The page, its root files and the base map routes, reading the build in `web_dir`."""
+def webapp_router(web_dir: Path, settings: Settings) -> APIRouter:
+    """The page, its root files and the base map routes, reading the build in `web_dir` and the
+    imported archives in the data directory."""
     router = APIRouter()
     made = BaseMapCache()
     answers = RevalidatedAnswers()
+    policy = content_security_policy(settings.map_style_origin())
+    data_dir = settings.data_dir
 
     def built(name: str) -> Path:
         path = web_dir / name
@@ -129,7 +152,7 @@ def webapp_router(web_dir: Path) -> APIRouter:
             "Content-Language": language,
             # The page differs by language: a cache must not give a French reader the Arabic one.
             "Vary": "Accept-Language",
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Content-Security-Policy": policy,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
         }
@@ -216,6 +239,64 @@ def webapp_router(web_dir: Path) -> APIRouter:
         summary="Country boundaries for the map, generalised for the zoom",
         response_class=Response,
         responses={200: {"content": {"application/geo+json": {}}}},
+    )
+
+    async def basemap(request: Request) -> Response:
+        """What the map draws on: the configured style URL, else the imported PMTiles archives
+        (oldest import at the bottom), else (both empty) the built-in country boundaries."""
+        archives = await anyio.to_thread.run_sync(lambda: list_archives(data_dir))
+        body = orjson.dumps(
+            {
+                "style": settings.map_style_url or None,
+                "archives": [archive.as_json() for archive in archives],
+                "countries": "/api/v1/basemap/countries",
+            }
+        )
+        return answers.answer(
+            request, body, media_type="application/json", headers={"Cache-Control": REVALIDATE}
+        )
+
+    router.add_api_route(
+        "/api/v1/basemap",
+        basemap,
+        methods=["GET"],
+        tags=["web app"],
+        summary="What the map draws on: a style URL, imported PMTiles archives, or the countries",
+        response_class=Response,
+        responses={200: {"content": {"application/json": {}}}},
+    )
+
+    async def archive(name: str) -> Response:
+        """An imported PMTiles archive, whole or in byte ranges (RFC 9110 §14): 206 with
+        Content-Range, 416 when no range asked for lies in the file, 200 without Range."""
+        path = archive_path(data_dir, name)
+        try:
+            if path is not None:
+                return RangeFileResponse(path, media_type=PMTILES_MEDIA_TYPE, cache_control=ARCHIVE_CACHE)
+        except FileNotFoundError:
+            pass  # removed a moment ago (`tampere basemap remove`)
+        raise NotFound.one(
+            RULE_ARCHIVE_UNKNOWN,
+            f"no basemap archive {name[:64]!r} is imported (tampere basemap list)",
+            "/name",
+        )
+
+    # HEAD too (a reader may ask for the length first), answered by the same function.
+    router.add_api_route("/api/v1/basemap/{name}.pmtiles", archive, methods=["HEAD"], include_in_schema=False)
+    router.add_api_route(
+        "/api/v1/basemap/{name}.pmtiles",
+        archive,
+        methods=["GET"],
+        tags=["web app"],
+        summary="An imported PMTiles basemap, served in byte ranges",
+        response_class=Response,
+        responses={
+            200: {"content": {PMTILES_MEDIA_TYPE: {}}, "description": "The whole archive"},
+            206: {"description": "The ranges asked for (Range: bytes=...)"},
+            304: {"description": "Unchanged (If-None-Match)"},
+            404: {"description": "No archive of that name"},
+            416: {"description": "No range asked for lies within the archive"},
+        },
     )
 
     async def countries(runtime: RuntimeDep) -> JSONResponse:

@@ -148,6 +148,7 @@ STORE_COMMANDS = (
     ("token", "list"),
     ("token", "revoke", "1"),
     ("layer", "list"),
+    ("basemap", "list"),
     ("geocodes", "list"),
     ("source", "list"),
     ("trust", "list"),

@@ -1,10 +1,10 @@
 // The active alerts the page shows: fetched from GET /api/v1/alerts?view=map (compact, areas
-// generalised for the zoom), kept current by the event stream (signed in) or a short poll
-// (anonymous: the stream needs a principal), and marked stale when they come from the service
-// worker's copy because the network is gone.
+// generalised for the zoom), kept current by an event stream (the principal's, or the public
+// one) or, while no stream is open, a short poll, and marked stale when they come from the
+// service worker's copy because the network is gone.
 
-export const POLL_MS = 750; // an alert posted anywhere reaches an anonymous page within a second
-const SIGNED_IN_POLL_MS = 30000; // the stream wakes signed-in pages; this only backs it up
+export const POLL_MS = 750; // without a stream, an alert posted anywhere shows within a second
+const STREAMING_POLL_MS = 30000; // the stream wakes the page; this only backs it up
 // The service worker's header on a list it answered from its cache (src/sw.js).
 export const STORED_AT_HEADER = 'x-tampere-stored-at';
 // The list holds every active alert, its areas generalised for a world or regional view; from
@@ -17,6 +17,7 @@ export class AlertStore {
     this.features = [];
     this.listeners = new Set();
     this.live = false; // true: the list came from the service now
+    this.streamOpen = false; // true: an event stream tells the page of every change
     this.updatedAt = null; // when the list shown was last read from the service
     this.error = null;
     this.withExercises = false;
@@ -132,6 +133,15 @@ export class AlertStore {
   }
 
   streaming(on) {
-    this.startPolling(on ? SIGNED_IN_POLL_MS : POLL_MS);
+    this.streamOpen = on;
+    this.startPolling(on ? STREAMING_POLL_MS : POLL_MS);
+  }
+
+  // The stream said something (an event or a heartbeat): the list read from the service is
+  // still current, so "last updated" is now.
+  confirm() {
+    if (!this.streamOpen || !this.live || this.inFlight) return;
+    this.updatedAt = new Date();
+    this.emit('tick');
   }
 }

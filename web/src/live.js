@@ -1,15 +1,20 @@
-// The event stream for a signed-in page: WS /api/v1/events with the session cookie (same
-// origin; the page never holds a token), resuming with ?since=<last id> after a drop so no
-// event is missed or seen twice.
+// The event streams: WS /api/v1/events for a signed-in page, with the session cookie (same
+// origin; the page never holds a token), and WS /api/v1/events/public for everyone else (what
+// anyone may see: Public alerts). Both resume with ?since=<last id> after a drop, so no event is
+// missed or seen twice; every message, heartbeats too, says the stream is alive (`onAlive`).
 
 const CLOSE_UNAUTHORIZED = 4401;
 const MAX_BACKOFF_MS = 15000;
+export const SIGNED_IN = '/api/v1/events';
+export const PUBLIC = '/api/v1/events/public';
 
 export class EventStream {
-  constructor({ onEvent, onState, onUnauthorized }) {
+  constructor({ path = SIGNED_IN, onEvent, onState, onUnauthorized = () => {}, onAlive = () => {} }) {
+    this.path = path;
     this.onEvent = onEvent;
     this.onState = onState;
     this.onUnauthorized = onUnauthorized;
+    this.onAlive = onAlive;
     this.lastId = null;
     this.socket = null;
     this.stopped = true;
@@ -32,7 +37,7 @@ export class EventStream {
   connect() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const since = this.lastId === null ? '' : `?since=${this.lastId}`;
-    const socket = new WebSocket(`${scheme}//${location.host}/api/v1/events${since}`);
+    const socket = new WebSocket(`${scheme}//${location.host}${this.path}${since}`);
     this.socket = socket;
     socket.addEventListener('open', () => {
       this.backoff = 500;
@@ -45,6 +50,7 @@ export class EventStream {
       } catch {
         return;
       }
+      this.onAlive();
       if (event.type === 'heartbeat') {
         if (this.lastId === null && event.last_id !== undefined) this.lastId = event.last_id;
         return;

@@ -1,13 +1,14 @@
 // Tampere's page: the list of active alerts first (usable before the map), then the map, the
-// alert panel and, after signing in, the office console. Live through the event stream when
-// signed in, through a short poll otherwise; offline, the last known alerts marked stale.
+// alert panel and, after signing in, the office console. Live through the event stream (the
+// public one when not signed in), through a short poll only while no stream can open; offline,
+// the last known alerts marked stale.
 
 import './style.css';
 import { AlertStore } from './alerts.js';
 import { OfficeConsole } from './console.js';
 import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument } from './i18n.js';
 import { AlertList, el } from './list.js';
-import { EventStream } from './live.js';
+import { EventStream, PUBLIC } from './live.js';
 import { AlertPanel } from './panel.js';
 import { RequestsLayer } from './requests_layer.js';
 
@@ -71,7 +72,7 @@ async function main() {
     let stateText;
     let timeText = '';
     if (store.live) {
-      stateText = t(session ? 'status.live' : 'status.polling');
+      stateText = t(store.streamOpen ? 'status.live' : 'status.polling');
       timeText = t('status.lastUpdated', { time: clock(store.updatedAt), age: age(store.updatedAt) });
     } else if (store.updatedAt) {
       stateText = t('status.stale');
@@ -107,9 +108,9 @@ async function main() {
   // The map after the list: MapLibre is most of the page's bytes.
   $('map').append(el('p', { class: 'map-loading' }, t('map.loading')));
   import('./map.js')
-    .then(({ startMap }) => {
+    .then(async ({ startMap }) => {
       $('map').replaceChildren();
-      map = startMap({
+      map = await startMap({
         container: $('map'),
         legend: $('legend'),
         help: $('map-help'),
@@ -123,27 +124,50 @@ async function main() {
     .catch((error) => {
       $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
     })
-    .finally(keepForOffline);
+    .finally(() => keepForOffline(store));
 
+  // While a stream is open the list is current: it is read again on each alert event, on each
+  // (re)connection (what happened while the socket was down), and every 30 s as a backstop.
+  const streamState = (open) => {
+    store.streaming(open);
+    if (open) store.refresh();
+    status();
+  };
   const stream = new EventStream({
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
       if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
       office.event(event);
     },
-    onState: (open) => office.setStream(open),
+    onState: (open) => {
+      office.setStream(open);
+      streamState(open);
+    },
     onUnauthorized: () => office.ended(),
+    onAlive: () => store.confirm(),
+  });
+  const publicStream = new EventStream({
+    path: PUBLIC,
+    onEvent: (event) => {
+      if ((event.type || '').startsWith('alert.')) store.refresh();
+    },
+    onState: streamState,
+    onAlive: () => store.confirm(),
   });
   const office = new OfficeConsole({
     root: $('console-body'),
     onOpen: open,
     onSession: (value) => {
       session = value;
-      // Signed in: the stream wakes the page; signed out: the short poll does.
-      if (value) stream.start();
-      else stream.stop();
+      // Signed in: the principal's stream wakes the page; signed out: the public one does.
+      if (value) {
+        publicStream.stop();
+        stream.start();
+      } else {
+        stream.stop();
+        publicStream.start();
+      }
       showRequests();
-      store.streaming(Boolean(value));
       status();
     },
   });
@@ -152,9 +176,20 @@ async function main() {
 }
 
 // After the map's code has arrived: the worker then keeps the shell from the browser's HTTP
-// cache instead of downloading MapLibre a second time.
-function keepForOffline() {
-  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+// cache instead of downloading MapLibre a second time. Once it controls the page, the list and
+// what the map draws on are read through it once, so it keeps them: a page on the event stream
+// may not ask for the list again for a while, and the next visit may be offline.
+function keepForOffline(store) {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.addEventListener(
+    'controllerchange',
+    () => {
+      store.refresh();
+      fetch('/api/v1/basemap', { credentials: 'same-origin' }).catch(() => {});
+    },
+    { once: true },
+  );
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
 }
 
 function languageSwitcher(current) {

@@ -1,5 +1,6 @@
-// The map: MapLibre GL JS on the service's own country boundaries (no tile server, no glyph or
-// sprite server: the style has no text layer, and its patterns and badges are drawn here on a
+// The map: MapLibre GL JS on the base the service names (src/basemap.js: its own country
+// boundaries, imported PMTiles archives, or a configured style URL; no glyph or sprite server
+// otherwise: the overlay has no text layer, and its patterns and badges are drawn here on a
 // canvas), the active alerts filled by severity with a pattern and a worded badge, outlined by
 // urgency. Keyboard: MapLibre's own (arrows pan, + and - zoom) and Enter to open the alerts
 // under the cross in the middle.
@@ -10,17 +11,20 @@ import { t, term } from './i18n.js';
 import { SEVERITIES, SEVERITY_STYLE, URGENCIES, URGENCY_STYLE, drawPattern, severityOf, urgencyOf } from './legend.js';
 import { DETAIL_ZOOM_STEPS } from './alerts.js';
 import { el } from './list.js';
+import { COUNTRIES as BASEMAP, baseStyle, loadBasemap } from './basemap.js';
 import { startLayers } from './layers/control.js';
 
-const BASEMAP = '/api/v1/basemap/countries';
 const DETAIL_ZOOM = 5; // from here the service sends boundaries for a box (service/webapp/basemap.py)
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
-export function startMap({ container, legend, help, onOpen, onZoom, detailUrl }) {
+export async function startMap({ container, legend, help, onOpen, onZoom, detailUrl }) {
   const reduceMotion = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  const base = baseStyle(await loadBasemap());
+  const overlay = style();
   const map = new maplibregl.Map({
     container,
-    style: style(),
+    // A style from elsewhere loads whole; the alerts go on top once it has (below).
+    style: base.url || { ...overlay, sources: { ...base.sources, ...overlay.sources }, layers: [...base.layers, ...overlay.layers] },
     center: [20, 10],
     zoom: 1.3,
     minZoom: 0,
@@ -34,7 +38,13 @@ export function startMap({ container, legend, help, onOpen, onZoom, detailUrl })
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: t('map.source') }));
+  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: base.source }));
+  if (base.url) {
+    map.once('style.load', () => {
+      for (const [id, source] of Object.entries(overlay.sources)) map.addSource(id, source);
+      for (const layer of overlay.layers) map.addLayer(layer);
+    });
+  }
   const canvas = map.getCanvas();
   canvas.setAttribute('aria-label', t('map.label'));
   canvas.setAttribute('role', 'application');
@@ -69,19 +79,16 @@ export function startMap({ container, legend, help, onOpen, onZoom, detailUrl })
   return api;
 }
 
+// The alerts over the base (src/basemap.js).
 function style() {
   return {
     version: 8,
     // No "glyphs" and no "sprite": nothing here needs a server of fonts or icons.
     sources: {
-      countries: { type: 'geojson', data: `${BASEMAP}?zoom=0`, attribution: 'Natural Earth' },
       alerts: { type: 'geojson', data: EMPTY, promoteId: 'id' },
       selected: { type: 'geojson', data: EMPTY },
     },
     layers: [
-      { id: 'sea', type: 'background', paint: { 'background-color': '#dfe9f3' } },
-      { id: 'land', type: 'fill', source: 'countries', paint: { 'fill-color': '#f7f5f0' } },
-      { id: 'borders', type: 'line', source: 'countries', paint: { 'line-color': '#8a8a8a', 'line-width': 0.6 } },
       {
         id: 'alert-fill',
         type: 'fill',
@@ -232,6 +239,7 @@ class MapView {
   // Boundaries for the view: the whole world below DETAIL_ZOOM, else a box around the view
   // (snapped to 5 degrees, with a margin, so panning rarely asks again).
   basemapForView() {
+    if (!this.map.getSource('countries')) return; // an imported or configured base map
     const zoom = this.map.getZoom();
     let url;
     let key;

@@ -10,9 +10,10 @@ const SHELL_CACHE = `tampere-shell-${VERSION}`;
 const DATA_CACHE = 'tampere-data-v1';
 const STAMP_CACHE = 'tampere-stamps-v1';
 const STORED_AT = 'X-Tampere-Stored-At';
-// What is kept for offline use besides the shell: the alert list, the country index and the
-// base map (each URL once; a new answer replaces the old).
-const KEPT = [/^\/api\/v1\/alerts$/, /^\/api\/v1\/countries$/, /^\/api\/v1\/basemap\/countries$/];
+// What is kept for offline use besides the shell: the alert list, the country index, what the
+// map draws on and the base map (each URL once; a new answer replaces the old). Imported PMTiles
+// archives are read in byte ranges and not kept.
+const KEPT = [/^\/api\/v1\/alerts$/, /^\/api\/v1\/countries$/, /^\/api\/v1\/basemap$/, /^\/api\/v1\/basemap\/countries$/];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
