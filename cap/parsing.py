@@ -624,6 +624,10 @@ def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
 
 def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
     """`pair_values` as float64 bytes (what numpy reads without a copy)."""
+    if len(text) > _PIECE_BYTES and text.isascii():
+        packed = _regular_pieces(text.strip(" \t\r\n"), max_pairs)
+        if packed is not None:
+            return packed
     try:
         raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
     except UnicodeEncodeError:
@@ -664,6 +668,38 @@ def _regular_pairs(stripped: bytes, max_pairs: int) -> bytes | None:
         if cut < 0:
             cut = end
         packed = _decimals(view[start:cut])
+        if packed is None:
+            return None
+        parts.append(packed)
+        start = cut + 1
+    return b"".join(parts)
+
+
+def _regular_pieces(text: str, max_pairs: int) -> bytes | None:
+    """`_regular_pairs` of a long pair list, read a piece of about `_PIECE_BYTES` at a time,
+    cut at a space between two pairs; None for any other spelling.
+
+    Every temporary (the piece's bytes, its shape, its JSON) is small: whole-text copies of a
+    national boundary (several hundred kB each) are fresh pages from the system every call, and
+    faulting them in cost as much as reading the numbers. Each piece's shape is checked and its
+    pairs counted against the bound before its numbers are read.
+    """
+    end = len(text)
+    parts: list[bytes] = []
+    pairs = 0
+    start = 0
+    while start < end:
+        cut = text.find(" ", start + _PIECE_BYTES)  # in the regular shape, a space ends a pair
+        if cut < 0:
+            cut = end
+        piece = text[start:cut].encode("ascii")
+        left = piece.translate(None, _DIGITS_AND_SIGNS)
+        n = (len(left) + 1) // 4
+        if not n or left != _REGULAR_PAIR * (n - 1) + b".,.":
+            return None
+        pairs += n
+        _bound_pairs(pairs, max_pairs)
+        packed = _decimals(piece.replace(b" ", b","))
         if packed is None:
             return None
         parts.append(packed)

@@ -444,3 +444,21 @@ def test_a_long_pair_list_with_a_bad_pair_in_a_later_piece_is_no_pair_list() -> 
     pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]
     pairs[4500] = "61.40;23.70"
     assert pair_values(" ".join(pairs)) is None
+
+
+@pytest.mark.parametrize("odd", [None, "+61.40,23.70"])
+def test_a_long_pair_list_past_the_bound_is_refused_before_its_last_numbers_are_read(odd: str | None) -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]
+    if odd is not None:
+        pairs[5500] = odd  # past the bound: never reached by the piecewise reading
+    with pytest.raises(cap.CapError) as refused:
+        pair_values(" ".join(pairs), max_pairs=5000)
+    assert refused.value.rule == "cap.xml.too-many-vertices"
+
+
+def test_a_long_pair_list_between_xml_blanks_is_read_as_float_does() -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]
+    text = "\n\t " + " ".join(pairs) + " \r\n"
+    values = pair_values(text)
+    assert values is not None
+    assert [repr(v) for v in values] == [repr(v) for v in float_reading(text)]
