@@ -624,18 +624,12 @@ def pair_values(text: str, max_pairs: int = 0) -> list[float] | None:
 
 def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
     """`pair_values` as float64 bytes (what numpy reads without a copy)."""
-    if len(text) > _PIECE_BYTES and text.isascii():
-        packed = _regular_pieces(text.strip(" \t\r\n"), max_pairs)
-        if packed is not None:
-            return packed
-    try:
-        raw = text.encode("ascii")  # as bytes, every step below is a little cheaper
-    except UnicodeEncodeError:
+    if not text.isascii():
         return None
-    packed = _regular_pairs(raw.strip(b" \t\r\n"), max_pairs)  # XML whitespace only (not \v, \f)
+    packed = _regular_pairs(text.strip(" \t\r\n"), max_pairs)  # XML whitespace only (not \v, \f)
     if packed is not None:
         return packed
-    return _irregular_pairs(raw, max_pairs)
+    return _irregular_pairs(text.encode("ascii"), max_pairs)  # as bytes, each step is cheaper
 
 
 # A long pair list is read a piece of about this many bytes at a time, cut between two numbers:
@@ -645,44 +639,16 @@ def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
 _PIECE_BYTES = 16 * 1024
 
 
-def _regular_pairs(stripped: bytes, max_pairs: int) -> bytes | None:
+def _regular_pairs(text: str, max_pairs: int) -> bytes | None:
     """The usual shape, "lat,lon lat,lon ..." with single spaces and a point in every number,
-    as float64 bytes; None for any other spelling (the caller then reads it as it can)."""
-    # Deleting the digits and signs must leave ".,. .,. ... .,.": one pass in C checks the
-    # alphabet, the separators and one point per number, and counts the pairs (the text is
-    # bounded by the document's size; the numbers are read only within the pair bound).
-    left = stripped.translate(None, _DIGITS_AND_SIGNS)
-    n = (len(left) + 1) // 4
-    if not n or left != _REGULAR_PAIR * (n - 1) + b".,.":
-        return None
-    _bound_pairs(n, max_pairs)
-    numbers = stripped.replace(b" ", b",")  # JSON's separator between the numbers of the array
-    end = len(numbers)
-    if end <= _PIECE_BYTES:
-        return _decimals(numbers)
-    parts: list[bytes] = []
-    view = memoryview(numbers)  # pieces without a copy each
-    start = 0
-    while start < end:
-        cut = numbers.find(b",", start + _PIECE_BYTES)  # every comma stands between two numbers
-        if cut < 0:
-            cut = end
-        packed = _decimals(view[start:cut])
-        if packed is None:
-            return None
-        parts.append(packed)
-        start = cut + 1
-    return b"".join(parts)
+    as float64 bytes; None for any other spelling (the caller then reads it as it can).
 
-
-def _regular_pieces(text: str, max_pairs: int) -> bytes | None:
-    """`_regular_pairs` of a long pair list, read a piece of about `_PIECE_BYTES` at a time,
-    cut at a space between two pairs; None for any other spelling.
-
-    Every temporary (the piece's bytes, its shape, its JSON) is small: whole-text copies of a
-    national boundary (several hundred kB each) are fresh pages from the system every call, and
-    faulting them in cost as much as reading the numbers. Each piece's shape is checked and its
-    pairs counted against the bound before its numbers are read.
+    Read a piece of about `_PIECE_BYTES` at a time, cut at a space between two pairs, so every
+    temporary (the piece's bytes, its shape, its JSON) is small: whole-text copies of a national
+    boundary (several hundred kB each) are fresh pages from the system every call, and faulting
+    them in cost as much as reading the numbers. Deleting the digits and signs of a piece must
+    leave ".,. .,. ... .,.": one pass in C checks the alphabet, the separators and one point per
+    number, and counts the pairs, which are held to the bound before the piece's numbers are read.
     """
     end = len(text)
     parts: list[bytes] = []
@@ -704,7 +670,9 @@ def _regular_pieces(text: str, max_pairs: int) -> bytes | None:
             return None
         parts.append(packed)
         start = cut + 1
-    return b"".join(parts)
+    if not parts:  # blank: no pair list at all
+        return None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _irregular_pairs(raw: bytes, max_pairs: int) -> bytes | None:
