@@ -90,6 +90,15 @@ class Schedule:
     at: datetime | None = None
     location: str | None = None
 
+    def as_json(self) -> dict[str, str]:
+        """The entry as stored and answered: its type, and `at` and `location` where given."""
+        body = {"type": self.type}
+        if self.at:
+            body["at"] = self.at.isoformat()
+        if self.location:
+            body["location"] = self.location
+        return body
+
 
 @dataclass(frozen=True, slots=True)
 class Contact:

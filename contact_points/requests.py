@@ -162,14 +162,7 @@ class Item:
         if self.anticipated_function is not None:
             body["anticipated_function"] = self.anticipated_function
         if self.schedule:
-            body["schedule"] = [
-                {
-                    "type": e.type,
-                    **({"at": e.at.isoformat()} if e.at else {}),
-                    **({"location": e.location} if e.location else {}),
-                }
-                for e in self.schedule
-            ]
+            body["schedule"] = [e.as_json() for e in self.schedule]
         return body
 
 

@@ -86,14 +86,7 @@ class MessageItem:
         """The item as stored and answered."""
         body: dict[str, Any] = {"element_id": self.element_id, "quantity": self.quantity}
         if self.schedule:
-            body["schedule"] = [
-                {
-                    "type": e.type,
-                    **({"at": e.at.isoformat()} if e.at else {}),
-                    **({"location": e.location} if e.location else {}),
-                }
-                for e in self.schedule
-            ]
+            body["schedule"] = [e.as_json() for e in self.schedule]
         return body
 
 
