@@ -28,7 +28,8 @@ POLL_ENV = {
     "TAMPERE_POLL_ALLOW_PRIVATE_ADDRESSES": "true",
     "TAMPERE_POLL_MIN_INTERVAL_SECONDS": "0.05",
     "TAMPERE_POLL_TICK_SECONDS": "0.05",
-    "TAMPERE_POLL_TIMEOUT_SECONDS": "0.5",
+    # Generous enough for a loaded two-core CI machine (0.5 s once timed out a loopback fetch).
+    "TAMPERE_POLL_TIMEOUT_SECONDS": "1.5",
     "TAMPERE_POLL_TOTAL_SECONDS": "3",
     "TAMPERE_POLL_MAX_BYTES": "1000000",
     "TAMPERE_POLL_MAX_REDIRECTS": "3",

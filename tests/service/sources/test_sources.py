@@ -141,7 +141,7 @@ async def test_service_unavailable_retry_after_is_honoured(tampere, feeds) -> No
 @pytest.mark.parametrize(
     ("name", "route", "rule"),
     [
-        ("timeout", {"body": b"<feed/>", "delay": 1.5}, "service.poll.timeout"),
+        ("timeout", {"body": b"<feed/>", "delay": 3.0}, "service.poll.timeout"),
         ("garbage", {"body": b"\x00\x01 this is not a feed \xff"}, "cap.xml.malformed"),
         ("json-garbage", {"body": b'{"type": "Feature"'}, "feed.json.malformed"),
         ("not-a-feed", {"body": make_cap("ALONE")}, "feed.unknown-root"),
@@ -255,7 +255,7 @@ async def test_foreign_sender_in_an_administrations_feed_is_refused_and_counted_
     url = feeds.serve("/mixed.atom", body)
     source = await register(tampere, kenya, url)
     outcome = await poll(tampere, source["id"])
-    assert outcome.messages == {"created": 1, "forbidden": 1, "rejected": 1}
+    assert outcome.messages == {"created": 1, "forbidden": 1, "rejected": 1}, outcome
     await poll(tampere, source["id"])
     state = await health(tampere, kenya, source["id"])
     assert (state["messages_ingested"], state["messages_rejected"]) == (1, 2)
