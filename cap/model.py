@@ -16,7 +16,7 @@ import numpy as np
 # One pair of a polygon as CAP writes it: latitude, longitude (CAP 1.2 §3.2.4).
 LatLon = tuple[float, float]
 
-_PAIR = struct.Struct("2d")
+PAIR = struct.Struct("2d")  # one (lat, lon) pair of a polygon's float64 buffer
 
 
 class Polygon(Sequence[LatLon]):
@@ -40,7 +40,7 @@ class Polygon(Sequence[LatLon]):
     @classmethod
     def from_buffer(cls, data: bytes) -> Polygon:
         """The polygon of `data`: float64 numbers in native byte order, lat, lon, lat, lon..."""
-        if len(data) % _PAIR.size:
+        if len(data) % PAIR.size:
             raise ValueError(f"{len(data)} bytes are not whole (lat, lon) float64 pairs")
         polygon = cls.__new__(cls)
         polygon._data = bytes(data)  # no copy when `data` is bytes already
@@ -62,7 +62,7 @@ class Polygon(Sequence[LatLon]):
         return result
 
     def __len__(self) -> int:
-        return len(self._data) // _PAIR.size
+        return len(self._data) // PAIR.size
 
     @overload
     def __getitem__(self, index: int) -> LatLon: ...
@@ -77,11 +77,11 @@ class Polygon(Sequence[LatLon]):
         i = index + n if index < 0 else index
         if not 0 <= i < n:
             raise IndexError("polygon index out of range")
-        pair: LatLon = _PAIR.unpack_from(self._data, i * _PAIR.size)
+        pair: LatLon = PAIR.unpack_from(self._data, i * PAIR.size)
         return pair
 
     def __iter__(self) -> Iterator[LatLon]:
-        return _PAIR.iter_unpack(self._data)  # type: ignore[return-value]
+        return PAIR.iter_unpack(self._data)  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Polygon):

@@ -98,7 +98,7 @@ def test_pair_values_refuse_what_is_not_a_pair_list(text: str) -> None:
     assert pair_values(text) is None
 
 
-@pytest.mark.parametrize("pairs", [5, 5000])  # either side of the sorting range check
+@pytest.mark.parametrize("pairs", [5, 5000])  # either side of the looping range check
 def test_one_latitude_out_of_range_is_found_in_short_and_long_polygons(pairs: int) -> None:
     ring = [f"61.{i:04d},23.7000" for i in range(pairs)]
     ring[pairs // 2] = "90.0001,23.7000"
@@ -110,6 +110,26 @@ def test_one_latitude_out_of_range_is_found_in_short_and_long_polygons(pairs: in
     assert report.ingestible
     polygon = report.alert.infos[0].areas[0].polygons[0]
     assert polygon[pairs // 2] == (90.0001, 23.7) and len(polygon) == pairs + 1
+
+
+@pytest.mark.parametrize("pairs", [5, 5000])  # either side of the looping range check
+@pytest.mark.parametrize(
+    ("pair", "within"),
+    [
+        ("90.0,180.0", True),  # the ranges' ends are in them (CAP 1.2 §3.3.1)
+        ("-90.0,-180.0", True),
+        ("61.5,-180.0001", False),  # a longitude just past its range
+        ("61.5,180.0001", False),
+        ("-90.0001,23.7", False),
+    ],
+)
+def test_the_ends_of_the_coordinate_ranges_are_within_them(pairs: int, pair: str, within: bool) -> None:
+    ring = [f"61.{i:04d},23.7000" for i in range(pairs)]
+    ring[pairs // 2] = pair
+    ring.append(ring[0])
+    report = cap.validate(message(" ".join(ring) + f"</polygon><polygon>{SQUARE}"), verify_signature=False)
+    found = [(f.rule, f.path) for f in report.errors]
+    assert found == ([] if within else [("cap.coordinate.range", f"{AREA}/polygon[1]")])
 
 
 def test_polygon_pairs_keep_document_order_after_the_range_check() -> None:
