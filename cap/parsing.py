@@ -625,10 +625,42 @@ def _pair_buffer(text: str, max_pairs: int) -> bytes | None:
     """`pair_values` as float64 bytes (what numpy reads without a copy)."""
     if not text.isascii():
         return None
-    packed = _regular_pairs(text.strip(" \t\r\n"), max_pairs)  # XML whitespace only (not \v, \f)
+    stripped = text.strip(" \t\r\n")  # XML whitespace only (not \v, \f)
+    packed = _regular_pairs(stripped, max_pairs)
     if packed is not None:
         return packed
+    spaced = _single_spaced(stripped, max_pairs)
+    if spaced is not None:
+        packed = _regular_pairs(spaced, max_pairs)
+        if packed is not None:
+            return packed
     return _irregular_pairs(text.encode("ascii"), max_pairs)  # as bytes, each step is cheaper
+
+
+# What str.split() takes for whitespace in ASCII text besides XML's space, tab, CR and LF.
+_NON_XML_BLANKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def _single_spaced(text: str, max_pairs: int) -> str | None:
+    """`text` (ASCII, stripped) with one space for each run of XML whitespace (space, tab, CR,
+    LF) where it holds a tab, CR or LF; else None, as when it holds other whitespace (\\v,
+    \\f...), which only the irregular reading names.
+
+    Pretty-printed alerts put each pair on a line of its own, indented: read so, they take the
+    regular path instead of the irregular one (9 -> 6.5 us for 63 pairs). One comma per pair:
+    a list longer than `max_pairs` allows is refused (cap.xml.too-many-vertices) before an
+    object is made per pair.
+    """
+    # (One-character searches, at memory speed. A run of spaces alone is left to the irregular
+    # reading: searching for two spaces costs more than most lists take to read.)
+    if "\n" not in text and "\t" not in text and "\r" not in text:
+        return None
+    for blank in _NON_XML_BLANKS:
+        if blank in text:
+            return None
+    if max_pairs and len(text) > 4 * max_pairs:  # shorter, it cannot hold that many ("0,0 ")
+        _bound_pairs(text.count(","), max_pairs)
+    return " ".join(text.split())
 
 
 # A long pair list is read a piece of about this many bytes at a time, cut between two numbers:

@@ -482,3 +482,24 @@ def test_a_long_pair_list_between_xml_blanks_is_read_as_float_does() -> None:
     values = pair_values(text)
     assert values is not None
     assert [repr(v) for v in values] == [repr(v) for v in float_reading(text)]
+
+
+@pytest.mark.parametrize("count", [63, 6000])
+def test_a_pretty_printed_pair_list_is_read_as_float_does(count: int) -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(count)]
+    text = "\n\t\t\t" + "\n\t\t\t".join(pairs) + "\r\n\t\t"  # one pair per line, indented
+    values = pair_values(text)
+    assert values is not None
+    assert [repr(v) for v in values] == [repr(v) for v in float_reading(text)]
+
+
+@pytest.mark.parametrize("blank", ["\x0b", "\x0c", "\x1f"])
+def test_a_pair_list_split_by_what_xml_does_not_call_whitespace_is_no_pair_list(blank: str) -> None:
+    assert pair_values(f"61.40,23.70\n61.55,23.70{blank}61.55,23.95\n61.40,23.70") is None
+
+
+def test_a_pretty_printed_pair_list_past_the_bound_is_refused() -> None:
+    pairs = [f"{-60 + i * 0.00123:.5f},{20 + i * 0.00077:.5f}" for i in range(6000)]
+    with pytest.raises(cap.CapError) as refused:
+        pair_values("\n".join(pairs), max_pairs=5000)
+    assert refused.value.rule == "cap.xml.too-many-vertices"
