@@ -1,6 +1,7 @@
 """Rate limits at the HTTP edge: writes per token and per client address, and failed
 authentications per address, each a token bucket; past a limit the answer is 429 with
-`Retry-After`, in the one problem shape.
+`Retry-After`, in the one problem shape. Anonymous event streams are counted while open, per
+address and in all; past either bound the websocket is closed at once with 4429 or 1013.
 
 The buckets live in the memory of each instance: behind N instances a client gets up to N times
 the configured rates (a load balancer with sticky addresses narrows that). That is enough for
@@ -26,8 +27,12 @@ from service.settings import Settings
 RULE_RATE_LIMITED = "request.rate-limited"
 RULE_AUTH_RATE_LIMITED = "auth.rate-limited"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# A websocket refused for too many failed authentications (RFC 6455 §7.4.2: 4000-4999 are ours).
+# A websocket refused for too many failed authentications or too many anonymous streams from
+# its address (RFC 6455 §7.4.2: 4000-4999 are ours).
 CLOSE_RATE_LIMITED = 4429
+# An anonymous websocket refused because the instance holds as many as it takes ("Try Again
+# Later", registered in the IANA WebSocket Close Code Number Registry).
+CLOSE_TRY_AGAIN_LATER = 1013
 # Keys held per table before idle (full) buckets are dropped: a flood of addresses costs memory
 # bounded by this, not by the flood.
 MAX_KEYS = 100_000
@@ -104,6 +109,9 @@ class RateLimits:
         self.auth_failures = Buckets(
             settings.auth_failures_burst_per_address, settings.auth_failures_per_second_per_address
         )
+        self.anonymous_streams = AnonymousStreams(
+            settings.anonymous_streams_per_address, settings.anonymous_streams_total
+        )
 
     def _now(self) -> float:
         return self.clock()
@@ -130,6 +138,36 @@ class RateLimits:
             if per_token is not None:
                 per_token.take(now)
         return wait
+
+
+class AnonymousStreams:
+    """The anonymous event streams open on this instance, per client address and in all."""
+
+    def __init__(self, per_address: int, total: int) -> None:
+        self.per_address = per_address
+        self.total = total
+        self.open_by_address: dict[str, int] = {}
+        self.open = 0
+
+    def enter(self, address: str) -> tuple[int, str] | None:
+        """Count one more stream from `address`, or say why not: (close code, reason)."""
+        held = self.open_by_address.get(address, 0)
+        if held >= self.per_address:
+            return CLOSE_RATE_LIMITED, f"{held} anonymous streams are open from this address; close one first"
+        if self.open >= self.total:
+            return CLOSE_TRY_AGAIN_LATER, "this instance holds as many anonymous streams as it takes"
+        self.open_by_address[address] = held + 1
+        self.open += 1
+        return None
+
+    def leave(self, address: str) -> None:
+        """One stream `enter` counted has closed."""
+        self.open -= 1
+        held = self.open_by_address[address] - 1
+        if held:
+            self.open_by_address[address] = held
+        else:
+            del self.open_by_address[address]  # the table holds open streams' addresses only
 
 
 def _credential(scope: Scope) -> str | None:
@@ -200,12 +238,12 @@ class RateLimitMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         address = _address(scope)
-        if _credential(scope) is not None and (wait := self.limits.authentication_blocked(address)):
-            # Accepted and closed, as the event stream refuses: a browser sees close codes only.
-            await receive()  # websocket.connect
-            await send({"type": "websocket.accept"})
+        if _credential(scope) is None:
+            await self._anonymous_websocket(scope, receive, send, address)
+            return
+        if wait := self.limits.authentication_blocked(address):
             reason = f"too many failed authentications; try again in {_retry_after(wait)} s"
-            await send({"type": "websocket.close", "code": CLOSE_RATE_LIMITED, "reason": reason})
+            await _refuse_websocket(receive, send, CLOSE_RATE_LIMITED, reason)
             return
         opened = False
 
@@ -220,3 +258,22 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, watch)
+
+    async def _anonymous_websocket(self, scope: Scope, receive: Receive, send: Send, address: str) -> None:
+        streams = self.limits.anonymous_streams
+        refusal = streams.enter(address)
+        if refusal is not None:
+            await _refuse_websocket(receive, send, *refusal)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            streams.leave(address)
+
+
+async def _refuse_websocket(receive: Receive, send: Send, code: int, reason: str) -> None:
+    """Accept the handshake and close at once, as the event stream refuses: a browser sees close
+    codes only, never the status of a refused handshake."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})

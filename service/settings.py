@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     # (the public map) are still served.
     auth_failures_burst_per_address: int = 100
     auth_failures_per_second_per_address: float = 20 / 60
+    # Anonymous event streams (WS /api/v1/events/public, the public map) open at once, per client
+    # address and in all, per instance. A coordination centre's responders share one NAT address:
+    # 200 maps open there are never refused; one script opening sockets in a loop is, at 200, and
+    # no number of addresses holds more than the total (an idle stream costs about 100 kB).
+    # Streams with a token or session are accountable (revocable) and not counted.
+    anonymous_streams_per_address: int = 200
+    anonymous_streams_total: int = 10_000
     log_level: str = "INFO"
     # How often a running service looks for layers imported since it loaded them (and for
     # status reports other instances stored).

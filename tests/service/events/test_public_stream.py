@@ -1,7 +1,8 @@
 """WS /api/v1/events/public over real websockets on loopback: anonymous first responders get, live
 and resumable, exactly what no principal may see (Public alerts; never a Restricted or Private
 alert, never a request), in the authenticated stream's messages and with its limits; the
-authenticated stream still refuses a missing token with 4401."""
+authenticated stream still refuses a missing token with 4401; open anonymous streams are bounded
+per address and per instance."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from service.events.stream import CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED
+from service.ratelimit import CLOSE_RATE_LIMITED, CLOSE_TRY_AGAIN_LATER
 from tests.service.events.test_stream import (
     KEN,
     LAGOS,
@@ -182,3 +185,47 @@ async def test_a_slow_public_subscriber_is_closed_with_4408_and_told_where_to_re
         async with public(served, since=last) as ws:
             rest = await events(ws, 4 - len(before_close))
         assert_strictly_increasing(ids(replayed + before_close + rest))
+
+
+# --- how many may be open --------------------------------------------------------------------------
+
+
+async def _open(ws: Any) -> bool:
+    """Whether the stream is open and served: a ping is answered (a refused one is closed at once)."""
+    try:
+        await asyncio.wait_for(await ws.ping(), WAIT)
+    except ConnectionClosed:
+        return False
+    return True
+
+
+# Per address and per instance; a bound reached refuses the next stream only, and lifts when one closes.
+async def test_open_anonymous_streams_are_bounded(database_url: str, tmp_path: Path) -> None:
+    limits = {"anonymous_streams_per_address": 2, "anonymous_streams_total": 3}
+    async with serve(database_url, tmp_path / "var", **limits) as served:
+        url = f"ws://127.0.0.1:{served.port}/api/v1/events/public"
+
+        def from_(address: str) -> Any:
+            return connect(url, open_timeout=WAIT, close_timeout=2, local_addr=(address, 0))
+
+        async with from_("127.0.0.1") as first, from_("127.0.0.1") as second:
+            assert await _open(first) and await _open(second)
+            async with from_("127.0.0.1") as third:  # a third from the same address
+                code, reason, _ = await closed_with(third)
+            assert code == CLOSE_RATE_LIMITED and "anonymous streams are open from this address" in reason
+            async with from_("127.0.0.2") as other:  # another address: its first is served
+                assert await _open(other)
+                async with from_("127.0.0.3") as over:  # the instance holds three: no fourth
+                    code, reason, _ = await closed_with(over)
+                assert code == CLOSE_TRY_AGAIN_LATER, reason
+            # Streams with a token are accountable and not counted.
+            responder = await served.token("responder")
+            async with served.subscribe(responder) as signed_in:
+                assert await _open(signed_in)
+        # Closed streams are no longer counted: the address may open two again.
+        for _ in range(int(WAIT / 0.05)):
+            if not served.app.state.rate_limits.anonymous_streams.open:
+                break
+            await asyncio.sleep(0.05)
+        async with from_("127.0.0.1") as again, from_("127.0.0.1") as also:
+            assert await _open(again) and await _open(also)
