@@ -28,6 +28,7 @@ from service.alerts.expiry import expiry_sweeper
 from service.alerts.routes import alert_ack_command, alerts_router
 from service.assistance.escalation import escalation_sweeper
 from service.assistance.routes import requests_router
+from service.audience import AudienceMarker
 from service.auth import Authenticator
 from service.contact_points.reload import contacts_watcher
 from service.contact_points.routes import contact_points_router
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(RateLimitMiddleware, limits=app.state.rate_limits)
     app.add_middleware(RequestContextMiddleware, observe=metrics.observe_http)
+    # What an anonymous request gets, anyone may see: said so for the web app's service worker.
+    app.add_middleware(AudienceMarker)
     # Outermost: every answer is compressed when the client accepts it, problems included.
     app.add_middleware(Compression)
     return app

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.auth import SESSION_COOKIE
+from service.audience import credential_in
 from service.errors import TooManyRequests, problem_response
 from service.settings import Settings
 
@@ -172,13 +172,8 @@ class AnonymousStreams:
 
 def _credential(scope: Scope) -> str | None:
     """A digest of the credential the request carries (bearer token, ?token=, session cookie)."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization" or (name == b"cookie" and SESSION_COOKIE.encode() in value):
-            return hashlib.sha256(value).hexdigest()
-    query: bytes = scope.get("query_string", b"")
-    if b"token=" in query:
-        return hashlib.sha256(query).hexdigest()
-    return None
+    sent = credential_in(scope)
+    return hashlib.sha256(sent).hexdigest() if sent is not None else None
 
 
 def _address(scope: Scope) -> str:

@@ -274,3 +274,49 @@ def test_axe_finds_no_serious_or_critical_violation_in_the_signed_in_console(
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+def test_a_signed_in_list_is_never_kept_for_offline_use(visit: Any, served: Served) -> None:
+    """The service worker keeps only answers anyone may see: after an administration signed in
+    and saw its Restricted alert, the page opened offline on that browser shows the last public
+    list, without it (whoever uses the computer next is not shown it)."""
+    from playwright.sync_api import expect
+
+    public, restricted = unique("Public flood"), unique("Restricted flood")
+    served.post_alert(unique("pub"), headline=public, polygon=NAIROBI)
+    served.post_alert(
+        unique("res"), headline=restricted, polygon=NAIROBI, scope="Restricted", restriction="Officials only"
+    )
+    seen = visit()
+    seen.open("/")
+    page = seen.page
+
+    def listed(headline: str) -> Any:
+        return page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=headline))
+
+    expect(listed(public)).to_be_visible()
+    expect(listed(restricted)).to_have_count(0)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
+    page.wait_for_timeout(1_500)  # an anonymous poll through the worker: the public list is kept
+    sign_in(seen, served.administration)
+    expect(listed(restricted)).to_be_visible(timeout=5_000)
+    page.wait_for_timeout(1_500)  # polls in the session pass through the worker too
+
+    seen.context.set_offline(True)
+    page.reload()
+    expect(listed(public)).to_be_visible(timeout=10_000)
+    expect(page.locator("#status")).to_have_attribute("data-live", "false")
+    expect(listed(restricted)).to_have_count(0)
+    kept = page.evaluate(
+        """async () => {
+            const texts = [];
+            for (const name of await caches.keys()) {
+                const cache = await caches.open(name);
+                for (const request of await cache.keys()) {
+                    texts.push(await (await cache.match(request)).text());
+                }
+            }
+            return texts.join('\\n');
+        }"""
+    )
+    assert public in kept and restricted not in kept

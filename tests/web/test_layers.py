@@ -1,8 +1,9 @@
 """The connectivity layers in real Chromium against `tampere serve`, with the shared samples
 imported by `tampere layer import`: the layer control works by keyboard, says each layer's
 source, file, age and licence, draws cell sites (a grid far out, the sites close in, outages
-marked), compares Ookla quarters, shows cable landings, and axe-core finds nothing serious with
-every layer on, in English and Arabic."""
+marked), compares Ookla quarters, shows cable landings, draws a view seen online again offline
+(saying it is a kept copy), and axe-core finds nothing serious with every layer on, in English
+and Arabic."""
 
 from __future__ import annotations
 
@@ -248,3 +249,32 @@ def test_axe_finds_no_serious_violation_with_every_layer_on(
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+def test_a_layer_view_seen_online_is_drawn_offline_and_said_to_be_a_kept_copy(
+    visit: Any, served: Served, layered: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    seen = open_with_layers(visit)
+    page = seen.page
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
+    show_on_map(page, layered["guam"])
+    page.get_by_label("Submarine cable landings").check()
+    landings = page.locator("#layer-landings-view")
+    expect(landings).to_contain_text(re.compile(r"In view: \d+ landing points"), timeout=15_000)
+    online = landings.text_content()
+    wait_drawn(page, "landings")
+    expect(landings).not_to_have_attribute("data-stale", "true")
+
+    seen.context.set_offline(True)
+    page.reload()
+    seen.wait_for_map()
+    page.wait_for_selector("#layers[data-ready]", state="attached", timeout=15_000)
+    show_on_map(page, layered["guam"])
+    page.get_by_label("Submarine cable landings").check()
+    expect(landings).to_have_attribute("data-stale", "true", timeout=15_000)
+    expect(landings).to_contain_text(re.compile(r"Offline: the copy kept .+ago|Offline: the copy kept now"))
+    assert online is not None and online.split(".")[0] in (landings.text_content() or "")
+    wait_drawn(page, "landings")
+    seen.context.set_offline(False)

@@ -233,7 +233,8 @@ export class ConnectivityLayers {
       }
       const collection = name === 'performance' ? classify(body) : body;
       this.map.getSource(`layer-${name}`).setData(collection);
-      this.onData(name, { collection });
+      // Offline, the service worker answers with the copy it kept, saying when (sw.js).
+      this.onData(name, { collection, storedAt: response.headers.get('X-Tampere-Stored-At') });
     } catch (error) {
       if (this.asked[name]?.url === url) delete this.asked[name];
       this.onData(name, { error: error.message });

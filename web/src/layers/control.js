@@ -141,7 +141,7 @@ class LayerControl {
     return [];
   }
 
-  data(name, { collection, error, loading }) {
+  data(name, { collection, error, loading, storedAt }) {
     const view = this.parts[name].view;
     if (loading) {
       view.dataset.state = 'loading';
@@ -156,6 +156,12 @@ class LayerControl {
     view.dataset.features = String(collection.features.length);
     view.dataset.aggregated = String(Boolean(collection.aggregated));
     view.textContent = summary(name, collection, this.layers.options);
+    if (storedAt) {
+      view.dataset.stale = 'true';
+      view.textContent += ` ${t('layers.kept', { age: age(storedAt), time: dateTime(storedAt) })}`;
+    } else {
+      delete view.dataset.stale;
+    }
   }
 
   drawLegend() {
