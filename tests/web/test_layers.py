@@ -1,9 +1,9 @@
 """The connectivity layers in real Chromium against `tampere serve`, with the shared samples
 imported by `tampere layer import`: the layer control works by keyboard, says each layer's
 source, file, age and licence, draws cell sites (a grid far out, the sites close in, outages
-marked), compares Ookla quarters, shows cable landings, draws a view seen online again offline
-(saying it is a kept copy), and axe-core finds nothing serious with every layer on, in English
-and Arabic."""
+marked), compares Ookla quarters, shows cable landings, shows from an alert's panel the network as
+it stood when the alert began, draws a view seen online again offline (saying it is a kept copy),
+and axe-core finds nothing serious with every layer on, in English and Arabic."""
 
 from __future__ import annotations
 
@@ -278,3 +278,35 @@ def test_a_layer_view_seen_online_is_drawn_offline_and_said_to_be_a_kept_copy(
     assert online is not None and online.split(".")[0] in (landings.text_content() or "")
     wait_drawn(page, "landings")
     seen.context.set_offline(False)
+
+
+def test_an_alerts_panel_shows_the_network_as_it_stood_when_the_alert_began(
+    visit: Any, served: Served, layered: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    seen = open_with_layers(visit)
+    page = seen.page
+    headline = layered["berlin"]
+    item = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=headline))
+    item.get_by_role("button", name=headline).click()
+    expect(page.locator("#panel h2")).to_have_text(headline)
+    page.get_by_role("button", name="Network before this alert").click()
+
+    # Sites and outage reports on, their status as of the alert's sent time (tests.conftest's
+    # make_cap: 2026-03-01 12:00 UTC), said in words beside the map.
+    for name in ("sites", "outages"):
+        expect(page.locator(f"#layer-{name}")).to_be_checked()
+        expect(page.locator(f"#layer-{name}-asof")).to_have_value("custom")
+    sent_local = page.evaluate(
+        "new Date(Date.UTC(2026, 2, 1, 12, 0)).toLocaleString('sv').slice(0, 16).replace(' ', 'T')"
+    )
+    expect(page.locator("#layer-sites-time")).to_have_value(sent_local)
+    expect(page.locator("#map [role=status]")).to_contain_text("when this alert began")
+    # The outage in Berlin was reported after that (when the fixture ran): not yet there then,
+    # there now.
+    outages = page.locator("#layer-outages-view")
+    expect(outages).to_contain_text("In view: no report", timeout=15_000)
+    expect(page.locator("#layer-sites-view")).to_contain_text(re.compile(r"In view: [\d,]+ cell sites"))
+    page.locator("#layer-outages-asof").select_option("now")
+    expect(outages).to_contain_text(re.compile(r"In view: \d+ reports?, \d+ saying down"), timeout=15_000)

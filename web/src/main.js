@@ -49,6 +49,7 @@ async function main() {
     session: () => session,
     onClose: () => map?.show(null),
     onShow: (id, geometry) => map?.show(geometry),
+    onNetwork: (geometry, at) => map?.networkBefore(geometry, at),
   });
   const open = (id, opener) => panel.open(id, opener);
   const list = new AlertList({

@@ -7,7 +7,7 @@
 
 import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
-import { t, term } from './i18n.js';
+import { dateTime, t, term } from './i18n.js';
 import { SEVERITIES, SEVERITY_STYLE, URGENCIES, URGENCY_STYLE, drawPattern, severityOf, urgencyOf } from './legend.js';
 import { DETAIL_ZOOM_STEPS } from './alerts.js';
 import { el } from './list.js';
@@ -68,7 +68,9 @@ export async function startMap({ container, legend, help, onOpen, onZoom, detail
   map.on('load', () => {
     performance.mark('tampere:map-style'); // for bench/web.py: the style and base map in
     api.ready();
-    startLayers(map, { root: layersRoot, legend });
+    startLayers(map, { root: layersRoot, legend }).then((control) => {
+      api.layers = control;
+    });
   });
   canvas.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') {
@@ -336,6 +338,16 @@ class MapView {
   show(geometry) {
     this.map.getSource('selected').setData(geometry ? { type: 'Feature', geometry, properties: {} } : EMPTY);
     if (geometry) this.frame([geometry], 9);
+  }
+
+  // An alert's area with the network as it stood when the alert began: cell sites and outage
+  // reports as of `at` (the layer control's "Status as of"), said in the map's live region.
+  networkBefore(geometry, at) {
+    this.show(geometry);
+    if (!this.layers) return false;
+    this.layers.statusBefore(at);
+    this.announce.textContent = t('map.networkBefore', { time: dateTime(at) });
+    return true;
   }
 
   frame(geometries, maxZoom) {

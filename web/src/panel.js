@@ -7,12 +7,13 @@ import { el, severityBadge } from './list.js';
 import { contactName, deadlineOf, reasonsOf } from './routing.js';
 
 export class AlertPanel {
-  constructor({ root, countries, session, onClose, onShow }) {
+  constructor({ root, countries, session, onClose, onShow, onNetwork }) {
     this.root = root;
     this.countries = countries;
     this.session = session; // () => the signed-in session or null
     this.onClose = onClose;
     this.onShow = onShow;
+    this.onNetwork = onNetwork; // (geometry, at) => the map shows the network as of `at`
     this.opener = null;
     this.alertId = null;
     root.addEventListener('keydown', (event) => {
@@ -141,6 +142,9 @@ export class AlertPanel {
         'panel.areas',
         areas.length ? el('ul', {}, areas) : el('p', {}, t('panel.none')),
         alert.geometry ? el('button', { type: 'button', class: 'link', onclick: () => this.onShow(alert.id, alert.geometry) }, t('list.showOnMap')) : el('p', { class: 'banner', role: 'note' }, t('list.notMapped')),
+        alert.geometry && this.onNetwork
+          ? el('button', { type: 'button', class: 'link', 'data-key': 'network-before', onclick: () => this.onNetwork(alert.geometry, onset(alert)) }, t('panel.networkBefore'))
+          : null,
       ),
       section(
         'panel.impact',
@@ -197,4 +201,11 @@ export async function problemText(response) {
   } catch {
     return `${response.status} ${response.statusText}`;
   }
+}
+
+// When the alert's story began: its first message (an update's history starts with the alert
+// it updates), else its own sent time.
+function onset(alert) {
+  const times = [alert.sent, ...(alert.history || []).map((step) => step.at)].filter(Boolean);
+  return times.reduce((a, b) => (new Date(b) < new Date(a) ? b : a));
 }

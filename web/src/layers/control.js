@@ -100,20 +100,8 @@ class LayerControl {
       const select = el('select', { id: `layer-${name}-asof`, class: 'layer-asof' }, ...AS_OF.map(([key]) => el('option', { value: key }, t(`layers.asOf_${key}`))));
       const when = el('input', { type: 'datetime-local', id: `layer-${name}-time`, class: 'layer-time', step: '60' });
       const whenField = el('div', { class: 'field', hidden: true }, el('label', { for: when.id }, t('layers.asOfTime')), when);
-      const apply = (key, time) => {
-        for (const other of document.querySelectorAll('.layer-asof')) other.value = key;
-        for (const other of document.querySelectorAll('.layer-time')) {
-          other.value = time;
-          other.parentElement.hidden = key !== 'custom';
-        }
-        const hours = AS_OF.find(([k]) => k === key)[1];
-        let asOf = null;
-        if (key === 'custom') asOf = time ? new Date(time).toISOString() : null;
-        else if (hours) asOf = new Date(Date.now() - hours * 3600e3).toISOString();
-        this.layers.setOptions({ asOf });
-      };
-      select.addEventListener('change', () => apply(select.value, when.value));
-      when.addEventListener('change', () => apply('custom', when.value));
+      select.addEventListener('change', () => this.setAsOf(select.value, when.value));
+      when.addEventListener('change', () => this.setAsOf('custom', when.value));
       return [el('div', { class: 'field' }, el('label', { for: select.id }, t('layers.asOf')), select), whenField];
     }
     if (name === 'performance' && this.periods.length) {
@@ -139,6 +127,37 @@ class LayerControl {
       ];
     }
     return [];
+  }
+
+  // "Status as of" for sites and outages alike: a preset key, or 'custom' with a local time
+  // ("YYYY-MM-DDTHH:MM", as a datetime-local input holds it).
+  setAsOf(key, time) {
+    for (const other of document.querySelectorAll('.layer-asof')) other.value = key;
+    for (const other of document.querySelectorAll('.layer-time')) {
+      other.value = time;
+      other.parentElement.hidden = key !== 'custom';
+    }
+    const hours = AS_OF.find(([k]) => k === key)[1];
+    let asOf = null;
+    if (key === 'custom') asOf = time ? new Date(time).toISOString() : null;
+    else if (hours) asOf = new Date(Date.now() - hours * 3600e3).toISOString();
+    this.layers.setOptions({ asOf });
+  }
+
+  // The network as it stood at `at` (an alert's onset): sites and outage reports on, where
+  // imported, their status as of that minute.
+  statusBefore(at) {
+    const when = new Date(at);
+    const local = new Date(when.getTime() - when.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+    for (const name of ['sites', 'outages']) {
+      const { box, options } = this.parts[name];
+      if (box.disabled || box.checked) continue;
+      box.checked = true;
+      options.hidden = false;
+      this.layers.set(name, true);
+    }
+    this.drawLegend();
+    this.setAsOf('custom', local);
   }
 
   data(name, { collection, error, loading, storedAt }) {
