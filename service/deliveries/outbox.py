@@ -429,6 +429,17 @@ def release(conn: Connection, channel_id: int, *, instance: str) -> None:
     )
 
 
+def release_all(conn: Connection, *, instance: str) -> int:
+    """End every lease this instance holds (it is stopping): another instance, or this one
+    restarted, sends to those channels at once instead of when the leases would have run out.
+    Returns how many were held."""
+    c = _channels.c
+    done = conn.execute(
+        update(_channels).where(c.lease_owner == instance).values(lease_owner=None, lease_until=None)
+    )
+    return done.rowcount or 0
+
+
 def alert_models(conn: Connection, alert_ids: Iterable[int]) -> dict[int, Any]:
     """The stored CAP models (cap.to_json) of these alerts, for composing e-mail."""
     ids = sorted(set(alert_ids))

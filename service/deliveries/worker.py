@@ -34,6 +34,9 @@ BATCH = 50
 CONCURRENCY = 16
 # A sender stops its batch when less than this is left of its lease beyond one request's time.
 LEASE_MARGIN_SECONDS = 5.0
+# The longest a channel is leased for one batch (besides the margins): how long the channels of
+# an instance that died without ending its leases wait for another (was 50 tries of 30 s: 25 min).
+MAX_LEASE_SECONDS = 120.0
 
 
 class Deliverer:
@@ -60,9 +63,11 @@ class Deliverer:
         return (WEBHOOK, EMAIL) if self.mailer.configured else (WEBHOOK,)
 
     def _lease(self) -> timedelta:
-        """Long enough for a whole batch of requests that each take their full time."""
+        """Long enough for a whole batch of requests that each take their full time, up to
+        `MAX_LEASE_SECONDS`: a batch that could outlast it stops early (`_lease_left`) and its
+        rest is claimed again, and the channels of an instance that died are free that soon."""
         per_try = max(self.settings.webhook_timeout_seconds, self.settings.smtp_timeout_seconds)
-        return timedelta(seconds=BATCH * per_try + 2 * LEASE_MARGIN_SECONDS)
+        return timedelta(seconds=min(BATCH * per_try, MAX_LEASE_SECONDS) + 2 * LEASE_MARGIN_SECONDS)
 
     async def run(self) -> None:
         """Wake on commits (and every `delivery_poll_seconds`); fill, then send what is due."""
@@ -83,6 +88,10 @@ class Deliverer:
             for task in list(self._busy.values()):
                 task.cancel()
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
+            # A sender cancelled before it recorded its batch left its lease: end them all, or
+            # the channels would wait for them to run out after a restart.
+            with contextlib.suppress(Exception):
+                await self.db.write(lambda conn: outbox.release_all(conn, instance=self.instance))
             await self.webhooks.aclose()
 
     async def fill(self) -> None:

@@ -124,7 +124,9 @@ async def test_a_write_waits_for_another_process_without_blocking_the_loop(
         released_at: list[float] = []
 
         async def release_later() -> None:
-            await asyncio.sleep(0.5)
+            # Long after the health check asked (0.1 s): on a loaded two-core machine its answer
+            # once took over 0.4 s, and the lock was released first.
+            await asyncio.sleep(2.0)
             released_at.append(time.monotonic())
             other.execute("COMMIT")
 
