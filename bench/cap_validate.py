@@ -6,8 +6,7 @@ Not a test. Run from the repository root:
 
 Messages: every file of the shared corpus manifest with expected=valid whose root is a CAP 1.2
 <alert> (feeds excluded), read once. Each implementation gets one warm-up call per message, then
-N timed calls with the garbage collector off, made in rounds with the implementations taking turns
-(see `ROUNDS`); the figure per message is the median of those N, and
+N timed calls with the garbage collector off; the figure per message is the median of those N, and
 the table gives the median and mean of the per-message figures. Each call is timed on this thread's
 CPU clock by default (`--clock cpu`): on a machine shared with other work, a wall-clock sample of a
 call that outlasts the scheduler's time slice (the 880 KB Burkina Faso boundary) also counts the
@@ -213,12 +212,13 @@ def accepts(check: Check, msg: Message) -> bool:
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 
 
-def time_calls(check: Check, msg: Message, calls: int, clock: Callable[[], int]) -> list[int]:
-    """`calls` timed calls (ns each), garbage collector off."""
+def time_message(check: Check, msg: Message, repeat: int, clock: Callable[[], int]) -> int:
+    """Median of `repeat` timed calls (ns), garbage collector off, after one warm-up call."""
+    accepts(check, msg)
     samples = []
     gc.disable()
     try:
-        for _ in range(calls):
+        for _ in range(repeat):
             start = clock()
             # try/except, not contextlib.suppress: a context manager would add to every sample.
             try:  # noqa: SIM105
@@ -228,36 +228,22 @@ def time_calls(check: Check, msg: Message, calls: int, clock: Callable[[], int])
             samples.append(clock() - start)
     finally:
         gc.enable()
-    return samples
-
-
-# Each implementation's calls on a message are made in this many rounds, the implementations
-# taking turns, so that its samples span the same stretch of time as every other's: a spell of
-# noise on the machine (another process, the hypervisor) then raises all of them alike instead
-# of the one that happened to be timed during it.
-ROUNDS = 5
+    return int(statistics.median(samples))
 
 
 def run(
     checks: dict[str, Check], messages: list[Message], repeat: int, clock: Callable[[], int]
 ) -> dict[str, Timing]:
-    """Time every implementation on every message: per message, one warm-up call each, then
-    `repeat` timed calls each in `ROUNDS` turns; the figure is the median of those calls."""
+    """Time every implementation on every message; implementations interleaved per message."""
     timings = {name: Timing(name) for name in checks}
     for msg in messages:
-        samples: dict[str, list[int]] = {name: [] for name in checks}
         for name, check in checks.items():
             timing = timings[name]
-            ok = accepts(check, msg)  # also the warm-up call
+            ok = accepts(check, msg)
             timing.accepted.append(ok)
             if not ok:
                 timing.first_failure[msg.name] = failure_reason(name, check, msg)
-        for turn in range(ROUNDS):
-            calls = repeat // ROUNDS + (1 if turn < repeat % ROUNDS else 0)
-            for name, check in checks.items():
-                samples[name] += time_calls(check, msg, calls, clock)
-        for name, taken in samples.items():
-            timings[name].medians_ns.append(int(statistics.median(taken)))
+            timing.medians_ns.append(time_message(check, msg, repeat, clock))
         gc.collect()
     return timings
 
