@@ -3,7 +3,8 @@ incorporating Approved Errata, 22 December 2009): the vocabulary of resource mes
 XML of one message, built with lxml from values.
 
 What Tampere speaks of it: an assistance request is a `RequestResource`; the offices answer
-with `CommitResource` (what they commit, per item), later the requester releases what it no
+it (`ResponseToRequestResource`, Accept with what they could supply, or Decline), commit
+(`CommitResource`, what they commit, per item), later the requester releases what it no
 longer needs (`ReleaseResource`), the owner of lent equipment asks for it back
 (`RequestReturn`, ITU's IFCE terminals are lent) and the requester answers
 (`ResponseToRequestReturn`, Accept or Decline).
@@ -43,14 +44,24 @@ XNL_NS = "urn:oasis:names:tc:ciq:xnl:3"
 NSMAP = {None: MSG_NS, "rm": RM_NS, "xpil": XPIL_NS, "xnl": XNL_NS}
 
 REQUEST_RESOURCE = "RequestResource"
+RESPONSE_TO_REQUEST_RESOURCE = "ResponseToRequestResource"
 COMMIT_RESOURCE = "CommitResource"
 RELEASE_RESOURCE = "ReleaseResource"
 REQUEST_RETURN = "RequestReturn"
 RESPONSE_TO_REQUEST_RETURN = "ResponseToRequestReturn"
 # The messages a request's parties send after it (POST /api/v1/requests/{id}/messages).
-MESSAGE_TYPES = (COMMIT_RESOURCE, RELEASE_RESOURCE, REQUEST_RETURN, RESPONSE_TO_REQUEST_RETURN)
-# EDXL-RM ResponseInformation/ResponseType, as an answer to a RequestReturn.
-RESPONSE_TYPES = ("Accept", "Decline")
+MESSAGE_TYPES = (
+    RESPONSE_TO_REQUEST_RESOURCE,
+    COMMIT_RESOURCE,
+    RELEASE_RESOURCE,
+    REQUEST_RETURN,
+    RESPONSE_TO_REQUEST_RETURN,
+)
+# The messages that answer another with a ResponseType.
+RESPONSES = (RESPONSE_TO_REQUEST_RESOURCE, RESPONSE_TO_REQUEST_RETURN)
+# EDXL-RM ResponseInformation/ResponseType, as an answer to a RequestResource or RequestReturn.
+ACCEPT, DECLINE = "Accept", "Decline"
+RESPONSE_TYPES = (ACCEPT, DECLINE)
 # EDXL-RM ScheduleInformation/ScheduleType.
 SCHEDULE_TYPES = (
     "RequestedArrival",

@@ -4,6 +4,10 @@ the quantities allow.
 A request is EDXL-RM's RequestResource; its items are its ResourceInformation elements,
 numbered from 1 in the order given (ResourceInfoElementID). After it:
 
+- ResponseToRequestResource, by a recipient while the request is open, acknowledged or in
+  progress, once per office: Accept (listing, if it likes, how much of each item it could
+  supply, at most what was asked) or Decline (of the request as a whole: no items). An answer
+  is an acknowledgement: an open request goes acknowledged.
 - CommitResource, by a recipient (an office, BDT) while the request is open, acknowledged or
   in progress: what it commits, per item; an open or acknowledged request goes in-progress.
 - ReleaseResource, by the requester while it is in progress or fulfilled: what it no longer needs.
@@ -30,12 +34,15 @@ from typing import Any
 
 from cap.errors import Finding
 from contact_points.edxl_rm import (
+    ACCEPT,
     COMMIT_RESOURCE,
     MESSAGE_TYPES,
     RELEASE_RESOURCE,
     REQUEST_RETURN,
+    RESPONSE_TO_REQUEST_RESOURCE,
     RESPONSE_TO_REQUEST_RETURN,
     RESPONSE_TYPES,
+    RESPONSES,
     Schedule,
 )
 from contact_points.requests import (
@@ -50,6 +57,7 @@ from contact_points.requests import (
     body_fields,
     read_schedule,
     read_text,
+    state_after_ack,
 )
 
 FIELDS = frozenset({"type", "items", "note", "preceding", "response"})
@@ -67,6 +75,7 @@ class Rule:
 
 
 RULES: Mapping[str, Rule] = {
+    RESPONSE_TO_REQUEST_RESOURCE: Rule(RECIPIENT, frozenset({_OPEN, _ACKED, _IN_PROGRESS}), False),
     COMMIT_RESOURCE: Rule(RECIPIENT, frozenset({_OPEN, _ACKED, _IN_PROGRESS}), True),
     RELEASE_RESOURCE: Rule(REQUESTER, frozenset({_IN_PROGRESS, _FULFILLED}), True),
     REQUEST_RETURN: Rule(RECIPIENT, frozenset({_IN_PROGRESS, _FULFILLED, _CLOSED}), True),
@@ -97,7 +106,8 @@ class ResourceMessage:
     type: str
     items: tuple[MessageItem, ...] = ()
     note: str | None = None
-    # ResponseToRequestReturn: the number of the RequestReturn answered, and Accept or Decline.
+    # ResponseToRequestReturn: the number of the RequestReturn answered; both responses: Accept
+    # or Decline.
     preceding: int | None = None
     response: str | None = None
 
@@ -141,6 +151,21 @@ def parse_message(body: Any) -> ResourceMessage:
         note = read_text(fields["note"], "/note", "request.note", MAX_NOTE, findings)
     items = _message_items(fields.get("items"), findings)
     preceding, response = None, None
+    if kind in RESPONSES:
+        response = fields.get("response")
+        if response not in RESPONSE_TYPES:
+            findings.append(
+                Finding(
+                    "request.message.response",
+                    f"response {response!r}; one of {', '.join(RESPONSE_TYPES)} (EDXL-RM ResponseType)",
+                    "/response",
+                )
+            )
+    else:
+        if fields.get("response") is not None:
+            findings.append(
+                Finding("request.message.field", "response belongs to a response message", "/response")
+            )
     if kind == RESPONSE_TO_REQUEST_RETURN:
         preceding = fields.get("preceding")
         if not isinstance(preceding, int) or isinstance(preceding, bool) or not 1 <= preceding <= 2**31:
@@ -151,15 +176,6 @@ def parse_message(body: Any) -> ResourceMessage:
                     "/preceding",
                 )
             )
-        response = fields.get("response")
-        if response not in RESPONSE_TYPES:
-            findings.append(
-                Finding(
-                    "request.message.response",
-                    f"response {response!r}; one of {', '.join(RESPONSE_TYPES)} (EDXL-RM ResponseType)",
-                    "/response",
-                )
-            )
         if fields.get("items") is not None:
             findings.append(
                 Finding(
@@ -168,14 +184,22 @@ def parse_message(body: Any) -> ResourceMessage:
                     "/items",
                 )
             )
-    else:
-        for name in ("preceding", "response"):
-            if fields.get(name) is not None:
-                findings.append(
-                    Finding(
-                        "request.message.field", f"{name} belongs to a ResponseToRequestReturn", f"/{name}"
-                    )
-                )
+    elif fields.get("preceding") is not None:
+        findings.append(
+            Finding(
+                "request.message.field",
+                "preceding belongs to a ResponseToRequestReturn (the others follow the request)",
+                "/preceding",
+            )
+        )
+    if kind == RESPONSE_TO_REQUEST_RESOURCE and response != ACCEPT and fields.get("items") is not None:
+        findings.append(
+            Finding(
+                "request.message.items",
+                "a Decline answers the request as a whole; only an Accept lists what it could supply",
+                "/items",
+            )
+        )
     if findings:
         raise RequestInvalid(findings[:50])
     return ResourceMessage(type=str(kind), items=items, note=note, preceding=preceding, response=response)
@@ -272,6 +296,10 @@ def check_message(
             False,
         )
     _check_items(message, rule, requested)
+    if message.type == RESPONSE_TO_REQUEST_RESOURCE:
+        # What one office could supply, each at most what was asked (offices answer apart).
+        _within(message, Counter(), requested, "request.message.over-offer", "asked for")
+        return Outcome(0, state_after_ack(state))
     committed = _totals(sent, COMMIT_RESOURCE)
     if message.type == COMMIT_RESOURCE:
         _within(message, committed, requested, "request.message.over-commit", "asked for")

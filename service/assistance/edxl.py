@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from contact_points.edxl_rm import REQUEST_RESOURCE, Contact, Message, Resource, Schedule, Term
+from contact_points.edxl_rm import (
+    REQUEST_RESOURCE,
+    RESPONSE_TO_REQUEST_RESOURCE,
+    RESPONSE_TO_REQUEST_RETURN,
+    Contact,
+    Message,
+    Resource,
+    Schedule,
+    Term,
+)
 from contact_points.registry import Registry
 from service.assistance.store import StoredRequest
 
@@ -88,10 +97,13 @@ def follow_up_message(stored: StoredRequest, number: int, *, registry: Registry)
     row = stored.row
     names = {i: item["item"] for i, item in enumerate(row.items, start=1)}
     items = sent.items
-    if sent.response is not None:
+    if sent.type == RESPONSE_TO_REQUEST_RETURN:
         # A ResponseToRequestReturn answers the items of the RequestReturn it follows.
         answered = next((m for m in stored.messages if m.number == sent.preceding), None)
         items = answered.items if answered is not None else []
+    elif sent.type == RESPONSE_TO_REQUEST_RESOURCE and not items:
+        # An answer without items (a Decline, or an Accept of everything) is one for each item.
+        items = [{"element_id": i, "quantity": item["quantity"]} for i, item in enumerate(row.items, start=1)]
     resources = [
         Resource(
             element_id=item["element_id"],

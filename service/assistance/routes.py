@@ -236,7 +236,9 @@ _STATUS_BODY = {
 
 _MESSAGE_BODY = {
     "required": True,
-    "description": "An EDXL-RM 1.0 message after the request. CommitResource (a recipient: what it "
+    "description": "An EDXL-RM 1.0 message after the request. ResponseToRequestResource (a "
+    "recipient, once: `response` Accept, with the items it could supply if it likes, or Decline; "
+    "an answer acknowledges the request for that office), CommitResource (a recipient: what it "
     "commits per item; an open or acknowledged request goes in-progress), ReleaseResource (the "
     "requester: what it no longer needs), RequestReturn (a recipient: lent equipment to come "
     "back), ResponseToRequestReturn (the requester: Accept or Decline of RequestReturn `preceding`). "
@@ -293,6 +295,15 @@ _MESSAGE_BODY = {
                 "return": {
                     "summary": "The owner asks for lent terminals back",
                     "value": {"type": "RequestReturn", "items": [{"element_id": 1, "quantity": 4}]},
+                },
+                "respond": {
+                    "summary": "An office answers the request: it could supply two of the first item",
+                    "value": {
+                        "type": "ResponseToRequestResource",
+                        "response": "Accept",
+                        "items": [{"element_id": 1, "quantity": 2}],
+                        "note": "Two terminals in stock in Addis Ababa; the rest from Geneva.",
+                    },
                 },
                 "answer": {
                     "summary": "The requester accepts the return",

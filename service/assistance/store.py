@@ -27,6 +27,7 @@ from shapely.geometry import shape
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from cap.errors import Finding
+from contact_points.edxl_rm import RESPONSE_TO_REQUEST_RESOURCE
 from contact_points.registry import BDT as BDT_KIND
 from contact_points.requests import (
     RECIPIENT,
@@ -581,6 +582,11 @@ def send_message(
     number = len(stored.messages) + 1
     mine = own_recipient(principal, stored.recipients)
     contact = mine.contact_id if mine is not None and RULES[message.type].party == RECIPIENT else None
+    answers = message.type == RESPONSE_TO_REQUEST_RESOURCE
+    if answers and any(m.type == message.type and m.contact_id == contact for m in stored.messages):
+        raise Conflict.one(
+            "request.message.answered", f"{contact} has answered request {request_id} already", "/"
+        )
     items = [item.as_json() for item in message.items]
     conn.execute(
         insert(_msgs).values(
@@ -596,12 +602,26 @@ def send_message(
             response=message.response,
         )
     )
+    if answers and mine is not None and mine.acknowledged_at is None:
+        # An answer is this office's acknowledgement: its own deadline stops (the others' run on,
+        # as after /ack: another office may still supply what this one declines).
+        conn.execute(
+            update(_rcp)
+            .where(_rcp.c.request_id == request_id, _rcp.c.contact_id == mine.contact_id)
+            .values(
+                acknowledged_at=now,
+                acknowledged_by=principal.actor,
+                ack_note=message.note or f"{message.type}: {message.response}",
+                next_escalation_at=None,
+            )
+        )
     if outcome.state != stored.state:
         conn.execute(
             update(_req).where(_req.c.id == request_id).values(state=str(outcome.state), updated_at=now)
         )
-        # A commitment is an answer: nothing is left to chase (as for in-progress by /status).
-        conn.execute(update(_rcp).where(_rcp.c.request_id == request_id).values(next_escalation_at=None))
+        if not answers:
+            # A commitment is an answer: nothing is left to chase (as for in-progress by /status).
+            conn.execute(update(_rcp).where(_rcp.c.request_id == request_id).values(next_escalation_at=None))
     else:
         conn.execute(update(_req).where(_req.c.id == request_id).values(updated_at=now))
     detail = {

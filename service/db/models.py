@@ -418,8 +418,9 @@ class AssistanceRequestRecord(Base):
 
 
 class AssistanceMessage(Base):
-    """An EDXL-RM message after a request (contact_points.resource_messages): CommitResource,
-    ReleaseResource, RequestReturn, ResponseToRequestReturn; numbered from 1 per request."""
+    """An EDXL-RM message after a request (contact_points.resource_messages):
+    ResponseToRequestResource, CommitResource, ReleaseResource, RequestReturn,
+    ResponseToRequestReturn; numbered from 1 per request."""
 
     __tablename__ = "assistance_messages"
 
@@ -435,7 +436,7 @@ class AssistanceMessage(Base):
     # [{"element_id", "quantity", "schedule"?}]
     items: Mapped[list[Any]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(String(1000))
-    # ResponseToRequestReturn: Accept or Decline.
+    # ResponseToRequestResource and ResponseToRequestReturn: Accept or Decline.
     response: Mapped[str | None] = mapped_column(String(16))
 
 

@@ -42,8 +42,8 @@ REQUEST_CREATED = "request.created"
 REQUEST_ACKNOWLEDGED = "request.acknowledged"
 REQUEST_STATUS = "request.status"
 REQUEST_ESCALATED = "request.escalated"
-# An EDXL-RM message after the request: CommitResource, ReleaseResource, RequestReturn,
-# ResponseToRequestReturn (POST /api/v1/requests/{id}/messages).
+# An EDXL-RM message after the request: ResponseToRequestResource, CommitResource,
+# ReleaseResource, RequestReturn, ResponseToRequestReturn (POST /api/v1/requests/{id}/messages).
 REQUEST_MESSAGE = "request.message"
 NETWORK_STATUS = "network.status"
 # The contact-point registry changed (created, updated, deleted): what any principal may know.

@@ -248,7 +248,8 @@ EVENT_MESSAGES: dict[str, EventMessage] = {
         ),
         _request_event(
             log.REQUEST_MESSAGE,
-            "An EDXL-RM 1.0 message on the request: an office committed resources (CommitResource), "
+            "An EDXL-RM 1.0 message on the request: an office answered it "
+            "(ResponseToRequestResource: Accept or Decline), committed resources (CommitResource), "
             "the requester released some (ReleaseResource), the owner asked for lent equipment back "
             "(RequestReturn) or the requester answered that (ResponseToRequestReturn)",
             {

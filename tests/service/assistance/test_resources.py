@@ -1,6 +1,7 @@
 """Requests finished (issue 11): a location held to the filer's territory, the GLIDE number, items
 in the vocabulary of OASIS EDXL-RM 1.0, the EDXL-RM messages that follow a request
-(CommitResource, ReleaseResource, RequestReturn, ResponseToRequestReturn) and the export of a
+(ResponseToRequestResource, CommitResource, ReleaseResource, RequestReturn,
+ResponseToRequestReturn) and the export of a
 request and each message as EDXL-RM XML; on SQLite and PostgreSQL through the API."""
 
 from __future__ import annotations
@@ -336,6 +337,80 @@ async def test_commit_release_return_and_answer_follow_the_quantities_and_the_pa
         (5, "ResponseToRequestReturn", 4),
     ]
     assert all(e.scope == "Restricted" and e.countries == ["KEN"] for e in events)
+
+
+def response(answer: str, *pairs: tuple[int, int], **more: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "ResponseToRequestResource", "response": answer, **more}
+    if pairs:
+        body["items"] = [{"element_id": e, "quantity": q} for e, q in pairs]
+    return body
+
+
+async def test_an_office_answers_a_request_once_and_its_answer_acknowledges_it(api: Requests) -> None:
+    created = await filed(api)  # 10 BGAN terminals (element 1), 25 Iridium phones (element 2)
+    rid = created["id"]
+    origin = f"urn:tampere:request:{rid}"
+    # The requester does not answer its own request; an office offers at most what was asked,
+    # and a Decline is of the whole request.
+    assert rules(await message(api, "kenya", rid, response("Accept"))) == [
+        ("request.message.forbidden", "/type")
+    ]
+    over = await message(api, "addis", rid, response("Accept", (1, 11)))
+    assert over.status_code == 409 and rules(over) == [("request.message.over-offer", "/")]
+    partial_decline = await message(api, "bdt", rid, response("Decline", (1, 1)))
+    assert partial_decline.status_code == 422 and rules(partial_decline) == [
+        ("request.message.items", "/items")
+    ]
+    wrong = await message(api, "addis", rid, {**response("Accept"), "preceding": 1})
+    assert wrong.status_code == 422 and rules(wrong) == [("request.message.field", "/preceding")]
+
+    r = AssistanceRecipient
+
+    async def clocks() -> dict[str, tuple[bool, bool]]:
+        """Per recipient: acknowledged, and chased (an escalation pending)."""
+        return await api.service.runtime.db.read(
+            lambda conn: {
+                row.contact_id: (row.acknowledged_at is not None, row.next_escalation_at is not None)
+                for row in conn.execute(
+                    select(r.contact_id, r.acknowledged_at, r.next_escalation_at).where(r.request_id == rid)
+                )
+            }
+        )
+
+    before = await clocks()
+    assert before["ro-addis-ababa"] == (False, True)
+    accepted = await message(
+        api, "addis", rid, response("Accept", (1, 4), note="Four in stock in Addis Ababa")
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["state"] == "acknowledged"
+    # Addis Ababa's answer acknowledged the request for it: its deadline stopped; BDT's stands.
+    assert await clocks() == {**before, "ro-addis-ababa": (True, False)}
+    again = await message(api, "addis", rid, response("Decline"))
+    assert again.status_code == 409 and rules(again) == [("request.message.answered", "/")]
+    declined = await message(api, "bdt", rid, response("Decline", note="Nothing in the Geneva stock"))
+    assert declined.status_code == 201 and declined.json()["state"] == "acknowledged"
+
+    # As EDXL-RM: the Accept names what it offers; the Decline answers every item of the request.
+    offer = etree.fromstring((await edxl(api, "kenya", rid, 1)).content)
+    assert offer.tag == f"{{{MSG_NS}}}ResponseToRequestResource"
+    assert offer.findtext("m:PrecedingMessageID", namespaces=NS) == origin
+    [item] = offer.findall("m:ResourceInformation", NS)
+    assert children(item)[:2] == ["ResourceInfoElementID", "ResponseInformation"]
+    assert item.findtext("m:ResponseInformation/rm:ResponseType", namespaces=NS) == "Accept"
+    assert (
+        item.findtext("m:AssignmentInformation/m:Quantity/rm:MeasuredQuantity/rm:Amount", namespaces=NS)
+        == "4"
+    )
+    refusal = etree.fromstring((await edxl(api, "kenya", rid, 2)).content)
+    assert refusal.findtext("m:MessageDescription", namespaces=NS) == "Nothing in the Geneva stock"
+    assert [
+        (
+            r.findtext("m:ResourceInfoElementID", namespaces=NS),
+            r.findtext("m:ResponseInformation/rm:ResponseType", namespaces=NS),
+        )
+        for r in refusal.findall("m:ResourceInformation", NS)
+    ] == [("1", "Decline"), ("2", "Decline")]
 
 
 async def test_a_commit_is_refused_once_the_request_is_finished(api: Requests) -> None:
