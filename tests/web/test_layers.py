@@ -1,5 +1,6 @@
 """The connectivity layers in real Chromium against `tampere serve`, with the shared samples
-imported by `tampere layer import`: the layer control works by keyboard, says each layer's
+imported by `tampere layer import`: the layer control works by keyboard (and Enter on the map
+says what the layers show at its cross), says each layer's
 source, file, age and licence, draws cell sites (a grid far out, the sites close in, outages
 marked), compares Ookla quarters, shows cable landings, shows from an alert's panel the network as
 it stood when the alert began, draws a view seen online again offline (saying it is a kept copy),
@@ -179,6 +180,17 @@ def test_cell_sites_by_keyboard_a_grid_far_out_sites_and_outages_close_in(
     expect(outages).to_contain_text(re.compile(r"In view: 1 report, 1 saying down"), timeout=15_000)
     expect(view).to_contain_text(re.compile(r"In view: [\d,]+ cell sites, [1-9][\d,]* down"), timeout=15_000)
     expect(page.locator("#layer-outages-asof")).to_have_value("custom")
+    # At the keyboard's cross (the Berlin alert's centre, inside the reported area) Enter says
+    # what the layers show there besides opening the alerts.
+    page.locator("#map canvas").focus()
+    page.keyboard.press("Enter")
+    said = page.locator("#map [role=status]")
+    expect(said).to_contain_text("1 alert here")
+    expect(said).to_contain_text("Under the cross, Outage reports: 1 report, 1 saying down.")
+    expect(said).to_contain_text(
+        re.compile(r"Under the cross, Cell sites: (no cell site|[\d,]+ cell sites?)")
+    )
+    page.keyboard.press("Escape")
     page.locator("#layer-outages-time").fill("2020-01-01T00:00")
     expect(view).to_contain_text(re.compile(r"In view: [\d,]+ cell sites, 0 down"), timeout=15_000)
     # Off again by keyboard: nothing of the layer is drawn.

@@ -370,7 +370,10 @@ class MapView {
     ];
     const found = this.map.queryRenderedFeatures(box, { layers: ['alert-fill', 'alert-badge'] });
     const ids = [...new Set(found.map((f) => f.properties.id))];
-    this.announce.textContent = ids.length ? t('map.found', { count: ids.length }) : t('map.none');
+    // The connectivity layers that are on, at the same point: a keyboard user hears what a
+    // pointer user sees there.
+    const network = this.layers?.describeAt(12) || '';
+    this.announce.textContent = [ids.length ? t('map.found', { count: ids.length }) : t('map.none'), network].filter(Boolean).join(' ');
     if (ids.length) this.onOpen(ids);
   }
 }

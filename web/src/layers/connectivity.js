@@ -162,6 +162,7 @@ export class ConnectivityLayers {
     this.onData = onData; // (name, {collection} | {error} | {loading})
     this.on = new Set();
     this.asked = {}; // name -> {zoom, box, url}
+    this.shown = {}; // name -> the collection the map draws (for what is at a point: control.js)
     this.options = { asOf: null, period: null, baseline: null };
     addImages(map);
     for (const name of Object.keys(LAYERS)) {
@@ -184,6 +185,7 @@ export class ConnectivityLayers {
     if (!visible) {
       this.map.getSource(`layer-${name}`).setData(EMPTY);
       delete this.asked[name];
+      delete this.shown[name];
     }
     this.refresh();
   }
@@ -233,6 +235,7 @@ export class ConnectivityLayers {
       }
       const collection = name === 'performance' ? classify(body) : body;
       this.map.getSource(`layer-${name}`).setData(collection);
+      this.shown[name] = collection;
       // Offline, the service worker answers with the copy it kept, saying when (sw.js).
       this.onData(name, { collection, storedAt: response.headers.get('X-Tampere-Stored-At') });
     } catch (error) {

@@ -174,13 +174,36 @@ class LayerControl {
     view.dataset.state = 'ready';
     view.dataset.features = String(collection.features.length);
     view.dataset.aggregated = String(Boolean(collection.aggregated));
-    view.textContent = summary(name, collection, this.layers.options);
+    view.textContent = t('layers.inView', { what: summary(name, collection, this.layers.options) });
     if (storedAt) {
       view.dataset.stale = 'true';
       view.textContent += ` ${t('layers.kept', { age: age(storedAt), time: dateTime(storedAt) })}`;
     } else {
       delete view.dataset.stale;
     }
+  }
+
+  // What each layer that is on shows at the map's centre (the keyboard's cross), in the words
+  // of the control's own summaries: the areas (grid cells, tiles, reported areas) that hold it
+  // and the points within `radius` pixels of it; '' when no layer is on.
+  describeAt(radius) {
+    const map = this.layers.map;
+    const { width, height } = map.getCanvas().getBoundingClientRect();
+    const centre = map.unproject([width / 2, height / 2]);
+    const here = [centre.lng, centre.lat];
+    const near = (lngLat) => {
+      const p = map.project(lngLat);
+      return Math.hypot(p.x - width / 2, p.y - height / 2) <= radius;
+    };
+    const said = [];
+    for (const name of NAMES) {
+      if (!this.parts[name].box.checked) continue;
+      const shown = this.layers.shown[name]?.features || [];
+      const features = shown.filter((f) => (f.geometry.type === 'Point' ? near(f.geometry.coordinates) : covers(f.geometry, here)));
+      const collection = { features, period: this.layers.options.period };
+      said.push(t('layers.atCross', { layer: t(`layers.${name}`), what: summary(name, collection, this.layers.options) }));
+    }
+    return said.join(' ');
   }
 
   drawLegend() {
@@ -225,6 +248,22 @@ function weighted(features, key) {
 }
 
 // The view's layer in words: what the map shows there, for every reader.
+// Whether a Polygon or MultiPolygon holds the point [lng, lat] (even-odd rule, holes too).
+function covers(geometry, [x, y]) {
+  const polygons = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.type === 'MultiPolygon' ? geometry.coordinates : [];
+  let inside = false;
+  for (const rings of polygons) {
+    for (const ring of rings) {
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
+        const [xi, yi] = ring[i];
+        const [xj, yj] = ring[j];
+        if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+    }
+  }
+  return inside;
+}
+
 function summary(name, collection, options) {
   const features = collection.features;
   if (name === 'sites') {
