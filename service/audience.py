@@ -14,6 +14,7 @@ from service.auth import SESSION_COOKIE
 AUDIENCE_HEADER = b"x-tampere-audience"
 PUBLIC = b"public"
 _SESSION = SESSION_COOKIE.encode() + b"="
+_READS = frozenset({"GET", "HEAD"})
 
 
 def credential_in(scope: Scope) -> bytes | None:
@@ -28,14 +29,15 @@ def credential_in(scope: Scope) -> bytes | None:
 
 
 class AudienceMarker:
-    """ASGI middleware: every answer to an HTTP request without a credential is marked
-    `X-Tampere-Audience: public` (errors too: they hold nothing a principal's would)."""
+    """ASGI middleware: every answer to a GET or HEAD without a credential is marked
+    `X-Tampere-Audience: public` (errors too: they hold nothing a principal's would). Writes are
+    not: one may carry its credential in the body (POST /api/v1/session)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or credential_in(scope) is not None:
+        if scope["type"] != "http" or scope["method"] not in _READS or credential_in(scope) is not None:
             await self.app(scope, receive, send)
             return
 

@@ -1,5 +1,6 @@
-"""Answers to requests without a credential are marked `X-Tampere-Audience: public` (what the web
-app's service worker may keep for offline use); answers to a token or a session never are."""
+"""Answers to reads without a credential are marked `X-Tampere-Audience: public` (what the web
+app's service worker may keep for offline use); answers to a token, a session or a write never
+are."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ async def test_only_answers_to_anonymous_requests_are_marked_public(service: Any
 
     opened = await service.client.post("/api/v1/session", json={"token": kenya})
     assert opened.status_code == 201, opened.text
+    assert HEADER not in opened.headers  # the token was in its body
     in_session = await service.client.get("/api/v1/alerts")  # the client keeps the session cookie
     assert in_session.status_code == 200 and HEADER not in in_session.headers
     service.client.cookies.clear()
