@@ -272,6 +272,19 @@ def _any_at(findings: list[Finding], prefix: str) -> bool:
     return any(f.path.startswith(prefix) for f in findings)
 
 
+def edxl_term(
+    value: Any, allowed: Sequence[str], vocabulary: str, path: str, rule: str, findings: list[Finding]
+) -> bool:
+    """Whether `value` is one of an EDXL-RM vocabulary's values; else a finding naming them."""
+    if value in allowed:
+        return True
+    name = path.rsplit("/", 1)[-1]
+    findings.append(
+        Finding(rule, f"{name} {value!r}; one of the EDXL-RM {vocabulary} values {', '.join(allowed)}", path)
+    )
+    return False
+
+
 def _choice(value: Any, enum: type[StrEnum], path: str, rule: str, findings: list[Finding]) -> str | None:
     allowed = [member.value for member in enum]
     if isinstance(value, str) and value in allowed:
@@ -454,14 +467,9 @@ def read_schedule(value: Any, place: str, findings: list[Finding]) -> tuple[Sche
             )
             continue
         kind = entry.get("type")
-        if kind not in SCHEDULE_TYPES:
-            findings.append(
-                Finding(
-                    "request.item.schedule.type",
-                    f"type {kind!r}; one of the EDXL-RM ScheduleType values {', '.join(SCHEDULE_TYPES)}",
-                    f"{where}/type",
-                )
-            )
+        if not edxl_term(
+            kind, SCHEDULE_TYPES, "ScheduleType", f"{where}/type", "request.item.schedule.type", findings
+        ):
             continue
         at = None
         if entry.get("at") is not None:

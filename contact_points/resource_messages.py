@@ -55,6 +55,7 @@ from contact_points.requests import (
     RequestInvalid,
     RequestState,
     body_fields,
+    edxl_term,
     read_schedule,
     read_text,
     state_after_ack,
@@ -138,14 +139,7 @@ def parse_message(body: Any) -> ResourceMessage:
     if body is None:
         findings.append(Finding("request.body.object", "the body must be a JSON object", "/"))
     kind = fields.get("type")
-    if kind not in MESSAGE_TYPES:
-        findings.append(
-            Finding(
-                "request.message.type",
-                f"type {kind!r}; one of the EDXL-RM messages {', '.join(MESSAGE_TYPES)}",
-                "/type",
-            )
-        )
+    edxl_term(kind, MESSAGE_TYPES, "message type", "/type", "request.message.type", findings)
     note = None
     if fields.get("note") is not None:
         note = read_text(fields["note"], "/note", "request.note", MAX_NOTE, findings)
@@ -153,14 +147,7 @@ def parse_message(body: Any) -> ResourceMessage:
     preceding, response = None, None
     if kind in RESPONSES:
         response = fields.get("response")
-        if response not in RESPONSE_TYPES:
-            findings.append(
-                Finding(
-                    "request.message.response",
-                    f"response {response!r}; one of {', '.join(RESPONSE_TYPES)} (EDXL-RM ResponseType)",
-                    "/response",
-                )
-            )
+        edxl_term(response, RESPONSE_TYPES, "ResponseType", "/response", "request.message.response", findings)
     else:
         if fields.get("response") is not None:
             findings.append(

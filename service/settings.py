@@ -206,20 +206,14 @@ class Settings(BaseSettings):
     @field_validator("public_base_url")
     @classmethod
     def _absolute_base(cls, value: str) -> str:
-        if not value:
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        if value and not _absolute_http(value, bare=True):
             raise ValueError("public_base_url is an absolute http(s) URL without query or fragment")
         return value.rstrip("/")
 
     @field_validator("map_style_url")
     @classmethod
     def _style_url(cls, value: str) -> str:
-        if not value:
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if value and not _absolute_http(value, bare=False):
             raise ValueError("map_style_url is an absolute http(s) URL of a MapLibre style JSON")
         return value
 
@@ -255,3 +249,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tampere.db').resolve()}"
+
+
+def _absolute_http(value: str, *, bare: bool) -> bool:
+    """Whether `value` is an absolute http(s) URL with a host (`bare`: and no query or fragment)."""
+    parts = urlsplit(value)
+    absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+    return absolute and not (bare and (parts.query or parts.fragment))

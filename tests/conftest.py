@@ -90,14 +90,20 @@ def tampere_command() -> list[str]:
 
 
 def start_server(
-    env: dict[str, str], log: Path, *, ready_within: float = 30, ready_status: int = 200
+    env: dict[str, str],
+    log: Path,
+    *,
+    ready_within: float = 30,
+    ready_status: int = 200,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `tampere serve` on a free loopback port, its output appended to `log`; returns the
-    process and its base URL once /healthz answers `ready_status` (200: ready; 503 for a server
-    meant to start unready) within `ready_within` seconds."""
+    """Start `tampere serve` on a loopback port (`port`, as a restart on the same address needs,
+    else a free one), its output appended to `log`; returns the process and its base URL once
+    /healthz answers `ready_status` (200: ready; 503 for a server meant to start unready) within
+    `ready_within` seconds."""
     import httpx
 
-    port = free_port()
+    port = port or free_port()
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],

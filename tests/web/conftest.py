@@ -162,3 +162,16 @@ def artifact(name: str) -> Path:
     """A file under tests/web/artifacts/ (gitignored), kept after the run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
+
+
+def serious_violations(page: Any) -> list[dict[str, Any]]:
+    """What axe-core (from npm, as web/package.json pins it; injected from the file, no request
+    made, once per page) finds serious or critical on the page as it stands."""
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    results = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in results
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import AXE, MOMBASA, NAIROBI, Served, artifact
+from tests.web.conftest import AXE, MOMBASA, NAIROBI, Served, artifact, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -148,21 +148,10 @@ def test_axe_finds_no_serious_or_critical_violation(visit: Any, served: Served, 
     seen.open(f"/?lang={language}")
     seen.wait_for_map()
     page = seen.page
-    # Injected from the file (no request made): axe-core from npm, as web/package.json pins it.
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-
-    def serious() -> list[dict[str, Any]]:
-        results = page.evaluate("async () => (await axe.run(document)).violations")
-        return [
-            {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in results
-            if v["impact"] in ("serious", "critical")
-        ]
-
-    assert serious() == []
+    assert serious_violations(page) == []
     alert_item(page, headline).get_by_role("button", name=headline).click()
     expect(page.locator("#panel h2")).to_have_text(headline)
-    assert serious() == [], "with the alert panel open"
+    assert serious_violations(page) == [], "with the alert panel open"
 
 
 def test_after_one_visit_the_page_opens_offline_with_the_last_alerts_marked_stale(

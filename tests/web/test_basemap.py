@@ -214,7 +214,7 @@ def test_an_anonymous_page_resumes_the_public_stream_from_its_last_event_after_t
 ) -> None:
     from playwright.sync_api import expect
 
-    from tests.conftest import free_port, make_cap, tampere_command
+    from tests.conftest import free_port, make_cap
 
     data_dir = migrated(tmp_path / "var")
     created = run_tampere(
@@ -233,24 +233,7 @@ def test_an_anonymous_page_resumes_the_public_stream_from_its_last_event_after_t
     }
 
     def serve() -> Any:
-        import subprocess
-
-        import httpx
-
-        proc = subprocess.Popen(
-            [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                time.sleep(0.1)
-        proc.kill()
-        raise AssertionError("the service did not start")
+        return start_server(env, tmp_path / "serve.log", ready_within=60, port=port)[0]
 
     def post(headline: str) -> None:
         import httpx

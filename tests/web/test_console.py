@@ -152,7 +152,7 @@ def test_the_stream_resumes_from_the_last_event_after_the_service_drops(
 
     from playwright.sync_api import expect
 
-    from tests.conftest import free_port, migrated, run_tampere, tampere_command
+    from tests.conftest import free_port, migrated, run_tampere, start_server
 
     data_dir = migrated(tmp_path_factory.mktemp("restart") / "var")
     office = run_tampere(
@@ -190,20 +190,7 @@ def test_the_stream_resumes_from_the_last_event_after_the_service_drops(
     base = f"http://127.0.0.1:{port}"
 
     def serve() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [*tampere_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                time.sleep(0.1)
-        proc.kill()
-        raise AssertionError("the service did not start")
+        return start_server(env, data_dir.parent / "serve.log", ready_within=60, port=port)[0]
 
     proc = serve()
     context = browser.new_context(viewport={"width": 1400, "height": 900}, reduced_motion="reduce")
@@ -254,7 +241,7 @@ def test_axe_finds_no_serious_or_critical_violation_in_the_signed_in_console(
 ) -> None:
     from playwright.sync_api import expect
 
-    from tests.web.conftest import AXE
+    from tests.web.conftest import AXE, serious_violations
 
     if not AXE.is_file():
         pytest.skip(f"{AXE} is absent: `npm ci` in web/ installs axe-core")
@@ -266,14 +253,7 @@ def test_axe_finds_no_serious_or_critical_violation_in_the_signed_in_console(
     page.locator("#console-token").fill(served.office)
     page.locator(".sign-in button[type=submit]").click()
     expect(page.locator(f"[data-request='{filed['id']}']")).to_be_visible(timeout=5_000)
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    violations = page.evaluate("async () => (await axe.run(document)).violations")
-    serious = [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert serious_violations(page) == []
 
 
 def test_a_signed_in_list_is_never_kept_for_offline_use(visit: Any, served: Served) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import SHARED, make_cap, run_tampere
-from tests.web.conftest import AXE, Served, artifact
+from tests.web.conftest import AXE, Served, artifact, serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -253,14 +253,7 @@ def test_axe_finds_no_serious_violation_with_every_layer_on(
         expect(page.get_by_role("group", name="طبقات الاتصال")).to_be_visible()
         expect(page.locator("#layer-sites-source")).to_contain_text("المصدر")
         page.screenshot(path=str(artifact("layers-ar.png")), full_page=True)
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    results = page.evaluate("async () => (await axe.run(document)).violations")
-    serious = [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in results
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert serious_violations(page) == []
 
 
 def test_a_layer_view_seen_online_is_drawn_offline_and_said_to_be_a_kept_copy(

@@ -29,6 +29,7 @@ from tests.service.events.test_stream import (
     events,
     ids,
     next_event,
+    overflow_after_replay,
     sent_at,
     serve,
 )
@@ -164,20 +165,10 @@ async def test_a_slow_public_subscriber_is_closed_with_4408_and_told_where_to_re
     # and a Cancel of three alerts commits four events at once.
     async with serve(database_url, tmp_path / "var", events_queue_size=2, ws="websockets-sansio") as served:
         operator = await served.token("operator")
-        posted = [await served.post(cap_message(f"PSLOW-{n}", sent=sent_at(n)), operator) for n in range(3)]
-        cancel = cap_message(
-            "PSLOW-CANCEL",
-            msg_type="Cancel",
-            sent=sent_at(5),
-            references=[(KEN, f"PSLOW-{n}", sent_at(n)) for n in range(3)],
+        overflow = await overflow_after_replay(
+            served, lambda: public(served, since=0), operator, cap_message, "PSLOW"
         )
-        async with public(served, since=0) as ws:
-            replayed = await events(ws, 3)
-            async with asyncio.timeout(WAIT):
-                while served.broadcaster.live_subscribers != 1:
-                    await asyncio.sleep(0.01)
-            await served.post(cancel, operator)
-            code, reason, before_close = await closed_with(ws)
+        posted, replayed, code, reason, before_close = overflow
         assert [m["alert_id"] for m in replayed] == [a["id"] for a in posted]
         assert code == CLOSE_TOO_SLOW
         last = ([*replayed, *before_close])[-1]["id"]

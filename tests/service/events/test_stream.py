@@ -413,6 +413,31 @@ async def test_missing_bad_token_and_bad_parameters_are_refused_with_a_code(serv
     assert served.broadcaster.subscribers == 0
 
 
+async def overflow_after_replay(
+    served: Served, opening: Callable[[], Any], operator: str, cap_message: Callable[..., bytes], prefix: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int | None, str, list[dict[str, Any]]]:
+    """Post three alerts, open a stream from the start (`opening`), read their replay, then post
+    a Cancel of all three once the stream is live (four events in one commit); returns the alerts
+    posted, the replay, the close code and reason, and what came before the close."""
+    posted = [await served.post(cap_message(f"{prefix}-{n}", sent=sent_at(n)), operator) for n in range(3)]
+    cancel = cap_message(
+        f"{prefix}-CANCEL",
+        msg_type="Cancel",
+        sent=sent_at(5),
+        references=[(KEN, f"{prefix}-{n}", sent_at(n)) for n in range(3)],
+    )
+    # Replaying more than the queue holds is no overflow: a replay waits for the reader.
+    async with opening() as ws:
+        replayed = await events(ws, 3)
+        # Live now, so the burst is offered by the broadcaster, not read by a catch-up.
+        async with asyncio.timeout(WAIT):
+            while served.broadcaster.live_subscribers != 1:
+                await asyncio.sleep(0.01)
+        await served.post(cancel, operator)
+        code, reason, before_close = await closed_with(ws)
+    return posted, replayed, code, reason, before_close
+
+
 async def test_slow_subscriber_is_closed_with_4408_and_resumes_without_loss(
     database_url: str, tmp_path: Path, cap_message: Callable[..., bytes]
 ) -> None:
@@ -422,22 +447,10 @@ async def test_slow_subscriber_is_closed_with_4408_and_resumes_without_loss(
     # has the direct path's overflow).
     async with serve(database_url, tmp_path / "var", events_queue_size=2, ws="websockets-sansio") as served:
         operator = await served.token("operator")
-        posted = [await served.post(cap_message(f"SLOW-{n}", sent=sent_at(n)), operator) for n in range(3)]
-        cancel = cap_message(
-            "SLOW-CANCEL",
-            msg_type="Cancel",
-            sent=sent_at(5),
-            references=[(KEN, f"SLOW-{n}", sent_at(n)) for n in range(3)],
+        overflow = await overflow_after_replay(
+            served, lambda: served.subscribe(operator, since=0), operator, cap_message, "SLOW"
         )
-        # Replaying more than the queue holds is no overflow: a replay waits for the reader.
-        async with served.subscribe(operator, since=0) as ws:
-            replayed = await events(ws, 3)
-            # Live now, so the burst is offered by the broadcaster, not read by a catch-up.
-            async with asyncio.timeout(WAIT):
-                while served.broadcaster.live_subscribers != 1:
-                    await asyncio.sleep(0.01)
-            await served.post(cancel, operator)
-            code, reason, before_close = await closed_with(ws)
+        posted, replayed, code, reason, before_close = overflow
         assert [m["alert_id"] for m in replayed] == [a["id"] for a in posted]
         assert code == CLOSE_TOO_SLOW
         last = ([*replayed, *before_close])[-1]["id"]
