@@ -140,10 +140,19 @@ class Countries:
         return shapely.union_all(self.geometries[found])
 
     def intersecting(self, geometry: BaseGeometry, *, with_share: bool = False) -> list[CountryHit]:
-        """The countries a lon/lat geometry touches, in feature order; share on request."""
+        """The countries a lon/lat geometry covers part of, in feature order; share on request.
+
+        An area only touching a country along its border is not over it: a geocode naming Kenya
+        resolves to Kenya's land, which shares its border with five neighbours, and an alert for
+        Kenya is no alert for them. So for an area (anything with extent) a country counts when
+        the interiors meet (DE-9IM "T********"); a point or line counts where it lies, a border
+        included (else a point on a border would be in no country)."""
         if geometry.is_empty:
             return []
         indices = np.sort(self.tree.query(geometry, predicate="intersects"))
+        if len(indices) and shapely.area(geometry) > 0:
+            inside = shapely.relate_pattern(self.geometries[indices], geometry, "T********")
+            indices = indices[inside]
         shares: list[float | None] = [None] * len(indices)
         if with_share and len(indices):
             total = _geodesic_area(geometry)

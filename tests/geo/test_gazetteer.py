@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import shapely
 from shapely.geometry import Point, box
 
 from geo.gazetteer import (
@@ -71,6 +72,17 @@ def test_countries_intersecting_a_point_a_border_and_the_sea() -> None:
     assert 0.1 < shares["FRA"] < 0.9 and 0.1 < shares["DEU"] < 0.9
     assert shares["FRA"] + shares["DEU"] == pytest.approx(1.0, abs=0.01)
     assert all(h.share is None for h in countries_intersecting(rhine))
+
+
+def test_a_country_is_not_over_its_neighbours_that_only_share_its_border() -> None:
+    countries = default_countries()
+    kenya = countries.geometry_of("KE")  # what a geocode ISO3166-1=KE resolves to
+    assert [h.iso3 for h in countries_intersecting(kenya)] == ["KEN"]  # not ETH, SOM, SSD, TZA, UGA
+    # A point on Kenya's boundary (a vertex of it) is still in Kenya.
+    vertex = Point(shapely.get_coordinates(kenya)[0])
+    assert "KEN" in {h.iso3 for h in countries_intersecting(vertex)}
+    # An area reaching across the border is over both.
+    assert {h.iso3 for h in countries_intersecting(box(33.9, -1.2, 34.2, -0.9))} >= {"KEN", "TZA"}
 
 
 def test_every_natural_earth_feature_is_in_the_itu_table(tables: ReferenceTables) -> None:
