@@ -13,6 +13,9 @@ import { AlertPanel } from './panel.js';
 import { RequestsLayer } from './requests_layer.js';
 
 const $ = (id) => document.getElementById(id);
+// An operator's or administration's outage report (service/events/log.py NETWORK_STATUS): on
+// both streams, for whoever may see it (a Public report: everyone).
+const NETWORK_STATUS = 'network.status';
 
 async function main() {
   const html = document.documentElement;
@@ -138,6 +141,7 @@ async function main() {
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
       if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
+      if (event.type === NETWORK_STATUS) map?.layers?.networkChanged();
       office.event(event);
     },
     onState: (open) => {
@@ -151,6 +155,7 @@ async function main() {
     path: PUBLIC,
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      if (event.type === NETWORK_STATUS) map?.layers?.networkChanged();
     },
     onState: streamState,
     onAlive: () => store.confirm(),

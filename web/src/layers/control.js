@@ -144,6 +144,12 @@ class LayerControl {
     this.layers.setOptions({ asOf });
   }
 
+  // A network status report arrived (event `network.status`): the outage reports and the
+  // sites, whose status the reports decide, are read again where they are on.
+  networkChanged() {
+    this.layers.reload(['outages', 'sites']);
+  }
+
   // The network as it stood at `at` (an alert's onset): sites and outage reports on, where
   // imported, their status as of that minute.
   statusBefore(at) {
