@@ -9,7 +9,7 @@
 
 import maplibregl from 'maplibre-gl';
 import { Protocol } from 'pmtiles';
-import { dateTime, t } from './i18n.js';
+import { dateTime, listOf, t } from './i18n.js';
 
 export const COUNTRIES = '/api/v1/basemap/countries';
 const CONFIG = '/api/v1/basemap';
@@ -107,6 +107,6 @@ function archivesStyle(archives) {
     }
     layers.push(...lines);
   });
-  const names = archives.map((a) => `${a.name} (${dateTime(new Date(a.imported_at))})`).join(', ');
+  const names = listOf(archives.map((a) => `${a.name} (${dateTime(new Date(a.imported_at))})`));
   return { source: t('map.sourceArchive', { names }), sources, layers };
 }

@@ -5,6 +5,7 @@
 
 import './style.css';
 import { AlertStore } from './alerts.js';
+import { chooseAlert } from './chooser.js';
 import { OfficeConsole } from './console.js';
 import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument } from './i18n.js';
 import { AlertList, el } from './list.js';
@@ -118,7 +119,13 @@ async function main() {
         container: $('map'),
         legend: $('legend'),
         help: $('map-help'),
-        onOpen: (ids) => open(ids[0], document.activeElement),
+        // Several alerts under the point: the reader chooses which (src/chooser.js).
+        onOpen: (ids) => {
+          const opener = document.activeElement;
+          const alerts = ids.map((id) => store.byId(id)).filter(Boolean);
+          if (alerts.length > 1) chooseAlert({ alerts, opener, onChoose: open });
+          else open(ids[0], opener);
+        },
         onZoom: (zoom) => store.setZoom(zoom),
         detailUrl: (options) => store.url(options),
       });
