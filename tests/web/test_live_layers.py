@@ -5,6 +5,7 @@ options of a layer that is off ("Status as of", "Time (local)") are not shown.""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -67,6 +68,10 @@ def test_an_outage_reported_while_the_page_is_open_appears_within_two_seconds(
     )
     assert time.monotonic() - started <= 2.0
     expect(view).to_contain_text(f"{before + 1} report")
+    # The source line says how old the layer's news is: the newest report, sent just now.
+    expect(page.locator("#layer-outages-source")).to_contain_text(
+        re.compile(r"Live: read again on each report; the newest in view sent (now|\d+ seconds? ago)")
+    )
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
 

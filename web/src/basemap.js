@@ -46,12 +46,13 @@ export async function loadBasemap() {
 export function baseStyle(config) {
   if (config.style) return { url: config.style, source: t('map.sourceStyle') };
   if (config.archives?.length) return archivesStyle(config.archives);
-  return countriesStyle(config.countries || COUNTRIES);
+  return countriesStyle(config.countries || COUNTRIES, config.countries_source?.version);
 }
 
-function countriesStyle(url) {
+// The built-in boundaries, named with the Natural Earth version the service has installed.
+function countriesStyle(url, version) {
   return {
-    source: t('map.source'),
+    source: version ? t('map.sourceVersion', { version }) : t('map.source'),
     sources: { countries: { type: 'geojson', data: `${url}?zoom=0`, attribution: 'Natural Earth' } },
     layers: [
       { id: 'sea', type: 'background', paint: { 'background-color': '#dfe9f3' } },

@@ -7,7 +7,7 @@ import './style.css';
 import { AlertStore } from './alerts.js';
 import { chooseAlert } from './chooser.js';
 import { OfficeConsole } from './console.js';
-import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument } from './i18n.js';
+import { LANGUAGES, NATIVE_NAMES, age, clock, dateTime, loadLanguage, t, translateDocument } from './i18n.js';
 import { AlertList, el } from './list.js';
 import { EventStream, PUBLIC } from './live.js';
 import { AlertPanel } from './panel.js';
@@ -43,7 +43,9 @@ async function main() {
       requestsLayer?.clear();
       return;
     }
-    requestsLayer ??= new RequestsLayer(map.map);
+    requestsLayer ??= new RequestsLayer(map.map, { legend: $('legend') });
+    // Enter at the cross says the requests there too.
+    map.requests = requestsLayer;
     requestsLayer.refresh();
   };
 
@@ -91,6 +93,10 @@ async function main() {
     // it is not read out every second.
     if (state.textContent !== stateText) state.textContent = stateText;
     $('status-time').textContent = timeText;
+    // The map's attribution says it too: never "live" for a kept copy.
+    if (store.live) map?.setAlertsState?.(t('map.alertsLive'));
+    else if (store.updatedAt) map?.setAlertsState?.(t('map.alertsStale', { time: dateTime(store.updatedAt) }));
+    else if (store.error) map?.setAlertsState?.(t('map.alertsNone'));
   };
 
   store.subscribe((_store, reason) => {
@@ -131,6 +137,7 @@ async function main() {
       });
       map.setAlerts(list.visible());
       showRequests();
+      status();
     })
     .catch((error) => {
       $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
