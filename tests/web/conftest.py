@@ -60,6 +60,12 @@ class Served:
 @pytest.fixture(scope="module")
 def served(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A fresh embedded store, its tokens issued by the command line, and the server on it."""
+    yield from serve(web_dist, tmp_path_factory)
+
+
+def serve(web_dist: Path, tmp_path_factory: pytest.TempPathFactory, **settings: str) -> Iterator[Served]:
+    """The `served` fixture's body, with more TAMPERE_* settings for a module that needs them
+    (short acknowledgement deadlines, say)."""
     data_dir = tmp_path_factory.mktemp("web") / "var"
     env = {
         **os.environ,
@@ -67,6 +73,7 @@ def served(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "TAMPERE_DATABASE_URL": "",
         "TAMPERE_LOG_LEVEL": "WARNING",
         "TAMPERE_WEB_DIR": str(web_dist),
+        **settings,
     }
 
     def token(*args: str) -> str:

@@ -9,7 +9,7 @@
 
 import maplibregl from 'maplibre-gl';
 import { Protocol } from 'pmtiles';
-import { dateTime, t } from './i18n.js';
+import { dateTime, listOf, t } from './i18n.js';
 
 export const COUNTRIES = '/api/v1/basemap/countries';
 const CONFIG = '/api/v1/basemap';
@@ -46,12 +46,13 @@ export async function loadBasemap() {
 export function baseStyle(config) {
   if (config.style) return { url: config.style, source: t('map.sourceStyle') };
   if (config.archives?.length) return archivesStyle(config.archives);
-  return countriesStyle(config.countries || COUNTRIES);
+  return countriesStyle(config.countries || COUNTRIES, config.countries_source?.version);
 }
 
-function countriesStyle(url) {
+// The built-in boundaries, named with the Natural Earth version the service has installed.
+function countriesStyle(url, version) {
   return {
-    source: t('map.source'),
+    source: version ? t('map.sourceVersion', { version }) : t('map.source'),
     sources: { countries: { type: 'geojson', data: `${url}?zoom=0`, attribution: 'Natural Earth' } },
     layers: [
       { id: 'sea', type: 'background', paint: { 'background-color': '#dfe9f3' } },
@@ -107,6 +108,6 @@ function archivesStyle(archives) {
     }
     layers.push(...lines);
   });
-  const names = archives.map((a) => `${a.name} (${dateTime(new Date(a.imported_at))})`).join(', ');
+  const names = listOf(archives.map((a) => `${a.name} (${dateTime(new Date(a.imported_at))})`));
   return { source: t('map.sourceArchive', { names }), sources, layers };
 }

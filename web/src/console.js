@@ -290,5 +290,8 @@ export class OfficeConsole {
 
 function describe(event) {
   const bits = [event.identifier, event.title, event.state, event.alert_id ? `#${event.alert_id}` : null, event.request_id ? `#${event.request_id}` : null].filter(Boolean);
-  return bits.length ? ` (${bits.join(', ')})` : '';
+  // An escalation says who did not acknowledge and who is asked now (the step's contact point,
+  // or which of its people: service/alerts/recipients.py, service/assistance/store.py).
+  const escalated = /\.escalated$/.test(event.type || '') && event.to ? ` — ${t('console.escalatedTo', { from: event.from || '?', to: event.to })}` : '';
+  return `${bits.length ? ` (${bits.join(', ')})` : ''}${escalated}`;
 }

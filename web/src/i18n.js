@@ -92,6 +92,19 @@ export function term(kind, value) {
   return found ?? String(value);
 }
 
+// A list of words as the page's language writes one: "Kenya and Tanzania", "كينيا وتنزانيا",
+// "肯尼亚和坦桑尼亚" (Intl.ListFormat), never joined with an English comma.
+export function listOf(items, type = 'conjunction') {
+  const words = items.filter((item) => item !== null && item !== undefined && item !== '').map(String);
+  return new Intl.ListFormat(language, { style: 'long', type }).format(words);
+}
+
+// WCAG 2.2 SC 3.1.2 (language of parts): the language CAP text is written in, from its <info>'s
+// <language> (CAP 1.2 §3.2.2: "en-US" when the block names none), for a `lang` attribute.
+export function capLanguage(info) {
+  return (info && info.language) || 'en-US';
+}
+
 export function number(value) {
   return new Intl.NumberFormat(language).format(value);
 }

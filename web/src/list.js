@@ -2,7 +2,7 @@
 // screens, usable before the map loads. Filters (region, country, severity, event, time) and
 // CSV export act on what the list holds.
 
-import { age, bestInfo, countryName, dateTime, number, t, term } from './i18n.js';
+import { age, bestInfo, capLanguage, countryName, dateTime, listOf, number, t, term } from './i18n.js';
 import { SEVERITIES, drawPattern, severityOf } from './legend.js';
 
 const TIME_WINDOWS = { '': 0, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3, '7d': 7 * 86400e3 };
@@ -34,6 +34,31 @@ export function eventOf(p) {
 function eventLabel(p) {
   const info = bestInfo(p.infos);
   return (info && info.event) || p.event || '';
+}
+
+// CAP text (the headline, the event, the areas) in an element saying its language and letting
+// the browser find its direction: an English headline on the Arabic page is read in English,
+// left to right (WCAG 2.2 SC 3.1.2). `field`: 'headline', 'event' or 'areaDesc'.
+export function capText(tag, p, field, attrs = {}) {
+  const info = bestInfo(p.infos);
+  let text = '';
+  let source = info;
+  if (field === 'headline') {
+    text = (info && (info.headline || info.event)) || '';
+    if (!text) {
+      text = p.headline || p.event || '';
+      source = p;
+    }
+  } else if (field === 'event') {
+    text = eventLabel(p);
+    if (!(info && info.event)) source = p;
+  } else {
+    // The areas are those of the alert's summary: its lead <info>.
+    text = (p.areaDesc || []).join('; ');
+    source = p;
+  }
+  if (!text) return el(tag, attrs, field === 'headline' ? t('list.noHeadline') : '');
+  return el(tag, { ...attrs, lang: capLanguage(source), dir: 'auto' }, text);
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -180,7 +205,7 @@ export class AlertList {
     const meta = [
       term('urgency', p.urgency || 'Unknown'),
       term('certainty', p.certainty || 'Unknown'),
-      eventLabel(p),
+      eventLabel(p) ? capText('span', p, 'event') : null,
       p.status !== 'Actual' ? term('status', p.status) : null,
       p.msgType !== 'Alert' ? term('msgType', p.msgType) : null,
     ].filter(Boolean);
@@ -193,13 +218,13 @@ export class AlertList {
         el(
           'h3',
           { id: headingId },
-          el('button', { type: 'button', class: 'open', 'data-role': 'open', onclick: (e) => this.onOpen(p.id, e.currentTarget) }, headlineOf(p)),
+          capText('button', p, 'headline', { type: 'button', class: 'open', 'data-role': 'open', onclick: (e) => this.onOpen(p.id, e.currentTarget) }),
         ),
-        el('p', { class: 'meta' }, severityBadge(p), ' ', meta.join(' · ')),
+        el('p', { class: 'meta' }, severityBadge(p), ' ', meta.flatMap((part, i) => (i ? [' · ', part] : [part]))),
         el(
           'p',
           { class: 'where' },
-          countries.length ? countries.join(', ') : (p.areaDesc || []).join('; '),
+          countries.length ? listOf(countries) : capText('span', p, 'areaDesc'),
           ' — ',
           el('time', { datetime: p.sent, title: dateTime(p.sent) }, t('list.sent', { time: age(p.sent) })),
           p.expires ? [' ', t('list.expires', { time: dateTime(p.expires) })] : null,

@@ -5,14 +5,18 @@
 
 import './style.css';
 import { AlertStore } from './alerts.js';
+import { chooseAlert } from './chooser.js';
 import { OfficeConsole } from './console.js';
-import { LANGUAGES, NATIVE_NAMES, age, clock, loadLanguage, t, translateDocument } from './i18n.js';
+import { LANGUAGES, NATIVE_NAMES, age, clock, dateTime, loadLanguage, t, translateDocument } from './i18n.js';
 import { AlertList, el } from './list.js';
 import { EventStream, PUBLIC } from './live.js';
 import { AlertPanel } from './panel.js';
 import { RequestsLayer } from './requests_layer.js';
 
 const $ = (id) => document.getElementById(id);
+// An operator's or administration's outage report (service/events/log.py NETWORK_STATUS): on
+// both streams, for whoever may see it (a Public report: everyone).
+const NETWORK_STATUS = 'network.status';
 
 async function main() {
   const html = document.documentElement;
@@ -39,7 +43,9 @@ async function main() {
       requestsLayer?.clear();
       return;
     }
-    requestsLayer ??= new RequestsLayer(map.map);
+    requestsLayer ??= new RequestsLayer(map.map, { legend: $('legend') });
+    // Enter at the cross says the requests there too.
+    map.requests = requestsLayer;
     requestsLayer.refresh();
   };
 
@@ -87,6 +93,10 @@ async function main() {
     // it is not read out every second.
     if (state.textContent !== stateText) state.textContent = stateText;
     $('status-time').textContent = timeText;
+    // The map's attribution says it too: never "live" for a kept copy.
+    if (store.live) map?.setAlertsState?.(t('map.alertsLive'));
+    else if (store.updatedAt) map?.setAlertsState?.(t('map.alertsStale', { time: dateTime(store.updatedAt) }));
+    else if (store.error) map?.setAlertsState?.(t('map.alertsNone'));
   };
 
   store.subscribe((_store, reason) => {
@@ -115,12 +125,19 @@ async function main() {
         container: $('map'),
         legend: $('legend'),
         help: $('map-help'),
-        onOpen: (ids) => open(ids[0], document.activeElement),
+        // Several alerts under the point: the reader chooses which (src/chooser.js).
+        onOpen: (ids) => {
+          const opener = document.activeElement;
+          const alerts = ids.map((id) => store.byId(id)).filter(Boolean);
+          if (alerts.length > 1) chooseAlert({ alerts, opener, onChoose: open });
+          else open(ids[0], opener);
+        },
         onZoom: (zoom) => store.setZoom(zoom),
         detailUrl: (options) => store.url(options),
       });
       map.setAlerts(list.visible());
       showRequests();
+      status();
     })
     .catch((error) => {
       $('map').replaceChildren(el('p', { class: 'banner' }, t('map.failed', { message: error.message })));
@@ -138,6 +155,7 @@ async function main() {
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
       if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
+      if (event.type === NETWORK_STATUS) map?.layers?.networkChanged();
       office.event(event);
     },
     onState: (open) => {
@@ -151,6 +169,7 @@ async function main() {
     path: PUBLIC,
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      if (event.type === NETWORK_STATUS) map?.layers?.networkChanged();
     },
     onState: streamState,
     onAlive: () => store.confirm(),

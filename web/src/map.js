@@ -38,7 +38,9 @@ export async function startMap({ container, legend, help, onOpen, onZoom, detail
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-  map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: base.source }));
+  // The attribution names the base and says whether the alerts are live (setAlertsState).
+  let attribution = new maplibregl.AttributionControl({ compact: true, customAttribution: base.source });
+  map.addControl(attribution);
   if (base.url) {
     map.once('style.load', () => {
       for (const [id, source] of Object.entries(overlay.sources)) map.addSource(id, source);
@@ -65,6 +67,16 @@ export async function startMap({ container, legend, help, onOpen, onZoom, detail
   legend.before(layersRoot);
 
   const api = new MapView(map, { reduceMotion, announce, onOpen, onZoom, detailUrl });
+  // The alerts' part of the attribution: live, or how old what is shown is. MapLibre reads a
+  // control's text once, so a changed text is a new control (rare: when the state changes).
+  let alertsText = '';
+  api.setAlertsState = (text) => {
+    if (text === alertsText) return;
+    alertsText = text;
+    map.removeControl(attribution);
+    attribution = new maplibregl.AttributionControl({ compact: true, customAttribution: [base.source, text].filter(Boolean).join(' ') });
+    map.addControl(attribution);
+  };
   map.on('load', () => {
     performance.mark('tampere:map-style'); // for bench/web.py: the style and base map in
     api.ready();
@@ -372,7 +384,7 @@ class MapView {
     const ids = [...new Set(found.map((f) => f.properties.id))];
     // The connectivity layers that are on, at the same point: a keyboard user hears what a
     // pointer user sees there.
-    const network = this.layers?.describeAt(12) || '';
+    const network = [this.layers?.describeAt(12), this.requests?.describeAt(12)].filter(Boolean).join(' ');
     this.announce.textContent = [ids.length ? t('map.found', { count: ids.length }) : t('map.none'), network].filter(Boolean).join(' ');
     if (ids.length) this.onOpen(ids);
   }

@@ -2,7 +2,7 @@
 // blocks), headline, instruction, areas, impact, who it was routed to and whether they
 // acknowledged, related assistance requests, and its history of updates and cancellations.
 
-import { age, bestInfo, countryName, dateTime, languageName, number, t, term } from './i18n.js';
+import { age, bestInfo, capLanguage, countryName, dateTime, languageName, listOf, number, t, term } from './i18n.js';
 import { el, severityBadge } from './list.js';
 import { contactName, deadlineOf, reasonsOf } from './routing.js';
 
@@ -115,29 +115,31 @@ export class AlertPanel {
         reasonsOf(entry).length ? el('span', { class: 'reasons' }, ` — ${reasonsOf(entry).join('; ')}`) : '',
       );
     });
-    const areas = (info.area || []).map((area) => el('li', {}, area.areaDesc || ''));
+    // CAP text says its <info>'s language, its direction found by the browser (WCAG 3.1.2).
+    const written = { lang: capLanguage(info), dir: 'auto' };
+    const areas = (info.area || []).map((area) => el('li', written, area.areaDesc || ''));
     const name = (code) => countryName(this.countries.get(code) || { iso3: code });
     const parts = [
       this.closeButton(),
-      el('h2', { id: 'panel-title', tabindex: '-1' }, headline),
+      el('h2', { id: 'panel-title', tabindex: '-1', ...(info.headline || info.event ? written : {}) }, headline),
       el(
         'p',
         { class: 'meta' },
         severityBadge({ severity: info.severity || alert.severity }),
         ' ',
-        [term('urgency', info.urgency), term('certainty', info.certainty), info.event, term('status', alert.status), term('msgType', alert.msgType), term('state', alert.state)]
+        [term('urgency', info.urgency), term('certainty', info.certainty), info.event ? el('span', written, info.event) : null, term('status', alert.status), term('msgType', alert.msgType), term('state', alert.state)]
           .filter(Boolean)
-          .join(' · '),
+          .flatMap((part, i) => (i ? [' · ', part] : [part])),
       ),
-      others.length ? el('p', { class: 'note' }, t('panel.language', { language: languageName(info.language || 'en'), others: others.join(', ') })) : null,
+      others.length ? el('p', { class: 'note' }, t('panel.language', { language: languageName(info.language || 'en'), others: listOf(others) })) : null,
       dl([
         [t('panel.sender'), info.senderName || alert.sender],
         [t('panel.sent'), el('time', { datetime: alert.sent }, `${dateTime(alert.sent)} (${age(alert.sent)})`)],
         [t('panel.expires'), alert.expires ? el('time', { datetime: alert.expires }, `${dateTime(alert.expires)} (${age(alert.expires)})`) : null],
-        [t('panel.event'), (info.category || []).map((c) => term('category', c)).join(', ')],
+        [t('panel.event'), listOf((info.category || []).map((c) => term('category', c)))],
       ]),
-      info.description ? section('panel.description', el('p', { class: 'prose' }, info.description)) : null,
-      info.instruction ? section('panel.instruction', el('p', { class: 'prose instruction' }, info.instruction)) : null,
+      info.description ? section('panel.description', el('p', { class: 'prose', ...written }, info.description)) : null,
+      info.instruction ? section('panel.instruction', el('p', { class: 'prose instruction', ...written }, info.instruction)) : null,
       section(
         'panel.areas',
         areas.length ? el('ul', {}, areas) : el('p', {}, t('panel.none')),
@@ -149,8 +151,8 @@ export class AlertPanel {
       section(
         'panel.impact',
         dl([
-          [t('panel.countries'), (impact.countries || alert.countries || []).map(name).join(', ')],
-          [t('panel.regions'), (impact.regions || alert.regions || []).map((r) => term('region', r)).join(', ')],
+          [t('panel.countries'), listOf((impact.countries || alert.countries || []).map(name))],
+          [t('panel.regions'), listOf((impact.regions || alert.regions || []).map((r) => term('region', r)))],
         ]),
         sites && sites.total
           ? el('p', {}, t('panel.sites', { total: number(sites.total), down: number(sites.down || 0), degraded: number(sites.degraded || 0) }))

@@ -2,9 +2,12 @@
 // its location, or on its country's land when it names none (the service's `map_point`), as a
 // badge with the state's symbol and word in the page's language (never colour alone). The
 // requests are those GET /api/v1/requests answers this session: the service decides who sees
-// what. The console lists the same requests as text.
+// what. The console lists the same requests as text. The legend says what each badge means,
+// where the requests come from and when they were last read; Enter at the map's cross names
+// the requests there (src/map.js).
 
-import { term } from './i18n.js';
+import { age, dateTime, listOf, t, term } from './i18n.js';
+import { el } from './list.js';
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 // One shape per state, so a state reads without colour (and in a grey-scale print).
@@ -59,10 +62,15 @@ function stateBadge(state, ratio = 2) {
 }
 
 export class RequestsLayer {
-  constructor(map) {
+  constructor(map, { legend = null } = {}) {
     this.map = map; // a maplibregl.Map
     this.data = EMPTY;
     this.added = false;
+    this.legend = legend;
+    this.legendPart = null;
+    this.readAt = null; // when the service last answered
+    // "read 2 minutes ago" ages by itself.
+    setInterval(() => this.drawLegend(), 30_000);
     if (map.loaded()) this.add();
     else map.once('load', () => this.add());
   }
@@ -95,6 +103,7 @@ export class RequestsLayer {
       const response = await fetch('/api/v1/requests?limit=200', { credentials: 'same-origin' });
       this.data = response.ok ? requestFeatures((await response.json()).requests) : EMPTY;
       this.map.getContainer().dataset.requestsLoaded = String(response.ok);
+      if (response.ok) this.readAt = new Date();
     } catch {
       // offline: the last drawn requests stay
     }
@@ -103,6 +112,7 @@ export class RequestsLayer {
 
   clear() {
     this.data = EMPTY;
+    this.readAt = null;
     delete this.map.getContainer().dataset.requestsLoaded;
     this.draw();
   }
@@ -111,5 +121,44 @@ export class RequestsLayer {
     // Read by the tests as "on the map": id:state of every request drawn.
     this.map.getContainer().dataset.requests = this.data.features.map((f) => `${f.id}:${f.properties.state}`).join(' ');
     if (this.added) this.map.getSource('requests').setData(this.data);
+    this.drawLegend();
+  }
+
+  // The badges in words, the source and how old the requests shown are; gone when signed out.
+  drawLegend() {
+    if (!this.legend) return;
+    if (!this.readAt) {
+      this.legendPart?.remove();
+      this.legendPart = null;
+      return;
+    }
+    const items = Object.entries(STATE_SYMBOLS).map(([state, symbol]) =>
+      el('li', {}, el('span', { class: 'request-sample', 'aria-hidden': 'true' }, symbol), ' ', term('requestState', state)),
+    );
+    const part = el(
+      'section',
+      { class: 'layer-legend-part', id: 'requests-legend' },
+      el('h4', {}, t('requests.title')),
+      el('ul', { class: 'legend-list' }, items),
+      el('p', { class: 'layer-source' }, t('requests.source', { age: age(this.readAt), time: dateTime(this.readAt) })),
+    );
+    if (this.legendPart) this.legendPart.replaceWith(part);
+    else this.legend.append(part);
+    this.legendPart = part;
+  }
+
+  // The requests drawn within `radius` pixels of the map's centre (the keyboard's cross), in
+  // words; '' when none is shown at all (signed out).
+  describeAt(radius) {
+    if (!this.readAt) return '';
+    const { width, height } = this.map.getCanvas().getBoundingClientRect();
+    const near = this.data.features.filter((f) => {
+      const p = this.map.project(f.geometry.coordinates);
+      return Math.hypot(p.x - width / 2, p.y - height / 2) <= radius;
+    });
+    const what = near.length
+      ? listOf(near.map((f) => t('requests.item', { title: f.properties.title, state: term('requestState', f.properties.state) })))
+      : t('requests.none');
+    return t('requests.atCross', { what });
   }
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from pmtiles.reader import MemorySource, Reader
 
+from geo.gazetteer import natural_earth_version
 from service.webapp.archives import ArchiveError, import_archive
 from tests.basemaps import raster_archive, vector_archive
 from tests.conftest import migrated, run_tampere, running_service
@@ -355,6 +357,9 @@ async def test_the_page_is_told_to_draw_the_imported_archive(served: tuple[httpx
     client, _ = served
     told = (await client.get("/api/v1/basemap")).json()
     assert told["style"] is None
+    # The built-in boundaries' version, read from the installed package's own VERSION file.
+    assert told["countries_source"]["name"] == "Natural Earth"
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?", told["countries_source"]["version"] or "")
     assert [(a["name"], a["url"], a["kind"]) for a in told["archives"]] == [("world", URL, "vector")]
     assert [layer["id"] for layer in told["archives"][0]["vector_layers"]] == ["water", "landuse"]
     page = await client.get("/")
@@ -370,7 +375,12 @@ async def test_a_style_url_is_told_to_the_page_and_its_origin_alone_allowed(
         f"sqlite+aiosqlite:///{tmp_path / 't.db'}", tmp_path / "var2", web_dir=web_dir, map_style_url=style
     ) as service:
         told = (await service.client.get("/api/v1/basemap")).json()
-        assert told == {"style": style, "archives": [], "countries": "/api/v1/basemap/countries"}
+        assert told == {
+            "style": style,
+            "archives": [],
+            "countries": "/api/v1/basemap/countries",
+            "countries_source": {"name": "Natural Earth", "version": natural_earth_version()},
+        }
         policy = (await service.client.get("/")).headers["content-security-policy"]
         assert "connect-src 'self' https://tiles.example.org:8443;" in policy
         assert "img-src 'self' data: blob: https://tiles.example.org:8443;" in policy

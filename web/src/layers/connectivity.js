@@ -212,6 +212,18 @@ export class ConnectivityLayers {
     return `/api/v1/layers/${LAYERS[name].kind}?${q}`;
   }
 
+  // The data changed at the source (an outage reported: the event streams say so): the layers
+  // named that are on are asked for again for the same view, bypassing the browser's copy.
+  reload(names) {
+    for (const name of names) {
+      if (!this.on.has(name)) continue;
+      const { zoom, box } = viewBox(this.map);
+      const url = this.url(name, zoom, box);
+      this.asked[name] = { zoom, box, url };
+      this.load(name, url, 'no-cache');
+    }
+  }
+
   refresh() {
     for (const name of this.on) {
       if (covers(this.asked[name], this.map)) continue;
@@ -222,10 +234,10 @@ export class ConnectivityLayers {
     }
   }
 
-  async load(name, url) {
+  async load(name, url, cache = 'default') {
     this.onData(name, { loading: true });
     try {
-      const response = await fetch(url, { credentials: 'same-origin' });
+      const response = await fetch(url, { credentials: 'same-origin', cache });
       if (this.asked[name]?.url !== url) return; // a newer view was asked for meanwhile
       const body = await response.json();
       if (!response.ok) {

@@ -144,6 +144,12 @@ class LayerControl {
     this.layers.setOptions({ asOf });
   }
 
+  // A network status report arrived (event `network.status`): the outage reports and the
+  // sites, whose status the reports decide, are read again where they are on.
+  networkChanged() {
+    this.layers.reload(['outages', 'sites']);
+  }
+
   // The network as it stood at `at` (an alert's onset): sites and outage reports on, where
   // imported, their status as of that minute.
   statusBefore(at) {
@@ -172,6 +178,7 @@ class LayerControl {
       return;
     }
     view.dataset.state = 'ready';
+    if (name === 'outages') this.outageSource(collection.features);
     view.dataset.features = String(collection.features.length);
     view.dataset.aggregated = String(Boolean(collection.aggregated));
     view.textContent = t('layers.inView', { what: summary(name, collection, this.layers.options) });
@@ -181,6 +188,16 @@ class LayerControl {
     } else {
       delete view.dataset.stale;
     }
+  }
+
+  // The outage layer's source line with how old its data is: it is read again on every report
+  // (live), and the newest report in view says when the latest news is from.
+  outageSource(features) {
+    const times = features.map((f) => f.properties.time).filter(Boolean).sort();
+    const newest = times.at(-1);
+    const fresh = newest ? t('layers.outageNewest', { age: age(newest), time: dateTime(newest) }) : t('layers.outageNoneInView');
+    document.getElementById('layer-outages-source').textContent = `${t('layers.outageSource')} ${fresh}`;
+    this.drawLegend();
   }
 
   // What each layer that is on shows at the map's centre (the keyboard's cross), in the words
