@@ -229,18 +229,18 @@ def _entry_blocks(item: Item, recipient: Recipient, base_url: str) -> list[Block
         return blocks
     alert_id, request_id = event.get("alert_id"), event.get("request_id")
     if alert_id is not None:
-        app, api = f"{base_url}/?alert={alert_id}", f"POST {base_url}/api/v1/alerts/{alert_id}/ack"
+        # The web app opens the alert's panel from this link (web/src/main.js).
+        app: str | None = f"{base_url}/?alert={alert_id}"
+        api = f"POST {base_url}/api/v1/alerts/{alert_id}/ack"
     elif request_id is not None:
-        app, api = f"{base_url}/?request={request_id}", f"POST {base_url}/api/v1/requests/{request_id}/ack"
+        app, api = None, f"POST {base_url}/api/v1/requests/{request_id}/ack"
     else:
         return blocks
     token = words.get("note.ack_token", contact=recipient.contact_id)
-    blocks += [
-        Block("gap"),
-        Block("heading", words.get("heading.ack")),
-        Block("link", words.get("label.open_app"), app),
-        Block("field", words.get("label.ack_api"), f"{api} ({token})"),
-    ]
+    blocks += [Block("gap"), Block("heading", words.get("heading.ack"))]
+    if app is not None:
+        blocks.append(Block("link", words.get("label.open_app"), app))
+    blocks.append(Block("field", words.get("label.ack_api"), f"{api} ({token})"))
     return blocks
 
 

@@ -33,8 +33,10 @@ from contact_points.escalation import DEPUTIES, HEAD, person_step
 from contact_points.registry import ContactPoint
 from service.db.models import DeliveryChannel
 from service.deliveries.store import EMAIL, NewChannel, create_channel, delete_channel
+from service.errors import Conflict
 from service.events import log as event_log
 
+RULE_REGISTRY_CHANNEL = "delivery.email.registry-address"
 CONTACT = "contact"
 ROLES = (CONTACT, DEPUTIES, HEAD)
 # The key in a channel's filters that marks it as a registry address, with its roles.
@@ -109,6 +111,18 @@ def addresses(contact: ContactPoint) -> list[Address]:
 def roles_of(filters: Mapping[str, Any] | None) -> tuple[str, ...]:
     """The registry roles of a channel (none: an explicit subscription)."""
     return tuple((filters or {}).get(REGISTRY) or ())
+
+
+def check_not_registry(row: Any) -> None:
+    """`Conflict` for a registry address's channel: it goes with its address, which the
+    registry holds (removed there, the channel and its log go too)."""
+    if roles_of(row.filters):
+        raise Conflict.one(
+            RULE_REGISTRY_CHANNEL,
+            f"{row.target} is an address of {row.contact_id} in the contact-point registry; remove it "
+            f"there (PUT /api/v1/contact-points/{row.contact_id}) and its channel goes with it",
+            "{channel_id}",
+        )
 
 
 def _registry_rows(conn: Connection, contact_id: str) -> list[Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from service.alerts.escalation import sweep_once
 from tests.service.alerts.test_routing import HAITI, alert
+from tests.service.assistance.test_requests import body as request_body
 from tests.service.deliveries.conftest import WAIT, Mailbox, tampere
 from tests.service.deliveries.test_email import bilingual, parsed, smtp, text_of
 
@@ -173,6 +174,24 @@ async def test_registry_addresses_get_the_routed_alert_and_the_escalation_steps_
         told = next(m for m in messages if "alert.routing.acknowledged" in text_of(m))
         assert f"Réception confirmée par{FR}office:ao-bridgetown" in text_of(told)
 
+        # A registry address's channel goes with the address: not by DELETE, by the registry.
+        channels = (await t.call("GET", BRIDGETOWN, operator)).json()["channels"]["email_subscriptions"]
+        registry = next(c for c in channels if c["address"] == "registry-bgi@bgi.example")
+        refused = await t.call("DELETE", f"{BRIDGETOWN}/email/{registry['id']}", operator)
+        assert refused.status_code == 409
+        assert [(e["rule"], e["path"]) for e in refused.json()["errors"]] == [
+            ("delivery.email.registry-address", "{channel_id}")
+        ]
+        record = (await t.call("GET", BRIDGETOWN, operator)).json()
+        record["channels"]["email"] = []
+        assert (await t.call("PUT", BRIDGETOWN, operator, json=record)).status_code == 200
+        channels = (await t.call("GET", BRIDGETOWN, operator)).json()["channels"]["email_subscriptions"]
+        assert sorted(c["address"] for c in channels) == [
+            "head@bgi.example",
+            "marie@bgi.example",
+            "sub@bgi.example",
+        ]
+
 
 async def test_labels_and_vocabulary_in_the_subscribers_language_and_the_peoples_without_one(
     database_url: str, tmp_path: Path, smtp_server: Mailbox
@@ -242,3 +261,23 @@ async def test_a_digest_is_in_one_language_the_channels(
         assert digest["Content-Language"] == "es"
         assert "Elementos de rutina desde el último resumen: 1" in text_of(digest)
         assert "Alerta (API)" in text_of(digest)
+
+
+async def test_a_request_addressed_to_the_contact_point_reaches_its_registry_address(
+    database_url: str, tmp_path: Path, smtp_server: Mailbox
+) -> None:
+    async with tampere(database_url, tmp_path / "var", public_base_url=BASE, **smtp(smtp_server)) as t:
+        operator = await t.token("operator")
+        haiti = await t.token("administration", country="HTI")
+        record = (await t.call("GET", BRIDGETOWN, operator)).json()
+        record["channels"]["email"] = ["registry-bgi@bgi.example"]
+        assert (await t.call("PUT", BRIDGETOWN, operator, json=record)).status_code == 200
+        filed = await t.call("POST", "/api/v1/requests", haiti, json=request_body())
+        assert filed.status_code == 201, filed.text
+        request = filed.json()
+        [told] = await mail_for(smtp_server, "registry-bgi@bgi.example")
+        text = text_of(told)
+        assert "New request" in told["Subject"]
+        assert f"Request (API): {BASE}/api/v1/requests/{request['id']}" in text
+        assert "Your routing entry (ao-bridgetown)" in text and "Acknowledge by: " in text
+        assert f"POST {BASE}/api/v1/requests/{request['id']}/ack" in text
