@@ -455,11 +455,6 @@ def release_all(conn: Connection, *, instance: str) -> int:
     return done.rowcount or 0
 
 
-def alert_models(conn: Connection, alert_ids: Iterable[int]) -> dict[int, Any]:
-    """The stored CAP models (cap.to_json) of these alerts, for composing e-mail."""
-    return {alert_id: model for alert_id, (model, _) in alert_context(conn, alert_ids).items()}
-
-
 def alert_context(conn: Connection, alert_ids: Iterable[int]) -> dict[int, tuple[Any, list[Any]]]:
     """The stored CAP model and the routing (its state now: deadlines, acknowledgements,
     escalations) of these alerts, for composing e-mail."""
