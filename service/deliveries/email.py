@@ -172,6 +172,14 @@ _SHOWN = frozenset(
 )
 
 
+def _field_label(words: Words, key: str) -> str:
+    """The label of an event field in words (the table's `field.*`), else the key itself."""
+    try:
+        return words.get(f"field.{key}")
+    except KeyError:
+        return key.replace("_", " ").capitalize()
+
+
 def _event_blocks(event: Mapping[str, Any], words: Words) -> list[Block | None]:
     """What happened, as the event says it: who did not acknowledge and who is asked now (an
     escalation), who acknowledged (an acknowledgement), whom the routing reached, the note."""
@@ -297,9 +305,7 @@ def compose_one(item: Item, *, recipient: Recipient, base_url: str) -> tuple[str
     else:
         blocks += _event_blocks(event, words)
         blocks += [
-            _field(key.replace("_", " ").capitalize(), value)
-            for key, value in event.items()
-            if key not in _SHOWN
+            _field(_field_label(words, key), value) for key, value in event.items() if key not in _SHOWN
         ]
     blocks += [
         Block("gap"),

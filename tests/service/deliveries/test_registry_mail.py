@@ -271,13 +271,17 @@ async def test_a_request_addressed_to_the_contact_point_reaches_its_registry_add
         haiti = await t.token("administration", country="HTI")
         record = (await t.call("GET", BRIDGETOWN, operator)).json()
         record["channels"]["email"] = ["registry-bgi@bgi.example"]
+        record["people"] = [{"name": "Marie Joseph", "languages": ["fr"]}]
         assert (await t.call("PUT", BRIDGETOWN, operator, json=record)).status_code == 200
         filed = await t.call("POST", "/api/v1/requests", haiti, json=request_body())
         assert filed.status_code == 201, filed.text
         request = filed.json()
         [told] = await mail_for(smtp_server, "registry-bgi@bgi.example")
         text = text_of(told)
-        assert "New request" in told["Subject"]
-        assert f"Request (API): {BASE}/api/v1/requests/{request['id']}" in text
-        assert "Your routing entry (ao-bridgetown)" in text and "Acknowledge by: " in text
+        assert "Nouvelle demande" in told["Subject"]
+        assert f"Titre{FR}{request_body()['title']}" in text
+        assert f"Demande (API){FR}{BASE}/api/v1/requests/{request['id']}" in text
+        assert (
+            "Votre entrée d'acheminement (ao-bridgetown)" in text and f"Accuser réception avant{FR}" in text
+        )
         assert f"POST {BASE}/api/v1/requests/{request['id']}/ack" in text

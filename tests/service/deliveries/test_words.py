@@ -25,6 +25,8 @@ SAME_AS_ENGLISH = {
     ("label.source", "fr"),
     ("certainty.Possible", "fr"),
     ("urgency.Future", "fr"),
+    ("field.action", "fr"),
+    ("field.description", "fr"),
 }
 
 
