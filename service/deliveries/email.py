@@ -1,11 +1,20 @@
 """E-mail deliveries: composing a message per event (or a digest of routine items) in the
 recipient's working language, and sending through SMTP.
 
-The body of an alert's message is taken from the alert's <info> in the recipient's language
-where the alert has one (`cap.languages.best_language`, CAP 1.2 §3.2.2), else from its first
-<info>, and says so. What the event says is the event JSON as the recipient's principal is told
-it on the stream (the outbox made it so); the alert's content is that of an alert the principal
-may see (its event passed the same decision).
+The recipient's language is the channel's, else the first listed among its contact point's
+people (`Recipient`); labels, subjects, event names and the CAP vocabulary are in it when it is
+one of the six UN languages, else English (service.deliveries.words). The body of an alert's
+message is taken from the alert's <info> in that language where the alert has one
+(`cap.languages.best_language`, CAP 1.2 §3.2.2), else from its first <info>, and says so.
+Each message has a plain-text part and an HTML part (`<html lang dir>`: right to left for
+Arabic; the alert's own text marked with its language).
+
+A message says what the recipient needs to act: what happened (an escalation's from and to, an
+acknowledgement's by), its own routing entry (priority, deadline, rule, reasons, the facts used
+that are not verified) and, until acknowledged, how to acknowledge (the web app's link to the
+alert, the API route). What the event says is the event JSON as the recipient's principal is
+told it on the stream (the outbox made it so); the alert's content is that of an alert the
+principal may see (its event passed the same decision).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, select, update
 from contact_points.escalation import DEPUTIES, HEAD, person_step
 from contact_points.registry import ContactPoint
 from service.db.models import DeliveryChannel
+from service.deliveries.contacts import contact_principal_id
 from service.deliveries.store import EMAIL, NewChannel, create_channel, delete_channel
 from service.errors import Conflict
 from service.events import log as event_log
@@ -137,12 +138,20 @@ def sync(conn: Connection, contact_id: str, contact: ContactPoint | None, *, act
     removed one loses its channel and log, a kept one keeps its outbox with roles and language
     brought up to date."""
     wanted = {a.target.casefold(): a for a in addresses(contact)} if contact is not None else {}
-    for row in _registry_rows(conn, contact_id):
+    rows = _registry_rows(conn, contact_id)
+    # Whose view of the stream the channels get follows the contact point's kind (which may change).
+    principal = contact_principal_id(conn, contact) if contact is not None and rows else None
+    for row in rows:
         address = wanted.pop(row.target.casefold(), None)
         if address is None:
             delete_channel(conn, row, actor=actor)
             continue
-        values = {"events": address.events, "filters": address.filters, "language": address.language}
+        values = {
+            "events": address.events,
+            "filters": address.filters,
+            "language": address.language,
+            "principal_id": principal,
+        }
         if any(getattr(row, k) != v for k, v in values.items()) or row.target != address.target:
             conn.execute(
                 update(_channels).where(_channels.c.id == row.id).values(**values, target=address.target)
