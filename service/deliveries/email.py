@@ -23,10 +23,12 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 
@@ -66,6 +68,19 @@ class Recipient:
     contact_id: str
     language: str | None
     roles: tuple[str, ...] = ()
+    # An IANA time zone of the recipient's people: deadlines are also given in its local time.
+    time_zone: str | None = None
+
+    def when(self, value: Any) -> str | None:
+        """An ISO 8601 time as stored, with the local time where a time zone is known."""
+        if not value:
+            return None
+        try:
+            at = datetime.fromisoformat(str(value))
+            local = at.astimezone(ZoneInfo(self.time_zone)) if self.time_zone and at.tzinfo else None
+        except (ValueError, ZoneInfoNotFoundError):
+            return str(value)
+        return str(value) if local is None else f"{value} ({local:%Y-%m-%d %H:%M} {self.time_zone})"
 
     @property
     def words(self) -> Words:
@@ -189,9 +204,10 @@ def _field_label(words: Words, key: str) -> str:
         return key.replace("_", " ").capitalize()
 
 
-def _event_blocks(event: Mapping[str, Any], words: Words) -> list[Block | None]:
+def _event_blocks(event: Mapping[str, Any], recipient: Recipient) -> list[Block | None]:
     """What happened, as the event says it: who did not acknowledge and who is asked now (an
     escalation), who acknowledged (an acknowledgement), whom the routing reached, the note."""
+    words = recipient.words
     kind = event.get("type")
     blocks: list[Block | None] = []
     if kind in ESCALATIONS:
@@ -199,7 +215,7 @@ def _event_blocks(event: Mapping[str, Any], words: Words) -> list[Block | None]:
             _field(words.get("label.escalation_from"), event.get("from")),
             _field(words.get("label.escalation_to"), event.get("to")),
             _field(words.get("label.escalation_level"), event.get("level")),
-            _field(words.get("label.missed_deadline"), event.get("due")),
+            _field(words.get("label.missed_deadline"), recipient.when(event.get("due"))),
         ]
     elif kind in ACKNOWLEDGEMENTS:
         blocks += [
@@ -228,7 +244,7 @@ def _entry_blocks(item: Item, recipient: Recipient, base_url: str) -> list[Block
         Block("gap"),
         Block("heading", words.get("heading.routing", contact=recipient.contact_id)),
         _field(words.get("label.priority"), words.term("priority", entry.get("priority"))),
-        _field(words.get("label.ack_deadline"), entry.get("ack_deadline")),
+        _field(words.get("label.ack_deadline"), recipient.when(entry.get("ack_deadline"))),
         _field(words.get("label.rule"), entry.get("rule")),
         _field(words.get("label.reasons"), list(entry.get("reasons") or [])),
         _field(words.get("label.acknowledged_at"), entry.get("acknowledged_at")),
@@ -310,9 +326,9 @@ def compose_one(item: Item, *, recipient: Recipient, base_url: str) -> tuple[str
                 )
             )
         blocks.append(Block("gap"))
-        blocks += _event_blocks(event, words)
+        blocks += _event_blocks(event, recipient)
     else:
-        blocks += _event_blocks(event, words)
+        blocks += _event_blocks(event, recipient)
         blocks += [
             _field(_field_label(words, key), value) for key, value in event.items() if key not in _SHOWN
         ]

@@ -222,6 +222,7 @@ class Deliverer:
             channel.contact_id,
             channel.language or _people_language(contact),
             registry_channels.roles_of(channel.filters),
+            _people_time_zone(contact, channel.target),
         )
         items = {}
         for row in rows:
@@ -264,6 +265,13 @@ class Deliverer:
             )
             batches.append((mail, [r.id for r in digest]))
         return await self.mailer.send(batches)
+
+
+def _people_time_zone(contact: ContactPoint | None, address: str) -> str | None:
+    """The time zone of the person at this address, else the first listed among the people."""
+    people = contact.people if contact is not None else ()
+    own = [p for p in people if p.email and p.email.casefold() == address.casefold()]
+    return next((p.time_zone for p in [*own, *people] if p.time_zone), None)
 
 
 def _people_language(contact: ContactPoint | None) -> str | None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.alerts.escalation import sweep_once
 from tests.service.alerts.test_routing import HAITI, alert
@@ -74,7 +75,13 @@ async def test_registry_addresses_get_the_routed_alert_and_the_escalation_steps_
         office = await t.token("office", office="ao-bridgetown")
         record = (await t.call("GET", BRIDGETOWN, operator)).json()
         record["people"] = [
-            {"name": "Marie Joseph", "role": "deputy", "languages": ["fr"], "email": "marie@bgi.example"},
+            {
+                "name": "Marie Joseph",
+                "role": "deputy",
+                "languages": ["fr"],
+                "time_zone": "America/Barbados",
+                "email": "marie@bgi.example",
+            },
             {"name": "Ana Ruiz", "role": "head of office", "languages": ["es"], "email": "head@bgi.example"},
         ]
         record["deputies"], record["head"] = ["Marie Joseph"], "Ana Ruiz"
@@ -130,7 +137,10 @@ async def test_registry_addresses_get_the_routed_alert_and_the_escalation_steps_
         assert f"Gravité{FR}Grave" in body and f"Priorité{FR}Flash" in body
         assert "Votre entrée d'acheminement (ao-bridgetown)" in body
         assert f"Règle{FR}{entry['rule']}" in body
-        assert f"Accuser réception avant{FR}{entry['ack_deadline']}" in body
+        # The deadline, and the same in the local time of the people (Barbados: UTC-4).
+        local = datetime.fromisoformat(entry["ack_deadline"]).astimezone(ZoneInfo("America/Barbados"))
+        deadline = f"{entry['ack_deadline']} ({local:%Y-%m-%d %H:%M} America/Barbados)"
+        assert f"Accuser réception avant{FR}{deadline}" in body
         for reason in entry["reasons"]:
             assert reason in body
         unverified = [p for p in entry["provenance"] if not p["verified"]]
