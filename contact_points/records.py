@@ -66,9 +66,10 @@ FIELDS = (
 )
 PERSON_FIELDS = ("name", "role", "languages", "time_zone", "email", "phone")
 # `websocket` (the principal whose event stream reaches the contact point) follows from its kind
-# and id, and webhooks are registered at their own endpoint: both are shown, and read back
-# without effect, so that a record as answered is a valid record.
-CHANNEL_FIELDS = ("email", "phone", "websocket", "webhooks")
+# and id, and webhooks and e-mail subscriptions are registered at their own endpoints: all are
+# shown (service.contact_points.routes), and read back without effect, so that a record as
+# answered is a valid record.
+CHANNEL_FIELDS = ("email", "phone", "websocket", "webhooks", "email_subscriptions")
 # Ids name contact points in URLs, tokens (`--office`) and routing: lower-case ASCII words.
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # BCP 47 language tags as people write them: "en", "fr", "pt-BR", "es-419", "zh-Hant".

@@ -5,10 +5,12 @@ adds, replaces and removes contact points. The rules of a record are
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection, select
 
 from cap.errors import Finding
 from contact_points.records import ContactInvalid, contact_record, parse_contact
@@ -17,9 +19,12 @@ from geo.reference import REGIONS
 from service.auth import ADMINISTRATION, OFFICE, OPERATOR, Principal, principal_key
 from service.contact_points import store
 from service.contact_points.reload import refresh_contacts
+from service.db.models import DeliveryChannel
+from service.deliveries.store import EMAIL, WEBHOOK
+from service.deliveries.view import channel_json
 from service.errors import Forbidden, Invalid, NotFound
 from service.http import parse_json, read_body
-from service.runtime import RequiredPrincipal, RuntimeDep
+from service.runtime import RequiredPrincipal, Runtime, RuntimeDep
 from service.visibility import may_see_contact_people
 
 # A contact point with fifty people and every Member State is under 32 KiB.
@@ -27,6 +32,7 @@ MAX_BODY_BYTES = 64 * 1024
 RULE_OPERATOR_ONLY = "contact_point.operator-only"
 RULE_QUERY = "contact_point.query"
 PATH = "/api/v1/contact-points"
+_delivery_channels = DeliveryChannel.__table__
 
 _ERRORS = {
     401: {"description": "No token, or a token that is not known"},
@@ -163,12 +169,42 @@ def websocket_principal(contact: ContactPoint) -> str:
     return principal_key(OFFICE, office=contact.id)
 
 
-def contact_json(contact: ContactPoint, principal: Principal) -> dict[str, Any]:
-    """A contact point as this principal may see it (people only when `may_see_contact_people`)."""
-    body = contact_record(contact, people=may_see_contact_people(principal, contact))
+def contact_json(
+    contact: ContactPoint, principal: Principal, channels: Mapping[str, Sequence[Any]] | None = None
+) -> dict[str, Any]:
+    """A contact point as this principal may see it: people, and the webhooks and e-mail
+    channels (`channels`: rows by contact id) only when `may_see_contact_people`."""
+    insider = may_see_contact_people(principal, contact)
+    body = contact_record(contact, people=insider)
     body["channels"] = {"websocket": websocket_principal(contact), **body["channels"]}
+    if insider and channels is not None:
+        rows = channels.get(contact.id, ())
+        # Never a webhook's secret: channel_json leaves it out (given once, when it is made).
+        body["channels"]["webhooks"] = [channel_json(r) for r in rows if r.kind == WEBHOOK]
+        body["channels"]["email_subscriptions"] = [channel_json(r) for r in rows if r.kind == EMAIL]
     body["links"] = {"self": f"{PATH}/{contact.id}"}
     return body
+
+
+def _channels_by_contact(conn: Connection, contact_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """The delivery channels (webhooks, e-mail) of these contact points, oldest first."""
+    found: dict[str, list[Any]] = {}
+    if not contact_ids:
+        return found
+    c = _delivery_channels.c
+    for row in conn.execute(
+        select(_delivery_channels).where(c.contact_id.in_(list(contact_ids))).order_by(c.id)
+    ):
+        found.setdefault(row.contact_id, []).append(row)
+    return found
+
+
+async def _with_channels(
+    runtime: Runtime, principal: Principal, contacts: Sequence[ContactPoint]
+) -> dict[str, list[Any]]:
+    """The channels of the contact points whose channels this principal may see (one read)."""
+    ids = [c.id for c in contacts if may_see_contact_people(principal, c)]
+    return await runtime.db.read(lambda conn: _channels_by_contact(conn, ids)) if ids else {}
 
 
 def _operator(principal: Principal) -> None:
@@ -209,7 +245,8 @@ async def list_contact_points(
         for c in contacts
         if (country is None or country in c.serves) and (region is None or c.region == region)
     ]
-    return JSONResponse([contact_json(c, principal) for c in chosen])
+    channels = await _with_channels(runtime, principal, chosen)
+    return JSONResponse([contact_json(c, principal, channels) for c in chosen])
 
 
 async def get_contact_point(
@@ -219,7 +256,8 @@ async def get_contact_point(
     contact = await runtime.db.read(lambda conn: store.get(conn, contact_id))
     if contact is None:
         raise _not_found(contact_id)
-    return JSONResponse(contact_json(contact, principal))
+    channels = await _with_channels(runtime, principal, [contact])
+    return JSONResponse(contact_json(contact, principal, channels))
 
 
 async def _checked_body(request: Request, runtime: RuntimeDep) -> ContactPoint:

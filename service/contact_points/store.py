@@ -188,6 +188,12 @@ def _record(conn: Connection, action: str, contact: ContactPoint, *, actor: str,
         obj=f"contact_point:{contact.id}",
         payload_hash=audit.json_digest(contact_record(contact)),
     )
+    # The registry's e-mail addresses are delivery channels: changed with the registry, in the
+    # same transaction, so no event committed after the change misses (or reaches) an address.
+    # Imported here: deliveries need service.auth, which reads the registry through this module.
+    from service.deliveries import registry_channels
+
+    registry_channels.sync(conn, contact.id, None if action == "deleted" else contact, actor=actor)
     _bump(conn, now)
 
 

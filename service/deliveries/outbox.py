@@ -31,7 +31,15 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 
 from service.auth import Principal, load_principal
-from service.db.models import AlertRecord, Delivery, DeliveryAttempt, DeliveryChannel, DeliveryCursor
+from service.db.models import (
+    AlertRecord,
+    AssistanceRecipient,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryChannel,
+    DeliveryCursor,
+)
+from service.deliveries import registry_channels
 from service.deliveries.store import DEAD, DELIVERED, EMAIL, PENDING
 from service.events.log import PREFIX as ALERT_PREFIX
 from service.events.log import REQUEST_PREFIX
@@ -43,6 +51,7 @@ _deliveries = Delivery.__table__
 _attempts = DeliveryAttempt.__table__
 _cursor = DeliveryCursor.__table__
 _alerts = AlertRecord.__table__
+_request_recipients = AssistanceRecipient.__table__
 
 CURSOR = "outbox"
 ROUTINE = "routine"
@@ -66,6 +75,8 @@ class _Channel:
     events: frozenset[str]
     selection: Selection
     routed_only: bool
+    # A registry address's roles (service.deliveries.registry_channels); () for a subscription.
+    registry: tuple[str, ...]
     after_event_id: int
     digest_minutes: float | None
     next_digest_at: datetime | None
@@ -169,6 +180,7 @@ def _load_channels(conn: Connection) -> list[_Channel]:
                     region=filters.get("region"), country=filters.get("country"), status=filters.get("status")
                 ),
                 routed_only=bool(filters.get("routed_only")),
+                registry=registry_channels.roles_of(filters),
                 after_event_id=row.after_event_id,
                 digest_minutes=row.digest_minutes,
                 next_digest_at=row.next_digest_at,
@@ -216,6 +228,9 @@ def _wants(channel: _Channel, event: StoredEvent, routes: Mapping[str, str]) -> 
     if not channel.selection.matches(event) or not may_see_event(channel.principal, event):
         return False
     routed = event.type.startswith((ALERT_PREFIX, REQUEST_PREFIX))
+    if channel.registry:
+        mine = channel.contact_id.casefold() in routes
+        return registry_channels.wants(channel.registry, channel.contact_id, event.type, event.payload, mine)
     return not (channel.routed_only and routed and channel.contact_id.casefold() not in routes)
 
 
@@ -440,10 +455,39 @@ def release_all(conn: Connection, *, instance: str) -> int:
     return done.rowcount or 0
 
 
-def alert_models(conn: Connection, alert_ids: Iterable[int]) -> dict[int, Any]:
-    """The stored CAP models (cap.to_json) of these alerts, for composing e-mail."""
+def alert_context(conn: Connection, alert_ids: Iterable[int]) -> dict[int, tuple[Any, list[Any]]]:
+    """The stored CAP model and the routing (its state now: deadlines, acknowledgements,
+    escalations) of these alerts, for composing e-mail."""
     ids = sorted(set(alert_ids))
     if not ids:
         return {}
-    rows = conn.execute(select(_alerts.c.id, _alerts.c.model).where(_alerts.c.id.in_(ids)))
-    return {row.id: row.model for row in rows}
+    rows = conn.execute(select(_alerts.c.id, _alerts.c.model, _alerts.c.routing).where(_alerts.c.id.in_(ids)))
+    return {row.id: (row.model, list(row.routing or [])) for row in rows}
+
+
+def routing_entry(routing: Sequence[Any], contact_id: str) -> Mapping[str, Any] | None:
+    """A contact point's own entry in an alert's routing, if it is among the recipients."""
+    wanted = contact_id.casefold()
+    return next((e for e in routing if (routed_contact(e) or "").casefold() == wanted), None)
+
+
+def request_entries(
+    conn: Connection, request_ids: Iterable[int], contact_id: str
+) -> dict[int, dict[str, Any]]:
+    """A contact point's own entry among the recipients of these requests, in the shape of an
+    alert's routing entry (deadline, reason, acknowledgement), by request id."""
+    ids = sorted(set(request_ids))
+    if not ids:
+        return {}
+    r = _request_recipients.c
+    rows = conn.execute(select(_request_recipients).where(r.request_id.in_(ids), r.contact_id == contact_id))
+    return {
+        row.request_id: {
+            "contact_point": row.contact_id,
+            "ack_deadline": row.deadline_at.isoformat() if row.deadline_at else None,
+            "reasons": [row.reason] if row.reason else [],
+            "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
+            "acknowledged_by": row.acknowledged_by,
+        }
+        for row in rows
+    }

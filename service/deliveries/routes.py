@@ -20,6 +20,7 @@ from cap.errors import Finding
 from contact_points.registry import ContactPoint
 from service.auth import Principal
 from service.deliveries.contacts import check_may_manage, find_contact_point
+from service.deliveries.registry_channels import check_not_registry
 from service.deliveries.store import (
     EMAIL,
     STATES,
@@ -102,6 +103,7 @@ _REFUSALS = {
     401: {"description": "No token, or a token that is not known"},
     403: {"description": "Neither the operator nor this contact point"},
     404: {"description": "No such contact point or channel"},
+    409: {"description": "An e-mail channel of an address in the registry: removed there"},
 }
 
 
@@ -395,7 +397,9 @@ def _delete(kind: str) -> Any:
         contact = await _contact(runtime, principal, contact_id)
 
         def work(conn: Any) -> None:
-            delete_channel(conn, channel_of(conn, contact, kind, channel_id), actor=principal.actor)
+            row = channel_of(conn, contact, kind, channel_id)
+            check_not_registry(row)  # the registry holds the address: removed there, or not at all
+            delete_channel(conn, row, actor=principal.actor)
 
         await runtime.db.write(work)
         return Response(status_code=204)

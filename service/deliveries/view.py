@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.deliveries.registry_channels import REGISTRY
 from service.deliveries.store import PENDING, WEBHOOK, when
 
 
@@ -23,6 +24,10 @@ def channel_json(row: Any, counts: Mapping[str, int] | None = None) -> dict[str,
         body.update(address=row.target, language=row.language, digest_minutes=row.digest_minutes)
         body["next_digest_at"] = when(row.next_digest_at)
     filters = row.filters or {}
+    if row.kind != WEBHOOK:
+        # An address of the registry (its roles: contact, deputies, head), kept in step with
+        # it (service.deliveries.registry_channels); None: an explicit subscription.
+        body["registry"] = list(filters[REGISTRY]) if filters.get(REGISTRY) else None
     body.update(
         events=list(row.events),
         region=filters.get("region"),

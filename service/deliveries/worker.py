@@ -17,10 +17,21 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from contact_points.registry import ContactPoint
+from service.contact_points import store as contact_store
 from service.db import Database
 from service.db.models import utcnow
-from service.deliveries import outbox
-from service.deliveries.email import Item, Mailer, alert_id_of, compose_digest, compose_one, message
+from service.deliveries import outbox, registry_channels
+from service.deliveries.email import (
+    Item,
+    Mailer,
+    Recipient,
+    alert_id_of,
+    compose_digest,
+    compose_one,
+    message,
+    request_id_of,
+)
 from service.deliveries.store import EMAIL, WEBHOOK
 from service.deliveries.webhook import WebhookSender
 from service.settings import Settings
@@ -37,6 +48,7 @@ LEASE_MARGIN_SECONDS = 5.0
 # The longest a channel is leased for one batch (besides the margins): how long the channels of
 # an instance that died without ending its leases wait for another (was 50 tries of 30 s: 25 min).
 MAX_LEASE_SECONDS = 120.0
+SYSTEM = "system"
 
 
 class Deliverer:
@@ -73,6 +85,12 @@ class Deliverer:
         """Wake on commits (and every `delivery_poll_seconds`); fill, then send what is due."""
         remove = self.db.on_commit(self.wake)
         try:
+            # Registry addresses stored before they were channels, or changed while no instance
+            # ran this: brought in step once (idempotent; another instance may do the same).
+            try:
+                await self.db.write(self._sync_registry)
+            except Exception:
+                log.exception("registry e-mail channels could not be brought in step")
             while True:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.delivery_poll_seconds):
@@ -93,6 +111,10 @@ class Deliverer:
             with contextlib.suppress(Exception):
                 await self.db.write(lambda conn: outbox.release_all(conn, instance=self.instance))
             await self.webhooks.aclose()
+
+    @staticmethod
+    def _sync_registry(conn: Any) -> None:
+        registry_channels.sync_all(conn, contact_store.list_contacts(conn), actor=SYSTEM)
 
     async def fill(self) -> None:
         """Make the deliveries of every event past the outbox cursor."""
@@ -185,39 +207,76 @@ class Deliverer:
     async def _send_email(self, claim: outbox.Claim) -> list[outbox.Outcome]:
         channel = claim.channel
         rows = claim.deliveries
-        ids = [alert_id for row in rows if (alert_id := alert_id_of(row.body)) is not None]
-        models: dict[int, Any] = await self.db.read(lambda conn: outbox.alert_models(conn, ids))
-        items = {
-            row.id: Item(row.id, json.loads(row.body), row.priority, models.get(alert_id_of(row.body) or 0))
-            for row in rows
-        }
+        alert_ids = [i for row in rows if (i := alert_id_of(row.body)) is not None]
+        request_ids = [i for row in rows if (i := request_id_of(row.body)) is not None]
+
+        def read(conn: Any) -> tuple[Any, Any, Any]:
+            return (
+                outbox.alert_context(conn, alert_ids),
+                outbox.request_entries(conn, request_ids, channel.contact_id),
+                contact_store.get(conn, channel.contact_id),
+            )
+
+        alerts, requests, contact = await self.db.read(read)
+        recipient = Recipient(
+            channel.contact_id,
+            channel.language or _people_language(contact),
+            registry_channels.roles_of(channel.filters),
+            _people_time_zone(contact, channel.target),
+        )
+        items = {}
+        for row in rows:
+            event = json.loads(row.body)
+            model, routing = alerts.get(alert_id_of(row.body) or 0, (None, []))
+            entry = outbox.routing_entry(routing, channel.contact_id) if model is not None else None
+            if entry is None and event.get("request_id") is not None:
+                found = requests.get(int(event["request_id"]))
+                entry = None if found is None else {"priority": row.priority, **found}
+            items[row.id] = Item(row.id, event, row.priority, model, entry)
         base = self.settings.base_url()
         sender = self.settings.smtp_from
         batches = []
         singles = [row for row in rows if not row.digest]
         digest = [row for row in rows if row.digest]
         for row in singles:
-            subject, text, language = compose_one(items[row.id], language=channel.language, base_url=base)
+            subject, text, html, language = compose_one(items[row.id], recipient=recipient, base_url=base)
             mail = message(
                 sender=sender,
                 to=channel.target,
                 subject=subject,
                 text=text,
+                html=html,
                 language=language,
                 event_ids=[row.event_id],
             )
             batches.append((mail, [row.id]))
         if digest:
-            subject, text = compose_digest(
-                [items[r.id] for r in digest], language=channel.language, base_url=base
+            subject, text, html, language = compose_digest(
+                [items[r.id] for r in digest], recipient=recipient, base_url=base
             )
             mail = message(
                 sender=sender,
                 to=channel.target,
                 subject=subject,
                 text=text,
-                language=channel.language,
+                html=html,
+                language=language,
                 event_ids=[r.event_id for r in digest],
             )
             batches.append((mail, [r.id for r in digest]))
         return await self.mailer.send(batches)
+
+
+def _people_time_zone(contact: ContactPoint | None, address: str) -> str | None:
+    """The time zone of the person at this address, else the first listed among the people."""
+    people = contact.people if contact is not None else ()
+    own = [p for p in people if p.email and p.email.casefold() == address.casefold()]
+    return next((p.time_zone for p in [*own, *people] if p.time_zone), None)
+
+
+def _people_language(contact: ContactPoint | None) -> str | None:
+    """The working language of a contact point's people: the first listed (None: English)."""
+    for person in contact.people if contact is not None else ():
+        if person.languages:
+            return person.languages[0]
+    return None

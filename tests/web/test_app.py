@@ -281,3 +281,13 @@ def test_a_cancellation_leaves_the_list_and_shows_in_the_open_panels_history(
     )
     expect(alert_item(page, headline)).to_have_count(0, timeout=3_000)
     expect(panel.locator(".history")).to_contain_text("Cancelled", timeout=3_000)
+
+
+def test_the_link_in_a_delivery_email_opens_the_alerts_panel(visit: Any, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    headline = unique("Linked flood warning")
+    alert = served.post_alert(unique("linked"), headline=headline, polygon=NAIROBI)
+    seen = visit()
+    seen.open(f"/?alert={alert['id']}")
+    expect(seen.page.locator("#panel").get_by_role("heading", level=2, name=headline)).to_be_visible()

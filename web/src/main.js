@@ -114,6 +114,10 @@ async function main() {
 
   await store.refresh();
   store.startPolling();
+  // A link in a delivery's e-mail (service/deliveries/email.py) names an alert: /?alert=ID opens
+  // its panel, where a recipient signed in acknowledges it.
+  const linked = Number(new URLSearchParams(location.search).get('alert'));
+  if (Number.isSafeInteger(linked) && linked > 0) open(linked, null);
   countryIndex(countries).then(() => list.update(store.features));
 
   // The map after the list: MapLibre is most of the page's bytes.

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,13 @@ class Tampere:
 
 
 @asynccontextmanager
-async def tampere(database_url: str, data_dir: Path, **settings: Any) -> AsyncIterator[Tampere]:
-    """The real app under uvicorn on a free loopback port, lifespan started."""
-    app = create_app(Settings(data_dir=data_dir, database_url=database_url, **{**FAST, **settings}))
+async def tampere(
+    database_url: str, data_dir: Path, *, clock: Callable[[], datetime] | None = None, **settings: Any
+) -> AsyncIterator[Tampere]:
+    """The real app under uvicorn on a free loopback port, lifespan started; `clock` is the time
+    it counts acknowledgement deadlines by (tests move it)."""
+    chosen = Settings(data_dir=data_dir, database_url=database_url, **{**FAST, **settings})
+    app = create_app(chosen) if clock is None else create_app(chosen, clock=clock)
     sock = _socket()
     port = sock.getsockname()[1]
     try:
