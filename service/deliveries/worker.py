@@ -21,7 +21,7 @@ from service.db import Database
 from service.db.models import utcnow
 from service.deliveries import outbox
 from service.deliveries.email import Item, Mailer, alert_id_of, compose_digest, compose_one, message
-from service.deliveries.store import EMAIL, WEBHOOK
+from service.deliveries.store import EMAIL, WEBHOOK, signing_secrets
 from service.deliveries.webhook import WebhookSender
 from service.settings import Settings
 
@@ -173,7 +173,7 @@ class Deliverer:
             outcome = await self.webhooks.send(
                 delivery_id=row.id,
                 url=channel.target,
-                secret=channel.secret,
+                secrets=signing_secrets(channel, utcnow()),
                 event_id=row.event_id,
                 body=row.body,
             )
