@@ -31,7 +31,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 
 from service.auth import Principal, load_principal
-from service.db.models import AlertRecord, Delivery, DeliveryAttempt, DeliveryChannel, DeliveryCursor
+from service.db.models import (
+    AlertRecord,
+    ContactPointRecord,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryChannel,
+    DeliveryCursor,
+)
 from service.deliveries.store import DEAD, DELIVERED, EMAIL, PENDING
 from service.events.log import PREFIX as ALERT_PREFIX
 from service.events.log import REQUEST_PREFIX
@@ -43,6 +50,7 @@ _deliveries = Delivery.__table__
 _attempts = DeliveryAttempt.__table__
 _cursor = DeliveryCursor.__table__
 _alerts = AlertRecord.__table__
+_contacts = ContactPointRecord.__table__
 
 CURSOR = "outbox"
 ROUTINE = "routine"
@@ -151,7 +159,7 @@ def _move(conn: Connection, old: int, new: int) -> None:
 def _load_channels(conn: Connection) -> list[_Channel]:
     principals: dict[int, Principal | None] = {}
     channels = []
-    for row in conn.execute(select(_channels).order_by(_channels.c.id)):
+    for row in conn.execute(select(_channels).where(_contact_exists()).order_by(_channels.c.id)):
         if row.principal_id not in principals:
             principals[row.principal_id] = load_principal(conn, row.principal_id)
         principal = principals[row.principal_id]
@@ -259,12 +267,20 @@ def _free(now: datetime) -> Any:
     )
 
 
+def _contact_exists() -> Any:
+    # Channels whose contact point was deleted (before deletion was refused while it had some)
+    # send nothing: nobody could manage them any more. They wake if it is added again.
+    return exists().where(_contacts.c.id == _channels.c.contact_id)
+
+
 def due_channels(
     conn: Connection, *, now: datetime, kinds: Sequence[str], exclude: Iterable[int] = ()
 ) -> list[int]:
     """Ids of channels of these kinds that have due deliveries and are free to claim (a read)."""
     c = _channels.c
-    query = select(c.id).where(c.kind.in_(list(kinds)), _free(now), exists().where(_due(now)))
+    query = select(c.id).where(
+        c.kind.in_(list(kinds)), _free(now), exists().where(_due(now)), _contact_exists()
+    )
     skip = list(exclude)
     if skip:
         query = query.where(c.id.not_in(skip))

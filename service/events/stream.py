@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 # RFC 6455 §7.4.2: codes 4000-4999 are the application's own.
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
+# A good token that may not subscribe: an office deleted from the registry (service.auth).
+CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 CLOSE_INTERNAL = 1011
 
