@@ -158,3 +158,33 @@ async def test_a_deleted_offices_tokens_act_for_nothing(database_url: str, tmp_p
         # The office added again, its tokens act for it again.
         await add_office(t, operator)
         assert (await t.call("POST", ack, office)).status_code == 200
+
+
+async def test_an_import_that_drops_a_contact_point_with_channels_is_refused(
+    database_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    from service.contact_points import store
+    from service.errors import Conflict
+
+    async with tampere(database_url, tmp_path / "var") as t:
+        operator = await t.token("operator")
+        await add_office(t, operator)
+        hook = await t.call(
+            "POST",
+            f"{CONTACTS}/ao-test/webhooks",
+            operator,
+            json={"url": receiver.url, "events": ["alert.received"]},
+        )
+        assert hook.status_code == 201
+        db = t.app.state.runtime.db
+        others = [c for c in await db.read(store.list_contacts) if c.id != "ao-test"]
+        with pytest.raises(Conflict) as refused:
+            await db.write(
+                lambda conn: store.import_contacts(conn, others, replace_all=True, actor="operator")
+            )
+        [finding] = refused.value.findings
+        assert (
+            finding.rule == "contact_point.channels.exist"
+            and f"webhook {hook.json()['id']}" in finding.message
+        )
+        assert await db.read(lambda conn: store.get(conn, "ao-test")) is not None
