@@ -310,6 +310,12 @@ def claim(
         return []
     until = now + lease
     conn.execute(update(_channels).where(c.id.in_(free)).values(lease_owner=instance, lease_until=until))
+    # A rotated secret past its grace period signs nothing more (store.signing_secrets): erase it.
+    conn.execute(
+        update(_channels)
+        .where(c.id.in_(free), c.previous_secret_until <= now)
+        .values(previous_secret=None, previous_secret_until=None)
+    )
     claims = []
     for channel in conn.execute(select(_channels).where(c.id.in_(free)).order_by(c.id)):
         due = list(

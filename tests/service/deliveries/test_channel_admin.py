@@ -17,6 +17,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from service.deliveries.store import channel_row
 from tests.service.deliveries.conftest import WAIT, Mailbox, Receiver, Tampere, tampere
 from tests.service.deliveries.test_email import smtp
 from tests.service.deliveries.test_webhooks import HOOKS, OFFICE, T0, alert, delivery_log, register
@@ -85,6 +86,9 @@ async def test_a_rotated_secret_signs_beside_the_old_one_until_the_grace_period_
         assert verifies(new, third) and not verifies(old, third)
         listed = (await t.call("GET", f"{HOOKS}/{hook['id']}", office)).json()
         assert listed["previous_secret_until"] is None
+        # ...and the old secret is not kept once it signs nothing.
+        row = await t.app.state.runtime.db.read(lambda conn: channel_row(conn, hook["id"]))
+        assert (row.secret, row.previous_secret, row.previous_secret_until) == (new, None, None)
         # The channel is the same one throughout: one log, every delivery in it.
         log = await settled(t, office, hook["id"], 3)
         assert [entry["state"] for entry in log] == ["delivered"] * 3
