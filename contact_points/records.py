@@ -84,6 +84,19 @@ MAX_VERIFICATION = 64
 MAX_FINDINGS = 50
 # The CSV file joins lists with ";" in one cell.
 LIST_SEPARATOR = ";"
+# Each kind in words, for messages ("an area office", not "a area_office").
+KIND_WORDS = {
+    BDT: "BDT focal point",
+    REGIONAL_OFFICE: "regional office",
+    AREA_OFFICE: "area office",
+    NATIONAL: "national contact",
+}
+
+
+def a_kind(kind: str) -> str:
+    """The kind in words with its indefinite article: "a regional office", "an area office"."""
+    words = KIND_WORDS.get(kind, kind)
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
 
 
 class ContactInvalid(ValueError):
@@ -217,7 +230,7 @@ def parse_contact(body: Any, *, reference: ReferenceTables, base: str = "") -> C
         r.fail("contact_point.region.unknown", f"region {region!r}; one of {', '.join(REGIONS)}", "/region")
         region = None
     elif region is None and kind in (REGIONAL_OFFICE, AREA_OFFICE, NATIONAL):
-        r.fail("contact_point.region.missing", f"a {kind} belongs to an ITU-D region", "/region")
+        r.fail("contact_point.region.missing", f"{a_kind(kind)} belongs to an ITU-D region", "/region")
     states = reference.member_states
     country = body.get("country")
     if country is not None:
@@ -362,7 +375,7 @@ def _countries(
         if kind in (REGIONAL_OFFICE, AREA_OFFICE, NATIONAL) and region and states[code].region != region:
             r.fail(
                 "contact_point.countries.other-region",
-                f"{code} is in the {states[code].region} region; this {kind} is in {region}",
+                f"{code} is in the {states[code].region} region; this {KIND_WORDS[kind]} is in {region}",
                 f"/countries/{i}",
             )
             continue

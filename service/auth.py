@@ -29,7 +29,7 @@ from service.contact_points.store import load_registry
 from service.db.database import Database
 from service.db.models import BrowserSession, Sender, Token, utcnow
 from service.db.models import Principal as PrincipalRow
-from service.errors import Conflict, Invalid, NotFound, Unauthorized
+from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 ADMINISTRATION = "administration"
 OFFICE = "office"
@@ -43,6 +43,7 @@ RULE_TOKEN_MISSING = "auth.token.missing"
 RULE_TOKEN_MALFORMED = "auth.token.malformed"
 RULE_TOKEN_UNKNOWN = "auth.token.unknown"
 RULE_SESSION_UNKNOWN = "auth.session.unknown"
+RULE_OFFICE_DELETED = "auth.office.deleted"
 AUTHORIZATION_PATH = "header:authorization"
 # The browser's session cookie (POST /api/v1/session); its value is as opaque as a token.
 SESSION_COOKIE = "tampere_session"
@@ -601,6 +602,28 @@ class Authenticator:
         """Drop every cached credential of a token (it was just revoked here)."""
         for key in [k for k, (_, c) in self._cache.items() if c.token_id == token_id]:
             self._cache.pop(key, None)
+
+
+def deleted_office(principal: Principal, registry: Registry) -> str | None:
+    """The office of an office principal that is no longer in the contact-point registry (the
+    operator deleted it), else None: its tokens stay valid but act for nothing, or a deleted
+    office could still acknowledge alerts routed to it before (ids as tokens match them,
+    case-insensitively)."""
+    office = principal.office
+    if principal.role != OFFICE or office is None or registry.get(office) is not None:
+        return None
+    folded = office.casefold()
+    return None if any(c.id.casefold() == folded for c in registry) else office
+
+
+def office_deleted(office: str) -> Forbidden:
+    """The refusal of what a deleted office's token asks for."""
+    return Forbidden.one(
+        RULE_OFFICE_DELETED,
+        f"the office {office!r} is no longer a contact point (the operator deleted it): its tokens act "
+        "for nothing; `tampere token revoke` them, or the operator adds the office again",
+        AUTHORIZATION_PATH,
+    )
 
 
 def bearer_token(request: Request) -> str | None:

@@ -17,10 +17,12 @@ import gzip
 import hashlib
 import json
 import logging
+import math
 import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 RULE_BODY_TOO_LARGE = "request.body.too-large"
 RULE_BODY_DEPTH = "request.body.depth"
 RULE_BODY_ENCODING = "request.body.encoding"
+RULE_BODY_NUMBER = "request.body.number"
 RULE_BODY_TIMEOUT = "request.body.timeout"
 RULE_HEAD_TOO_LARGE = "request.head.too-large"
 RULE_HEAD_TIMEOUT = "request.head.timeout"
@@ -286,7 +289,62 @@ def parse_json(raw: bytes, *, rule: str = "request.body.json", max_depth: int = 
         if "surrogate" in text or "UTF-8" in text:
             message = f"the body is not UTF-8 text (RFC 8259 §8.1): {text}"
             raise Invalid.one(RULE_BODY_ENCODING, message, "/") from None
+        if (found := non_finite_number(raw)) is not None:
+            path, number = found
+            message = (
+                f"{number[:40]} is not a number this service takes: NaN and Infinity are not JSON "
+                "(RFC 8259 §6), and a number must be a finite double"
+            )
+            raise Invalid.one(RULE_BODY_NUMBER, message, path) from None
         raise Invalid.one(rule, f"the body is not JSON: {text}", "/") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _NotFinite:
+    """A number in JSON text that is no finite double (NaN, Infinity, 1e400), as written."""
+
+    text: str
+
+
+def _float(text: str) -> float | _NotFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite(text)
+
+
+def _int(text: str) -> int | _NotFinite:
+    # orjson reads integers past 64 bits as doubles: one past a double's range is refused too.
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return _NotFinite(text)
+    return value
+
+
+def non_finite_number(raw: bytes | str) -> tuple[str, str] | None:
+    """Where JSON text (in the shape `json` reads, NaN and Infinity included) holds a number
+    that is no finite double: its JSON pointer and the number as written; None when there is
+    none, or when the text is not JSON for another reason. The strict parser (orjson) refuses
+    such text without saying where; this names the place for the answer."""
+    try:
+        data = json.loads(raw, parse_constant=_NotFinite, parse_float=_float, parse_int=_int)
+    except (ValueError, RecursionError):
+        return None
+    todo: list[tuple[str, Any]] = [("", data)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, _NotFinite):
+            return path or "/", value.text
+        if isinstance(value, dict):
+            todo.extend((f"{path}/{_pointer(k)}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            todo.extend((f"{path}/{i}", v) for i, v in reversed(list(enumerate(value))))
+    return None
+
+
+def _pointer(key: str) -> str:
+    """A JSON pointer token (RFC 6901 §3)."""
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 async def read_json(request: Request, limit: int, *, rule: str = "request.body.json") -> Any:

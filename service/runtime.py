@@ -30,7 +30,9 @@ from service.auth import (
     Credential,
     Principal,
     bearer_token,
+    deleted_office,
     expired_session_cookie,
+    office_deleted,
     unauthorized,
 )
 from service.db import Database
@@ -125,6 +127,7 @@ async def optional_credential(
         credential = await runtime.authenticator.authenticate(runtime.db, token)
         if credential is None:
             raise unauthorized(RULE_TOKEN_UNKNOWN, UNKNOWN_TOKEN_MESSAGE)
+        _check_office(runtime, credential)
         return credential
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
@@ -138,6 +141,7 @@ async def optional_credential(
             SESSION_PATH,
             headers={"Set-Cookie": expired_session_cookie()},
         )
+    _check_office(runtime, credential)
     if request.method not in _SAFE_METHODS and not request.headers.get(CSRF_HEADER):
         raise Forbidden.one(
             RULE_SESSION_CSRF,
@@ -145,6 +149,13 @@ async def optional_credential(
             f"header:{CSRF_HEADER}",
         )
     return credential
+
+
+def _check_office(runtime: Runtime, credential: Credential) -> None:
+    """403 for the token (or session) of an office deleted from the registry."""
+    office = deleted_office(credential.principal, runtime.contacts)
+    if office is not None:
+        raise office_deleted(office)
 
 
 async def optional_principal(

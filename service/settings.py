@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     # dead-lettered: kept in the log, tried no more until redelivered on request. A day: an
     # endpoint down longer needs a person, and its contact point reads the log meanwhile.
     webhook_give_up_seconds: float = Field(default=86_400.0, gt=0)
+    # After a webhook's secret is rotated, deliveries are signed with the new and the old secret
+    # for this long (Standard Webhooks allows several signatures), so its receiver can switch
+    # without losing one; then the old one is dropped. A day, as the give-up time.
+    webhook_secret_grace_seconds: float = Field(default=86_400.0, ge=0)
     # One webhook request (connect, send, answer) may take this long; then it counts as failed.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     # Webhook URLs on loopback/private/link-local addresses are refused (at registration and at

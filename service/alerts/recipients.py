@@ -43,7 +43,7 @@ from geo.reference import ReferenceTables
 from service import audit
 from service.alerts import lifecycle
 from service.alerts.view import AlertView, select_views
-from service.auth import Principal
+from service.auth import Principal, deleted_office, office_deleted
 from service.db.models import AlertRecipient, AlertRecord
 from service.errors import Forbidden, NotFound
 from service.events import log as event_log
@@ -326,6 +326,10 @@ def acknowledge(
     """Record that the principal's contact point(s) among the recipients acknowledged the alert;
     again changes nothing. Escalation stops for them and for every recipient whose chain
     reaches them."""
+    # A deleted office's token acts for nothing, its old entries included (REST refuses it
+    # before any route; this holds the websocket's ack, whose connection outlives a deletion).
+    if (office := deleted_office(principal, registry)) is not None:
+        raise office_deleted(office)
     view = visible_alert(conn, principal, alert_id)
     rows = _rows(conn, alert_id)
     mine = [row for row in rows if is_contact(principal, _contact_of(row, registry))]

@@ -9,8 +9,8 @@ Public API (stable, also for deliveries):
   `delete(conn, contact_id, actor=...)`, `import_contacts(conn, contacts, replace_all=..., actor=...)`.
 
 Refusals are typed `service.errors`: `NotFound` (no such id), `Conflict` (an id taken, a
-second BDT or regional office for a region, the last BDT deleted), `Invalid` (an id in the body
-other than the one in the path).
+second BDT or regional office for a region, the last BDT deleted, one deleted while it has
+delivery channels), `Invalid` (an id in the body other than the one in the path).
 """
 
 from __future__ import annotations
@@ -25,18 +25,21 @@ from sqlalchemy import Connection, delete, insert, select, update
 from contact_points.records import contact_record, person_record
 from contact_points.registry import BDT, REGIONAL_OFFICE, ContactPoint, Person, Registry
 from service import audit
-from service.db.models import ContactPointRecord, ContactRegistryRevision, utcnow
+from service.db.models import ContactPointRecord, ContactRegistryRevision, DeliveryChannel, utcnow
 from service.errors import Conflict, Invalid, NotFound
 from service.events import log as event_log
 
 _contacts = ContactPointRecord.__table__
 _revision = ContactRegistryRevision.__table__
+_channels = DeliveryChannel.__table__
 RULE_NOT_FOUND = "contact_point.not-found"
 RULE_ID_TAKEN = "contact_point.id.taken"
 RULE_ID_MISMATCH = "contact_point.id.mismatch"
 RULE_BDT_DUPLICATE = "contact_point.bdt.duplicate"
 RULE_BDT_REQUIRED = "contact_point.bdt.required"
 RULE_REGIONAL_DUPLICATE = "contact_point.regional_office.duplicate"
+RULE_CHANNELS_EXIST = "contact_point.channels.exist"
+PATH = "/api/v1/contact-points"
 # The order contact points are listed and exported in: BDT, regional, area offices, national.
 KIND_ORDER = {BDT: 0, REGIONAL_OFFICE: 1, "area_office": 2, "national": 3}
 
@@ -253,17 +256,48 @@ def _check_bdt_remains(conn: Connection, leaving: str) -> None:
         )
 
 
+def _check_no_channels(conn: Connection, contact_id: str, path: str) -> None:
+    """`Conflict` listing the delivery channels of a contact point that is to go: they would go
+    on delivering for it while nobody can manage them any more (their routes need the contact
+    point), so they are removed first, by whoever manages them, knowingly. The channels of the
+    registry's own addresses are not listed: they go with the entry (`_record`)."""
+    from service.deliveries.registry_channels import roles_of  # see _record
+
+    c = _channels.c
+    rows = [
+        row
+        for row in conn.execute(
+            select(c.id, c.kind, c.filters).where(c.contact_id == contact_id).order_by(c.kind.desc(), c.id)
+        )
+        if not roles_of(row.filters)
+    ]
+    if not rows:
+        return
+    names = {"webhook": ("webhook", "webhooks"), "email": ("e-mail subscription", "email")}
+    listed = ", ".join(
+        f"{names[row.kind][0]} {row.id} (DELETE {PATH}/{contact_id}/{names[row.kind][1]}/{row.id})"
+        for row in rows
+    )
+    raise Conflict.one(
+        RULE_CHANNELS_EXIST,
+        f"{contact_id} still has delivery channels: {listed}; remove them first, then the contact point",
+        path,
+    )
+
+
 def delete_contact(
     conn: Connection, contact_id: str, *, actor: str, now: datetime | None = None
 ) -> ContactPoint:
     """Remove a contact point (alerts already routed to it keep their entries); `NotFound`
-    when there is none, `Conflict` for the only BDT focal point."""
+    when there is none, `Conflict` for the only BDT focal point and for one that still has
+    delivery channels (webhooks, e-mail subscriptions)."""
     now = now or utcnow()
     current = get(conn, contact_id)
     if current is None:
         raise NotFound.one(RULE_NOT_FOUND, f"no contact point {contact_id!r}", "{contact_id}")
     if current.kind == BDT:
         _check_bdt_remains(conn, current.id)
+    _check_no_channels(conn, current.id, "{contact_id}")
     conn.execute(delete(_contacts).where(_contacts.c.id == current.id))
     _record(conn, "deleted", current, actor=actor, now=now)
     return current
@@ -306,6 +340,7 @@ def import_contacts(
         wanted = set(ids)
         for current in list_contacts(conn):
             if current.id not in wanted:
+                _check_no_channels(conn, current.id, "/")
                 conn.execute(delete(_contacts).where(_contacts.c.id == current.id))
                 _record(conn, "deleted", current, actor=actor, now=now)
                 deleted.append(current.id)

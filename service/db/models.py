@@ -523,8 +523,12 @@ class DeliveryChannel(Base):
     # `routed_only`.
     events: Mapped[list[Any]] = mapped_column(JSON)
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # Webhooks: the signing secret, "whsec_" + base64 (shown once, at registration).
+    # Webhooks: the signing secret, "whsec_" + base64 (shown once, at registration or rotation).
     secret: Mapped[str | None] = mapped_column(String(200))
+    # The secret before the last rotation: deliveries are signed with it too until
+    # `previous_secret_until` (TAMPERE_WEBHOOK_SECRET_GRACE_SECONDS), so receivers can switch.
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # E-mail: the recipient's working language (BCP 47) and the digest period for routine items.
     language: Mapped[str | None] = mapped_column(String(35))
     digest_minutes: Mapped[float | None] = mapped_column(Float)

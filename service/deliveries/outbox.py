@@ -34,6 +34,7 @@ from service.auth import Principal, load_principal
 from service.db.models import (
     AlertRecord,
     AssistanceRecipient,
+    ContactPointRecord,
     Delivery,
     DeliveryAttempt,
     DeliveryChannel,
@@ -52,6 +53,7 @@ _attempts = DeliveryAttempt.__table__
 _cursor = DeliveryCursor.__table__
 _alerts = AlertRecord.__table__
 _request_recipients = AssistanceRecipient.__table__
+_contacts = ContactPointRecord.__table__
 
 CURSOR = "outbox"
 ROUTINE = "routine"
@@ -162,7 +164,7 @@ def _move(conn: Connection, old: int, new: int) -> None:
 def _load_channels(conn: Connection) -> list[_Channel]:
     principals: dict[int, Principal | None] = {}
     channels = []
-    for row in conn.execute(select(_channels).order_by(_channels.c.id)):
+    for row in conn.execute(select(_channels).where(_contact_exists()).order_by(_channels.c.id)):
         if row.principal_id not in principals:
             principals[row.principal_id] = load_principal(conn, row.principal_id)
         principal = principals[row.principal_id]
@@ -274,12 +276,20 @@ def _free(now: datetime) -> Any:
     )
 
 
+def _contact_exists() -> Any:
+    # Channels whose contact point was deleted (before deletion was refused while it had some)
+    # send nothing: nobody could manage them any more. They wake if it is added again.
+    return exists().where(_contacts.c.id == _channels.c.contact_id)
+
+
 def due_channels(
     conn: Connection, *, now: datetime, kinds: Sequence[str], exclude: Iterable[int] = ()
 ) -> list[int]:
     """Ids of channels of these kinds that have due deliveries and are free to claim (a read)."""
     c = _channels.c
-    query = select(c.id).where(c.kind.in_(list(kinds)), _free(now), exists().where(_due(now)))
+    query = select(c.id).where(
+        c.kind.in_(list(kinds)), _free(now), exists().where(_due(now)), _contact_exists()
+    )
     skip = list(exclude)
     if skip:
         query = query.where(c.id.not_in(skip))
@@ -309,6 +319,12 @@ def claim(
         return []
     until = now + lease
     conn.execute(update(_channels).where(c.id.in_(free)).values(lease_owner=instance, lease_until=until))
+    # A rotated secret past its grace period signs nothing more (store.signing_secrets): erase it.
+    conn.execute(
+        update(_channels)
+        .where(c.id.in_(free), c.previous_secret_until <= now)
+        .values(previous_secret=None, previous_secret_until=None)
+    )
     claims = []
     for channel in conn.execute(select(_channels).where(c.id.in_(free)).order_by(c.id)):
         due = list(

@@ -4,6 +4,11 @@ and `/api/v1/contact-points/{id}/email` (SMTP), each with its delivery log and r
 Managed by the operator and by the contact point itself (an office's token for that office, BDT
 for `bdt`). A channel is told what the contact point's principal would be told on the websocket
 (service.visibility), from the events committed after it was made.
+
+A channel is changed in place (PATCH: URL or address, events, filters, language, digest), so it
+keeps its place in the outbox and its log; a webhook's secret is rotated (POST .../secret) with a
+grace period in which both secrets sign, so its receiver switches without losing a delivery.
+Bodies are read strictly: a value of the wrong JSON type is refused, never coerced.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from service.deliveries.store import (
     deliveries_of,
     pending_counts,
     redeliver,
+    rotate_secret,
+    update_channel,
 )
 from service.deliveries.view import channel_json, channel_path, delivery_json
 from service.errors import Invalid, validation_findings
@@ -62,7 +69,9 @@ _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Z
 
 
 class _Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value of the wrong type is refused (422 naming the field), never coerced
+    # ("yes" is not true, "60" not 60).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     events: list[str] = Field(description=f"Event types to deliver: any of {', '.join(EVENT_TYPES)}")
     region: str | None = Field(default=None, description="Only events of this ITU-D region")
@@ -95,6 +104,40 @@ class EmailRequest(_Filters):
         description="Routine items are collected and sent every this many minutes (none: each at once)",
     )
 
+
+class _Changes(BaseModel):
+    """What a PATCH of a channel may change: only the fields given change; null removes a
+    filter (region, country, status), the language or the digest."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    events: list[str] | None = Field(default=None, description="The event types to deliver from now on")
+    region: str | None = Field(default=None, description="Only events of this ITU-D region (null: any)")
+    country: str | None = Field(default=None, description="Only events concerning this country (null: any)")
+    status: str | None = Field(default=None, description="Only alerts with this CAP status (null: any)")
+    routed_only: bool | None = Field(default=None, description="Only alerts and requests routed here")
+
+
+class WebhookChanges(_Changes):
+    """The body of PATCH /api/v1/contact-points/{id}/webhooks/{hook}."""
+
+    url: str | None = Field(default=None, description="The new URL (checked as at registration)")
+
+
+class EmailChanges(_Changes):
+    """The body of PATCH /api/v1/contact-points/{id}/email/{subscription}."""
+
+    address: str | None = Field(default=None, description="The new recipient address")
+    language: str | None = Field(default=None, description="The working language (null: the alert's first)")
+    digest_minutes: float | None = Field(
+        default=None, description="Routine items in a digest every this many minutes (null: each at once)"
+    )
+
+
+# Fields a PATCH may leave out but not remove.
+_REQUIRED = ("url", "address", "events", "routed_only")
+RULE_PATCH_NULL = "delivery.patch.null"
+RULE_ROTATE_BODY = "delivery.webhook.secret.body"
 
 ContactId = Annotated[str, Path(max_length=64, description="A contact point id, e.g. ro-bangkok, bdt")]
 ChannelId = Annotated[int, Path(ge=1, le=2**62)]
@@ -129,6 +172,30 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                 "language": "fr",
                 "digest_minutes": 60,
             },
+        }
+    },
+}
+
+
+# The documented examples of each PATCH body (tests/service/test_openapi.py sends them).
+CHANGE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "webhooks": {
+        "moved": {
+            "summary": "The duty system moved: the same deliveries, in order, to its new URL",
+            "value": {"url": "https://duty-2.example.org/tampere/webhook"},
+        },
+        "more-events": {
+            "summary": "Also escalations, and everything of the region, not only what is routed here",
+            "value": {
+                "events": ["alert.received", "alert.updated", "alert.cancelled", "alert.escalated"],
+                "routed_only": False,
+            },
+        },
+    },
+    "email": {
+        "new-desk": {
+            "summary": "Another desk, in Spanish, each item at once (no digest)",
+            "value": {"address": "guardia@example.org", "language": "es", "digest_minutes": None},
         }
     },
 }
@@ -178,6 +245,27 @@ def deliveries_router() -> APIRouter:
         )
         router.add_api_route(
             f"{base}/{collection}/{{channel_id}}",
+            _patch(kind),
+            methods=["PATCH"],
+            summary=f"Change a {noun} in place (its outbox position and delivery log kept)",
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": (
+                                WebhookChanges if kind == WEBHOOK else EmailChanges
+                            ).model_json_schema(),
+                            "examples": CHANGE_EXAMPLES[collection],
+                        }
+                    },
+                }
+            },
+            responses={**_REFUSALS, 422: {"description": "Bad URL or address, unknown event type or filter"}},
+            name=f"patch_{collection}",
+        )
+        router.add_api_route(
+            f"{base}/{collection}/{{channel_id}}",
             _delete(kind),
             methods=["DELETE"],
             status_code=204,
@@ -203,6 +291,19 @@ def deliveries_router() -> APIRouter:
             responses=_REFUSALS,
             name=f"redeliver_{collection}",
         )
+    router.add_api_route(
+        f"{base}/webhooks/{{channel_id}}/secret",
+        _rotate,
+        methods=["POST"],
+        summary="Rotate a webhook's secret: a new one, the old one still signs for a grace period",
+        description=(
+            "Answers the new `whsec_` secret (shown this once). For `TAMPERE_WEBHOOK_SECRET_GRACE_SECONDS`"
+            " (a day by default) every delivery carries two signatures, `webhook-signature: v1,<new>"
+            " v1,<old>`, so a receiver holding either verifies; then only the new one signs."
+        ),
+        responses=_REFUSALS,
+        name="rotate_webhook_secret",
+    )
     return router
 
 
@@ -215,7 +316,7 @@ async def _contact(runtime: Runtime, principal: Principal, contact_id: str) -> C
     return contact
 
 
-async def _body(request: Request, model: type[_Filters]) -> Any:
+async def _body(request: Request, model: type[BaseModel]) -> Any:
     data = await read_json(request, MAX_BODY_BYTES)
     try:
         return model.model_validate(data)
@@ -251,14 +352,55 @@ def check_filters(body: _Filters) -> dict[str, Any]:
     filters: dict[str, Any] = {"routed_only": body.routed_only}
     for name in ("region", "country", "status"):
         value = getattr(body, name)
-        if value is None:
-            continue
-        try:
-            selection = parse_selection({name: value})
-        except SelectionError as exc:
-            raise Invalid.one(RULE_FILTER, str(exc), f"/{name}") from None
-        filters[name] = getattr(selection, name)
+        if value is not None:
+            filters[name] = check_filter(name, value)
     return filters
+
+
+def check_filter(name: str, value: str) -> Any:
+    """One of the stream's filters (region, country, status), as the websocket reads it."""
+    try:
+        selection = parse_selection({name: value})
+    except SelectionError as exc:
+        raise Invalid.one(RULE_FILTER, str(exc), f"/{name}") from None
+    return getattr(selection, name)
+
+
+def check_changes(body: _Changes, row: Any) -> dict[str, Any]:
+    """The columns a PATCH changes, each checked as at registration; `row` is the channel now
+    (its filters are merged with those given)."""
+    given = body.model_fields_set
+    for name in _REQUIRED:
+        if name in given and getattr(body, name) is None:
+            raise Invalid.one(
+                RULE_PATCH_NULL,
+                f"{name} cannot be null: give a new value, or leave it out to keep it",
+                f"/{name}",
+            )
+    changes: dict[str, Any] = {}
+    if "events" in given:
+        assert body.events is not None
+        changes["events"] = check_events(body.events)
+    filters = dict(row.filters or {})
+    if "routed_only" in given:
+        filters["routed_only"] = body.routed_only
+    for name in ("region", "country", "status"):
+        if name in given:
+            value = getattr(body, name)
+            if value is None:
+                filters.pop(name, None)
+            else:
+                filters[name] = check_filter(name, value)
+    changes["filters"] = filters
+    if isinstance(body, EmailChanges):
+        if "address" in given:
+            assert body.address is not None
+            changes["target"] = check_address(body.address)
+        if "language" in given:
+            changes["language"] = check_language(body.language)
+        if "digest_minutes" in given:
+            changes["digest_minutes"] = check_digest(body.digest_minutes)
+    return changes
 
 
 def check_webhook_url(url: str) -> str:
@@ -318,15 +460,7 @@ def _post(kind: str) -> Any:
             hook: WebhookRequest = await _body(request, WebhookRequest)
             target = check_webhook_url(hook.url)
             events, filters = check_events(hook.events), check_filters(hook)
-            warnings = await check_public_address(
-                target,
-                allow_private=runtime.settings.webhook_allow_private_addresses,
-                rule=RULE_ADDRESS,
-                what="webhooks",
-                setting="TAMPERE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
-                unresolved="registered, deliveries will be retried until it does",
-                unresolved_rule=RULE_UNRESOLVED,
-            )
+            warnings = await _public_address(runtime, target)
             new = NewChannel(WEBHOOK, target, events, filters)
         else:
             mail: EmailRequest = await _body(request, EmailRequest)
@@ -352,6 +486,83 @@ def _post(kind: str) -> Any:
         return JSONResponse(status_code=201, content=body, headers={"Location": channel_path(row)})
 
     return post_channel
+
+
+def _patch(kind: str) -> Any:
+    async def patch_channel(
+        contact_id: ContactId,
+        channel_id: ChannelId,
+        request: Request,
+        runtime: RuntimeDep,
+        principal: RequiredPrincipal,
+    ) -> JSONResponse:
+        """Change a channel in place: what is given changes, the rest stays; it keeps its id, its
+        place in the outbox and its delivery log (deleting and adding again would lose the
+        events in between and the log). Pending deliveries go to the new URL or address."""
+        contact = await _contact(runtime, principal, contact_id)
+        warnings: list[Finding] = []
+        target: str | None = None
+        body: _Changes
+        if kind == WEBHOOK:
+            hook: WebhookChanges = await _body(request, WebhookChanges)
+            body = hook
+            if hook.url is not None:
+                target = check_webhook_url(hook.url)
+                warnings = await _public_address(runtime, target)
+        else:
+            body = await _body(request, EmailChanges)
+
+        def work(conn: Any) -> tuple[Any, dict[int, dict[str, int]]]:
+            row = channel_of(conn, contact, kind, channel_id)
+            check_not_registry(row)  # the registry holds the address, its roles and language
+            changes = check_changes(body, row)
+            if target is not None:
+                changes["target"] = target
+            row = update_channel(conn, row, changes, actor=principal.actor)
+            return row, pending_counts(conn, [row.id])
+
+        row, counts = await runtime.db.write(work)
+        _wake(request)
+        answer = channel_json(row, counts.get(row.id))
+        answer["warnings"] = [w.as_dict() for w in warnings]
+        return JSONResponse(answer)
+
+    return patch_channel
+
+
+async def _rotate(
+    contact_id: ContactId,
+    channel_id: ChannelId,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: RequiredPrincipal,
+) -> JSONResponse:
+    """A new secret for the webhook (shown this once); the old one signs too for the grace
+    period (TAMPERE_WEBHOOK_SECRET_GRACE_SECONDS), then no more."""
+    contact = await _contact(runtime, principal, contact_id)
+    data = await read_json(request, MAX_BODY_BYTES)
+    if data is not None and data != {}:
+        raise Invalid.one(RULE_ROTATE_BODY, "a rotation has no body, or {}", "/")
+    grace = timedelta(seconds=runtime.settings.webhook_secret_grace_seconds)
+
+    def work(conn: Any) -> tuple[Any, str]:
+        row = channel_of(conn, contact, WEBHOOK, channel_id)
+        return rotate_secret(conn, row, grace=grace, actor=principal.actor)
+
+    row, secret = await runtime.db.write(work)
+    return JSONResponse({**channel_json(row), "secret": secret})
+
+
+async def _public_address(runtime: Runtime, target: str) -> list[Finding]:
+    return await check_public_address(
+        target,
+        allow_private=runtime.settings.webhook_allow_private_addresses,
+        rule=RULE_ADDRESS,
+        what="webhooks",
+        setting="TAMPERE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+        unresolved="registered, deliveries will be retried until it does",
+        unresolved_rule=RULE_UNRESOLVED,
+    )
 
 
 def _list(kind: str) -> Any:

@@ -144,6 +144,68 @@ def pending_counts(conn: Connection, channel_ids: Sequence[int]) -> dict[int, di
     return counts
 
 
+def signing_secrets(channel: Any, now: datetime) -> list[str]:
+    """The secrets a webhook delivery is signed with at `now`: the channel's secret, and the one
+    it replaced while that one's grace period lasts (`rotate_secret`)."""
+    found = [channel.secret]
+    until = channel.previous_secret_until
+    if channel.previous_secret and until is not None and now < until:
+        found.append(channel.previous_secret)
+    return found
+
+
+def rotate_secret(conn: Connection, row: Any, *, grace: timedelta, actor: str) -> tuple[Any, str]:
+    """Give a webhook a new secret; deliveries are signed with it and, for `grace`, with the one
+    it replaces. A receiver holds at most two: a rotation within the grace period of the last
+    drops the oldest at once. Returns the channel's row and the new secret (shown this once)."""
+    secret = new_secret()
+    until = utcnow() + grace
+    conn.execute(
+        update(_channels)
+        .where(_channels.c.id == row.id)
+        .values(
+            secret=secret,
+            previous_secret=row.secret if grace > timedelta(0) else None,
+            previous_secret_until=until if grace > timedelta(0) else None,
+        )
+    )
+    audit.record(
+        conn,
+        actor=actor,
+        action="delivery.webhook.secret.rotate",
+        obj=f"webhook:{row.id}",
+        payload_hash=audit.json_digest({"contact": row.contact_id, "previous_until": until.isoformat()}),
+    )
+    changed = channel_row(conn, row.id)
+    assert changed is not None
+    return changed, secret
+
+
+def update_channel(conn: Connection, row: Any, changes: Mapping[str, Any], *, actor: str) -> Any:
+    """Change a channel in place (`changes`: target, events, filters, language, digest_minutes):
+    it keeps its id, its place in the outbox (events committed before the change are not lost)
+    and its delivery log. A new target starts with a clean health record: the old endpoint's
+    failures say nothing of the new one. Returns the row as changed."""
+    values = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    if not values:
+        return row
+    if "target" in values:
+        values.update(failures=0, retry_at=None, last_failure_at=None)
+    if "digest_minutes" in values:
+        values["next_digest_at"] = None
+    conn.execute(update(_channels).where(_channels.c.id == row.id).values(**values))
+    audit.record(
+        conn,
+        actor=actor,
+        action=f"delivery.{row.kind}.update",
+        obj=f"{row.kind}:{row.id}",
+        payload_hash=audit.json_digest({"contact": row.contact_id, **changes}),
+    )
+    changed = channel_row(conn, row.id)
+    assert changed is not None
+    return changed
+
+
 def delete_channel(conn: Connection, row: Any, *, actor: str) -> None:
     """Remove a channel with its outbox and log: nothing more is sent to it."""
     ids = select(_deliveries.c.id).where(_deliveries.c.channel_id == row.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.db.models import utcnow
 from service.deliveries.registry_channels import REGISTRY
 from service.deliveries.store import PENDING, WEBHOOK, when
 
@@ -20,6 +21,10 @@ def channel_json(row: Any, counts: Mapping[str, int] | None = None) -> dict[str,
     body: dict[str, Any] = {"id": row.id, "contact_point": row.contact_id}
     if row.kind == WEBHOOK:
         body["url"] = row.target
+        # While a rotated secret's grace period lasts, deliveries carry its signature too.
+        until = row.previous_secret_until
+        live = row.previous_secret is not None and until is not None and until > utcnow()
+        body["previous_secret_until"] = when(until) if live else None
     else:
         body.update(address=row.target, language=row.language, digest_minutes=row.digest_minutes)
         body["next_digest_at"] = when(row.next_digest_at)

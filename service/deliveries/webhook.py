@@ -2,11 +2,13 @@
 the event JSON, signed with the channel's secret; `webhook-id` is the event id (the same on
 every retry, so a receiver drops what it already has), `webhook-timestamp` the time of this try,
 `webhook-signature` "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" (signed by the
-`standardwebhooks` package, the reference implementation receivers verify with)."""
+`standardwebhooks` package, the reference implementation receivers verify with), and after a
+rotation a second one with the previous secret until its grace period ends."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,13 +26,15 @@ USER_AGENT = "Tampere webhooks"
 ENDPOINT_STATUSES = frozenset({408, 429})
 
 
-def signed_headers(secret: str, msg_id: str, body: bytes, at: datetime) -> dict[str, str]:
-    """The Standard Webhooks headers of one try (its timestamp in whole seconds, as signed)."""
+def signed_headers(secrets: Sequence[str], msg_id: str, body: bytes, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one try (its timestamp in whole seconds, as signed): one
+    signature per secret, space separated (`v1,<new> v1,<old>` while a rotated secret's grace
+    period lasts: the specification lets a receiver accept any one of them)."""
     stamp = datetime.fromtimestamp(int(at.timestamp()), tz=UTC)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(stamp.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, stamp, body),
+        "webhook-signature": " ".join(Webhook(secret).sign(msg_id, stamp, body) for secret in secrets),
         "content-type": "application/json",
     }
 
@@ -81,12 +85,15 @@ class WebhookSender:
             )
             raise RefusedAddress(message)
 
-    async def send(self, *, delivery_id: int, url: str, secret: str, event_id: int, body: str) -> Outcome:
-        """POST one delivery; the outcome of the try (a 2xx is a receipt, nothing else)."""
+    async def send(
+        self, *, delivery_id: int, url: str, secrets: Sequence[str], event_id: int, body: str
+    ) -> Outcome:
+        """POST one delivery signed with each of `secrets` (the channel's `signing_secrets`); the
+        outcome of the try (a 2xx is a receipt, nothing else)."""
         at = utcnow()
         started = time.perf_counter()
         data = body.encode()
-        headers = signed_headers(secret, str(event_id), data, at)
+        headers = signed_headers(secrets, str(event_id), data, at)
 
         def outcome(ok: bool, status: int | None, error: str | None, down: bool) -> Outcome:
             elapsed = (time.perf_counter() - started) * 1000

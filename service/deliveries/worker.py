@@ -32,7 +32,7 @@ from service.deliveries.email import (
     message,
     request_id_of,
 )
-from service.deliveries.store import EMAIL, WEBHOOK
+from service.deliveries.store import EMAIL, WEBHOOK, signing_secrets
 from service.deliveries.webhook import WebhookSender
 from service.settings import Settings
 
@@ -195,7 +195,7 @@ class Deliverer:
             outcome = await self.webhooks.send(
                 delivery_id=row.id,
                 url=channel.target,
-                secret=channel.secret,
+                secrets=signing_secrets(channel, utcnow()),
                 event_id=row.event_id,
                 body=row.body,
             )

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
 
-from service.auth import SESSION_COOKIE, Credential
+from service.auth import SESSION_COOKIE, Credential, deleted_office
 from service.events.asyncapi import asyncapi_document
 from service.events.frames import frame_sink
 from service.events.stream import (
     CLOSE_BAD_REQUEST,
+    CLOSE_FORBIDDEN,
     CLOSE_UNAUTHORIZED,
     EventBroadcaster,
     Selection,
@@ -67,7 +68,7 @@ async def asyncapi(request: Request, runtime: RuntimeDep) -> JSONResponse:
 
 @dataclass(slots=True, frozen=True)
 class SubscriptionRefused:
-    """Why a subscription is refused: the close code (4401, 4400) and its reason."""
+    """Why a subscription is refused: the close code (4401, 4403, 4400) and its reason."""
 
     code: int
     reason: str
@@ -119,6 +120,9 @@ async def _credential(websocket: WebSocket) -> Credential | SubscriptionRefused:
             "?token=<token> or the session cookie"
         )
         return SubscriptionRefused(CLOSE_UNAUTHORIZED, reason)
+    if (office := deleted_office(credential.principal, runtime.contacts)) is not None:
+        reason = f"the office {office[:40]!r} was deleted from the contact points: its tokens act for nothing"
+        return SubscriptionRefused(CLOSE_FORBIDDEN, reason)
     return credential
 
 

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,9 +45,10 @@ from geo.reference import REGIONS
 from service.auth import Credential, Principal, unusable_credentials
 from service.db import Database
 from service.db.models import AlertRecord, Event
-from service.errors import ServiceError, problem_of, storage_fault
+from service.errors import Invalid, ServiceError, problem_of, storage_fault
 from service.events.frames import FrameSink, text_frame
 from service.events.log import EVENT_TYPES, NOTIFY_CHANNEL
+from service.http import parse_json
 from service.settings import Settings
 from service.visibility import MessageFacts, RequestParties, event_payload, may_see_cause, may_see_event
 
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 # RFC 6455 §7.4.2: codes 4000-4999 are the application's own.
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
+# A good token that may not subscribe: an office deleted from the registry (service.auth).
+CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 CLOSE_INTERNAL = 1011
 
@@ -189,7 +193,24 @@ def event_message(event: StoredEvent, *, with_cause: bool = True) -> str:
         "scope": event.scope,
         "status": event.status,
     }
-    return json.dumps(body, separators=(",", ":"), default=str)
+    try:
+        return json.dumps(body, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:
+        # A NaN or infinity has no JSON form (RFC 8259 §6): sent as null rather than as the
+        # non-standard NaN a strict client cannot read, or not at all.
+        log.error("event %s holds a number that is not finite; sent as null", event.id)
+        return json.dumps(_finite(body), separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """The value with every NaN and infinity replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --- what a subscriber asked for ---------------------------------------------------------------
@@ -703,7 +724,7 @@ class EventBroadcaster:
             if data is None and received.get("bytes") is not None:
                 data = received["bytes"].decode("utf-8", "replace")
             reply = await self.answer(sub.principal, data or "")
-            text = json.dumps(reply, separators=(",", ":"), ensure_ascii=False)
+            text = json.dumps(reply, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
             if sub.direct and sub.sink is not None:
                 # Frames go straight out now: the reply joins them there, in order.
                 sub.sink.write_frame(text_frame(text))
@@ -720,9 +741,13 @@ class EventBroadcaster:
                 "error", 413, RULE_COMMAND_TOO_LARGE, f"a command is at most {MAX_COMMAND_BYTES} bytes"
             )
         try:
-            message = json.loads(data)
-        except ValueError:
-            return _refusal("error", 400, RULE_COMMAND_JSON, 'a command is a JSON object {"type": ...}')
+            # As REST bodies are read: strict JSON, so NaN, Infinity and 1e400 are refused (naming
+            # where) rather than echoed back as non-standard JSON in the answer's "request".
+            message = parse_json(data.encode(), rule=RULE_COMMAND_JSON)
+        except Invalid as exc:
+            [finding] = exc.findings[:1]
+            text = f'a command is a JSON object {{"type": ...}}; {finding.message}'
+            return _refusal("error", 400, RULE_COMMAND_JSON, text, path=finding.path)
         kind = message.get("type") if isinstance(message, dict) else None
         command = self.commands.get(kind) if isinstance(kind, str) else None
         if command is None:
@@ -757,8 +782,8 @@ class EventBroadcaster:
         return {**reply, "id": None, "type": result, "status": 200, "request": message}
 
 
-def _refusal(kind: str, status: int, rule: str, message: str) -> dict[str, Any]:
-    return {"id": None, "type": kind, "status": status, "errors": [Finding(rule, message, "/").as_dict()]}
+def _refusal(kind: str, status: int, rule: str, message: str, *, path: str = "/") -> dict[str, Any]:
+    return {"id": None, "type": kind, "status": status, "errors": [Finding(rule, message, path).as_dict()]}
 
 
 def _actor(sub: Subscription) -> str:

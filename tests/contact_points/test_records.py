@@ -155,3 +155,32 @@ def test_unreadable_exchange_files_are_refused() -> None:
         load_csv("name,colour\nX,red\n")
     with pytest.raises(ExchangeUnreadable, match=r"contacts\.file\.people"):
         load_csv("id,kind,name,people\nx,bdt,X,[not json\n")
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("regional_office", "a regional office"),
+        ("area_office", "an area office"),
+        ("national", "a national contact"),
+    ],
+)
+def test_messages_name_the_kind_in_words_with_its_article(reference, kind, words) -> None:
+    with pytest.raises(ContactInvalid) as caught:
+        parse_contact({"id": "x-1", "kind": kind, "name": "X"}, reference=reference)
+    [missing] = [f for f in caught.value.findings if f.rule == "contact_point.region.missing"]
+    assert missing.message == f"{words} belongs to an ITU-D region"
+    with pytest.raises(ContactInvalid) as caught:
+        parse_contact(
+            {
+                "id": "x-1",
+                "kind": kind,
+                "name": "X",
+                "region": "Americas",
+                "country": "HTI",
+                "countries": ["FRA"],
+            },
+            reference=reference,
+        )
+    [other] = [f for f in caught.value.findings if f.rule == "contact_point.countries.other-region"]
+    assert other.message.endswith(f"this {words.split(' ', 1)[1]} is in Americas")

@@ -20,6 +20,7 @@ BODYLESS = {
     ("post", "/api/v1/layers/reload"),
     ("post", REDELIVER % "webhooks"),
     ("post", REDELIVER % "email"),
+    ("post", "/api/v1/contact-points/{contact_id}/webhooks/{channel_id}/secret"),
 }
 WRITES = ("post", "put", "patch")
 
@@ -176,6 +177,13 @@ async def test_the_service_takes_every_documented_example(tmp_path: Path) -> Non
                     path.format(contact_id="ro-addis-ababa"), json=example, headers=auth(office)
                 )
                 assert answer.status_code == 201, answer.text
+            # ...and changes them in place.
+            made = answer.json()["links"]["self"]
+            for example in examples("patch", path + "/{channel_id}"):
+                answer = await service.client.patch(made, json=example, headers=auth(office))
+                assert answer.status_code == 200, answer.text
+                changed = answer.json()
+                assert all(changed[key] == value for key, value in example.items()), (example, changed)
 
         # The session example holds a placeholder where the printed token goes.
         [session] = examples("post", "/api/v1/session")

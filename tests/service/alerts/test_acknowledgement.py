@@ -170,6 +170,50 @@ async def test_who_may_not_see_the_alert_is_told_it_does_not_exist(desk: Desk, c
     assert (await desk.ack("bangkok", restricted["id"])).status_code == 403  # may see, not routed to
 
 
+async def test_whoever_may_see_an_alert_but_is_no_recipient_is_refused_403(desk: Desk) -> None:
+    """The contract: an ack by anyone else than a recipient is 403; only who may not see the
+    alert at all is told it does not exist (404, worded as for an id never given)."""
+    # Public, moderate, over Nairobi: routed to the regional office only (no BDT rule applies).
+    posted = await desk.post(make_cap("MOD-1", severity="Moderate"), who="kenya")
+    assert [e["contact_point"] for e in posted["routing"]] == ["ro-addis-ababa"]
+    desk.tokens["fiji"] = await desk.service.token("administration", country="FJI")
+    others = {
+        "responder": "a responder",
+        "fiji": "the administration of another country",
+        "kenya": "the administration that posted it",
+        "bangkok": "another regional office",
+        "bridgetown": "an area office of another region",
+        "bdt": "BDT, the alert not being routed to it",
+        "operator": "the operator",
+    }
+    for who, what in others.items():
+        seen = await desk.service.client.get(f"/api/v1/alerts/{posted['id']}", headers=desk.auth(who))
+        assert seen.status_code == 200, (what, seen.text)
+        refused = await desk.ack(who, posted["id"])
+        assert refused.status_code == 403, (what, refused.text)
+        [error] = refused.json()["errors"]
+        assert error["rule"] == "alert.ack.not-recipient" and error["path"] == "/", (what, error)
+    assert (await desk.ack("addis", posted["id"])).status_code == 200
+
+
+async def test_an_alert_one_may_not_see_is_not_found_as_an_id_never_given(desk: Desk, cap_message) -> None:
+    private = await desk.post(
+        cap_message("PRIV-1", scope="Private", addresses=["someone@else.example"]), who="kenya"
+    )
+    unknown_id = private["id"] + 1000
+    hidden = await desk.ack("bangkok", private["id"])
+    unknown = await desk.ack("bangkok", unknown_id)
+    assert hidden.status_code == unknown.status_code == 404
+
+    def shape(answer: Any, alert_id: int) -> Any:
+        body = answer.json()
+        del body["request_id"]
+        return json.loads(json.dumps(body).replace(str(alert_id), "<id>"))
+
+    assert shape(hidden, private["id"]) == shape(unknown, unknown_id)
+    assert hidden.json()["detail"] == f"no alert {private['id']}"
+
+
 # --- escalating ------------------------------------------------------------------------------------
 
 

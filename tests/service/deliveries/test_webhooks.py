@@ -379,6 +379,6 @@ def test_secrets_are_standard_webhooks_secrets() -> None:
     from service.deliveries.webhook import signed_headers
 
     body = json.dumps({"id": 7}).encode()
-    headers = signed_headers(secret, "7", body, datetime.now(UTC))
+    headers = signed_headers([secret], "7", body, datetime.now(UTC))
     assert Webhook(secret).verify(body, headers) == {"id": 7}
     assert headers["webhook-signature"].startswith("v1,")
