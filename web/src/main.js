@@ -137,6 +137,7 @@ async function main() {
   const stream = new EventStream({
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      panel.changed(event.alert_id);
       if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
       office.event(event);
     },
@@ -151,13 +152,16 @@ async function main() {
     path: PUBLIC,
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      panel.changed(event.alert_id);
     },
     onState: streamState,
     onAlive: () => store.confirm(),
   });
   const office = new OfficeConsole({
     root: $('console-body'),
+    countries,
     onOpen: open,
+    onAcknowledged: (id) => panel.changed(id),
     onSession: (value) => {
       session = value;
       // Signed in: the principal's stream wakes the page; signed out: the public one does.
