@@ -192,7 +192,7 @@ export class AlertPanel {
             'ul',
             { class: 'reasons' },
             reasons.map(({ rule, reasons: said }) =>
-              el('li', {}, rule ? [t('panel.rule'), ' ', el('code', {}, rule), t('panel.separator')] : '', said.flatMap((r, i) => (i ? ['; ', r] : [r]))),
+              el('li', {}, rule ? [t('panel.rule'), ' ', el('code', { dir: 'ltr' }, rule), t('panel.separator')] : '', said.flatMap((r, i) => (i ? [t('panel.reasonSeparator'), r] : [r]))),
             ),
           )
         : null,

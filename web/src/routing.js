@@ -48,7 +48,7 @@ export function contactName(idOrEntry) {
 // The name shown, the id kept beside it for who needs it (hover, copy, tests).
 export function contactLabel(idOrEntry) {
   const step = typeof idOrEntry === 'string' ? idOrEntry : contactOf(idOrEntry);
-  return el('span', { class: 'contact', 'data-contact-point': step, title: step }, contactName(idOrEntry));
+  return el('bdi', { class: 'contact', 'data-contact-point': step, title: step }, contactName(idOrEntry));
 }
 
 export function reasonsOf(entry) {
