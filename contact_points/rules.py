@@ -144,6 +144,23 @@ class Reason:
         return {"rule": rule, "kind": self.kind, **self.facts}
 
 
+# What a fact of the provenance may be about (`Fact.about`: its `kind` and these members).
+FACT_KINDS: Mapping[str, tuple[str, ...]] = {
+    "cap": ("element", "value"),
+    "member_state": ("country",),
+    "group": ("group", "country"),
+    "office": ("contact_point",),
+    "escalation_chain": ("contact_point",),
+    "placement": (),
+    "impact": ("layer",),
+}
+
+
+def about(kind: str, **members: str) -> tuple[tuple[str, str], ...]:
+    """`Fact.about` of a fact of this kind."""
+    return (("kind", kind), *members.items())
+
+
 # --- facts -----------------------------------------------------------------------------------------
 
 
@@ -155,14 +172,18 @@ class Fact:
     source: str
     verified: bool
     verification: str | None = None
+    # What the fact is about, as data (`kind` and its members: FACT_KINDS), so that a reader in
+    # another language is told which fact is unverified; pairs, so that a Fact stays hashable.
+    about: tuple[tuple[str, str], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        """`{"fact", "source", "verified", "verification"}`."""
+        """`{"fact", "source", "verified", "verification", "about"}`."""
         return {
             "fact": self.fact,
             "source": self.source,
             "verified": self.verified,
             "verification": self.verification,
+            "about": dict(self.about) or None,
         }
 
 
@@ -209,6 +230,7 @@ class AlertFacts:
             f"CAP message {self.identifier} from {self.sender} (<{element}>)",
             self.signature_verified,
             VERIFIED if self.signature_verified else "not signed with a verified signature",
+            about("cap", element=element, value=value),
         )
 
 
@@ -239,6 +261,7 @@ def alert_facts(
             f"ITU Member States table, row {iso3}: {row.source or 'no source recorded'}",
             row.verification == VERIFIED,
             row.verification or None,
+            about("member_state", country=iso3),
         )
     groups: dict[str, tuple[str, ...]] = {}
     group_facts: dict[tuple[str, str], Fact] = {}
@@ -252,6 +275,7 @@ def alert_facts(
                 source.source if source else "UN country groups table (geo/data/country_groups.tsv)",
                 source is not None and source.verification == VERIFIED,
                 source.verification if source else None,
+                about("group", group=group, country=code),
             )
     sites = impact.get("sites") or {}
     population = impact.get("population")
@@ -655,7 +679,7 @@ def _unrouted_reason(facts: AlertFacts) -> tuple[list[Reason], list[Fact]]:
         text = "the alert's area covers no ITU Member State (open sea, or no Member State's territory)"
         source = "Natural Earth admin-0 countries joined to ITU Member States (geo/data/admin0_itu.tsv)"
     reason = Reason("no_member_state", f"{text}: BDT receives it", {"mapped": facts.mapped})
-    return [reason], [Fact(text, source, False, None)]
+    return [reason], [Fact(text, source, False, None, about("placement"))]
 
 
 def _priority(rule: Rule, facts: AlertFacts) -> tuple[Priority, Reason, list[Fact]]:
@@ -768,21 +792,22 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[Reason], list[Fa
         reasons.append(
             Reason("sites_down_share", f"{text}, at least {when.sites_down_share_at_least:.0%}", grounds)
         )
-        used.append(Fact(text, impact_source, False, None))
+        used.append(Fact(text, impact_source, False, None, about("impact", layer="sites")))
     if when.sites_down_at_least is not None:
         if facts.sites_down < when.sites_down_at_least:
             return None
         text = f"{facts.sites_down} cell sites in the area down"
         grounds = {"down": facts.sites_down, "at_least": when.sites_down_at_least}
         reasons.append(Reason("sites_down", f"{text}, at least {when.sites_down_at_least}", grounds))
-        used.append(Fact(text, impact_source, False, None))
+        used.append(Fact(text, impact_source, False, None, about("impact", layer="sites")))
     if when.population_at_least is not None:
         if facts.population is None or facts.population < when.population_at_least:
             return None
         text = f"about {facts.population:,.0f} people in the area"
         grounds = {"population": facts.population, "at_least": when.population_at_least}
         reasons.append(Reason("population", f"{text}, at least {when.population_at_least:,.0f}", grounds))
-        used.append(Fact(text, "the alert's impact: the population layer as imported", False, None))
+        source = "the alert's impact: the population layer as imported"
+        used.append(Fact(text, source, False, None, about("impact", layer="population")))
     if when.cable_landings_at_least is not None:
         if len(facts.landing_points) < when.cable_landings_at_least:
             return None
@@ -791,7 +816,8 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[Reason], list[Fa
             text += f": {', '.join(facts.landing_points[:5])}"
         grounds = {"count": len(facts.landing_points), "landing_points": list(facts.landing_points[:5])}
         reasons.append(Reason("cable_landings", text, grounds))
-        used.append(Fact(text, "the alert's impact: the cable landing points as imported", False, None))
+        source = "the alert's impact: the cable landing points as imported"
+        used.append(Fact(text, source, False, None, about("impact", layer="landings")))
     if when.signature_verified is not None:
         if facts.signature_verified != when.signature_verified:
             return None
@@ -806,6 +832,7 @@ def _office_fact(contact: ContactPoint, what: str) -> Fact:
         f"contact-point registry, {contact.id}: {contact.source or 'no source recorded'}",
         contact.verified,
         contact.verification,
+        about("office", contact_point=contact.id),
     )
 
 

@@ -510,6 +510,7 @@ def _escalated_entry(
                 "source": "contact-point registry (deputies, head, regional office, BDT)",
                 "verified": bool(contact and contact.verified),
                 "verification": contact.verification if contact else None,
+                "about": {"kind": "escalation_chain", "contact_point": target},
             }
         ],
         "kind": contact.kind if contact else "",

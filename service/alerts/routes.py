@@ -120,6 +120,10 @@ language. The kinds and their facts: `cap` (`element`, `value`, `allowed`), `cat
 `urgency`, `raised_from`: the CAP-derived priority a rule raised, else null), `escalation`
 (`from`, `due`, `to`: the entry of a contact point an escalation reached). A kind a client does
 not know is shown by its English reason. Entries stored before `grounds` existed have none.
+Each `provenance` fact carries `about` besides its English `fact` and `source`: what it is about
+as data, `{"kind", ...}`: `cap` (`element`, `value`; as verified as the message's signature),
+`member_state` (`country`), `group` (`group`, `country`), `office` and `escalation_chain`
+(`contact_point`), `placement`, `impact` (`layer`: sites, population, landings).
 
 Each `history` step is `{"event", "at", "action", "state", "by", "note"?, "details"}`; `note` is
 English text, `details` the same as data from the event: `from`, `to`, `contact_point`,

@@ -13,7 +13,15 @@ from cap.model import Alert, Info
 from contact_points.escalation import RecipientClock, escalation_chain, steps_due
 from contact_points.registry import NATIONAL, ContactPoint, Person, Registry, seed_contacts
 from contact_points.routing import Priority
-from contact_points.rules import GROUND_KINDS, AlertFacts, RoutingRules, RulesInvalid, alert_facts, decide
+from contact_points.rules import (
+    FACT_KINDS,
+    GROUND_KINDS,
+    AlertFacts,
+    RoutingRules,
+    RulesInvalid,
+    alert_facts,
+    decide,
+)
 from geo.reference import ReferenceTables
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -331,6 +339,14 @@ rules:
         "named",
         "priority_cap",
     }
+    # Each fact of the provenance says what it is about as data too.
+    abouts = {
+        f.as_json()["about"]["kind"]: f.as_json()["about"] for e in decision.entries for f in e.provenance
+    }
+    for kind, subject in abouts.items():
+        assert set(subject) == {"kind", *FACT_KINDS[kind]}, subject
+    assert set(abouts) == {"cap", "member_state", "group", "office", "impact"}
+    assert abouts["office"]["contact_point"] in {e.contact.id for e in decision.entries}
     bangkok = next(e for e in decision.entries if e.contact.id == "ro-bangkok")
     grounds = {g["kind"]: g for g in bangkok.grounds}
     assert grounds["member_states"]["countries"] == ["FJI"]

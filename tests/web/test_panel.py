@@ -188,7 +188,14 @@ def test_routing_and_its_escalation_read_in_french(visit: Any, fast: Fast) -> No
     expect(addis).to_contain_text("priorité Flash d'après la gravité Grave et l'urgence Immédiate")
     expect(addis).to_contain_text(f"transmis à {names['bdt']}")
     # An unverified fact (the CAP message is not signed) is said, in French, where one acts.
-    expect(addis.locator(".unverified")).to_contain_text("Non vérifié")
+    unverified = addis.locator(".unverified")
+    expect(unverified).to_contain_text("Non vérifié")
+    # Which facts, in French too: here the CAP message's severity and urgency, and whatever of the
+    # reference tables and the registry is not checked against an ITU source.
+    expect(unverified).to_contain_text("Gravité tel que le message CAP l'indique")
+    entry = next(e for e in stored["routing"] if e["contact_point"] == "ro-addis-ababa")
+    doubtful = {tuple(sorted(f["about"].items())) for f in entry["provenance"] if not f["verified"]}
+    expect(unverified.locator("li")).to_have_count(len(doubtful))
     bdt = panel.locator("[data-routing='bdt']")
     expect(bdt).to_contain_text("point focal du BDT")
     history = panel.locator(".history")

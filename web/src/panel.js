@@ -177,7 +177,7 @@ export class AlertPanel {
       ? t('panel.acknowledged', { time: dateTime(entry.acknowledged_at) })
       : [t('panel.notAcknowledged'), deadline ? ` — ${t('panel.deadline', { time: dateTime(deadline) })}` : ''].join('');
     const escalated = [].concat(entry.escalated_to || []);
-    const { unverified, total } = unverifiedOf(entry);
+    const { unverified, total, facts } = unverifiedOf(entry, country);
     const reasons = reasonsByRule(entry, country);
     return el(
       'li',
@@ -186,7 +186,14 @@ export class AlertPanel {
       ` (${term('priority', entry.priority)}): `,
       el('span', { class: 'ack-state' }, state),
       escalated.length ? [' — ', t('panel.escalatedTo'), ' ', ...escalated.flatMap((step, i) => (i ? [', ', contactLabel(step)] : [contactLabel(step)]))] : '',
-      unverified ? el('p', { class: 'unverified', role: 'note' }, el('strong', {}, t('panel.unverified')), ' ', t('panel.unverifiedFacts', { count: unverified, total })) : null,
+      unverified
+        ? el(
+            'div',
+            { class: 'unverified', role: 'note' },
+            el('p', {}, el('strong', {}, t('panel.unverified')), ' ', t('panel.unverifiedFacts', { count: unverified, total })),
+            el('ul', {}, facts.map((fact) => el('li', {}, fact))),
+          )
+        : null,
       reasons.length
         ? el(
             'ul',

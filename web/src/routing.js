@@ -4,7 +4,7 @@
 // Their reasons are told in the page's language from `grounds` (the same reasons as data:
 // contact_points/rules.py Reason), the English text only for a kind this page does not know.
 
-import { currentLanguage, dateTime, number, t, term } from './i18n.js';
+import { currentLanguage, dateTime, has, number, t, term } from './i18n.js';
 import { el } from './list.js';
 
 export function contactOf(entry) {
@@ -120,10 +120,31 @@ export function reasonsByRule(entry, country) {
   return [...rules].map(([rule, reasons]) => ({ rule, reasons }));
 }
 
-// The facts an entry rests on that come from unverified sources (provenance), and how many.
-export function unverifiedOf(entry) {
+// The facts an entry rests on that come from unverified sources (provenance): how many of how
+// many, and each said in the page's language from its `about` (else its English text, so marked).
+export function unverifiedOf(entry, country) {
   const facts = Array.isArray(entry.provenance) ? entry.provenance : [];
-  return { unverified: facts.filter((fact) => fact && fact.verified === false).length, total: facts.length };
+  const unverified = facts.filter((fact) => fact && fact.verified === false);
+  const said = new Map();
+  for (const fact of unverified) {
+    const text = factText(fact.about, country);
+    const key = text ?? fact.fact;
+    if (!said.has(key)) said.set(key, text ?? el('span', { lang: 'en' }, String(fact.fact)));
+  }
+  return { unverified: unverified.length, total: facts.length, facts: [...said.values()] };
+}
+
+function factText(about, country) {
+  const say = {
+    cap: (a) => t('routing.fact.cap', { element: has(`routing.element.${a.element}`) ? t(`routing.element.${a.element}`) : a.element }),
+    member_state: (a) => t('routing.fact.member_state', { country: country(a.country) }),
+    group: (a) => t('routing.fact.group', { country: country(a.country), group: term('group', a.group) }),
+    office: (a) => t('routing.fact.office', { contact: contactName(a.contact_point) }),
+    escalation_chain: (a) => t('routing.fact.escalation_chain', { contact: contactName(a.contact_point) }),
+    placement: () => t('routing.fact.placement'),
+    impact: (a) => (['sites', 'population', 'landings'].includes(a.layer) ? t(`routing.fact.${a.layer}`) : null),
+  }[about?.kind];
+  return say ? say(about) : null;
 }
 
 // A history step in the page's language: its action, and what its details say (who did not
