@@ -11,6 +11,9 @@ Public API (stable):
 - `decide(facts, *, rules, registry, deadlines) -> RoutingDecision`: the entries (contact
   point, priority, deadline, escalation chain, the rule that decided, the reasons, the
   provenance of every fact used) and whether the alert is `unrouted`.
+- `Reason`: one reason both as English text (`reasons`, what people read in logs and mail) and
+  as data (`grounds`: its kind and the facts it used, so a reader in another language sees it
+  in their own; `GROUND_KINDS` lists the kinds).
 
 How a table is read: every rule whose conditions all hold contributes its recipients. A
 contact point reached by several rules gets the highest of their priorities; its `rule` is the
@@ -101,6 +104,63 @@ MAX_RULES = 500
 VERIFIED = "verified"
 
 
+# The kinds of a routing reason as data (`Reason.kind`), and the facts each carries besides
+# `rule` and `kind`. A client shows a kind it does not know by the reason's English text.
+GROUND_KINDS: Mapping[str, tuple[str, ...]] = {
+    "cap": ("element", "value", "allowed"),
+    "category": ("categories",),
+    "event": ("event", "words"),
+    "member_states": ("countries",),
+    "no_member_state": ("mapped",),
+    "countries": ("countries",),
+    "regions": ("regions",),
+    "groups": ("members",),
+    "sites_down_share": ("down", "total", "share", "at_least"),
+    "sites_down": ("down", "at_least"),
+    "population": ("population", "at_least"),
+    "cable_landings": ("count", "landing_points"),
+    "signature": ("verified",),
+    "area_office": ("country", "coverage"),
+    "regional_office": ("region",),
+    "national_contact": ("country",),
+    "bdt": (),
+    "named": ("contact_point",),
+    "priority_set": ("priority",),
+    "priority_cap": ("priority", "severity", "urgency", "raised_from"),
+    "escalation": ("from", "due", "to"),
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Reason:
+    """Why a rule holds or names someone: the English sentence and the same as data."""
+
+    kind: str
+    text: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def ground(self, rule: str) -> dict[str, Any]:
+        """`{"rule", "kind", ...facts}`: what `grounds` holds for this reason."""
+        return {"rule": rule, "kind": self.kind, **self.facts}
+
+
+# What a fact of the provenance may be about (`Fact.about`: its `kind` and these members).
+FACT_KINDS: Mapping[str, tuple[str, ...]] = {
+    "cap": ("element", "value"),
+    "member_state": ("country",),
+    "group": ("group", "country"),
+    "office": ("contact_point",),
+    "escalation_chain": ("contact_point",),
+    "placement": (),
+    "impact": ("layer",),
+}
+
+
+def about(kind: str, **members: str) -> tuple[tuple[str, str], ...]:
+    """`Fact.about` of a fact of this kind."""
+    return (("kind", kind), *members.items())
+
+
 # --- facts -----------------------------------------------------------------------------------------
 
 
@@ -112,14 +172,18 @@ class Fact:
     source: str
     verified: bool
     verification: str | None = None
+    # What the fact is about, as data (`kind` and its members: FACT_KINDS), so that a reader in
+    # another language is told which fact is unverified; pairs, so that a Fact stays hashable.
+    about: tuple[tuple[str, str], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        """`{"fact", "source", "verified", "verification"}`."""
+        """`{"fact", "source", "verified", "verification", "about"}`."""
         return {
             "fact": self.fact,
             "source": self.source,
             "verified": self.verified,
             "verification": self.verification,
+            "about": dict(self.about) or None,
         }
 
 
@@ -166,6 +230,7 @@ class AlertFacts:
             f"CAP message {self.identifier} from {self.sender} (<{element}>)",
             self.signature_verified,
             VERIFIED if self.signature_verified else "not signed with a verified signature",
+            about("cap", element=element, value=value),
         )
 
 
@@ -196,6 +261,7 @@ def alert_facts(
             f"ITU Member States table, row {iso3}: {row.source or 'no source recorded'}",
             row.verification == VERIFIED,
             row.verification or None,
+            about("member_state", country=iso3),
         )
     groups: dict[str, tuple[str, ...]] = {}
     group_facts: dict[tuple[str, str], Fact] = {}
@@ -209,6 +275,7 @@ def alert_facts(
                 source.source if source else "UN country groups table (geo/data/country_groups.tsv)",
                 source is not None and source.verification == VERIFIED,
                 source.verification if source else None,
+                about("group", group=group, country=code),
             )
     sites = impact.get("sites") or {}
     population = impact.get("population")
@@ -504,6 +571,8 @@ class RoutingEntry:
     rules: tuple[str, ...]
     reasons: tuple[str, ...]
     provenance: tuple[Fact, ...]
+    # The reasons as data, one per reason and in the same order (`Reason.ground`).
+    grounds: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -523,16 +592,19 @@ class _Draft:
     rule: str
     rules: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    grounds: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Fact] = field(default_factory=dict)
 
-    def add(self, rule: str, priority: Priority, reasons: Iterable[str], facts: Iterable[Fact]) -> None:
+    def add(self, rule: str, priority: Priority, reasons: Iterable[Reason], facts: Iterable[Fact]) -> None:
         if PRIORITIES.index(priority) < PRIORITIES.index(self.priority):
             self.priority, self.rule = priority, rule
         if rule not in self.rules:
             self.rules.append(rule)
         for reason in reasons:
-            if reason not in self.reasons:
-                self.reasons.append(reason)
+            text = f"{rule}: {reason.text}"
+            if text not in self.reasons:
+                self.reasons.append(text)
+                self.grounds.append(reason.ground(rule))
         for fact in facts:
             self.provenance.setdefault(fact.fact, fact)
 
@@ -563,10 +635,7 @@ def decide(
             for contact, reason, contact_facts in _select(selector, facts, registry):
                 draft = drafts.setdefault(contact.id, _Draft(contact, priority, rule.id))
                 draft.add(
-                    rule.id,
-                    priority,
-                    [f"{rule.id}: {r}" for r in [*reasons, reason, why]],
-                    [*used, *priority_facts, *contact_facts],
+                    rule.id, priority, [*reasons, reason, why], [*used, *priority_facts, *contact_facts]
                 )
             if selector not in SELECTORS and registry.get(selector) is None:
                 notes.append(
@@ -582,7 +651,7 @@ def decide(
         priority, why, priority_facts = _priority(Rule(UNROUTED_RULE, Conditions(), (BDT,)), facts)
         draft = drafts.setdefault(bdt.id, _Draft(bdt, priority, UNROUTED_RULE))
         reasons, used = _unrouted_reason(facts)
-        draft.add(UNROUTED_RULE, priority, [f"{UNROUTED_RULE}: {r}" for r in [*reasons, why]], used)
+        draft.add(UNROUTED_RULE, priority, [*reasons, why], used)
     ordered = sorted(drafts.values(), key=lambda d: (_ORDER.index(d.contact.kind), d.contact.id))
     entries = tuple(
         RoutingEntry(
@@ -595,26 +664,30 @@ def decide(
             rules=tuple(d.rules),
             reasons=tuple(d.reasons),
             provenance=tuple(d.provenance.values()),
+            grounds=tuple(d.grounds),
         )
         for d in ordered
     )
     return RoutingDecision(entries, unrouted=unrouted, notes=tuple(notes))
 
 
-def _unrouted_reason(facts: AlertFacts) -> tuple[list[str], list[Fact]]:
+def _unrouted_reason(facts: AlertFacts) -> tuple[list[Reason], list[Fact]]:
     if not facts.mapped:
         text = "no area of the alert could be placed on the map, so no Member State is known"
         source = "the alert's <area> elements (see its warnings)"
     else:
         text = "the alert's area covers no ITU Member State (open sea, or no Member State's territory)"
         source = "Natural Earth admin-0 countries joined to ITU Member States (geo/data/admin0_itu.tsv)"
-    return [f"{text}: BDT receives it"], [Fact(text, source, False, None)]
+    reason = Reason("no_member_state", f"{text}: BDT receives it", {"mapped": facts.mapped})
+    return [reason], [Fact(text, source, False, None, about("placement"))]
 
 
-def _priority(rule: Rule, facts: AlertFacts) -> tuple[Priority, str, list[Fact]]:
+def _priority(rule: Rule, facts: AlertFacts) -> tuple[Priority, Reason, list[Fact]]:
     if rule.priority != CAP_PRIORITY:
-        return Priority(rule.priority), f"priority {rule.priority}, as the rule sets it", []
+        why = f"priority {rule.priority}, as the rule sets it"
+        return Priority(rule.priority), Reason("priority_set", why, {"priority": rule.priority}), []
     priority = priority_of(facts.severity, facts.urgency)
+    derived = priority
     why = (
         f"priority {priority} from severity {facts.severity} and urgency {facts.urgency} "
         "(flash: Extreme or Immediate; urgent: Severe; else routine)"
@@ -624,16 +697,22 @@ def _priority(rule: Rule, facts: AlertFacts) -> tuple[Priority, str, list[Fact]]
     if at_least is not None and PRIORITIES.index(at_least) < PRIORITIES.index(priority):
         priority = at_least
         why += f", raised to {at_least} by the rule"
-    return priority, why, used
+    grounds = {
+        "priority": str(priority),
+        "severity": facts.severity,
+        "urgency": facts.urgency,
+        "raised_from": None if derived == priority else str(derived),
+    }
+    return priority, Reason("priority_cap", why, grounds), used
 
 
 def _any(asked: Collection[str], have: Iterable[str]) -> list[str]:
     return [v for v in have if v in asked]
 
 
-def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[str], list[Fact]] | None:
+def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[Reason], list[Fact]] | None:
     """The reasons and facts a rule's conditions hold by, or None when one does not hold."""
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     used: list[Fact] = []
     for name, value, element in (
         ("status", facts.status, "status"),
@@ -647,27 +726,30 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[str], list[Fact]
             continue
         if value not in asked:
             return None
-        reasons.append(f"{element} {value} is one of {', '.join(sorted(asked))}")
+        allowed = sorted(asked)
+        text = f"{element} {value} is one of {', '.join(allowed)}"
+        reasons.append(Reason("cap", text, {"element": element, "value": value, "allowed": allowed}))
         used.append(facts.cap_fact(element, value))
     if when.category is not None:
         hits = sorted(when.category & facts.categories)
         if not hits:
             return None
-        reasons.append(f"category {', '.join(hits)}")
+        reasons.append(Reason("category", f"category {', '.join(hits)}", {"categories": hits}))
         used += [facts.cap_fact("category", c) for c in hits]
     if when.event is not None:
         events = [e for e in facts.events if any(w in e.casefold() for w in when.event)]
         if not events:
             return None
-        reasons.append(
-            f"event {events[0]!r} names {', '.join(w for w in when.event if w in events[0].casefold())}"
-        )
+        words = [w for w in when.event if w in events[0].casefold()]
+        text = f"event {events[0]!r} names {', '.join(words)}"
+        reasons.append(Reason("event", text, {"event": events[0], "words": words}))
         used.append(facts.cap_fact("event", events[0]))
     if when.member_states is not None:
         if bool(facts.member_states) != when.member_states:
             return None
         if facts.member_states:
-            reasons.append(f"the area covers the Member State(s) {', '.join(facts.member_states)}")
+            text = f"the area covers the Member State(s) {', '.join(facts.member_states)}"
+            reasons.append(Reason("member_states", text, {"countries": list(facts.member_states)}))
             used += [facts.state_facts[s] for s in facts.member_states if s in facts.state_facts]
         else:
             texts, none = _unrouted_reason(facts)
@@ -677,19 +759,23 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[str], list[Fact]
         hits = sorted(when.countries & {*facts.codes, *facts.member_states})
         if not hits:
             return None
-        reasons.append(f"the area covers {', '.join(hits)}, named by the rule")
+        text = f"the area covers {', '.join(hits)}, named by the rule"
+        reasons.append(Reason("countries", text, {"countries": hits}))
         used += [facts.state_facts[s] for s in hits if s in facts.state_facts]
     if when.regions is not None:
         hits = sorted(when.regions & set(facts.regions))
         if not hits:
             return None
-        reasons.append(f"the area lies in the ITU-D region(s) {', '.join(hits)}")
+        text = f"the area lies in the ITU-D region(s) {', '.join(hits)}"
+        reasons.append(Reason("regions", text, {"regions": hits}))
         used += [f for s, f in facts.state_facts.items() if s in facts.member_states]
     if when.groups is not None:
         hits = [(g, c) for g in sorted(when.groups) for c in facts.groups.get(g, ())]
         if not hits:
             return None
-        reasons.append("the area covers " + ", ".join(f"{c} ({g.upper()})" for g, c in hits))
+        text = "the area covers " + ", ".join(f"{c} ({g.upper()})" for g, c in hits)
+        members = [{"country": c, "group": g} for g, c in hits]
+        reasons.append(Reason("groups", text, {"members": members}))
         used += [facts.group_facts[h] for h in hits if h in facts.group_facts]
     impact_source = "the alert's impact: the connectivity layer as imported and the network status reports"
     share = facts.share_down
@@ -697,34 +783,46 @@ def _matches(when: Conditions, facts: AlertFacts) -> tuple[list[str], list[Fact]
         if share is None or share < when.sites_down_share_at_least:
             return None
         text = f"{facts.sites_down} of {facts.sites_total} cell sites in the area down ({share:.0%})"
-        reasons.append(f"{text}, at least {when.sites_down_share_at_least:.0%}")
-        used.append(Fact(text, impact_source, False, None))
+        grounds = {
+            "down": facts.sites_down,
+            "total": facts.sites_total,
+            "share": share,
+            "at_least": when.sites_down_share_at_least,
+        }
+        reasons.append(
+            Reason("sites_down_share", f"{text}, at least {when.sites_down_share_at_least:.0%}", grounds)
+        )
+        used.append(Fact(text, impact_source, False, None, about("impact", layer="sites")))
     if when.sites_down_at_least is not None:
         if facts.sites_down < when.sites_down_at_least:
             return None
         text = f"{facts.sites_down} cell sites in the area down"
-        reasons.append(f"{text}, at least {when.sites_down_at_least}")
-        used.append(Fact(text, impact_source, False, None))
+        grounds = {"down": facts.sites_down, "at_least": when.sites_down_at_least}
+        reasons.append(Reason("sites_down", f"{text}, at least {when.sites_down_at_least}", grounds))
+        used.append(Fact(text, impact_source, False, None, about("impact", layer="sites")))
     if when.population_at_least is not None:
         if facts.population is None or facts.population < when.population_at_least:
             return None
         text = f"about {facts.population:,.0f} people in the area"
-        reasons.append(f"{text}, at least {when.population_at_least:,.0f}")
-        used.append(Fact(text, "the alert's impact: the population layer as imported", False, None))
+        grounds = {"population": facts.population, "at_least": when.population_at_least}
+        reasons.append(Reason("population", f"{text}, at least {when.population_at_least:,.0f}", grounds))
+        source = "the alert's impact: the population layer as imported"
+        used.append(Fact(text, source, False, None, about("impact", layer="population")))
     if when.cable_landings_at_least is not None:
         if len(facts.landing_points) < when.cable_landings_at_least:
             return None
         text = f"{len(facts.landing_points)} submarine cable landing point(s) in the area"
         if facts.landing_points:
             text += f": {', '.join(facts.landing_points[:5])}"
-        reasons.append(text)
-        used.append(Fact(text, "the alert's impact: the cable landing points as imported", False, None))
+        grounds = {"count": len(facts.landing_points), "landing_points": list(facts.landing_points[:5])}
+        reasons.append(Reason("cable_landings", text, grounds))
+        source = "the alert's impact: the cable landing points as imported"
+        used.append(Fact(text, source, False, None, about("impact", layer="landings")))
     if when.signature_verified is not None:
         if facts.signature_verified != when.signature_verified:
             return None
-        reasons.append(
-            "the signature is verified" if facts.signature_verified else "the signature is not verified"
-        )
+        text = "the signature is verified" if facts.signature_verified else "the signature is not verified"
+        reasons.append(Reason("signature", text, {"verified": facts.signature_verified}))
     return reasons, used
 
 
@@ -734,14 +832,15 @@ def _office_fact(contact: ContactPoint, what: str) -> Fact:
         f"contact-point registry, {contact.id}: {contact.source or 'no source recorded'}",
         contact.verified,
         contact.verification,
+        about("office", contact_point=contact.id),
     )
 
 
 def _select(
     selector: str, facts: AlertFacts, registry: Registry
-) -> list[tuple[ContactPoint, str, list[Fact]]]:
+) -> list[tuple[ContactPoint, Reason, list[Fact]]]:
     """The contact points a recipient selector names for this alert, each with why."""
-    chosen: list[tuple[ContactPoint, str, list[Fact]]] = []
+    chosen: list[tuple[ContactPoint, Reason, list[Fact]]] = []
     if selector == AREA_OFFICES:
         for iso3 in facts.member_states:
             for office in registry.area_offices_for(iso3):
@@ -749,7 +848,11 @@ def _select(
                 chosen.append(
                     (
                         office,
-                        f"area office serving {iso3}{coverage}",
+                        Reason(
+                            "area_office",
+                            f"area office serving {iso3}{coverage}",
+                            {"country": iso3, "coverage": office.coverage},
+                        ),
                         [_office_fact(office, f"serves {iso3}{coverage}")],
                     )
                 )
@@ -760,7 +863,7 @@ def _select(
                 chosen.append(
                     (
                         office,
-                        f"regional office for {region}",
+                        Reason("regional_office", f"regional office for {region}", {"region": region}),
                         [_office_fact(office, f"is the ITU regional office for {region}")],
                     )
                 )
@@ -770,21 +873,22 @@ def _select(
                 chosen.append(
                     (
                         contact,
-                        f"national contact for {iso3}",
+                        Reason("national_contact", f"national contact for {iso3}", {"country": iso3}),
                         [_office_fact(contact, f"is a national contact of {iso3}")],
                     )
                 )
     elif selector == BDT:
         bdt = registry.bdt()
         if bdt is not None:
-            chosen.append((bdt, "BDT focal point", [_office_fact(bdt, "is the BDT focal point")]))
+            reason = Reason("bdt", "BDT focal point")
+            chosen.append((bdt, reason, [_office_fact(bdt, "is the BDT focal point")]))
     else:
         contact = registry.get(selector)
         if contact is not None:
             chosen.append(
                 (
                     contact,
-                    f"named by the rule ({contact.id})",
+                    Reason("named", f"named by the rule ({contact.id})", {"contact_point": contact.id}),
                     [_office_fact(contact, "is named by the rule")],
                 )
             )

@@ -48,6 +48,9 @@ AUTHORIZATION_PATH = "header:authorization"
 # The browser's session cookie (POST /api/v1/session); its value is as opaque as a token.
 SESSION_COOKIE = "tampere_session"
 SESSION_PATH = f"cookie:{SESSION_COOKIE}"
+# Its companion, which script may read: no secret ("1"), it only says a session cookie was set,
+# so that a page without one does not ask GET /api/v1/session for the 401 a browser logs.
+SIGNED_IN_COOKIE = "tampere_signed_in"
 
 # Rule ids of token requests that cannot be made (CLI and POST /api/v1/tokens).
 RULE_ROLE_UNKNOWN = "token.role.unknown"
@@ -656,3 +659,17 @@ def session_cookie(value: str, *, max_age: int, secure: bool) -> str:
 def expired_session_cookie() -> str:
     """The Set-Cookie value that makes the browser forget its session cookie."""
     return session_cookie("", max_age=0, secure=False)
+
+
+def signed_in_cookie(*, max_age: int, secure: bool) -> str:
+    """The Set-Cookie value of the session's companion: as the session cookie (path, expiry,
+    SameSite, Secure) but readable by the page, and holding nothing but "1"."""
+    cookie = (
+        f"{SIGNED_IN_COOKIE}={'1' if max_age > 0 else ''}; Path=/; Max-Age={max(0, max_age)}; SameSite=Strict"
+    )
+    return cookie + "; Secure" if secure else cookie
+
+
+def expired_signed_in_cookie() -> str:
+    """The Set-Cookie value that makes the browser forget the companion."""
+    return signed_in_cookie(max_age=0, secure=False)

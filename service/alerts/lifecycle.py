@@ -247,7 +247,7 @@ def _apply_late(conn: Connection, message: StoredMessage, referencing: StoredMes
                 conn,
                 kind=event_log.ALERT_REFERENCE_REFUSED,
                 alert=message,
-                payload={"by": referencing.id, "note": note},
+                payload={"by": referencing.id, "by_msgType": referencing.msg_type, "note": note},
                 by=referencing,
             )
             return

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from cap.errors import Finding
 from cap.model import Alert
 from cap.serialize import from_json
-from contact_points.escalation import RecipientClock, next_step_at, step_contact, steps_due
+from contact_points.escalation import Escalation, RecipientClock, next_step_at, step_contact, steps_due
 from contact_points.registry import ContactPoint, Registry
 from contact_points.routing import ACK_DEADLINES, Priority
 from contact_points.rules import RoutingDecision, RoutingRules, alert_facts, decide
@@ -176,6 +176,8 @@ def planned(decision: RoutingDecision) -> list[dict[str, Any]]:
             "acknowledged_at": None,
             "escalated_to": None,
             "reasons": list(e.reasons),
+            # The same reasons as data, for a reader in another language (contact_points.rules.Reason).
+            "grounds": [dict(g) for g in e.grounds],
             "rule": e.rule,
             "provenance": [f.as_json() for f in e.provenance],
             "kind": e.contact.kind,
@@ -474,7 +476,7 @@ def _escalate(conn: Connection, alert_id: int, now: datetime, registry: Registry
             payload_hash=audit.json_digest({"from": step.source, "to": step.target, "level": step.level}),
         )
         if whom is None and target not in present:
-            added.append(_escalated_entry(row, target, note, registry))
+            added.append(_escalated_entry(row, target, note, registry, step))
             present.add(target)
     if added:
         insert_routing(conn, alert_id, routing_rows(added, now, first=len(rows)))
@@ -482,7 +484,9 @@ def _escalate(conn: Connection, alert_id: int, now: datetime, registry: Registry
         _write_json(conn, alert_id, added)
 
 
-def _escalated_entry(source: Any, target: str, note: str, registry: Registry) -> dict[str, Any]:
+def _escalated_entry(
+    source: Any, target: str, note: str, registry: Registry, step: Escalation
+) -> dict[str, Any]:
     """The entry of a contact point an escalation reached that was no recipient: it becomes one
     (so that it may acknowledge), with no deadline of its own, as the chain that reached it
     goes on."""
@@ -494,6 +498,15 @@ def _escalated_entry(source: Any, target: str, note: str, registry: Registry) ->
         "acknowledged_at": None,
         "escalated_to": None,
         "reasons": [f"{ESCALATION_RULE}: {note}"],
+        "grounds": [
+            {
+                "rule": ESCALATION_RULE,
+                "kind": "escalation",
+                "from": step.source,
+                "due": step.due.isoformat(),
+                "to": step.target,
+            }
+        ],
         "rule": ESCALATION_RULE,
         "provenance": [
             {
@@ -501,6 +514,7 @@ def _escalated_entry(source: Any, target: str, note: str, registry: Registry) ->
                 "source": "contact-point registry (deputies, head, regional office, BDT)",
                 "verified": bool(contact and contact.verified),
                 "verification": contact.verification if contact else None,
+                "about": {"kind": "escalation_chain", "contact_point": target},
             }
         ],
         "kind": contact.kind if contact else "",

@@ -54,6 +54,23 @@ _PUBLIC_LISTS = PublicLists()
 
 # Rule ids of the refusals of these routes (the CAP library's own are cap.*).
 RULE_NOT_FOUND = "alert.not-found"
+# What a history step carries of its event's payload as data (`details`), so that a reader in
+# any language is told who did what from it rather than from the English `note`: an
+# escalation's steps and deadline, who acknowledged, whom the rules added, what was refused.
+HISTORY_DETAILS = (
+    "from",
+    "to",
+    "contact_point",
+    "to_whom",
+    "level",
+    "due",
+    "priority",
+    "contact_points",
+    "acknowledged_at",
+    "rules",
+    "reason",
+    "by_msgType",
+)
 RULE_SINCE = "alert.since"
 RULE_FILTER = "alert.filter.unknown"
 RULE_ACK_BODY = "alert.ack.body"
@@ -85,6 +102,37 @@ _ERRORS = {
 }
 
 
+ALERT_DESCRIPTION = """\
+The alert's JSON (as listed), its `history`, `references` and the parsed CAP model (`alert`).
+
+Each `routing` entry holds the contract's members (`contact_point`, `priority`,
+`ack_within_seconds`, `acknowledged_at`, `escalated_to`, `reasons`, `rule`, `provenance`) and,
+beside the English `reasons`, the same reasons as data in `grounds`: one object per reason, in
+the same order, `{"rule", "kind", ...facts}`, so that a client shows them in its reader's
+language. The kinds and their facts: `cap` (`element`, `value`, `allowed`), `category`
+(`categories`), `event` (`event`, `words`), `member_states` and `countries` (`countries`, ISO3),
+`no_member_state` (`mapped`), `regions` (`regions`, ITU-D), `groups` (`members`: `[{"country",
+"group"}]`, group one of ldc, lldc, sids), `sites_down_share` (`down`, `total`, `share`,
+`at_least`), `sites_down` (`down`, `at_least`), `population` (`population`, `at_least`),
+`cable_landings` (`count`, `landing_points`), `signature` (`verified`), `area_office`
+(`country`, `coverage`), `regional_office` (`region`), `national_contact` (`country`), `bdt`,
+`named` (`contact_point`), `priority_set` (`priority`), `priority_cap` (`priority`, `severity`,
+`urgency`, `raised_from`: the CAP-derived priority a rule raised, else null), `escalation`
+(`from`, `due`, `to`: the entry of a contact point an escalation reached). A kind a client does
+not know is shown by its English reason. Entries stored before `grounds` existed have none.
+Each `provenance` fact carries `about` besides its English `fact` and `source`: what it is about
+as data, `{"kind", ...}`: `cap` (`element`, `value`; as verified as the message's signature),
+`member_state` (`country`), `group` (`group`, `country`), `office` and `escalation_chain`
+(`contact_point`), `placement`, `impact` (`layer`: sites, population, landings).
+
+Each `history` step is `{"event", "at", "action", "state", "by", "note"?, "details"}`; `note` is
+English text, `details` the same as data from the event: `from`, `to`, `contact_point`,
+`to_whom`, `level`, `due`, `priority` (an escalation), `contact_points`, `acknowledged_at` (an
+acknowledgement; `contact_points` and `rules` when the rules added recipients), `reason`,
+`by_msgType` (a refused reference, to who may see the message that made it).
+"""
+
+
 def alerts_router() -> APIRouter:
     """The /api/v1/alerts routes and the Atom feed."""
     router = APIRouter(tags=["alerts"])
@@ -109,6 +157,7 @@ def alerts_router() -> APIRouter:
         get_alert,
         methods=["GET"],
         summary="One alert",
+        description=ALERT_DESCRIPTION,
         responses={404: {"description": "No such alert, or not visible to this principal"}},
     )
     router.add_api_route(
@@ -322,6 +371,7 @@ def _alert_detail(
                 "state": payload.get("state"),
                 "by": payload.get("by"),
                 **({"note": payload["note"]} if payload.get("note") else {}),
+                "details": {key: payload[key] for key in HISTORY_DETAILS if key in payload},
             }
         )
     if body["state"] == lifecycle.EXPIRED and view.state == lifecycle.ACTIVE:
@@ -333,6 +383,7 @@ def _alert_detail(
                 "action": "expired",
                 "state": lifecycle.EXPIRED,
                 "by": None,
+                "details": {},
             }
         )
     body["history"] = steps

@@ -175,7 +175,7 @@ EVENT_MESSAGES: dict[str, EventMessage] = {
             log.ALERT_REFERENCE_REFUSED,
             "A message referencing the alert, held until it arrived, came from a principal that "
             "does not own it: not applied",
-            {"by": _CAUSE["by"], "note": _string()},
+            {"by": _CAUSE["by"], "by_msgType": _CAUSE["by_msgType"], "note": _string()},
             _CAUSED,
         ),
         _alert_event(
@@ -346,7 +346,14 @@ ACK_RESULT_SCHEMA: dict[str, Any] = {
         "contact_points": {**_CODES, "description": "The contact points acknowledged"},
         "acknowledged_at": _nullable(_TIME),
         "changed": {"type": "boolean", "description": "False when it was acknowledged already"},
-        "routing": {"type": "array", "items": {"type": "object"}, "description": "The alert's routing now"},
+        "routing": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": (
+                "The alert's routing now: its entries as GET /api/v1/alerts/{id} shows them (the"
+                " contract's members, and `grounds`, the reasons as data)"
+            ),
+        },
         "title": _string(description="A refusal's HTTP title"),
         "errors": _FINDINGS,
     },

@@ -26,11 +26,13 @@ from service.auth import (
     bearer_token,
     close_session,
     expired_session_cookie,
+    expired_signed_in_cookie,
     issue_token,
     list_tokens,
     open_session,
     revoke_token,
     session_cookie,
+    signed_in_cookie,
     unauthorized,
 )
 from service.db.models import utcnow
@@ -260,15 +262,22 @@ async def post_session(request: Request, runtime: RuntimeDep) -> JSONResponse:
     max_age = int((expires_at - utcnow()).total_seconds())
     cookie = session_cookie(value, max_age=max_age, secure=request.url.scheme == "https")
     content = {**_session_json(credential), "expires_at": expires_at.isoformat()}
-    return JSONResponse(
+    answer = JSONResponse(
         status_code=201, content=content, headers={"Set-Cookie": cookie, "Cache-Control": "no-store"}
     )
+    answer.headers.append(
+        "Set-Cookie", signed_in_cookie(max_age=max_age, secure=request.url.scheme == "https")
+    )
+    return answer
 
 
 async def get_session(credential: OptionalCredential) -> JSONResponse:
     """Who the caller is, by session cookie (or token)."""
     if credential is None:
-        raise unauthorized(RULE_TOKEN_MISSING, "no session: POST /api/v1/session with a token")
+        # A companion left from a session that ended goes too: the page stops asking.
+        refusal = unauthorized(RULE_TOKEN_MISSING, "no session: POST /api/v1/session with a token")
+        refusal.headers["Set-Cookie"] = expired_signed_in_cookie()
+        raise refusal
     return JSONResponse(_session_json(credential))
 
 
@@ -278,4 +287,6 @@ async def delete_session(request: Request, runtime: RuntimeDep) -> Response:
     if value:
         await runtime.db.write(lambda conn: close_session(conn, value))
         runtime.authenticator.forget_session(value)
-    return Response(status_code=204, headers={"Set-Cookie": expired_session_cookie()})
+    answer = Response(status_code=204, headers={"Set-Cookie": expired_session_cookie()})
+    answer.headers.append("Set-Cookie", expired_signed_in_cookie())
+    return answer

@@ -13,7 +13,15 @@ from cap.model import Alert, Info
 from contact_points.escalation import RecipientClock, escalation_chain, steps_due
 from contact_points.registry import NATIONAL, ContactPoint, Person, Registry, seed_contacts
 from contact_points.routing import Priority
-from contact_points.rules import AlertFacts, RoutingRules, RulesInvalid, alert_facts, decide
+from contact_points.rules import (
+    FACT_KINDS,
+    GROUND_KINDS,
+    AlertFacts,
+    RoutingRules,
+    RulesInvalid,
+    alert_facts,
+    decide,
+)
 from geo.reference import ReferenceTables
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -271,3 +279,97 @@ def test_a_national_contact_without_a_region_escalates_by_the_regions_given() ->
         ["HTI"], ["Americas"], "Extreme", "Immediate", "Actual", registry=Registry.load([lone])
     )
     assert routed[0].contact.id == "desk" and routed[0].escalate_to == ("ro-brasilia", "bdt")
+
+
+def test_every_reason_comes_as_data_too_in_the_same_order(reference, registry) -> None:
+    """`grounds` hold each reason's kind and the facts it used, one per English reason: what a
+    reader in another language is shown instead of the English text."""
+    table = RoutingRules.load(
+        """
+rules:
+  - id: pacific-cyclones
+    when:
+      status: [Actual]
+      regions: [Asia and the Pacific]
+      groups: [sids]
+      event: [cyclone]
+      category: [Met]
+      member_states: true
+      countries: [FJI]
+      population_at_least: 1000
+      cable_landings_at_least: 1
+      sites_down_share_at_least: 0.25
+      sites_down_at_least: 1
+      signature_verified: false
+    recipients: [national_contacts, area_offices, regional_offices, bdt, ro-geneva]
+    priority_at_least: flash
+""",
+        name="operator.yaml",
+    )
+    hit = facts(
+        reference,
+        ["FJI"],
+        population=25_000,
+        landing_points=[{"id": "suva", "name": "Suva"}],
+        sites={"total": 8, "down": 4},
+    )
+    decision = decide(hit, rules=table, registry=registry)
+    kinds: set[str] = set()
+    for entry in decision.entries:
+        assert len(entry.grounds) == len(entry.reasons) > 0
+        for ground, text in zip(entry.grounds, entry.reasons, strict=True):
+            assert text.startswith(f"{ground['rule']}: ")
+            assert set(ground) == {"rule", "kind", *GROUND_KINDS[ground["kind"]]}, ground
+            kinds.add(ground["kind"])
+    assert kinds >= {
+        "cap",
+        "category",
+        "event",
+        "member_states",
+        "countries",
+        "regions",
+        "groups",
+        "sites_down_share",
+        "sites_down",
+        "population",
+        "cable_landings",
+        "signature",
+        "regional_office",
+        "bdt",
+        "named",
+        "priority_cap",
+    }
+    # Each fact of the provenance says what it is about as data too.
+    abouts = {
+        f.as_json()["about"]["kind"]: f.as_json()["about"] for e in decision.entries for f in e.provenance
+    }
+    for kind, subject in abouts.items():
+        assert set(subject) == {"kind", *FACT_KINDS[kind]}, subject
+    assert set(abouts) == {"cap", "member_state", "group", "office", "impact"}
+    assert abouts["office"]["contact_point"] in {e.contact.id for e in decision.entries}
+    bangkok = next(e for e in decision.entries if e.contact.id == "ro-bangkok")
+    grounds = {g["kind"]: g for g in bangkok.grounds}
+    assert grounds["member_states"]["countries"] == ["FJI"]
+    assert grounds["regional_office"]["region"] == "Asia and the Pacific"
+    assert grounds["groups"]["members"] == [{"country": "FJI", "group": "sids"}]
+    assert grounds["sites_down_share"] == {
+        "rule": "pacific-cyclones",
+        "kind": "sites_down_share",
+        "down": 4,
+        "total": 8,
+        "share": 0.5,
+        "at_least": 0.25,
+    }
+    assert grounds["priority_cap"]["priority"] == "flash"
+    assert grounds["priority_cap"]["raised_from"] == "urgent"
+    assert grounds["cap"] == {
+        "rule": "pacific-cyclones",
+        "kind": "cap",
+        "element": "status",
+        "value": "Actual",
+        "allowed": ["Actual"],
+    }
+    # Over no Member State: the unrouted decision says so as data, and whether it could be placed.
+    sea = decide(facts(reference, []), rules=RoutingRules.load(), registry=registry)
+    unrouted = sea.entries[0].grounds
+    assert {"rule": "unrouted", "kind": "no_member_state", "mapped": True} in unrouted

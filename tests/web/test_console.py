@@ -300,3 +300,62 @@ def test_a_signed_in_list_is_never_kept_for_offline_use(visit: Any, served: Serv
         }"""
     )
     assert public in kept and restricted not in kept
+
+
+def test_the_open_panel_says_an_acknowledgement_made_in_the_console(visit: Any, served: Served) -> None:
+    """An acknowledgement changes no list (its ETag stays): the open panel of that alert is read
+    again on the acknowledgement and its event, and says it within 2 s."""
+    from playwright.sync_api import expect
+
+    headline = unique("Panel ack")
+    alert = served.post_alert(unique("panel-ack"), headline=headline, polygon=NAIROBI)
+    seen = visit()
+    seen.open("/")
+    sign_in(seen, served.office)
+    page = seen.page
+    inbox_item = page.locator(f"[data-inbox-alert='{alert['id']}']")
+    inbox_item.get_by_role("button", name="Details").click()
+    panel = page.locator("#panel")
+    entry = panel.locator("[data-routing='ro-addis-ababa']")
+    expect(entry).to_contain_text("not yet acknowledged")
+    inbox_item.get_by_role("button", name="Acknowledge").click()
+    expect(entry).to_contain_text("acknowledged", timeout=2_000)
+    expect(entry).not_to_contain_text("not yet acknowledged", timeout=2_000)
+    expect(panel.locator(".history")).to_contain_text("Acknowledged by a recipient")
+
+
+def test_an_anonymous_page_logs_no_error_and_a_signed_in_reload_keeps_the_session(
+    visit: Any, served: Served
+) -> None:
+    """A page without a session does not ask for one (the 401 a browser would log as an error):
+    the session's readable companion cookie says whether to ask. Signed in, a reload finds the
+    session again; signed out, the page stops asking."""
+    from playwright.sync_api import expect
+
+    served.post_alert(unique("quiet"), headline=unique("Quiet page"), polygon=NAIROBI)
+    seen = visit()
+    page = seen.page
+    logged: list[str] = []
+    page.on("console", lambda message: logged.append(message.text) if message.type == "error" else None)
+    asked: list[str] = []
+    page.on(
+        "request", lambda request: asked.append(request.url) if "/api/v1/session" in request.url else None
+    )
+    seen.open("/")
+    seen.wait_for_map()
+    page.wait_for_timeout(1_500)  # the stream, the worker, the polls: anything that would log
+    assert logged == [] and asked == []
+
+    sign_in(seen, served.office)
+    assert page.evaluate("document.cookie") == "tampere_signed_in=1"  # the session stays HttpOnly
+    page.reload()
+    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=10_000)
+    expect(page.locator("[data-key='sign-out']")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Access token")).to_be_visible()
+    asked.clear()
+    page.reload()
+    seen.open("/")
+    page.wait_for_timeout(1_500)
+    assert asked == [] and page.evaluate("document.cookie") == ""
+    assert logged == []

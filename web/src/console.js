@@ -4,10 +4,10 @@
 // holds the alerts routed to this office with their deadlines and an acknowledge button, and
 // the assistance requests, worked through their states; escalations appear as they happen.
 
-import { age, dateTime, t, term } from './i18n.js';
+import { age, countryName, dateTime, listOf, t, term } from './i18n.js';
 import { el, headlineOf, severityBadge } from './list.js';
 import { problemText } from './panel.js';
-import { contactOf, deadlineOf } from './routing.js';
+import { contactName, contactOf, deadlineOf, loadContacts } from './routing.js';
 
 const WRITE_HEADERS = { 'Content-Type': 'application/json', 'X-Requested-With': 'tampere-web' };
 // Request moves a recipient may make, from which states (contact_points/requests.py MOVES).
@@ -17,13 +17,18 @@ const RECIPIENT_MOVES = {
   closed: ['fulfilled'],
 };
 const REQUESTER_MOVES = { closed: ['fulfilled'], cancelled: ['open', 'acknowledged', 'in-progress'] };
+// The service's companion of the HttpOnly session cookie (service/auth.py SIGNED_IN_COOKIE): it
+// says a session may exist, so a page without one does not ask (a 401 the browser logs).
+const SIGNED_IN = 'tampere_signed_in=1';
 const LOGGED = /^(alert\.(escalated|acknowledged|cancelled|updated|received)|request\.)/;
 
 export class OfficeConsole {
-  constructor({ root, onSession, onOpen }) {
+  constructor({ root, onSession, onOpen, onAcknowledged, countries = new Map() }) {
     this.root = root;
     this.onSession = onSession;
     this.onOpen = onOpen;
+    this.onAcknowledged = onAcknowledged; // (alert id) => whoever shows that alert reads it again
+    this.countries = countries;
     this.session = null;
     this.alerts = [];
     this.requests = [];
@@ -34,14 +39,22 @@ export class OfficeConsole {
   }
 
   async start() {
-    try {
-      const response = await fetch('/api/v1/session', { credentials: 'same-origin' });
-      this.session = response.ok ? await response.json() : null;
-    } catch {
-      this.session = null;
+    this.session = null;
+    if (document.cookie.split('; ').includes(SIGNED_IN)) {
+      try {
+        const response = await fetch('/api/v1/session', { credentials: 'same-origin' });
+        this.session = response.ok ? await response.json() : null;
+        // The session ended on the service (expired, revoked): the companion goes too.
+        if (response.status === 401) forgetSignedIn();
+      } catch {
+        this.session = null;
+      }
     }
     this.onSession(this.session);
-    if (this.session) await this.refresh();
+    if (this.session) {
+      loadContacts().then(() => this.render());
+      await this.refresh();
+    }
     this.render();
     // Deadlines pass without an event: "acknowledge by" turns "overdue" on its own.
     setInterval(() => {
@@ -64,6 +77,7 @@ export class OfficeConsole {
     this.session = await response.json();
     this.message = '';
     this.onSession(this.session);
+    loadContacts().then(() => this.render());
     await this.refresh();
     this.render();
     this.root.querySelector('h3')?.focus();
@@ -75,6 +89,7 @@ export class OfficeConsole {
   }
 
   ended() {
+    forgetSignedIn();
     this.session = null;
     this.alerts = [];
     this.requests = [];
@@ -138,6 +153,7 @@ export class OfficeConsole {
     const response = await fetch(`/api/v1/alerts/${id}/ack`, { method: 'POST', credentials: 'same-origin', headers: WRITE_HEADERS, body: '{}' });
     if (response.ok) {
       this.message = '';
+      this.onAcknowledged?.(id);
       await this.refreshAlerts();
     } else if (response.status === 404 || response.status === 405) {
       // The route itself is missing (an older server): say so rather than "not found".
@@ -201,10 +217,10 @@ export class OfficeConsole {
       return;
     }
     const s = this.session;
-    const who = [s.principal, s.office || s.country || s.role].filter(Boolean).join(' — ');
+    const who = this.who(s);
     this.root.replaceChildren(
       ...[
-      el('p', { class: 'who' }, t('console.signedIn', { who }), ' ', el('button', { type: 'button', 'data-key': 'sign-out', onclick: () => this.signOut() }, t('console.signOut'))),
+      el('p', { class: 'who', title: s.principal || null, 'data-principal': s.principal || null }, t('console.signedIn', { who }), ' ', el('button', { type: 'button', 'data-key': 'sign-out', onclick: () => this.signOut() }, t('console.signOut'))),
       el('p', { class: 'stream' }, t('console.stream', { state: t(this.streamOpen ? 'console.streamOpen' : 'console.streamClosed') })),
       message,
       el('h3', { tabindex: '-1' }, t('console.inbox')),
@@ -220,6 +236,17 @@ export class OfficeConsole {
     if (focused) this.root.querySelector(`[data-key="${focused}"]`)?.focus();
   }
 
+  // Who is signed in, in the reader's words: the office by name, the administration by its
+  // country, else the role; the principal's id (office:ro-addis-ababa) kept in its title.
+  who(s) {
+    const whom = s.office ? contactName(s.office) : s.country ? t('console.administrationOf', { country: this.countryName(s.country) }) : term('role', s.role);
+    return whom;
+  }
+
+  countryName(iso3) {
+    return countryName(this.countries.get(iso3) || { iso3 });
+  }
+
   alertItem(feature) {
     const p = feature.properties;
     const entries = (p.routing || []).filter((entry) => this.mine(entry));
@@ -228,7 +255,7 @@ export class OfficeConsole {
       const deadline = deadlineOf(entry, p.received);
       if (!deadline) return term('priority', entry.priority);
       const text = deadline.getTime() < Date.now() ? t('console.overdue', { time: dateTime(deadline) }) : t('console.deadline', { time: dateTime(deadline), age: age(deadline) });
-      return `${term('priority', entry.priority)}: ${text}${entry.escalated_to ? ` → ${[].concat(entry.escalated_to).join(', ')}` : ''}`;
+      return `${term('priority', entry.priority)}: ${text}${entry.escalated_to ? ` → ${listOf([].concat(entry.escalated_to).map(contactName))}` : ''}`;
     });
     const pending = entries.some((entry) => !entry.acknowledged_at && entry.ack_within_seconds);
     return el(
@@ -264,11 +291,11 @@ export class OfficeConsole {
     return el(
       'li',
       { 'data-request': String(request.id) },
-      el('p', {}, el('strong', {}, request.title), ` — ${term('requestKind', request.kind)}, ${request.country}`),
+      el('p', {}, el('strong', {}, request.title), ` — ${term('requestKind', request.kind)}, `, el('span', { title: request.country }, this.countryName(request.country))),
       el(
         'p',
         {},
-        `${t('console.state')}: ${term('requestState', request.state)} · ${t('console.urgency')}: ${request.urgency}`,
+        `${t('console.state')}: ${term('requestState', request.state)} · ${t('console.urgency')}: ${term('requestUrgency', request.urgency)}`,
         deadline && unacknowledged ? ` · ${t('console.deadline', { time: dateTime(deadline), age: age(deadline) })}` : '',
       ),
       el(
@@ -286,6 +313,10 @@ export class OfficeConsole {
       moves.length ? this.noteField(request.id) : null,
     );
   }
+}
+
+function forgetSignedIn() {
+  document.cookie = 'tampere_signed_in=; Path=/; Max-Age=0; SameSite=Strict';
 }
 
 function describe(event) {

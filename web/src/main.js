@@ -158,6 +158,7 @@ async function main() {
   const stream = new EventStream({
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
+      panel.changed(event.alert_id);
       if ((event.type || '').startsWith('request.')) requestsLayer?.refresh();
       if (event.type === NETWORK_STATUS) map?.layers?.networkChanged();
       office.event(event);
@@ -174,13 +175,16 @@ async function main() {
     onEvent: (event) => {
       if ((event.type || '').startsWith('alert.')) store.refresh();
       if (event.type === NETWORK_STATUS) map?.layers?.networkChanged();
+      panel.changed(event.alert_id);
     },
     onState: streamState,
     onAlive: () => store.confirm(),
   });
   const office = new OfficeConsole({
     root: $('console-body'),
+    countries,
     onOpen: open,
+    onAcknowledged: (id) => panel.changed(id),
     onSession: (value) => {
       session = value;
       // Signed in: the principal's stream wakes the page; signed out: the public one does.

@@ -260,6 +260,15 @@ async def test_escalation_climbs_the_chain_on_time_and_stops_when_someone_on_it_
         "routing.acknowledged",
     ]
     assert history[1]["by"] == "system" and "did not acknowledge" in history[1]["note"]
+    # The same as data, for a reader in another language: who did not answer by when, who is asked.
+    assert {k: history[1]["details"][k] for k in ("from", "to", "contact_point", "level", "due")} == {
+        "from": "ao-bridgetown",
+        "to": "ro-brasilia",
+        "contact_point": "ro-brasilia",
+        "level": 1,
+        "due": (start + timedelta(seconds=600)).isoformat(),
+    }
+    assert history[-1]["details"]["contact_points"] == ["bdt"]
 
 
 async def test_deputies_then_the_head_are_asked_before_bdt(desk: Desk) -> None:
@@ -309,6 +318,15 @@ async def test_a_contact_point_reached_by_escalation_may_acknowledge(desk: Desk)
         "escalation",
         None,
     )
+    [ground] = routing["bdt"]["grounds"]
+    assert ground == {
+        "rule": "escalation",
+        "kind": "escalation",
+        "from": "ro-addis-ababa",
+        "due": routing["ro-addis-ababa"]["ack_deadline"],
+        "to": "bdt",
+    }
+    assert len(routing["ro-addis-ababa"]["grounds"]) == len(routing["ro-addis-ababa"]["reasons"])
     assert (await desk.ack("bdt", kenya["id"])).status_code == 200
 
 

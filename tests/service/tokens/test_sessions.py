@@ -24,17 +24,27 @@ def _attributes(set_cookie: str) -> dict[str, str]:
 async def test_a_token_becomes_a_session_cookie_that_authenticates(service: ServiceUnderTest) -> None:
     token = await service.token("administration", country="KEN", senders=["alerts@meteo.go.ke"])
     client = service.client
-    assert (await client.get("/api/v1/session")).status_code == 401
+    anonymous = await client.get("/api/v1/session")
+    assert anonymous.status_code == 401
+    # A companion left from an ended session is cleared with the honest 401.
+    assert _cookies(anonymous)["tampere_signed_in"]["max-age"] == "0"
     wrong = await client.post("/api/v1/session", json={"token": "not-a-token"})
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
 
     opened = await client.post("/api/v1/session", json={"token": token})
     assert opened.status_code == 201, opened.text
-    cookie = _attributes(opened.headers["set-cookie"])
-    assert cookie["name"] == "tampere_session" and len(cookie["value"]) >= 43
+    cookie = _cookies(opened)["tampere_session"]
+    assert len(cookie["value"]) >= 43
     assert {"httponly", "path", "samesite", "max-age"} <= set(cookie) and "secure" not in cookie
     assert cookie["samesite"] == "Strict" and cookie["path"] == "/"
     assert token not in opened.text and cookie["value"] != token
+    # Its companion tells the page a session may exist, so that a page without one does not
+    # ask: readable by script (no HttpOnly), no secret in it, otherwise the same cookie.
+    companion = _cookies(opened)["tampere_signed_in"]
+    assert companion["value"] == "1" and "httponly" not in companion
+    assert {k: companion[k] for k in ("path", "samesite", "max-age")} == {
+        k: cookie[k] for k in ("path", "samesite", "max-age")
+    }
     assert opened.json()["principal"] == "administration:KEN"
 
     client.cookies.clear()  # sent by hand below, as a browser would
@@ -55,12 +65,21 @@ async def test_a_token_becomes_a_session_cookie_that_authenticates(service: Serv
 
     # Signing out ends it; the browser is told to forget the cookie.
     ended = await client.delete("/api/v1/session", headers=jar)
-    assert ended.status_code == 204 and "max-age=0" in ended.headers["set-cookie"].lower()
+    assert ended.status_code == 204
+    assert {name: c["max-age"] for name, c in _cookies(ended).items()} == {
+        "tampere_session": "0",
+        "tampere_signed_in": "0",
+    }
     await _wait_refused(client, jar)
     # The token itself still works.
     assert (
         await client.get("/api/v1/session", headers={"Authorization": f"Bearer {token}"})
     ).status_code == 200
+
+
+def _cookies(response: httpx.Response) -> dict[str, dict[str, str]]:
+    """Each cookie a response sets, by name, with its attributes."""
+    return {c["name"]: c for c in map(_attributes, response.headers.get_list("set-cookie"))}
 
 
 async def _wait_refused(client: httpx.AsyncClient, jar: dict[str, str]) -> httpx.Response:
@@ -95,4 +114,5 @@ async def test_the_cookie_is_secure_over_https(service: ServiceUnderTest, tmp_pa
     async with httpx.AsyncClient(transport=transport, base_url="https://tampere.test") as https:
         opened = await https.post("/api/v1/session", json={"token": token})
     assert opened.status_code == 201
-    assert "secure" in _attributes(opened.headers["set-cookie"])
+    assert all("secure" in cookie for cookie in _cookies(opened).values())
+    assert set(_cookies(opened)) == {"tampere_session", "tampere_signed_in"}
