@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,10 +134,11 @@ class Visit:
         return {int(v) for v in text.split()}
 
 
-@pytest.fixture
-def visit(browser: Any, served: Served) -> Iterator[Any]:
-    """Opens fresh browser contexts on the app (no shared cookies, cache or service worker);
-    after the test, asserts that no page asked any other origin for anything."""
+@contextmanager
+def visits(browser: Any, base: str) -> Iterator[Any]:
+    """Opens fresh browser contexts on the app at `base` (no shared cookies, cache or service
+    worker); at the end, asserts that no page asked any other origin for anything and that no
+    page's script threw."""
     opened: list[Visit] = []
 
     def open_context(*, reduced_motion: bool = True, locale: str = "en-GB", **options: Any) -> Visit:
@@ -147,7 +149,7 @@ def visit(browser: Any, served: Served) -> Iterator[Any]:
             **options,
         )
         page = context.new_page()
-        seen = Visit(context=context, page=page, base=served.base)
+        seen = Visit(context=context, page=page, base=base)
         # The context sees the service worker's requests too, not only the page's.
         context.on("request", lambda request: seen.requested.append(request.url))
         page.on("websocket", lambda ws: seen.requested.append(ws.url))
@@ -163,6 +165,13 @@ def visit(browser: Any, served: Served) -> Iterator[Any]:
     finally:
         for seen in opened:
             seen.context.close()
+
+
+@pytest.fixture
+def visit(browser: Any, served: Served) -> Iterator[Any]:
+    """`visits` on the module's shared server."""
+    with visits(browser, served.base) as open_context:
+        yield open_context
 
 
 def artifact(name: str) -> Path:

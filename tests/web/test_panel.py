@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import CAP12, SHARED, cap_time, make_cap, migrated, run_tampere, start_server, stop_server
-from tests.web.conftest import NAIROBI, Visit
+from tests.web.conftest import NAIROBI, visits
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -127,29 +127,9 @@ def fast(web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
 
 @pytest.fixture
 def visit(browser: Any, fast: Fast) -> Iterator[Any]:
-    """As tests.web.conftest's `visit`, on this module's server: fresh browser contexts, and
-    after the test, no request to another origin and no script error."""
-    opened: list[Visit] = []
-
-    def open_context(*, locale: str = "en-GB") -> Visit:
-        context = browser.new_context(
-            viewport={"width": 1400, "height": 900}, locale=locale, reduced_motion="reduce"
-        )
-        page = context.new_page()
-        seen = Visit(context=context, page=page, base=fast.base)
-        context.on("request", lambda request: seen.requested.append(request.url))
-        page.on("pageerror", lambda error: seen.errors.append(str(error)))
-        opened.append(seen)
-        return seen
-
-    yield open_context
-    try:
-        for seen in opened:
-            assert seen.requests_elsewhere() == [], "a request left the service's origin"
-            assert seen.errors == [], "the page's scripts threw"
-    finally:
-        for seen in opened:
-            seen.context.close()
+    """tests.web.conftest's `visits`, on this module's server."""
+    with visits(browser, fast.base) as open_context:
+        yield open_context
 
 
 def open_details(seen: Any, alert_id: int) -> Any:

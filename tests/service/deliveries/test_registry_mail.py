@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.alerts.escalation import sweep_once
+from tests.service.alerts.test_acknowledgement import Clock
 from tests.service.alerts.test_routing import HAITI, alert
 from tests.service.assistance.test_requests import body as request_body
 from tests.service.deliveries.conftest import WAIT, Mailbox, tampere
@@ -23,19 +24,6 @@ ADDIS = "/api/v1/contact-points/ro-addis-ababa"
 BASE = "https://tampere.itu.example"
 # French writes a non-breaking space before a colon.
 FR = "\u00a0: "
-
-
-class Clock:
-    """The time the service counts acknowledgement deadlines by, moved on by the test."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
 
 
 def html_of(message: Message) -> str:
