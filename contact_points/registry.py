@@ -175,6 +175,16 @@ class Registry:
         """The contact point with this id, or None."""
         return self._by_id.get(contact_id)
 
+    def find(self, contact_id: str) -> ContactPoint | None:
+        """The contact point with this id matched as office tokens name it (surrounding blanks
+        dropped, case-insensitively), or None; the exact id is looked up first."""
+        wanted = contact_id.strip()
+        exact = self._by_id.get(wanted)
+        if exact is not None:
+            return exact
+        folded = wanted.casefold()
+        return next((c for c in self._by_id.values() if c.id.casefold() == folded), None)
+
     def bdt(self) -> ContactPoint | None:
         """The BDT focal point."""
         return self._bdt

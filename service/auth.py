@@ -613,10 +613,9 @@ def deleted_office(principal: Principal, registry: Registry) -> str | None:
     office could still acknowledge alerts routed to it before (ids as tokens match them,
     case-insensitively)."""
     office = principal.office
-    if principal.role != OFFICE or office is None or registry.get(office) is not None:
+    if principal.role != OFFICE or office is None or registry.find(office) is not None:
         return None
-    folded = office.casefold()
-    return None if any(c.id.casefold() == folded for c in registry) else office
+    return office
 
 
 def office_deleted(office: str) -> Forbidden:

@@ -25,14 +25,10 @@ CONTACT_PATH = "{contact_id}"
 def find_contact_point(registry: Registry, contact_id: str) -> ContactPoint:
     """The contact point with this id (matched case-insensitively, as office tokens are);
     `NotFound` naming the nearest ids when there is none."""
+    found = registry.find(contact_id)
+    if found is not None:
+        return found
     wanted = contact_id.strip()
-    exact = registry.get(wanted)
-    if exact is not None:
-        return exact
-    folded = wanted.casefold()
-    for contact in registry:
-        if contact.id.casefold() == folded:
-            return contact
     ids = sorted(c.id for c in registry)
     near = difflib.get_close_matches(wanted, ids, n=3, cutoff=0.5)
     hint = f"the nearest: {', '.join(near)}" if near else f"contact point ids: {', '.join(ids)}"
